@@ -1,0 +1,462 @@
+#include "batch.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pseudonym.h"
+
+/* Years 0001..9999, the range kpid accepts for event times. */
+#define TIME_MIN_US (-62135596800LL * 1000000)
+#define TIME_MAX_US (253402300799LL * 1000000 + 999999)
+
+int kpid_batch_new(const kpid_batch_ctx *ctx, struct kpid_source *src, uint64_t seq,
+                   struct kpid_batch **ret_batch)
+{
+    struct kpid_batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    b->ctx = ctx;
+    b->src = src;
+    b->seq = seq;
+    *ret_batch = b;
+    return 0;
+}
+
+struct kpid_batch *kpid_batch_free(struct kpid_batch *b)
+{
+    if (!b)
+        return NULL;
+    kpid_buf_free(&b->rows);
+    kpid_buf_free(&b->rejects);
+    free(b->cursor);
+    free(b);
+    return NULL;
+}
+
+bool kpid_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c == 0)
+                return false;
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+bool kpid_activity_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+        if (n >= KPID_ACTIVITY_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+/* Howard Hinnant's civil_from_days: proleptic Gregorian date of a day number. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+int kpid_format_time(int64_t t, char out[40])
+{
+    int64_t days, y;
+    int64_t rem;
+    unsigned m, d;
+    char *p = out;
+
+    if (t < TIME_MIN_US || t > TIME_MAX_US)
+        return -ERANGE;
+    days = t / 86400000000LL;
+    rem = t % 86400000000LL;
+    if (rem < 0) {
+        rem += 86400000000LL;
+        days--;
+    }
+    civil_from_days(days, &y, &m, &d);
+    unsigned secs = (unsigned)(rem / 1000000);
+    unsigned us = (unsigned)(rem % 1000000);
+    p = put_digits(p, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = ' ';
+    p = put_digits(p, secs / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, secs / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, secs % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, us, 6);
+    memcpy(p, "+00", 4);
+    p += 3;
+    return (int)(p - out);
+}
+
+int kpid_copy_field(kpid_buf *b, const char *s, size_t len)
+{
+    int r;
+
+    if (!s)
+        return kpid_buf_append(b, "\\N", 2);
+    /* Worst case every byte doubles. */
+    r = kpid_buf_reserve(b, 2 * len);
+    if (r < 0)
+        return r;
+    char *o = b->data + b->len;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        default: *o++ = c;
+        }
+    }
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+static int put_str(kpid_buf *b, const char *s)
+{
+    return kpid_copy_field(b, s, s ? strlen(s) : 0);
+}
+
+static int put_sep(kpid_buf *b, char c)
+{
+    return kpid_buf_putc(b, c);
+}
+
+/* Appends op, seq and source: the start of every staging row. */
+static int put_head(struct kpid_batch *b, char op)
+{
+    char num[32];
+    uint64_t seq = (b->seq << 32) | b->next_row;
+    int n = snprintf(num, sizeof(num), "%c\t%llu\t", op, (unsigned long long)seq);
+    int r = kpid_buf_append(&b->rows, num, (size_t)n);
+    if (r < 0)
+        return r;
+    r = put_str(&b->rows, b->ctx->source);
+    if (r < 0)
+        return r;
+    b->next_row++;
+    b->n_rows++;
+    return put_sep(&b->rows, '\t');
+}
+
+/* Checks a text field; returns NULL or a reason. */
+static const char *check_text(const char *what, const char *s, size_t max, bool required)
+{
+    static _Thread_local char reason[96];
+    size_t n;
+
+    if (!s) {
+        if (!required)
+            return NULL;
+        snprintf(reason, sizeof(reason), "missing %s", what);
+        return reason;
+    }
+    n = strlen(s);
+    if (required && n == 0) {
+        snprintf(reason, sizeof(reason), "empty %s", what);
+        return reason;
+    }
+    if (n > max) {
+        snprintf(reason, sizeof(reason), "%s longer than %zu bytes", what, max);
+        return reason;
+    }
+    if (!kpid_utf8_valid(s, n)) {
+        snprintf(reason, sizeof(reason), "%s is not valid UTF-8", what);
+        return reason;
+    }
+    return NULL;
+}
+
+static const char *check_event(const kpid_event *ev)
+{
+    const char *why;
+
+    if ((why = check_text("event_key", ev->event_key, KPID_EVENT_KEY_MAX, true)))
+        return why;
+    if (!ev->activity)
+        return "missing activity";
+    if (!kpid_activity_valid(ev->activity))
+        return "activity must match [A-Z0-9_]{1,64}";
+    if ((why = check_text("case_id", ev->case_id, KPID_ID_MAX, false)))
+        return why;
+    if ((why = check_text("subject_id", ev->subject_id, KPID_ID_MAX, false)))
+        return why;
+    if ((why = check_text("origin", ev->origin, KPID_EVENT_KEY_MAX, false)))
+        return why;
+    if ((why = check_text("attrs", ev->attrs_json, KPID_ATTRS_MAX, false)))
+        return why;
+    if (ev->attrs_json) {
+        const char *p = ev->attrs_json;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (*p != '{')
+            return "attrs must be a JSON object";
+    }
+    if (ev->time_us < TIME_MIN_US || ev->time_us > TIME_MAX_US)
+        return "time outside years 0001-9999";
+    if (ev->has_value && !isfinite(ev->value))
+        return "value is not a finite number";
+    return NULL;
+}
+
+/* Pseudonymizes s into out when a key is set; returns the text to store. */
+static const char *pseudo(const struct kpid_batch *b, const char *s,
+                          char out[KPID_PSEUDONYM_HEX_LEN + 1], int *ret)
+{
+    *ret = 0;
+    if (!s || !b->ctx->key)
+        return s;
+    *ret = kpid_pseudonymize(b->ctx->key, b->ctx->key_len, s, strlen(s), out);
+    return out;
+}
+
+int kpid_batch_emit(struct kpid_batch *b, const kpid_event *ev, const char *locator)
+{
+    char subj[KPID_PSEUDONYM_HEX_LEN + 1], cas[KPID_PSEUDONYM_HEX_LEN + 1];
+    char tbuf[40], vbuf[40];
+    const char *why, *subject, *case_id;
+    size_t mark = b->rows.len;
+    int r, tlen;
+
+    why = check_event(ev);
+    if (why) {
+        char loc[KPID_EVENT_KEY_MAX + 8];
+        if (!locator) {
+            snprintf(loc, sizeof(loc), "key:%s",
+                     ev->event_key && kpid_utf8_valid(ev->event_key, strlen(ev->event_key))
+                         ? ev->event_key
+                         : "?");
+            locator = loc;
+        }
+        r = kpid_batch_reject(b, locator, why, NULL, 0);
+        return r < 0 ? r : -EINVAL;
+    }
+    subject = pseudo(b, ev->subject_id, subj, &r);
+    if (r < 0)
+        return r;
+    case_id = b->ctx->pseudonymize_case_id ? pseudo(b, ev->case_id, cas, &r) : ev->case_id;
+    if (r < 0)
+        return r;
+    tlen = kpid_format_time(ev->time_us, tbuf);
+
+    if ((r = put_head(b, 'U')) < 0 ||
+        (r = put_str(&b->rows, ev->event_key)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
+        (r = put_str(&b->rows, case_id)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
+        (r = put_str(&b->rows, subject)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
+        (r = put_str(&b->rows, ev->activity)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
+        (r = kpid_buf_append(&b->rows, tbuf, (size_t)tlen)) < 0 ||
+        (r = put_sep(&b->rows, '\t')) < 0)
+        goto fail;
+    if (ev->has_value) {
+        int n = snprintf(vbuf, sizeof(vbuf), "%.17g", ev->value);
+        r = kpid_buf_append(&b->rows, vbuf, (size_t)n);
+    } else
+        r = kpid_buf_append(&b->rows, "\\N", 2);
+    if (r < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
+        (r = put_str(&b->rows, ev->attrs_json ? ev->attrs_json : "{}")) < 0 ||
+        (r = put_sep(&b->rows, '\t')) < 0 || (r = put_str(&b->rows, ev->origin)) < 0 ||
+        (r = put_sep(&b->rows, '\n')) < 0)
+        goto fail;
+    b->n_events++;
+    return 0;
+fail:
+    /* Keep the buffer at a row boundary. */
+    b->rows.len = mark;
+    return r;
+}
+
+/* Appends a row that names a key or an origin only. */
+static int put_op(struct kpid_batch *b, char op, const char *key, const char *origin)
+{
+    size_t mark = b->rows.len;
+    int r;
+
+    if ((r = put_head(b, op)) < 0 || (r = put_str(&b->rows, key)) < 0 ||
+        (r = kpid_buf_append(&b->rows, "\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t", 19)) < 0 ||
+        (r = put_str(&b->rows, origin)) < 0 || (r = put_sep(&b->rows, '\n')) < 0) {
+        b->rows.len = mark;
+        return r;
+    }
+    return 0;
+}
+
+int kpid_batch_retract(struct kpid_batch *b, const char *event_key)
+{
+    const char *why = check_text("event_key", event_key, KPID_EVENT_KEY_MAX, true);
+    int r;
+
+    if (why) {
+        r = kpid_batch_reject(b, "retraction", why, NULL, 0);
+        return r < 0 ? r : -EINVAL;
+    }
+    r = put_op(b, 'D', event_key, NULL);
+    if (r == 0)
+        b->n_retracts++;
+    return r;
+}
+
+int kpid_batch_replace_origin(struct kpid_batch *b, const char *origin)
+{
+    const char *why = check_text("origin", origin, KPID_EVENT_KEY_MAX, true);
+    int r;
+
+    if (why) {
+        r = kpid_batch_reject(b, "origin", why, NULL, 0);
+        return r < 0 ? r : -EINVAL;
+    }
+    r = put_op(b, 'O', NULL, origin);
+    if (r == 0)
+        b->n_origins++;
+    return r;
+}
+
+/* Appends text, cut to max bytes at a character boundary, with invalid UTF-8 bytes
+ * replaced by U+FFFD, as one COPY field. */
+static int put_sanitized(kpid_buf *out, const char *s, size_t len, size_t max)
+{
+    kpid_buf tmp = {0};
+    size_t i = 0;
+    int r = 0;
+
+    if (!s)
+        return kpid_copy_field(out, NULL, 0);
+    while (i < len && tmp.len < max && r == 0) {
+        size_t n = 1;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if (i + n > len || !kpid_utf8_valid(s + i, n)) {
+                r = kpid_buf_append(&tmp, "\xef\xbf\xbd", 3);
+                i++;
+                continue;
+            }
+        } else if (c == 0) {
+            r = kpid_buf_append(&tmp, "\xef\xbf\xbd", 3);
+            i++;
+            continue;
+        }
+        if (tmp.len + n > max)
+            break;
+        r = kpid_buf_append(&tmp, s + i, n);
+        i += n;
+    }
+    if (r == 0)
+        r = kpid_copy_field(out, tmp.data ? tmp.data : "", tmp.len);
+    kpid_buf_free(&tmp);
+    return r;
+}
+
+int kpid_reject_row(kpid_buf *out, const char *source, const char *locator,
+                    const char *reason, const char *raw, size_t raw_len)
+{
+    size_t mark = out->len;
+    int r;
+
+    if (!locator)
+        locator = "?";
+    if (!reason)
+        reason = "rejected";
+    if ((r = put_str(out, source)) < 0 || (r = put_sep(out, '\t')) < 0 ||
+        (r = put_sanitized(out, locator, strlen(locator), 1024)) < 0 ||
+        (r = put_sep(out, '\t')) < 0 ||
+        (r = put_sanitized(out, reason, strlen(reason), 1024)) < 0 ||
+        (r = put_sep(out, '\t')) < 0 ||
+        (r = put_sanitized(out, raw, raw_len, KPID_REJECT_RAW_MAX)) < 0 ||
+        (r = put_sep(out, '\n')) < 0) {
+        out->len = mark;
+        return r;
+    }
+    return 0;
+}
+
+int kpid_batch_reject(struct kpid_batch *b, const char *locator, const char *reason,
+                      const char *raw, size_t raw_len)
+{
+    int r = kpid_reject_row(&b->rejects, b->ctx->source, locator, reason, raw, raw_len);
+    if (r == 0)
+        b->n_rejects++;
+    return r;
+}
+
+int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor)
+{
+    char *c;
+
+    if (!cursor)
+        return 0;
+    if (strlen(cursor) > KPID_CURSOR_MAX || !kpid_utf8_valid(cursor, strlen(cursor)))
+        return -EINVAL;
+    c = strdup(cursor);
+    if (!c)
+        return -ENOMEM;
+    free(b->cursor);
+    b->cursor = c;
+    return 0;
+}
+
+void kpid_batch_seal(struct kpid_batch *b)
+{
+    b->item.events = b->n_rows + b->n_rejects;
+    b->item.bytes = b->rows.cap + b->rejects.cap + sizeof(*b);
+}

@@ -1,0 +1,94 @@
+/*
+ * The daemon's configuration: loading a libconfig file, validating it completely and
+ * reporting every problem as "FILE:LINE: what is wrong".
+ *
+ * Shape (see etc/kpid.conf for every option):
+ *
+ *   plugin_dir = "/usr/lib/kpid/plugins";          # KPID_PLUGIN_DIR overrides
+ *   log_level = "info";
+ *   pseudonymize = true;                            # false switches it off everywhere
+ *   pseudonym_key_file = "/etc/kpid/pseudonym.key"; # required while pseudonymize
+ *   warehouse = { conninfo = "..."; password_file = "..."; batch_max_rows = 10000;
+ *                 flush_interval_ms = 200; };
+ *   queue = { max_events = 100000; max_bytes = 33554432; };
+ *   sources = ( { name = "events"; plugin = "file"; interval = "1s";
+ *                 pseudonymize_case_id = false; path = "..."; ... } );
+ *
+ * A kpid_config is immutable once loaded; a reload builds a new one and frees the old
+ * one after the switch.
+ */
+#ifndef KPID_CONFIG_H
+#define KPID_CONFIG_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin_load.h"
+
+#define KPID_EX_CONFIG 78
+#define KPID_DEFAULT_CONFIG "/etc/kpid/kpid.conf"
+#define KPID_SOURCE_NAME_MAX 64
+
+typedef struct kpid_source_config {
+    char *name;                   /* unique, [A-Za-z0-9_.-]{1,64} */
+    const kpid_plugin *plugin;    /* resolved from "plugin", owned by the registry */
+    int64_t interval_ms;          /* poll interval; default 1000 */
+    bool pseudonymize_case_id;    /* default false */
+    void *plugin_config;          /* plugin->def->config_size bytes, filled from the keys */
+    const config_setting_t *setting; /* the source's group, valid while the config lives */
+    char *file;                   /* where the source is defined */
+    int line;
+} kpid_source_config;
+
+typedef struct kpid_config {
+    char *path;
+    char *plugin_dir;
+    int log_level;                /* enum kpid_log_level; default info */
+
+    bool pseudonymize;            /* default true */
+    char *pseudonym_key_file;     /* default /etc/kpid/pseudonym.key */
+    uint8_t *pseudonym_key;       /* loaded at validation; NULL when !pseudonymize */
+    size_t pseudonym_key_len;
+
+    struct {
+        char *conninfo;           /* required */
+        char *password_file;      /* optional: the password, first line */
+        int64_t batch_max_rows;   /* default 10000, 1..1000000 */
+        int64_t flush_interval_ms;/* default 200, 1..60000 */
+    } warehouse;
+
+    struct {
+        int64_t max_events;       /* default 100000 */
+        int64_t max_bytes;        /* default 32 MiB */
+    } queue;
+
+    kpid_source_config *sources;
+    size_t n_sources;
+
+    config_t lc;                  /* kept so that raw settings stay valid */
+} kpid_config;
+
+/*
+ * Loads and validates the file at path. plugin_dir_override (KPID_PLUGIN_DIR, or NULL)
+ * replaces plugin_dir. Plugins named by sources are loaded to validate their keys.
+ *
+ * On success returns 0 and *ret_config is freshly allocated (free it with
+ * kpid_config_free). On failure returns -EINVAL (or another negative errno) and
+ * *ret_errors is a freshly allocated text of one "FILE:LINE: message" per line, every
+ * problem found; the caller frees it.
+ */
+int kpid_config_load(const char *path, const char *plugin_dir_override,
+                     kpid_config **ret_config, char **ret_errors);
+
+/* Frees a configuration with everything it owns; accepts NULL; returns NULL. */
+kpid_config *kpid_config_free(kpid_config *config);
+
+/*
+ * Parses a duration: an integer (milliseconds) or a number with a unit, "250ms", "5s",
+ * "2m", "1h", "1d" (no space, no sign). Returns 0 and *ret_ms, or -EINVAL / -ERANGE.
+ */
+int kpid_duration_parse(const char *text, int64_t *ret_ms);
+
+#endif

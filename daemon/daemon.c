@@ -1,0 +1,195 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "migrate.h"
+#include "pgconn.h"
+#include "queue.h"
+#include "source.h"
+#include "writer.h"
+
+struct kpid_daemon {
+    const kpid_config *cfg;
+    kpid_queue *queue;
+    kpid_writer *writer;
+    kpid_source **sources; /* cfg->n_sources entries; NULL where not started */
+};
+
+void kpid_cursor_set_clear(kpid_cursor_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        free(set->sources[i]);
+        free(set->cursors[i]);
+    }
+    free(set->sources);
+    free(set->cursors);
+    memset(set, 0, sizeof(*set));
+}
+
+const char *kpid_cursor_set_get(const kpid_cursor_set *set, const char *source)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->sources[i], source) == 0)
+            return set->cursors[i];
+    return NULL;
+}
+
+static int load_cursors(PGconn *conn, kpid_cursor_set *set, char **ret_error)
+{
+    PGresult *res = PQexec(conn, "SELECT source, cursor FROM kpid.cursor");
+    int n;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (asprintf(ret_error, "cannot read kpid.cursor: %s", kpid_pg_error_line(conn, res)) < 0)
+            *ret_error = NULL;
+        PQclear(res);
+        return -EIO;
+    }
+    n = PQntuples(res);
+    set->sources = calloc((size_t)n + 1, sizeof(char *));
+    set->cursors = calloc((size_t)n + 1, sizeof(char *));
+    if (!set->sources || !set->cursors) {
+        PQclear(res);
+        kpid_cursor_set_clear(set);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        set->sources[i] = strdup(PQgetvalue(res, i, 0));
+        set->cursors[i] = strdup(PQgetvalue(res, i, 1));
+        set->n++;
+        if (!set->sources[i] || !set->cursors[i]) {
+            PQclear(res);
+            kpid_cursor_set_clear(set);
+            return -ENOMEM;
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_cursor_set *ret_cursors,
+                           char **ret_error)
+{
+    PGconn *conn;
+    int applied = 0, r;
+
+    *ret_error = NULL;
+    conn = kpid_pg_connect(cfg->warehouse.conninfo, cfg->warehouse.password_file, ret_error);
+    if (!conn)
+        return -EIO;
+    r = kpid_migrate(conn, &applied, ret_error);
+    if (r == 0) {
+        log_info("warehouse schema version=%d applied=%d", kpid_migrate_latest(), applied);
+        if (!migrate_only)
+            r = load_cursors(conn, ret_cursors, ret_error);
+    }
+    PQfinish(conn);
+    return r;
+}
+
+int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bool once,
+                      kpid_daemon **ret_daemon)
+{
+    kpid_daemon *d = calloc(1, sizeof(*d));
+    int r;
+
+    if (!d)
+        return -ENOMEM;
+    d->cfg = cfg;
+    d->sources = calloc(cfg->n_sources + 1, sizeof(*d->sources));
+    if (!d->sources) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    r = kpid_queue_new((size_t)cfg->queue.max_events, (size_t)cfg->queue.max_bytes, &d->queue);
+    if (r < 0)
+        goto fail;
+    kpid_writer_options wo = {
+        .conninfo = cfg->warehouse.conninfo,
+        .password_file = cfg->warehouse.password_file,
+        .batch_max_rows = cfg->warehouse.batch_max_rows,
+        .flush_interval_ms = cfg->warehouse.flush_interval_ms,
+    };
+    r = kpid_writer_start(&wo, d->queue, &d->writer);
+    if (r < 0)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        const kpid_source_config *sc = &cfg->sources[i];
+        if (once && sc->plugin->def->shape != KPID_SOURCE_POLL) {
+            log_notice("source=%s not started: --once runs poll sources only", sc->name);
+            continue;
+        }
+        kpid_source_options so = {
+            .queue = d->queue,
+            .key = cfg->pseudonymize ? cfg->pseudonym_key : NULL,
+            .key_len = cfg->pseudonym_key_len,
+            .initial_cursor = kpid_cursor_set_get(cursors, sc->name),
+            .once = once,
+        };
+        r = kpid_source_start(sc, &so, &d->sources[i]);
+        if (r < 0) {
+            log_err("source=%s cannot start error=\"%s\"", sc->name, strerror(-r));
+            goto fail;
+        }
+    }
+    *ret_daemon = d;
+    return 0;
+fail:
+    kpid_daemon_stop(d, kpid_now_us());
+    return r;
+}
+
+bool kpid_daemon_sources_finished(kpid_daemon *d)
+{
+    for (size_t i = 0; i < d->cfg->n_sources; i++)
+        if (d->sources[i] && !kpid_source_finished(d->sources[i]))
+            return false;
+    return true;
+}
+
+bool kpid_daemon_failed(kpid_daemon *d)
+{
+    for (size_t i = 0; i < d->cfg->n_sources; i++)
+        if (d->sources[i] && kpid_source_failed(d->sources[i]))
+            return true;
+    return false;
+}
+
+bool kpid_daemon_alive(kpid_daemon *d, int64_t since_us)
+{
+    return !d->writer || kpid_writer_heartbeat(d->writer) >= since_us;
+}
+
+void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t cap)
+{
+    size_t items = 0, events = 0, bytes = 0;
+
+    kpid_queue_depth(d->queue, &items, &events, &bytes);
+    snprintf(out, cap, "events/s=%.0f queue_events=%zu queue_bytes=%zu warehouse=%s",
+             events_per_s, events, bytes,
+             d->writer && kpid_writer_healthy(d->writer) ? "ok" : "waiting");
+}
+
+kpid_daemon *kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
+{
+    if (!d)
+        return NULL;
+    /* No new batches after this; the writer then drains what is queued. */
+    for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++)
+        if (d->sources[i])
+            kpid_source_request_stop(d->sources[i]);
+    d->writer = kpid_writer_stop(d->writer, deadline_us);
+    for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++)
+        d->sources[i] = kpid_source_free(d->sources[i]);
+    free(d->sources);
+    if (d->queue) {
+        kpid_queue_close(d->queue);
+        d->queue = kpid_queue_free(d->queue);
+    }
+    free(d);
+    return NULL;
+}

@@ -1,0 +1,58 @@
+/*
+ * The running pipeline of one configuration: the queue, the writer and one source per
+ * configured source. main.c builds one at start and a new one at each reload.
+ */
+#ifndef KPID_DAEMON_H
+#define KPID_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct kpid_daemon kpid_daemon;
+
+/* Committed cursors read from the warehouse at start. */
+typedef struct kpid_cursor_set {
+    char **sources;
+    char **cursors;
+    size_t n;
+} kpid_cursor_set;
+
+void kpid_cursor_set_clear(kpid_cursor_set *set);
+const char *kpid_cursor_set_get(const kpid_cursor_set *set, const char *source);
+
+/*
+ * Connects to the warehouse, applies migrations and reads the committed cursors.
+ * Returns 0; -EPROTO when the warehouse schema is newer than this binary (not worth
+ * retrying); or -EIO when the warehouse cannot be reached or migrated (worth retrying).
+ * On failure *ret_error is freshly allocated.
+ */
+int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_cursor_set *ret_cursors,
+                           char **ret_error);
+
+/*
+ * Starts the writer and the sources of cfg (which must outlive the daemon). With once,
+ * only poll sources start, and each ends when it has nothing new and all it submitted
+ * is committed. Returns 0 or -errno.
+ */
+int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bool once,
+                      kpid_daemon **ret_daemon);
+
+/* True when every source has ended (with --once: done). */
+bool kpid_daemon_sources_finished(kpid_daemon *d);
+/* True when a source gave up (--once). */
+bool kpid_daemon_failed(kpid_daemon *d);
+/* True when the writer's loop turned since since_us (for the watchdog). */
+bool kpid_daemon_alive(kpid_daemon *d, int64_t since_us);
+/* A one-line status for systemd's STATUS=. */
+void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t cap);
+
+/*
+ * Stops the sources, writes what is queued until deadline_us (monotonic), stops the
+ * writer and frees everything. Accepts NULL; returns NULL.
+ */
+kpid_daemon *kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us);
+
+#endif

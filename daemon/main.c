@@ -1,0 +1,321 @@
+/*
+ * kpid: collects process KPIs from hospital systems.
+ *
+ * The main thread owns the configuration and the pipeline (kpid_daemon); it waits for
+ * signals, reports status and watchdog pings to systemd, reloads on SIGHUP and stops on
+ * SIGTERM/SIGINT. Every other thread is started by the pipeline.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "migrate.h"
+#include "queue.h"
+#include "source.h"
+
+#define EX_OK 0
+#define EX_FAILURE 1
+#define EX_USAGE 64
+#define EX_UNAVAILABLE 69
+
+/* How long SIGTERM may take: sources stop, the queue is written, then exit. */
+#define STOP_BUDGET_US (8 * 1000000LL)
+/* --migrate and --once give up on an unreachable warehouse after this long. */
+#define CONNECT_BUDGET_US (30 * 1000000LL)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kpid [-c FILE] [--check-config] [--migrate] [--once]\n"
+            "       kpid --version | --help\n"
+            "\n"
+            "Collects process KPIs from hospital systems into a PostgreSQL warehouse.\n"
+            "\n"
+            "  -c, --config FILE   configuration file (default " KPID_DEFAULT_CONFIG ")\n"
+            "      --check-config  validate the configuration and exit (0, or 78 on errors)\n"
+            "      --migrate       apply warehouse migrations and exit\n"
+            "      --once          run every poll source until it has nothing new, commit,\n"
+            "                      and exit (for batch jobs and tests)\n"
+            "      --version       print the version and exit\n"
+            "  -h, --help          print this help and exit\n"
+            "\n"
+            "Environment: KPID_PLUGIN_DIR overrides plugin_dir; KPID_LOG_LEVEL overrides\n"
+            "log_level. Exit status: 0 success, 1 failure, 64 usage, 69 warehouse\n"
+            "unreachable (--migrate, --once), 78 configuration error.\n");
+}
+
+typedef struct options {
+    const char *config_path;
+    bool check_config, migrate, once;
+} options;
+
+/* Loads the configuration, printing every error. Returns NULL on failure. */
+static kpid_config *load_config(const char *path)
+{
+    kpid_config *cfg = NULL;
+    char *errors = NULL;
+    int r = kpid_config_load(path, getenv("KPID_PLUGIN_DIR"), &cfg, &errors);
+
+    if (r < 0) {
+        /* One line each, as FILE:LINE: message, to stderr (journald keeps them). */
+        char *save = NULL;
+        for (char *line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            kpid_log(KPID_LOG_ERR, "%s", line);
+        if (!errors)
+            kpid_log(KPID_LOG_ERR, "%s: cannot load configuration: %s", path, strerror(-r));
+        free(errors);
+        return NULL;
+    }
+    return cfg;
+}
+
+static void apply_log_level(const kpid_config *cfg)
+{
+    enum kpid_log_level level = (enum kpid_log_level)cfg->log_level;
+    const char *env = getenv("KPID_LOG_LEVEL");
+
+    if (env && kpid_log_parse_level(env, &level) < 0)
+        log_warning("KPID_LOG_LEVEL=%s is not a log level; using the configured one", env);
+    kpid_log_set_level(level);
+}
+
+/* Waits up to timeout_ms for one of the blocked signals; returns it or 0. */
+static int wait_signal(const sigset_t *set, int timeout_ms)
+{
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig < 0 ? 0 : sig;
+}
+
+/*
+ * Connects, migrates and reads cursors, retrying with backoff while the warehouse is
+ * unavailable. Gives up at deadline_us (0 = never) or on SIGTERM/SIGINT. Returns 0,
+ * -EPROTO (schema too new), -ETIMEDOUT or -EINTR.
+ */
+static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const sigset_t *sigs,
+                             int64_t deadline_us, kpid_cursor_set *ret_cursors)
+{
+    int64_t backoff_ms = 200;
+    bool said = false;
+
+    for (;;) {
+        char *error = NULL;
+        int r = kpid_warehouse_prepare(cfg, migrate_only, ret_cursors, &error);
+
+        if (r == 0) {
+            if (said)
+                log_notice("warehouse available");
+            return 0;
+        }
+        if (r == -EPROTO) {
+            log_err("%s", error ? error : "warehouse schema refused");
+            free(error);
+            return r;
+        }
+        if (!said)
+            log_warning("warehouse unavailable error=\"%s\"; retrying with backoff",
+                        error ? error : strerror(-r));
+        said = true;
+        free(error);
+        if (deadline_us && kpid_now_us() >= deadline_us)
+            return -ETIMEDOUT;
+        int sig = wait_signal(sigs, (int)backoff_ms);
+        if (sig == SIGTERM || sig == SIGINT)
+            return -EINTR;
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    }
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_ONCE, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"migrate", no_argument, NULL, OPT_MIGRATE},
+        {"once", no_argument, NULL, OPT_ONCE},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    o->config_path = KPID_DEFAULT_CONFIG;
+    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config_path = optarg; break;
+        case OPT_CHECK: o->check_config = true; break;
+        case OPT_MIGRATE: o->migrate = true; break;
+        case OPT_ONCE: o->once = true; break;
+        case OPT_VERSION: printf("kpid %s (plugin ABI %d.%d)\n", KPID_VERSION, KPID_ABI_MAJOR,
+                                 KPID_ABI_MINOR);
+            exit(EX_OK);
+        case 'h': usage(stdout); exit(EX_OK);
+        default: usage(stderr); return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kpid: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Replaces the running pipeline with one of a new configuration, if it is valid. */
+static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const sigset_t *sigs)
+{
+    kpid_cursor_set cursors = {0};
+    kpid_config *next;
+    int r;
+
+    sd_notify(0, "RELOADING=1");
+    log_notice("reloading configuration path=%s", o->config_path);
+    next = load_config(o->config_path);
+    if (!next) {
+        log_err("new configuration is invalid; the running one stays in effect");
+        sd_notify(0, "READY=1");
+        return;
+    }
+    /* Stop the old pipeline first: its committed cursors are the new one's start. */
+    *d = kpid_daemon_stop(*d, kpid_now_us() + STOP_BUDGET_US);
+    r = prepare_warehouse(next, false, sigs, 0, &cursors);
+    if (r < 0) {
+        /* Only a refused schema or a stop request end up here; run the old config's
+         * sources again rather than nothing, the main loop handles a stop. */
+        kpid_config_free(next);
+        next = NULL;
+        r = prepare_warehouse(*cfg, false, sigs, 0, &cursors);
+        if (r == 0 && kpid_daemon_start(*cfg, &cursors, false, d) < 0)
+            *d = NULL;
+        kpid_cursor_set_clear(&cursors);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    apply_log_level(next);
+    if (kpid_daemon_start(next, &cursors, false, d) < 0) {
+        log_err("cannot start the new configuration's pipeline");
+        *d = NULL;
+    }
+    kpid_cursor_set_clear(&cursors);
+    *cfg = kpid_config_free(*cfg);
+    *cfg = next;
+    log_notice("configuration reloaded sources=%zu", next->n_sources);
+    sd_notify(0, "READY=1");
+}
+
+int main(int argc, char **argv)
+{
+    options o = {0};
+    kpid_config *cfg = NULL;
+    kpid_daemon *d = NULL;
+    kpid_cursor_set cursors = {0};
+    sigset_t sigs;
+    uint64_t watchdog_us = 0;
+    int status = EX_FAILURE, r;
+
+    if (parse_options(argc, argv, &o) < 0)
+        return EX_USAGE;
+
+    cfg = load_config(o.config_path);
+    if (!cfg)
+        return KPID_EX_CONFIG;
+    if (o.check_config) {
+        printf("%s: configuration ok (%zu sources)\n", o.config_path, cfg->n_sources);
+        kpid_config_free(cfg);
+        return EX_OK;
+    }
+    apply_log_level(cfg);
+
+    /* Signals are taken synchronously by this thread only; every thread inherits the
+     * mask. A closed socket must not kill the daemon. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    r = prepare_warehouse(cfg, o.migrate, &sigs,
+                          o.migrate || o.once ? kpid_now_us() + CONNECT_BUDGET_US : 0, &cursors);
+    if (r < 0) {
+        status = r == -EINTR ? EX_OK : r == -ETIMEDOUT ? EX_UNAVAILABLE : EX_FAILURE;
+        goto out;
+    }
+    if (o.migrate) {
+        printf("warehouse at schema version %d\n", kpid_migrate_latest());
+        status = EX_OK;
+        goto out;
+    }
+    r = kpid_daemon_start(cfg, &cursors, o.once, &d);
+    kpid_cursor_set_clear(&cursors);
+    if (r < 0)
+        goto out;
+
+    if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+        watchdog_us = 0;
+    sd_notifyf(0, "READY=1\nSTATUS=ingesting from %zu sources\nMAINPID=%lu", cfg->n_sources,
+               (unsigned long)getpid());
+    log_notice("kpid %s started sources=%zu once=%s", KPID_VERSION, cfg->n_sources,
+               o.once ? "yes" : "no");
+
+    uint64_t last_events = kpid_sources_committed_events();
+    int64_t last_status = kpid_now_us(), last_ping = kpid_now_us();
+    int64_t deadline = 0;
+    status = EX_OK;
+    for (;;) {
+        int sig = wait_signal(&sigs, 250);
+        int64_t now = kpid_now_us();
+
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_notice("stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
+            deadline = now + STOP_BUDGET_US;
+            break;
+        }
+        if (sig == SIGHUP && !o.once) {
+            reload(&o, &cfg, &d, &sigs);
+            last_ping = 0;
+        }
+        if (o.once && d && kpid_daemon_sources_finished(d)) {
+            if (kpid_daemon_failed(d))
+                status = EX_FAILURE;
+            deadline = INT64_MAX; /* everything submitted is already committed */
+            break;
+        }
+        if (d && now - last_status >= 5000000) {
+            char line[160];
+            uint64_t ev = kpid_sources_committed_events();
+            kpid_daemon_status(d, (double)(ev - last_events) * 1e6 / (double)(now - last_status),
+                               line, sizeof(line));
+            sd_notifyf(0, "STATUS=%s", line);
+            log_debug("status %s", line);
+            last_events = ev;
+            last_status = now;
+        }
+        /* Ping only while the writer's loop turns: a stuck writer gets us restarted. */
+        if (watchdog_us && now - last_ping >= (int64_t)watchdog_us / 3 &&
+            (!d || kpid_daemon_alive(d, now - (int64_t)watchdog_us / 2))) {
+            sd_notify(0, "WATCHDOG=1");
+            last_ping = now;
+        }
+    }
+    sd_notify(0, "STOPPING=1");
+    d = kpid_daemon_stop(d, deadline);
+    log_notice("stopped committed_events=%llu",
+               (unsigned long long)kpid_sources_committed_events());
+out:
+    kpid_cursor_set_clear(&cursors);
+    kpid_daemon_stop(d, kpid_now_us());
+    kpid_config_free(cfg);
+    return status;
+}

@@ -1,0 +1,58 @@
+/*
+ * A bounded FIFO between the source threads (producers) and the writer (consumer).
+ * Bounded in items' events and bytes: a push waits while admitting the item would
+ * exceed either bound, so memory stays bounded whatever the backlog. An item larger than
+ * a bound on its own is admitted when the queue is empty, so it cannot wait forever.
+ *
+ * Items are intrusive (kpid_queue_item embedded in the caller's struct); the queue never
+ * allocates or frees them. All functions are thread-safe; one mutex guards the queue.
+ */
+#ifndef KPID_QUEUE_H
+#define KPID_QUEUE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kpid_queue_item {
+    struct kpid_queue_item *next;
+    size_t events; /* weight in events (at least 1 is counted) */
+    size_t bytes;  /* weight in bytes */
+} kpid_queue_item;
+
+typedef struct kpid_queue kpid_queue;
+
+/* Creates a queue. Returns 0 or -ENOMEM / -EINVAL (a zero bound). */
+int kpid_queue_new(size_t max_events, size_t max_bytes, kpid_queue **ret_queue);
+
+/* Frees the queue (not its items: drain it first). Accepts NULL; returns NULL. */
+kpid_queue *kpid_queue_free(kpid_queue *q);
+
+/*
+ * Appends item, waiting while the queue is full. Returns 0, -ECANCELED when *cancel
+ * turns true while waiting (checked on every wake-up: call kpid_queue_wake after
+ * setting it), or -EPIPE when the queue is closed. The item is not queued on error.
+ */
+int kpid_queue_push(kpid_queue *q, kpid_queue_item *item, const _Atomic bool *cancel);
+
+/*
+ * Removes the oldest item, waiting until deadline_us (CLOCK_MONOTONIC microseconds; 0 =
+ * do not wait). Returns NULL on timeout, or when the queue is closed and empty.
+ */
+kpid_queue_item *kpid_queue_pop(kpid_queue *q, int64_t deadline_us);
+
+/* Wakes every waiting pusher and popper so that they recheck their conditions. */
+void kpid_queue_wake(kpid_queue *q);
+
+/* After close, pushes fail with -EPIPE and pops return what is left, then NULL. */
+void kpid_queue_close(kpid_queue *q);
+bool kpid_queue_closed(kpid_queue *q);
+
+/* Current content: items, events and bytes (a snapshot). */
+void kpid_queue_depth(kpid_queue *q, size_t *ret_items, size_t *ret_events, size_t *ret_bytes);
+
+/* Monotonic clock in microseconds. */
+int64_t kpid_now_us(void);
+
+#endif

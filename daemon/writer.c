@@ -1,0 +1,585 @@
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "log.h"
+#include "pgconn.h"
+#include "source.h"
+
+#define BACKOFF_MIN_US 100000
+#define BACKOFF_MAX_US 5000000
+
+/* Staging tables live in the writer's session and empty themselves at each COMMIT. */
+static const char SQL_STAGE[] =
+    "CREATE TEMP TABLE IF NOT EXISTS kpid_stage ("
+    " op \"char\" NOT NULL, seq bigint NOT NULL, source text NOT NULL, event_key text,"
+    " case_id text, subject_id text, activity text, time timestamptz,"
+    " value double precision, attrs jsonb, origin text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS kpid_stage_rejected ("
+    " source text NOT NULL, locator text NOT NULL, reason text NOT NULL, raw text)"
+    " ON COMMIT DELETE ROWS";
+
+#define EVENT_COLUMNS "source, event_key, case_id, subject_id, activity, time, value, attrs, origin"
+
+/* The upsert: the last 'U' per key wins inside the transaction; an unchanged event is
+ * not rewritten, so a replay costs reads only and keeps ingested_at. */
+#define UPSERT_TAIL                                                                           \
+    " ON CONFLICT (source, event_key) DO UPDATE SET"                                          \
+    " case_id = EXCLUDED.case_id, subject_id = EXCLUDED.subject_id,"                          \
+    " activity = EXCLUDED.activity, time = EXCLUDED.time, value = EXCLUDED.value,"            \
+    " attrs = EXCLUDED.attrs, origin = EXCLUDED.origin, ingested_at = now()"                  \
+    " WHERE (e.case_id, e.subject_id, e.activity, e.time, e.value, e.attrs, e.origin)"        \
+    " IS DISTINCT FROM (EXCLUDED.case_id, EXCLUDED.subject_id, EXCLUDED.activity,"            \
+    " EXCLUDED.time, EXCLUDED.value, EXCLUDED.attrs, EXCLUDED.origin)"
+
+static const char SQL_UPSERT[] =
+    "INSERT INTO kpid.event AS e (" EVENT_COLUMNS ")"
+    " SELECT DISTINCT ON (source, event_key) " EVENT_COLUMNS
+    " FROM kpid_stage WHERE op = 'U' ORDER BY source, event_key, seq DESC" UPSERT_TAIL;
+
+/* With retractions or origin replacements in the transaction, the last operation per
+ * key decides, and an origin replacement removes the events of that origin emitted
+ * before it. */
+static const char SQL_DELETE_ORIGINS[] =
+    "DELETE FROM kpid.event e USING (SELECT DISTINCT source, origin FROM kpid_stage"
+    " WHERE op = 'O') o WHERE e.source = o.source AND e.origin = o.origin";
+static const char SQL_DELETE_KEYS[] =
+    "DELETE FROM kpid.event e USING kpid_stage s"
+    " WHERE s.op = 'D' AND e.source = s.source AND e.event_key = s.event_key";
+static const char SQL_UPSERT_ORDERED[] =
+    "INSERT INTO kpid.event AS e (" EVENT_COLUMNS ")"
+    " SELECT " EVENT_COLUMNS " FROM (SELECT DISTINCT ON (source, event_key) *"
+    " FROM kpid_stage WHERE op IN ('U', 'D') ORDER BY source, event_key, seq DESC) l"
+    " WHERE l.op = 'U' AND NOT EXISTS (SELECT 1 FROM kpid_stage o WHERE o.op = 'O'"
+    " AND o.source = l.source AND o.origin = l.origin AND o.seq > l.seq)" UPSERT_TAIL;
+
+static const char SQL_REJECTED[] =
+    "INSERT INTO kpid.rejected (source, locator, reason, raw)"
+    " SELECT DISTINCT ON (source, locator) source, locator, reason, raw"
+    " FROM kpid_stage_rejected ORDER BY source, locator"
+    " ON CONFLICT (source, locator) DO UPDATE SET reason = EXCLUDED.reason,"
+    " raw = EXCLUDED.raw, rejected_at = now()";
+
+static const char SQL_CURSOR[] =
+    "INSERT INTO kpid.cursor (source, cursor) VALUES ($1, $2)"
+    " ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()";
+
+struct kpid_writer {
+    char *conninfo;
+    char *password_file;
+    size_t max_rows;
+    int64_t flush_us;
+    kpid_queue *q;
+    pthread_t thread;
+
+    _Atomic bool stopping;        /* set by kpid_writer_stop: drain, then exit */
+    _Atomic int64_t deadline_us;  /* after stopping: give up on the warehouse then */
+    _Atomic bool healthy;
+    _Atomic int64_t heartbeat_us;
+
+    /* Writer thread only. */
+    PGconn *conn;
+    bool down;                    /* the warehouse is failing; logged once */
+    int64_t down_since_us;
+    unsigned failures;
+    kpid_buf refused;             /* rows PostgreSQL refused, as kpid_stage_rejected rows */
+    struct kpid_batch **set;      /* the transaction's batches; a batch weighs at least one
+                                     row, so max_rows + 1 places suffice */
+};
+
+/* A failed step: what the warehouse said. */
+typedef struct step_error {
+    char state[6];
+    char message[512];
+    bool transient;
+} step_error;
+
+static void error_from(kpid_writer *w, PGresult *res, step_error *err)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+
+    snprintf(err->state, sizeof(err->state), "%s", s ? s : "");
+    if (detail)
+        snprintf(err->message, sizeof(err->message), "%s; %s",
+                 kpid_pg_error_line(w->conn, res), detail);
+    else
+        snprintf(err->message, sizeof(err->message), "%s", kpid_pg_error_line(w->conn, res));
+    err->transient = kpid_pg_transient(w->conn, s);
+}
+
+static int exec_step(kpid_writer *w, const char *sql, step_error *err)
+{
+    PGresult *res = PQexec(w->conn, sql);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    int r = 0;
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        error_from(w, res, err);
+        r = -EIO;
+    }
+    PQclear(res);
+    return r;
+}
+
+/* A piece of COPY data: a whole buffer or one row. */
+typedef struct chunk {
+    const char *data;
+    size_t len;
+} chunk;
+
+/* Runs COPY table FROM STDIN with the chunks. */
+static int copy_chunks(kpid_writer *w, const char *table, const chunk *chunks, size_t n,
+                       step_error *err)
+{
+    char sql[96];
+    PGresult *res;
+    int r = 0;
+
+    snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", table);
+    res = PQexec(w->conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        error_from(w, res, err);
+        PQclear(res);
+        return -EIO;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (chunks[i].len && PQputCopyData(w->conn, chunks[i].data, (int)chunks[i].len) != 1)
+            r = -EIO;
+    if (PQputCopyEnd(w->conn, r == 0 ? NULL : "kpid: send failed") != 1)
+        r = -EIO;
+    /* The COPY's result, then NULL. */
+    while ((res = PQgetResult(w->conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
+            error_from(w, res, err);
+            r = -EIO;
+        } else if (r < 0 && !err->message[0])
+            error_from(w, res, err);
+        PQclear(res);
+    }
+    if (r < 0 && !err->message[0]) {
+        error_from(w, NULL, err);
+        err->transient = true;
+    }
+    return r;
+}
+
+/* A row is refused for good when its data is: data exceptions, integrity, limits. */
+static bool refused_row_error(const step_error *err)
+{
+    return !err->transient && (strncmp(err->state, "22", 2) == 0 ||
+                               strncmp(err->state, "23", 2) == 0 ||
+                               strncmp(err->state, "54", 2) == 0);
+}
+
+/* The value of the field'th tab-separated field of a COPY row, for locators. */
+static void row_field(const chunk *row, int field, char *out, size_t cap)
+{
+    const char *p = row->data, *end = row->data + row->len;
+    size_t n = 0;
+
+    for (int f = 0; f < field && p < end; p++)
+        if (*p == '\t')
+            f++;
+    while (p < end && *p != '\t' && *p != '\n' && n + 1 < cap)
+        out[n++] = *p++;
+    out[n] = '\0';
+}
+
+/*
+ * Copies rows[lo, hi) into kpid_stage under a savepoint; when PostgreSQL refuses the
+ * data, rolls back to the savepoint and halves the range until the refused rows are
+ * alone, and records them in w->refused. Returns 0 or a transient / non-row error.
+ */
+static int copy_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
+                       step_error *err)
+{
+    int r;
+
+    if (exec_step(w, "SAVEPOINT kpid_rows", err) < 0)
+        return -EIO;
+    memset(err, 0, sizeof(*err));
+    r = copy_chunks(w, "kpid_stage", rows + lo, hi - lo, err);
+    if (r == 0)
+        return exec_step(w, "RELEASE SAVEPOINT kpid_rows", err);
+    if (!refused_row_error(err))
+        return r;
+    step_error refused = *err;
+    if (exec_step(w, "ROLLBACK TO SAVEPOINT kpid_rows", err) < 0 ||
+        exec_step(w, "RELEASE SAVEPOINT kpid_rows", err) < 0)
+        return -EIO;
+    if (hi - lo == 1) {
+        char source[KPID_SOURCE_NAME_MAX + 1], key[KPID_EVENT_KEY_MAX + 1];
+        char locator[KPID_EVENT_KEY_MAX + 8];
+
+        row_field(&rows[lo], 2, source, sizeof(source));
+        row_field(&rows[lo], 3, key, sizeof(key));
+        snprintf(locator, sizeof(locator), "key:%s", key);
+        log_warning("row refused source=%s sqlstate=%s reason=\"%s\"", source, refused.state,
+                    refused.message);
+        return kpid_reject_row(&w->refused, source, locator, refused.message, rows[lo].data,
+                               rows[lo].len - 1);
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    r = copy_bisect(w, rows, lo, mid, err);
+    if (r == 0)
+        r = copy_bisect(w, rows, mid, hi, err);
+    return r;
+}
+
+/* Splits the batches' staging rows into single rows, for bisection. */
+static int split_rows(struct kpid_batch **set, size_t n, chunk **ret_rows, size_t *ret_n)
+{
+    size_t total = 0, k = 0;
+    chunk *rows;
+
+    for (size_t i = 0; i < n; i++)
+        total += set[i]->n_rows;
+    rows = malloc((total ? total : 1) * sizeof(*rows));
+    if (!rows)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = set[i]->rows.data, *end = p + set[i]->rows.len;
+        while (p < end && k < total) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl)
+                break;
+            rows[k].data = p;
+            rows[k].len = (size_t)(nl - p) + 1;
+            k++;
+            p = nl + 1;
+        }
+    }
+    *ret_rows = rows;
+    *ret_n = k;
+    return 0;
+}
+
+static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+{
+    chunk *chunks = malloc(n * sizeof(*chunks));
+    chunk *rows = NULL;
+    size_t n_rows;
+    int r;
+
+    if (!chunks)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        chunks[i] = (chunk){set[i]->rows.data, set[i]->rows.len};
+    if ((r = exec_step(w, "SAVEPOINT kpid_all", err)) < 0)
+        goto out;
+    r = copy_chunks(w, "kpid_stage", chunks, n, err);
+    if (r == 0) {
+        r = exec_step(w, "RELEASE SAVEPOINT kpid_all", err);
+        goto out;
+    }
+    if (!refused_row_error(err))
+        goto out;
+    log_notice("warehouse refused a row sqlstate=%s; isolating it", err->state);
+    if ((r = exec_step(w, "ROLLBACK TO SAVEPOINT kpid_all", err)) < 0)
+        goto out;
+    if ((r = split_rows(set, n, &rows, &n_rows)) < 0)
+        goto out;
+    r = n_rows ? copy_bisect(w, rows, 0, n_rows, err) : 0;
+out:
+    free(rows);
+    free(chunks);
+    return r;
+}
+
+static int stage_rejects(kpid_writer *w, struct kpid_batch **set, size_t n, bool *ret_any,
+                         step_error *err)
+{
+    chunk *chunks = malloc((n + 1) * sizeof(*chunks));
+    size_t k = 0;
+    int r = 0;
+
+    if (!chunks)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (set[i]->rejects.len)
+            chunks[k++] = (chunk){set[i]->rejects.data, set[i]->rejects.len};
+    if (w->refused.len)
+        chunks[k++] = (chunk){w->refused.data, w->refused.len};
+    *ret_any = k > 0;
+    if (k)
+        r = copy_chunks(w, "kpid_stage_rejected", chunks, k, err);
+    free(chunks);
+    return r;
+}
+
+/* Stores the newest cursor of each source in the set. */
+static int store_cursors(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+{
+    for (size_t i = n; i-- > 0;) {
+        const char *params[2];
+        bool newer_seen = false;
+        PGresult *res;
+
+        if (!set[i]->cursor)
+            continue;
+        for (size_t j = i + 1; j < n && !newer_seen; j++)
+            newer_seen = set[j]->cursor && strcmp(set[j]->ctx->source, set[i]->ctx->source) == 0;
+        if (newer_seen)
+            continue;
+        params[0] = set[i]->ctx->source;
+        params[1] = set[i]->cursor;
+        res = PQexecParams(w->conn, SQL_CURSOR, 2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            error_from(w, res, err);
+            PQclear(res);
+            return -EIO;
+        }
+        PQclear(res);
+    }
+    return 0;
+}
+
+/* One transaction for the whole set. Returns 0 or -errno with err filled. */
+static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+{
+    bool ordered = false, any_rejects;
+    int r;
+
+    memset(err, 0, sizeof(*err));
+    w->refused.len = 0;
+    for (size_t i = 0; i < n; i++)
+        ordered |= set[i]->n_retracts || set[i]->n_origins;
+
+    if ((r = exec_step(w, "BEGIN", err)) < 0)
+        return r;
+    if ((r = stage_events(w, set, n, err)) < 0)
+        goto fail;
+    if (ordered) {
+        if ((r = exec_step(w, SQL_DELETE_ORIGINS, err)) < 0 ||
+            (r = exec_step(w, SQL_DELETE_KEYS, err)) < 0 ||
+            (r = exec_step(w, SQL_UPSERT_ORDERED, err)) < 0)
+            goto fail;
+    } else if ((r = exec_step(w, SQL_UPSERT, err)) < 0)
+        goto fail;
+    if ((r = stage_rejects(w, set, n, &any_rejects, err)) < 0)
+        goto fail;
+    if (any_rejects && (r = exec_step(w, SQL_REJECTED, err)) < 0)
+        goto fail;
+    if ((r = store_cursors(w, set, n, err)) < 0)
+        goto fail;
+    return exec_step(w, "COMMIT", err);
+fail:
+    if (r == -ENOMEM)
+        snprintf(err->message, sizeof(err->message), "out of memory");
+    if (PQstatus(w->conn) == CONNECTION_OK && PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(w->conn, "ROLLBACK");
+        PQclear(res);
+    }
+    return r;
+}
+
+static bool give_up(kpid_writer *w)
+{
+    return atomic_load(&w->stopping) && kpid_now_us() >= atomic_load(&w->deadline_us);
+}
+
+/* Sleeps up to us, returning early when the writer must give up. */
+static void backoff_sleep(kpid_writer *w, int64_t us)
+{
+    int64_t end = kpid_now_us() + us;
+    while (!give_up(w) && kpid_now_us() < end) {
+        atomic_store(&w->heartbeat_us, kpid_now_us());
+        usleep(20000);
+    }
+}
+
+static void set_down(kpid_writer *w, const char *what, const step_error *err, const char *msg)
+{
+    atomic_store(&w->healthy, false);
+    w->failures++;
+    if (w->down)
+        return;
+    w->down = true;
+    w->down_since_us = kpid_now_us();
+    log_warning("warehouse unavailable step=%s sqlstate=%s error=\"%s\"; retrying with backoff",
+                what, err && err->state[0] ? err->state : "-", msg);
+}
+
+static void set_up(kpid_writer *w)
+{
+    atomic_store(&w->healthy, true);
+    if (w->down)
+        log_notice("warehouse available again after=%.1fs attempts=%u",
+                   (double)(kpid_now_us() - w->down_since_us) / 1e6, w->failures);
+    w->down = false;
+    w->failures = 0;
+}
+
+static int connect_warehouse(kpid_writer *w)
+{
+    step_error err = {0};
+    char *msg = NULL;
+
+    w->conn = kpid_pg_connect(w->conninfo, w->password_file, &msg);
+    if (!w->conn) {
+        set_down(w, "connect", NULL, msg ? msg : "out of memory");
+        free(msg);
+        return -EIO;
+    }
+    if (exec_step(w, SQL_STAGE, &err) < 0) {
+        set_down(w, "staging", &err, err.message);
+        PQfinish(w->conn);
+        w->conn = NULL;
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Writes the set, retrying until it is durable or the writer gives up (-ECANCELED). */
+static int write_with_retry(kpid_writer *w, struct kpid_batch **set, size_t n)
+{
+    int64_t backoff = BACKOFF_MIN_US;
+    step_error err;
+
+    for (;;) {
+        if (give_up(w))
+            return -ECANCELED;
+        if (!w->conn && connect_warehouse(w) < 0) {
+            backoff_sleep(w, backoff);
+            backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
+            continue;
+        }
+        if (write_txn(w, set, n, &err) == 0) {
+            set_up(w);
+            return 0;
+        }
+        if (err.transient || PQstatus(w->conn) != CONNECTION_OK) {
+            set_down(w, "write", &err, err.message);
+            PQfinish(w->conn);
+            w->conn = NULL;
+        } else {
+            /* Not the data, not the connection: a schema or permission problem an
+             * operator must fix. Keep the data and keep trying. */
+            if (!w->down)
+                log_err("warehouse write failed sqlstate=%s error=\"%s\"; the batches are "
+                        "kept and retried",
+                        err.state, err.message);
+            set_down(w, "write", &err, err.message);
+        }
+        backoff_sleep(w, backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    kpid_writer *w = arg;
+    struct kpid_batch **set = w->set;
+
+    for (;;) {
+        size_t n = 0, rows = 0;
+        int64_t first_us;
+        kpid_queue_item *item;
+
+        atomic_store(&w->heartbeat_us, kpid_now_us());
+        item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000);
+        if (!item) {
+            if (atomic_load(&w->stopping))
+                break;
+            continue;
+        }
+        first_us = kpid_now_us();
+        /* Group commit: gather more batches up to the row limit or the interval. */
+        while (item) {
+            struct kpid_batch *b = (struct kpid_batch *)item;
+            set[n++] = b;
+            rows += b->n_rows + b->n_rejects;
+            if (rows >= w->max_rows || n > w->max_rows)
+                break;
+            item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : first_us + w->flush_us);
+        }
+
+        int r = write_with_retry(w, set, n);
+        for (size_t i = 0; i < n; i++)
+            kpid_source_batch_done(set[i], r == 0);
+        if (r < 0) {
+            size_t dropped = n;
+            while ((item = kpid_queue_pop(w->q, 0))) {
+                kpid_source_batch_done((struct kpid_batch *)item, false);
+                dropped++;
+            }
+            log_warning("writer stopped before the warehouse came back; batches=%zu were not "
+                        "committed and will be read again at the next start",
+                        dropped);
+            break;
+        }
+    }
+    if (w->conn)
+        PQfinish(w->conn);
+    w->conn = NULL;
+    return NULL;
+}
+
+int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer **ret_writer)
+{
+    kpid_writer *w = calloc(1, sizeof(*w));
+    int r;
+
+    if (!w)
+        return -ENOMEM;
+    w->conninfo = strdup(opt->conninfo);
+    w->password_file = opt->password_file ? strdup(opt->password_file) : NULL;
+    if (!w->conninfo || (opt->password_file && !w->password_file)) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    w->max_rows = (size_t)opt->batch_max_rows;
+    w->set = calloc(w->max_rows + 1, sizeof(*w->set));
+    if (!w->set) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    w->flush_us = opt->flush_interval_ms * 1000;
+    w->q = q;
+    atomic_store(&w->heartbeat_us, kpid_now_us());
+    r = -pthread_create(&w->thread, NULL, writer_main, w);
+    if (r < 0)
+        goto fail;
+    *ret_writer = w;
+    return 0;
+fail:
+    free(w->set);
+    free(w->conninfo);
+    free(w->password_file);
+    free(w);
+    return r;
+}
+
+kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
+{
+    if (!w)
+        return NULL;
+    atomic_store(&w->deadline_us, deadline_us);
+    atomic_store(&w->stopping, true);
+    kpid_queue_wake(w->q);
+    pthread_join(w->thread, NULL);
+    kpid_buf_free(&w->refused);
+    free(w->set);
+    free(w->conninfo);
+    free(w->password_file);
+    free(w);
+    return NULL;
+}
+
+bool kpid_writer_healthy(kpid_writer *w)
+{
+    return atomic_load(&w->healthy);
+}
+
+int64_t kpid_writer_heartbeat(kpid_writer *w)
+{
+    return atomic_load(&w->heartbeat_us);
+}

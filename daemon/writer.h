@@ -1,0 +1,51 @@
+/*
+ * The warehouse writer: one thread that takes batches from the queue, coalesces them
+ * (up to batch_max_rows rows, waiting at most flush_interval_ms for more: group commit)
+ * and makes them durable in one transaction each:
+ *
+ *   COPY rows into the session's staging table (bisected under savepoints when
+ *   PostgreSQL refuses a row for good, so that the row goes to kpid.rejected and the
+ *   rest goes on); apply origin replacements and retractions; upsert events by
+ *   (source, event_key), newer content replacing older; insert rejected input; store
+ *   each source's newest cursor; COMMIT; then tell every source its batches are done.
+ *
+ * Transient errors (connection loss, SQLSTATE classes 08, 40, 53, 57, 58) are retried
+ * with capped backoff on a new connection; the writer logs once per state change. Every
+ * step is idempotent, so a transaction whose COMMIT outcome is unknown is simply
+ * written again.
+ */
+#ifndef KPID_WRITER_H
+#define KPID_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+typedef struct kpid_writer kpid_writer;
+
+typedef struct kpid_writer_options {
+    const char *conninfo;        /* copied */
+    const char *password_file;   /* copied; may be NULL */
+    int64_t batch_max_rows;
+    int64_t flush_interval_ms;
+} kpid_writer_options;
+
+/* Starts the writer thread on queue q (which must outlive it). Returns 0 or -errno. */
+int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer **ret_writer);
+
+/*
+ * Stops the writer: it writes what is queued (the queue must be closed or its producers
+ * stopped) until the queue is empty or deadline_us (monotonic) passes; what is left is
+ * dropped (its cursors were not committed, so it is read again after restart). Joins the
+ * thread and frees the writer. Accepts NULL; returns NULL.
+ */
+kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us);
+
+/* True while the writer is connected and its last transaction succeeded. */
+bool kpid_writer_healthy(kpid_writer *w);
+
+/* Monotonic time (us) of the writer loop's last turn, for the watchdog. */
+int64_t kpid_writer_heartbeat(kpid_writer *w);
+
+#endif

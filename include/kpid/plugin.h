@@ -1,0 +1,270 @@
+/*
+ * kpid plugin SDK: the ABI between the kpid daemon and its source plugins.
+ *
+ * A source plugin is a shared object that exports one function,
+ *
+ *     const kpid_plugin_def *kpid_plugin_entry(void);
+ *
+ * (declare it with KPID_PLUGIN_EXPORT). The definition it returns starts with the ABI
+ * version the plugin was built for and the size of the struct it knows, like
+ * PostgreSQL's module magic block. The daemon refuses another major version with a
+ * message naming both; it reads callbacks added in later minor versions only when
+ * struct_size covers them.
+ *
+ * The daemon hands the plugin a table of host functions (kpid_host) instead of letting
+ * it link against daemon symbols. Plugins build with -fvisibility=hidden and are loaded
+ * with RTLD_NOW | RTLD_LOCAL; a plugin is never unloaded while the daemon runs.
+ *
+ * Shapes of source
+ *   poll    the host calls poll() on the source's interval (with jitter, and with capped
+ *           exponential backoff after failures). poll() reads what is new since the
+ *           cursor it is given, hands it to the host in batches and returns.
+ *   stream  the host calls run() in the source's own thread; run() returns only when
+ *           stop_requested() turns true (after request_stop()) or on failure.
+ *
+ * Batches and exactly-once effect
+ *   A plugin begins a batch, adds events, retractions, origin replacements and rejected
+ *   input to it, and submits it with the cursor that describes the source position
+ *   *after* the batch. The host writes the whole batch and the cursor in one warehouse
+ *   transaction. Only after COMMIT does it call committed(); only then may the plugin
+ *   acknowledge upstream (HL7 ACK, Kafka offset commit, deleting a spool file). After a
+ *   crash the plugin is started with the last committed cursor, so what was submitted
+ *   but not committed is read again; event keys make the rewrite idempotent.
+ *
+ * Threads
+ *   Each source instance has its own thread: init, poll/run and fini are called from it.
+ *   committed() is called from the writer thread and must be quick and thread-safe.
+ *   request_stop() is called from the main thread and must only set a flag or wake the
+ *   source (an eventfd, a pipe); it must be async with respect to poll/run.
+ *
+ * Ownership
+ *   After init() returns, the host owns the plugin's state whether init succeeded or
+ *   not, and always calls fini() with whatever init stored in *ret_state (possibly
+ *   NULL); fini() must accept half-initialized state. Every pointer the host passes is
+ *   valid only during the call; the host copies whatever a plugin passes to it.
+ *
+ * Return values
+ *   Callbacks and host functions return 0 (or a non-negative count) on success and a
+ *   negative errno on failure.
+ */
+#ifndef KPID_PLUGIN_H
+#define KPID_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KPID_ABI_MAJOR 1
+#define KPID_ABI_MINOR 0
+
+/* The name of the one function a plugin exports. */
+#define KPID_PLUGIN_ENTRY "kpid_plugin_entry"
+#define KPID_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+struct config_setting_t; /* libconfig's setting, for nested sections */
+
+typedef struct kpid_source kpid_source; /* the host's handle of one source instance */
+typedef struct kpid_batch kpid_batch;   /* a batch under construction */
+
+/* Log levels: the syslog / sd-daemon priorities. */
+enum kpid_log_level {
+    KPID_LOG_ERR = 3,
+    KPID_LOG_WARNING = 4,
+    KPID_LOG_NOTICE = 5,
+    KPID_LOG_INFO = 6,
+    KPID_LOG_DEBUG = 7,
+};
+
+/* What poll() returns besides a negative errno. */
+enum kpid_poll_result {
+    KPID_POLL_IDLE = 0, /* nothing new: call me again after the interval */
+    KPID_POLL_MORE = 1, /* there may be more right now: call me again soon */
+};
+
+enum kpid_source_shape {
+    KPID_SOURCE_POLL = 1,
+    KPID_SOURCE_STREAM = 2,
+};
+
+/*
+ * One normalized event, as a plugin hands it to the host. The host validates it,
+ * pseudonymizes subject_id (and case_id where configured) and copies it.
+ */
+typedef struct kpid_event {
+    const char *event_key;  /* required: identity within the source, at most 512 bytes */
+    const char *case_id;    /* process instance (encounter, order, visit) or NULL */
+    const char *subject_id; /* the patient, in clear; the host pseudonymizes it; or NULL */
+    const char *activity;   /* required: [A-Z0-9_]{1,64}, e.g. "ED_ARRIVAL" */
+    int64_t time_us;        /* microseconds since 1970-01-01T00:00:00Z */
+    double value;           /* used only when has_value */
+    bool has_value;
+    const char *attrs_json; /* a JSON object as text, or NULL for {} */
+    const char *origin;     /* the source record this event derives from, or NULL */
+    void *reserved[4];      /* must be zero */
+} kpid_event;
+
+/* Types of declared configuration keys, and the C type each is stored as. */
+enum kpid_config_type {
+    KPID_CONFIG_STRING = 1,   /* char *: owned by the host, NULL when unset */
+    KPID_CONFIG_INT = 2,      /* int64_t */
+    KPID_CONFIG_BOOL = 3,     /* bool */
+    KPID_CONFIG_DOUBLE = 4,   /* double */
+    KPID_CONFIG_DURATION = 5, /* int64_t milliseconds; "250ms", "5s", "2m", "1h", "1d" or ms */
+    KPID_CONFIG_SECTION = 6,  /* not stored: a group or list the plugin reads from raw */
+};
+
+/*
+ * One declared configuration key. A plugin lists its keys in an array ending with an
+ * entry whose name is NULL. The host validates a source's settings against the table
+ * (unknown keys, wrong types, missing required keys are FILE:LINE errors), fills a
+ * config struct of config_size bytes at the given offsets, starting from the defaults,
+ * and prints the table as the plugin's documentation.
+ */
+typedef struct kpid_config_key {
+    const char *name;
+    enum kpid_config_type type;
+    bool required;
+    const char *default_value; /* in configuration syntax ("5s", "true", "100"), or NULL */
+    size_t offset;             /* offsetof() into the plugin's config struct */
+    const char *description;
+    int64_t min, max;          /* inclusive bounds for INT and DURATION; both 0 = none */
+    void *reserved[2];
+} kpid_config_key;
+
+/*
+ * The host functions. Every function takes the source handle the host passed to init.
+ * A plugin reads fields added in later minor versions only when struct_size covers them.
+ */
+typedef struct kpid_host {
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    uint32_t struct_size;
+
+    /* One log line, printf-style, without newline. No patient data, no secrets. */
+    void (*log)(kpid_source *src, enum kpid_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* The configured name of this source instance. Valid until fini returns. */
+    const char *(*source_name)(kpid_source *src);
+
+    /* True once the daemon wants the source to stop (shutdown or reload). */
+    bool (*stop_requested)(kpid_source *src);
+
+    /*
+     * The last committed cursor of this source, freshly allocated (the caller frees it
+     * with free()), or NULL in *ret_cursor when the source has never committed one.
+     * Stream sources call it at the start of run(); poll() receives it as an argument.
+     */
+    int (*cursor_load)(kpid_source *src, char **ret_cursor);
+
+    /* Starts a batch. The result is owned by the host: pass it to batch_submit or
+     * batch_abort exactly once. */
+    int (*batch_begin)(kpid_source *src, kpid_batch **ret_batch);
+
+    /*
+     * Adds an event. An event the host refuses (missing key, bad activity, invalid
+     * UTF-8, ...) is recorded as rejected input, with locator as the place it came from
+     * (or NULL), and -EINVAL is returned; the batch stays usable.
+     */
+    int (*emit)(kpid_batch *batch, const kpid_event *event, const char *locator);
+
+    /* Deletes the event with this key (HL7 A11 cancel admit, a retraction line). */
+    int (*retract)(kpid_batch *batch, const char *event_key);
+
+    /*
+     * Replaces every event derived from origin: all stored events of this source with
+     * this origin are deleted, and the events of the batch with this origin emitted
+     * after this call take their place. Used for one FHIR resource version, one HL7
+     * message that restates a whole encounter, ...
+     */
+    int (*replace_origin)(kpid_batch *batch, const char *origin);
+
+    /*
+     * Records input that cannot become events in kpid.rejected: locator says where
+     * (for a file "path:line"), reason why, raw is the input (truncated and made valid
+     * UTF-8 by the host; may be NULL). It is stored in the batch's transaction.
+     */
+    int (*reject)(kpid_batch *batch, const char *locator, const char *reason,
+                  const char *raw, size_t raw_len);
+
+    /* Number of events and bytes in the batch so far, to size batches. */
+    size_t (*batch_rows)(const kpid_batch *batch);
+    size_t (*batch_bytes)(const kpid_batch *batch);
+
+    /*
+     * Hands the batch to the host with the cursor after it (a NUL-terminated string of
+     * the plugin's own format, at most 64 KiB; NULL keeps the previous cursor). Blocks
+     * while the queue is full (back-pressure) and returns -ECANCELED without queueing
+     * if the source is asked to stop while it waits. On success *ret_batch_id (if not
+     * NULL) identifies the batch in committed(). The batch is consumed in every case.
+     */
+    int (*batch_submit)(kpid_batch *batch, const char *cursor, uint64_t *ret_batch_id);
+
+    /* Drops the batch. */
+    void (*batch_abort)(kpid_batch *batch);
+
+    /* Adds delta to a named counter of this source, reported in the status. */
+    void (*metric_add)(kpid_source *src, const char *name, int64_t delta);
+
+    void *reserved[8];
+} kpid_host;
+
+/*
+ * What a plugin exports. Fields are read only when struct_size covers them.
+ */
+typedef struct kpid_plugin_def {
+    uint16_t abi_major;   /* KPID_ABI_MAJOR at build time */
+    uint16_t abi_minor;   /* KPID_ABI_MINOR at build time */
+    uint32_t struct_size; /* sizeof(kpid_plugin_def) at build time */
+
+    const char *name;        /* the plugin's name, equal to its file name without .so */
+    const char *version;     /* the plugin's own version */
+    const char *description; /* one line */
+    enum kpid_source_shape shape;
+
+    const kpid_config_key *config_keys; /* NULL-terminated by name; may be NULL */
+    size_t config_size;                 /* bytes of the config struct the keys fill */
+
+    /*
+     * Creates the source state. config is the filled config struct (owned by the host,
+     * valid until fini returns); setting is the source's raw libconfig group. Whatever
+     * init stores in *ret_state is later passed to fini, also when init fails.
+     */
+    int (*init)(const kpid_host *host, kpid_source *src, const void *config,
+                const struct config_setting_t *setting, void **ret_state);
+
+    /* Poll sources: reads what is new after cursor (NULL = from the beginning), submits
+     * batches, returns a kpid_poll_result or a negative errno. */
+    int (*poll)(void *state, const char *cursor);
+
+    /* Stream sources: runs until stop_requested() or failure; returns 0 or -errno. */
+    int (*run)(void *state);
+
+    /* A submitted batch is durable. Called from the writer thread. May be NULL. */
+    void (*committed)(void *state, uint64_t batch_id, const char *cursor);
+
+    /* Asks run() or poll() to return soon. Called from another thread. May be NULL. */
+    void (*request_stop)(void *state);
+
+    /* Frees the state; accepts NULL and half-initialized state. */
+    void (*fini)(void *state);
+
+    void *reserved[8];
+} kpid_plugin_def;
+
+/* Convenience for plugins: the header of a definition. */
+#define KPID_PLUGIN_DEF_HEADER                                                        \
+    .abi_major = KPID_ABI_MAJOR, .abi_minor = KPID_ABI_MINOR,                         \
+    .struct_size = sizeof(kpid_plugin_def)
+
+typedef const kpid_plugin_def *(*kpid_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KPID_PLUGIN_H */
