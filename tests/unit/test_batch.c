@@ -1,0 +1,256 @@
+/* Unit tests of batch encoding: COPY text rows, escaping, time formatting, validation of
+ * events (refused ones become rejected rows), pseudonymization, UTF-8 checks. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "pseudonym.h"
+
+static const kpid_batch_ctx plain = {.source = "src1"};
+
+static char *rows_text(const struct kpid_batch *b)
+{
+    char *s = malloc(b->rows.len + 1);
+    memcpy(s, b->rows.data, b->rows.len);
+    s[b->rows.len] = '\0';
+    return s;
+}
+
+static char *rejects_text(const struct kpid_batch *b)
+{
+    char *s = malloc(b->rejects.len + 1);
+    memcpy(s, b->rejects.data ? b->rejects.data : "", b->rejects.len);
+    s[b->rejects.len] = '\0';
+    return s;
+}
+
+static void format_time(void **unused)
+{
+    char out[40];
+    assert_int_equal(kpid_format_time(0, out), 29);
+    assert_string_equal(out, "1970-01-01 00:00:00.000000+00");
+    /* 2024-02-29T23:59:59.999999Z: a leap day. */
+    assert_true(kpid_format_time(1709251199999999LL, out) > 0);
+    assert_string_equal(out, "2024-02-29 23:59:59.999999+00");
+    /* Before the epoch: -1 us is the last microsecond of 1969. */
+    assert_true(kpid_format_time(-1, out) > 0);
+    assert_string_equal(out, "1969-12-31 23:59:59.999999+00");
+    assert_true(kpid_format_time(-62135596800LL * 1000000, out) > 0);
+    assert_string_equal(out, "0001-01-01 00:00:00.000000+00");
+    assert_true(kpid_format_time(253402300799999999LL, out) > 0);
+    assert_string_equal(out, "9999-12-31 23:59:59.999999+00");
+    assert_int_equal(kpid_format_time(253402300800000000LL, out), -ERANGE);
+    assert_int_equal(kpid_format_time(-62135596800000001LL, out), -ERANGE);
+}
+
+static void emit_full_event(void **unused)
+{
+    struct kpid_batch *b;
+    kpid_event ev = {
+        .event_key = "E1/ED_ARRIVAL/1",
+        .case_id = "E1",
+        .subject_id = "P1",
+        .activity = "ED_ARRIVAL",
+        .time_us = 1700000000123456LL,
+        .value = 2.5,
+        .has_value = true,
+        .attrs_json = "{\"ward\":\"W\\\\1\"}",
+        .origin = "msg-1",
+    };
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 3, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
+    char *s = rows_text(b);
+    /* seq = (3 << 32) | 0; the JSON backslash is doubled for COPY. */
+    assert_string_equal(s, "U\t12884901888\tsrc1\tE1/ED_ARRIVAL/1\tE1\tP1\tED_ARRIVAL\t"
+                           "2023-11-14 22:13:20.123456+00\t2.5\t{\"ward\":\"W\\\\\\\\1\"}\tmsg-1\n");
+    assert_int_equal(b->n_rows, 1);
+    assert_int_equal(b->n_events, 1);
+    free(s);
+    kpid_batch_free(b);
+}
+
+static void emit_minimal_event_uses_nulls(void **unused)
+{
+    struct kpid_batch *b;
+    kpid_event ev = {.event_key = "k\tey\n", .activity = "X", .time_us = 0};
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
+    char *s = rows_text(b);
+    assert_string_equal(s, "U\t0\tsrc1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
+                           "U\t1\tsrc1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
+    free(s);
+    kpid_batch_free(b);
+}
+
+static void retract_and_origin_rows(void **unused)
+{
+    struct kpid_batch *b;
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 1, &b), 0);
+    assert_int_equal(kpid_batch_retract(b, "K1"), 0);
+    assert_int_equal(kpid_batch_replace_origin(b, "Encounter/7/_history/2"), 0);
+    char *s = rows_text(b);
+    assert_string_equal(s, "D\t4294967296\tsrc1\tK1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"
+                           "O\t4294967297\tsrc1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\tEncounter/7/_history/2\n");
+    assert_int_equal(b->n_retracts, 1);
+    assert_int_equal(b->n_origins, 1);
+    free(s);
+    assert_int_equal(kpid_batch_retract(b, ""), -EINVAL);
+    assert_int_equal(b->n_rejects, 1);
+    kpid_batch_free(b);
+}
+
+/* Every invalid event is refused with its reason, as a rejected row; nothing else. */
+static void invalid_events_rejected(void **unused)
+{
+    static const struct {
+        kpid_event ev;
+        const char *reason;
+    } cases[] = {
+        {{.activity = "A"}, "missing event_key"},
+        {{.event_key = "", .activity = "A"}, "empty event_key"},
+        {{.event_key = "k"}, "missing activity"},
+        {{.event_key = "k", .activity = "ed_arrival"}, "activity must match [A-Z0-9_]{1,64}"},
+        {{.event_key = "k", .activity = "ED ARRIVAL"}, "activity must match [A-Z0-9_]{1,64}"},
+        {{.event_key = "k", .activity = "A", .case_id = "\xc3\x28"}, "case_id is not valid UTF-8"},
+        {{.event_key = "k", .activity = "A", .subject_id = "\xed\xa0\x80"}, "subject_id is not valid UTF-8"},
+        {{.event_key = "k", .activity = "A", .attrs_json = "[1]"}, "attrs must be a JSON object"},
+        {{.event_key = "k", .activity = "A", .time_us = INT64_MAX}, "time outside years 0001-9999"},
+        {{.event_key = "k", .activity = "A", .has_value = true, .value = INFINITY}, "value is not a finite number"},
+        {{.event_key = "k", .activity = "A", .has_value = true, .value = NAN}, "value is not a finite number"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kpid_batch *b;
+        char want[256];
+        assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+        assert_int_equal(kpid_batch_emit(b, &cases[i].ev, "f.ndjson:7"), -EINVAL);
+        assert_int_equal(b->n_rows, 0);
+        assert_int_equal(b->rows.len, 0);
+        assert_int_equal(b->n_rejects, 1);
+        char *s = rejects_text(b);
+        snprintf(want, sizeof(want), "src1\tf.ndjson:7\t%s\t\\N\n", cases[i].reason);
+        assert_string_equal(s, want);
+        free(s);
+        kpid_batch_free(b);
+    }
+    /* Too long fields. */
+    char longkey[KPID_EVENT_KEY_MAX + 2];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    kpid_event ev = {.event_key = longkey, .activity = "A"};
+    struct kpid_batch *b;
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), -EINVAL);
+    char *s = rejects_text(b);
+    assert_non_null(strstr(s, "event_key longer than 512 bytes"));
+    free(s);
+    kpid_batch_free(b);
+}
+
+static void reject_raw_sanitized_and_cut(void **unused)
+{
+    struct kpid_batch *b;
+    char raw[KPID_REJECT_RAW_MAX + 100];
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_reject(b, "x:1", "bad", "a\xff" "b\0c\t", 6), 0);
+    char *s = rejects_text(b);
+    assert_string_equal(s, "src1\tx:1\tbad\ta\xef\xbf\xbd" "b\xef\xbf\xbd" "c\\t\n");
+    free(s);
+    kpid_batch_free(b);
+
+    memset(raw, 'r', sizeof(raw));
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_reject(b, "x:2", "long", raw, sizeof(raw)), 0);
+    assert_int_equal(b->rejects.len, strlen("src1\tx:2\tlong\t\n") + KPID_REJECT_RAW_MAX);
+    kpid_batch_free(b);
+}
+
+static void pseudonymized_ids(void **unused)
+{
+    static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
+    kpid_batch_ctx ctx = {.source = "s", .key = key, .key_len = 32, .pseudonymize_case_id = false};
+    kpid_event ev = {.event_key = "k", .case_id = "C1", .subject_id = "P1", .activity = "A"};
+    char want_subject[65], want_case[65], line[512];
+    struct kpid_batch *b;
+
+    kpid_pseudonymize(key, 32, "P1", 2, want_subject);
+    kpid_pseudonymize(key, 32, "C1", 2, want_case);
+
+    assert_int_equal(kpid_batch_new(&ctx, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
+    char *s = rows_text(b);
+    snprintf(line, sizeof(line), "U\t0\ts\tk\tC1\t%s\tA\t", want_subject);
+    assert_memory_equal(s, line, strlen(line));
+    assert_null(strstr(s, "P1"));
+    free(s);
+    kpid_batch_free(b);
+
+    ctx.pseudonymize_case_id = true;
+    assert_int_equal(kpid_batch_new(&ctx, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
+    s = rows_text(b);
+    snprintf(line, sizeof(line), "U\t0\ts\tk\t%s\t%s\tA\t", want_case, want_subject);
+    assert_memory_equal(s, line, strlen(line));
+    free(s);
+    kpid_batch_free(b);
+}
+
+static void utf8_validation(void **unused)
+{
+    assert_true(kpid_utf8_valid("abc", 3));
+    assert_true(kpid_utf8_valid("\xd2\x9a\xd0\xb0", 4));         /* Қа */
+    assert_true(kpid_utf8_valid("\xf0\x9f\x98\x80", 4));         /* emoji */
+    assert_false(kpid_utf8_valid("\xc0\xaf", 2));                /* overlong */
+    assert_false(kpid_utf8_valid("\xe0\x80\xaf", 3));            /* overlong */
+    assert_false(kpid_utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
+    assert_false(kpid_utf8_valid("\xf4\x90\x80\x80", 4));        /* > U+10FFFF */
+    assert_false(kpid_utf8_valid("\xe2\x82", 2));                /* truncated */
+    assert_false(kpid_utf8_valid("a\0b", 3));                    /* NUL */
+    assert_false(kpid_utf8_valid("\x80", 1));
+}
+
+static void cursor_rules(void **unused)
+{
+    struct kpid_batch *b;
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_set_cursor(b, NULL), 0);
+    assert_null(b->cursor);
+    assert_int_equal(kpid_batch_set_cursor(b, "{\"off\":1}"), 0);
+    assert_string_equal(b->cursor, "{\"off\":1}");
+    assert_int_equal(kpid_batch_set_cursor(b, "\xff"), -EINVAL);
+    char *big = malloc(KPID_CURSOR_MAX + 2);
+    memset(big, 'c', KPID_CURSOR_MAX + 1);
+    big[KPID_CURSOR_MAX + 1] = '\0';
+    assert_int_equal(kpid_batch_set_cursor(b, big), -EINVAL);
+    assert_string_equal(b->cursor, "{\"off\":1}");
+    free(big);
+    kpid_batch_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(format_time),
+        cmocka_unit_test(emit_full_event),
+        cmocka_unit_test(emit_minimal_event_uses_nulls),
+        cmocka_unit_test(retract_and_origin_rows),
+        cmocka_unit_test(invalid_events_rejected),
+        cmocka_unit_test(reject_raw_sanitized_and_cut),
+        cmocka_unit_test(pseudonymized_ids),
+        cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(cursor_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,240 @@
+/* Unit tests of the bounded queue: bounds in events and bytes, FIFO order, blocking
+ * push released by pop, cancellation and close. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "queue.h"
+
+static kpid_queue_item item(size_t events, size_t bytes)
+{
+    return (kpid_queue_item){.events = events, .bytes = bytes};
+}
+
+static void fifo_order(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item a = item(1, 10), b = item(2, 10), c = item(3, 10);
+
+    assert_int_equal(kpid_queue_new(100, 1000, &q), 0);
+    assert_int_equal(kpid_queue_push(q, &a, NULL), 0);
+    assert_int_equal(kpid_queue_push(q, &b, NULL), 0);
+    assert_int_equal(kpid_queue_push(q, &c, NULL), 0);
+    size_t items, events, bytes;
+    kpid_queue_depth(q, &items, &events, &bytes);
+    assert_int_equal(items, 3);
+    assert_int_equal(events, 6);
+    assert_int_equal(bytes, 30);
+    assert_ptr_equal(kpid_queue_pop(q, 0), &a);
+    assert_ptr_equal(kpid_queue_pop(q, 0), &b);
+    assert_ptr_equal(kpid_queue_pop(q, 0), &c);
+    assert_null(kpid_queue_pop(q, 0));
+    kpid_queue_depth(q, &items, &events, &bytes);
+    assert_int_equal(items + events + bytes, 0);
+    kpid_queue_free(q);
+}
+
+static void zero_bounds_refused(void **unused)
+{
+    kpid_queue *q = NULL;
+    assert_int_equal(kpid_queue_new(0, 10, &q), -EINVAL);
+    assert_int_equal(kpid_queue_new(10, 0, &q), -EINVAL);
+    assert_null(q);
+}
+
+typedef struct pusher {
+    kpid_queue *q;
+    kpid_queue_item *it;
+    _Atomic bool cancel;
+    _Atomic int result;
+    _Atomic bool done;
+} pusher;
+
+static void *push_thread(void *arg)
+{
+    pusher *p = arg;
+    atomic_store(&p->result, kpid_queue_push(p->q, p->it, &p->cancel));
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+/* Waits (bounded) for a pusher to finish; returns whether it did. */
+static bool wait_done(pusher *p, int ms)
+{
+    for (int i = 0; i < ms && !atomic_load(&p->done); i++)
+        usleep(1000);
+    return atomic_load(&p->done);
+}
+
+static void full_by_events_blocks_until_pop(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item a = item(6, 1), b = item(5, 1);
+    pusher p = {.it = &b};
+    pthread_t t;
+
+    assert_int_equal(kpid_queue_new(10, 1 << 20, &q), 0);
+    p.q = q;
+    assert_int_equal(kpid_queue_push(q, &a, NULL), 0);
+    pthread_create(&t, NULL, push_thread, &p);
+    assert_false(wait_done(&p, 100)); /* 6 + 5 > 10: waits */
+    assert_ptr_equal(kpid_queue_pop(q, 0), &a);
+    assert_true(wait_done(&p, 2000));
+    assert_int_equal(atomic_load(&p.result), 0);
+    pthread_join(t, NULL);
+    assert_ptr_equal(kpid_queue_pop(q, 0), &b);
+    kpid_queue_free(q);
+}
+
+static void full_by_bytes_blocks(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item a = item(1, 700), b = item(1, 400);
+    pusher p = {.it = &b};
+    pthread_t t;
+
+    assert_int_equal(kpid_queue_new(1000, 1000, &q), 0);
+    p.q = q;
+    assert_int_equal(kpid_queue_push(q, &a, NULL), 0);
+    pthread_create(&t, NULL, push_thread, &p);
+    assert_false(wait_done(&p, 100));
+    size_t bytes;
+    kpid_queue_depth(q, NULL, NULL, &bytes);
+    assert_int_equal(bytes, 700); /* never above the bound */
+    assert_non_null(kpid_queue_pop(q, 0));
+    assert_true(wait_done(&p, 2000));
+    pthread_join(t, NULL);
+    kpid_queue_free(q);
+}
+
+static void oversized_item_admitted_when_empty(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item big = item(50, 5000);
+
+    assert_int_equal(kpid_queue_new(10, 1000, &q), 0);
+    assert_int_equal(kpid_queue_push(q, &big, NULL), 0);
+    assert_ptr_equal(kpid_queue_pop(q, 0), &big);
+    kpid_queue_free(q);
+}
+
+static void cancel_releases_waiting_push(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item a = item(10, 1), b = item(1, 1);
+    pusher p = {.it = &b};
+    pthread_t t;
+
+    assert_int_equal(kpid_queue_new(10, 1000, &q), 0);
+    p.q = q;
+    assert_int_equal(kpid_queue_push(q, &a, NULL), 0);
+    pthread_create(&t, NULL, push_thread, &p);
+    assert_false(wait_done(&p, 50));
+    atomic_store(&p.cancel, true);
+    kpid_queue_wake(q);
+    assert_true(wait_done(&p, 2000));
+    assert_int_equal(atomic_load(&p.result), -ECANCELED);
+    pthread_join(t, NULL);
+    size_t items;
+    kpid_queue_depth(q, &items, NULL, NULL);
+    assert_int_equal(items, 1); /* the cancelled item was not queued */
+    kpid_queue_free(q);
+}
+
+static void close_fails_push_and_drains(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item a = item(1, 1), b = item(1, 1);
+
+    assert_int_equal(kpid_queue_new(10, 1000, &q), 0);
+    assert_int_equal(kpid_queue_push(q, &a, NULL), 0);
+    kpid_queue_close(q);
+    assert_true(kpid_queue_closed(q));
+    assert_int_equal(kpid_queue_push(q, &b, NULL), -EPIPE);
+    assert_ptr_equal(kpid_queue_pop(q, kpid_now_us() + 1000000), &a);
+    int64_t t0 = kpid_now_us();
+    assert_null(kpid_queue_pop(q, kpid_now_us() + 1000000)); /* closed: no wait */
+    assert_true(kpid_now_us() - t0 < 500000);
+    kpid_queue_free(q);
+}
+
+static void pop_times_out(void **unused)
+{
+    kpid_queue *q;
+    assert_int_equal(kpid_queue_new(10, 1000, &q), 0);
+    int64_t t0 = kpid_now_us();
+    assert_null(kpid_queue_pop(q, t0 + 50000));
+    int64_t waited = kpid_now_us() - t0;
+    assert_true(waited >= 45000 && waited < 2000000);
+    kpid_queue_free(q);
+}
+
+/* Many producers, one consumer: everything arrives once, bounds always hold. */
+typedef struct producer {
+    kpid_queue *q;
+    kpid_queue_item items[500];
+} producer;
+
+static void *produce(void *arg)
+{
+    producer *p = arg;
+    for (int i = 0; i < 500; i++) {
+        p->items[i] = item((size_t)(i % 7) + 1, 100);
+        if (kpid_queue_push(p->q, &p->items[i], NULL) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void concurrent_producers(void **unused)
+{
+    enum { N = 4 };
+    static producer prod[N];
+    pthread_t t[N];
+    kpid_queue *q;
+    size_t got = 0;
+
+    assert_int_equal(kpid_queue_new(20, 1000, &q), 0);
+    for (int i = 0; i < N; i++) {
+        prod[i].q = q;
+        pthread_create(&t[i], NULL, produce, &prod[i]);
+    }
+    int64_t end = kpid_now_us() + 20000000;
+    while (got < N * 500 && kpid_now_us() < end) {
+        size_t events, bytes;
+        kpid_queue_depth(q, NULL, &events, &bytes);
+        assert_true(events <= 20);
+        assert_true(bytes <= 1000);
+        if (kpid_queue_pop(q, kpid_now_us() + 100000))
+            got++;
+    }
+    assert_int_equal(got, N * 500);
+    for (int i = 0; i < N; i++) {
+        void *rv;
+        pthread_join(t[i], &rv);
+        assert_null(rv);
+    }
+    kpid_queue_free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fifo_order),
+        cmocka_unit_test(zero_bounds_refused),
+        cmocka_unit_test(full_by_events_blocks_until_pop),
+        cmocka_unit_test(full_by_bytes_blocks),
+        cmocka_unit_test(oversized_item_admitted_when_empty),
+        cmocka_unit_test(cancel_releases_waiting_push),
+        cmocka_unit_test(close_fails_push_and_drains),
+        cmocka_unit_test(pop_times_out),
+        cmocka_unit_test(concurrent_producers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
