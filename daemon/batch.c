@@ -30,6 +30,8 @@ struct kpid_batch *kpid_batch_free(struct kpid_batch *b)
         return NULL;
     kpid_buf_free(&b->rows);
     kpid_buf_free(&b->rejects);
+    kpid_buf_free(&b->ops_text);
+    free(b->ops);
     free(b->cursor);
     free(b);
     return NULL;
@@ -183,23 +185,6 @@ static int put_sep(kpid_buf *b, char c)
     return kpid_buf_putc(b, c);
 }
 
-/* Appends op, seq and source: the start of every staging row. */
-static int put_head(struct kpid_batch *b, char op)
-{
-    char num[32];
-    uint64_t seq = (b->seq << 32) | b->next_row;
-    int n = snprintf(num, sizeof(num), "%c\t%llu\t", op, (unsigned long long)seq);
-    int r = kpid_buf_append(&b->rows, num, (size_t)n);
-    if (r < 0)
-        return r;
-    r = put_str(&b->rows, b->ctx->source);
-    if (r < 0)
-        return r;
-    b->next_row++;
-    b->n_rows++;
-    return put_sep(&b->rows, '\t');
-}
-
 /* Checks a text field; returns NULL or a reason. */
 static const char *check_text(const char *what, const char *s, size_t max, bool required)
 {
@@ -300,7 +285,7 @@ int kpid_batch_emit(struct kpid_batch *b, const kpid_event *ev, const char *loca
         return r;
     tlen = kpid_format_time(ev->time_us, tbuf);
 
-    if ((r = put_head(b, 'U')) < 0 ||
+    if ((r = put_str(&b->rows, b->ctx->source)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
         (r = put_str(&b->rows, ev->event_key)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
         (r = put_str(&b->rows, case_id)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
         (r = put_str(&b->rows, subject)) < 0 || (r = put_sep(&b->rows, '\t')) < 0 ||
@@ -326,18 +311,31 @@ fail:
     return r;
 }
 
-/* Appends a row that names a key or an origin only. */
+/* Records an operation that names a key or an origin only. */
 static int put_op(struct kpid_batch *b, char op, const char *key, const char *origin)
 {
-    size_t mark = b->rows.len;
+    kpid_buf *t = &b->ops_text;
+    size_t mark = t->len;
     int r;
 
-    if ((r = put_head(b, op)) < 0 || (r = put_str(&b->rows, key)) < 0 ||
-        (r = kpid_buf_append(&b->rows, "\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t", 19)) < 0 ||
-        (r = put_str(&b->rows, origin)) < 0 || (r = put_sep(&b->rows, '\n')) < 0) {
-        b->rows.len = mark;
+    if (b->n_ops == b->ops_cap) {
+        size_t cap = b->ops_cap ? 2 * b->ops_cap : 16;
+        kpid_batch_op *grown = realloc(b->ops, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        b->ops = grown;
+        b->ops_cap = cap;
+    }
+    if ((r = put_str(t, b->ctx->source)) < 0 || (r = put_sep(t, '\t')) < 0 ||
+        (r = put_str(t, key)) < 0 ||
+        (r = kpid_buf_append(t, "\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t", 19)) < 0 ||
+        (r = put_str(t, origin)) < 0 || (r = put_sep(t, '\n')) < 0) {
+        t->len = mark;
         return r;
     }
+    b->ops[b->n_ops++] = (kpid_batch_op){
+        .op = op, .pos = (uint32_t)b->n_events, .off = (uint32_t)mark,
+        .len = (uint32_t)(t->len - mark)};
     return 0;
 }
 
@@ -350,10 +348,7 @@ int kpid_batch_retract(struct kpid_batch *b, const char *event_key)
         r = kpid_batch_reject(b, "retraction", why, NULL, 0);
         return r < 0 ? r : -EINVAL;
     }
-    r = put_op(b, 'D', event_key, NULL);
-    if (r == 0)
-        b->n_retracts++;
-    return r;
+    return put_op(b, 'D', event_key, NULL);
 }
 
 int kpid_batch_replace_origin(struct kpid_batch *b, const char *origin)
@@ -365,10 +360,7 @@ int kpid_batch_replace_origin(struct kpid_batch *b, const char *origin)
         r = kpid_batch_reject(b, "origin", why, NULL, 0);
         return r < 0 ? r : -EINVAL;
     }
-    r = put_op(b, 'O', NULL, origin);
-    if (r == 0)
-        b->n_origins++;
-    return r;
+    return put_op(b, 'O', NULL, origin);
 }
 
 /* Appends text, cut to max bytes at a character boundary, with invalid UTF-8 bytes
@@ -457,6 +449,40 @@ int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor)
 
 void kpid_batch_seal(struct kpid_batch *b)
 {
-    b->item.events = b->n_rows + b->n_rejects;
-    b->item.bytes = b->rows.cap + b->rejects.cap + sizeof(*b);
+    b->item.events = kpid_batch_weight(b);
+    b->item.bytes = b->rows.cap + b->rejects.cap + b->ops_text.cap +
+                    b->ops_cap * sizeof(*b->ops) + sizeof(*b);
+}
+
+static int put_stage_head(kpid_buf *out, char op, uint64_t seq)
+{
+    char head[32];
+    int n = snprintf(head, sizeof(head), "%c\t%llu\t", op, (unsigned long long)seq);
+    return kpid_buf_append(out, head, (size_t)n);
+}
+
+int kpid_batch_stage_rows(const struct kpid_batch *b, kpid_buf *out)
+{
+    const char *p = b->rows.data, *end = b->rows.data + b->rows.len;
+    size_t op = 0, ev = 0;
+    uint64_t k = 0;
+    int r;
+
+    while (p < end || op < b->n_ops) {
+        uint64_t seq = (b->seq << 32) | k++;
+        if (op < b->n_ops && (b->ops[op].pos <= ev || p >= end)) {
+            const kpid_batch_op *o = &b->ops[op++];
+            if ((r = put_stage_head(out, o->op, seq)) < 0 ||
+                (r = kpid_buf_append(out, b->ops_text.data + o->off, o->len)) < 0)
+                return r;
+            continue;
+        }
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        if ((r = put_stage_head(out, 'U', seq)) < 0 || (r = kpid_buf_append(out, p, len)) < 0)
+            return r;
+        p += len;
+        ev++;
+    }
+    return 0;
 }

@@ -1,13 +1,13 @@
 /*
- * Batches: what a source hands to the writer in one piece. A batch holds its rows
- * already encoded in PostgreSQL's COPY text format for the writer's staging tables, so
- * that the writer streams them without touching each event again.
+ * Batches: what a source hands to the writer in one piece. A batch holds its events
+ * already encoded in PostgreSQL's COPY text format, in the column order of kpid.event
+ * (source, event_key, case_id, subject_id, activity, time, value, attrs, origin), so
+ * that the writer can stream them into kpid.event without touching each event again.
  *
- * Staging row (kpid_stage): op, seq, source, event_key, case_id, subject_id, activity,
- * time, value, attrs, origin; op is 'U' (upsert an event), 'D' (delete the event with
- * this key) or 'O' (replace every event of this origin). seq orders a source's rows:
- * (source batch number << 32) | row index.
- * Rejected row (kpid_stage_rejected): source, locator, reason, raw.
+ * Retractions and origin replacements are kept apart, each with its position among the
+ * events (how many events were emitted before it), so that the writer can restore the
+ * order when it must stage the batch: see kpid_batch_stage_rows.
+ * Rejected input is kept as kpid_stage_rejected rows: source, locator, reason, raw.
  *
  * A batch is touched by one thread at a time: its source thread until it is queued,
  * then the writer.
@@ -39,17 +39,25 @@ typedef struct kpid_batch_ctx {
 
 struct kpid_source;
 
+/* A retraction ('D') or origin replacement ('O'). */
+typedef struct kpid_batch_op {
+    char op;
+    uint32_t pos;              /* events emitted before it */
+    uint32_t off, len;         /* its staging row after "op\tseq\t", in ops_text */
+} kpid_batch_op;
+
 struct kpid_batch {
     kpid_queue_item item;      /* first: the queue link */
     const kpid_batch_ctx *ctx;
     struct kpid_source *src;   /* the submitting source, told when the batch is done */
     uint64_t id;               /* unique in the process, assigned at submit */
     uint64_t seq;              /* the source's batch number */
-    kpid_buf rows;             /* kpid_stage rows */
+    kpid_buf rows;             /* events, as kpid.event COPY rows */
     kpid_buf rejects;          /* kpid_stage_rejected rows */
-    size_t n_rows;             /* rows in 'rows' */
-    size_t n_events, n_retracts, n_origins, n_rejects;
-    uint32_t next_row;
+    kpid_buf ops_text;
+    kpid_batch_op *ops;
+    size_t n_ops, ops_cap;
+    size_t n_events, n_rejects;
     char *cursor;              /* NULL = unchanged */
 };
 
@@ -76,6 +84,19 @@ int kpid_reject_row(kpid_buf *out, const char *source, const char *locator,
 int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor);
 /* Updates item.events and item.bytes for the queue. */
 void kpid_batch_seal(struct kpid_batch *b);
+
+/*
+ * Appends the batch's events and operations to out as kpid_stage rows (op, seq, then the
+ * kpid.event columns), in emission order, seq = (batch seq << 32) | index. Returns 0 or
+ * -ENOMEM.
+ */
+int kpid_batch_stage_rows(const struct kpid_batch *b, kpid_buf *out);
+
+/* Rows the batch weighs: events, operations and rejected input. */
+static inline size_t kpid_batch_weight(const struct kpid_batch *b)
+{
+    return b->n_events + b->n_ops + b->n_rejects;
+}
 
 /* Helpers shared with the tests. */
 bool kpid_utf8_valid(const char *s, size_t len);

@@ -113,12 +113,12 @@ static int host_reject(kpid_batch *b, const char *locator, const char *reason, c
 
 static size_t host_batch_rows(const kpid_batch *b)
 {
-    return b->n_rows + b->n_rejects;
+    return kpid_batch_weight(b);
 }
 
 static size_t host_batch_bytes(const kpid_batch *b)
 {
-    return b->rows.len + b->rejects.len;
+    return b->rows.len + b->rejects.len + b->ops_text.len;
 }
 
 static int host_batch_submit(kpid_batch *b, const char *cursor, uint64_t *ret_batch_id)

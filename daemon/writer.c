@@ -89,6 +89,9 @@ struct kpid_writer {
     int64_t down_since_us;
     unsigned failures;
     kpid_buf refused;             /* rows PostgreSQL refused, as kpid_stage_rejected rows */
+    kpid_buf stage;               /* the set as kpid_stage rows, when it must be staged */
+    unsigned skip_direct;         /* transactions to stage without trying COPY first */
+    unsigned skip_direct_next;    /* how many to skip after the next conflict */
     struct kpid_batch **set;      /* the transaction's batches; a batch weighs at least one
                                      row, so max_rows + 1 places suffice */
 };
@@ -234,63 +237,94 @@ static int copy_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
     return r;
 }
 
-/* Splits the batches' staging rows into single rows, for bisection. */
-static int split_rows(struct kpid_batch **set, size_t n, chunk **ret_rows, size_t *ret_n)
+/* Splits COPY data into single rows, for bisection. The result points into buf. */
+static int split_rows(const kpid_buf *buf, chunk **ret_rows, size_t *ret_n)
 {
+    const char *p = buf->data, *end = buf->data + buf->len;
     size_t total = 0, k = 0;
     chunk *rows;
 
-    for (size_t i = 0; i < n; i++)
-        total += set[i]->n_rows;
+    for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        total++;
     rows = malloc((total ? total : 1) * sizeof(*rows));
     if (!rows)
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = set[i]->rows.data, *end = p + set[i]->rows.len;
-        while (p < end && k < total) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl)
-                break;
-            rows[k].data = p;
-            rows[k].len = (size_t)(nl - p) + 1;
-            k++;
-            p = nl + 1;
-        }
+    while (p < end && k < total) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        rows[k].data = p;
+        rows[k].len = (size_t)(nl - p) + 1;
+        k++;
+        p = nl + 1;
     }
     *ret_rows = rows;
     *ret_n = k;
     return 0;
 }
 
-static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+/*
+ * The fast path for new events: COPY straight into kpid.event under a savepoint. It
+ * fails as a whole when a key is already there (or twice in the set); then the caller
+ * rolls back to the savepoint and stages the set. Returns 0, 1 (stage it instead) or a
+ * negative errno.
+ */
+static int copy_direct(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
 {
     chunk *chunks = malloc(n * sizeof(*chunks));
-    chunk *rows = NULL;
-    size_t n_rows;
     int r;
 
     if (!chunks)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         chunks[i] = (chunk){set[i]->rows.data, set[i]->rows.len};
-    if ((r = exec_step(w, "SAVEPOINT kpid_all", err)) < 0)
+    if ((r = exec_step(w, "SAVEPOINT kpid_direct", err)) < 0)
         goto out;
-    r = copy_chunks(w, "kpid_stage", chunks, n, err);
+    r = copy_chunks(w, "kpid.event (" EVENT_COLUMNS ")", chunks, n, err);
     if (r == 0) {
-        r = exec_step(w, "RELEASE SAVEPOINT kpid_all", err);
+        w->skip_direct_next = 1;
+        r = exec_step(w, "RELEASE SAVEPOINT kpid_direct", err);
         goto out;
     }
-    if (!refused_row_error(err))
+    if (strcmp(err->state, "23505") != 0 && !refused_row_error(err))
         goto out;
+    /* Known keys (a replay, a correction) or a refused row: stage, and for a while do
+     * not try the fast path again. */
+    w->skip_direct = w->skip_direct_next;
+    w->skip_direct_next = w->skip_direct_next * 2 > 1024 ? 1024 : w->skip_direct_next * 2;
+    memset(err, 0, sizeof(*err));
+    r = exec_step(w, "ROLLBACK TO SAVEPOINT kpid_direct", err);
+    if (r == 0)
+        r = 1;
+out:
+    free(chunks);
+    return r;
+}
+
+/* Stages the set in kpid_stage, isolating refused rows. */
+static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+{
+    chunk whole, *rows = NULL;
+    size_t n_rows;
+    int r;
+
+    w->stage.len = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((r = kpid_batch_stage_rows(set[i], &w->stage)) < 0)
+            return r;
+    whole = (chunk){w->stage.data, w->stage.len};
+    if ((r = exec_step(w, "SAVEPOINT kpid_all", err)) < 0)
+        return r;
+    r = copy_chunks(w, "kpid_stage", &whole, 1, err);
+    if (r == 0)
+        return exec_step(w, "RELEASE SAVEPOINT kpid_all", err);
+    if (!refused_row_error(err))
+        return r;
     log_notice("warehouse refused a row sqlstate=%s; isolating it", err->state);
     if ((r = exec_step(w, "ROLLBACK TO SAVEPOINT kpid_all", err)) < 0)
-        goto out;
-    if ((r = split_rows(set, n, &rows, &n_rows)) < 0)
-        goto out;
+        return r;
+    if ((r = split_rows(&w->stage, &rows, &n_rows)) < 0)
+        return r;
     r = n_rows ? copy_bisect(w, rows, 0, n_rows, err) : 0;
-out:
     free(rows);
-    free(chunks);
     return r;
 }
 
@@ -345,25 +379,37 @@ static int store_cursors(kpid_writer *w, struct kpid_batch **set, size_t n, step
 /* One transaction for the whole set. Returns 0 or -errno with err filled. */
 static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
 {
-    bool ordered = false, any_rejects;
+    bool ordered = false, staged = true, any_rejects;
     int r;
 
     memset(err, 0, sizeof(*err));
     w->refused.len = 0;
     for (size_t i = 0; i < n; i++)
-        ordered |= set[i]->n_retracts || set[i]->n_origins;
+        ordered |= set[i]->n_ops > 0;
 
     if ((r = exec_step(w, "BEGIN", err)) < 0)
         return r;
-    if ((r = stage_events(w, set, n, err)) < 0)
-        goto fail;
-    if (ordered) {
-        if ((r = exec_step(w, SQL_DELETE_ORIGINS, err)) < 0 ||
-            (r = exec_step(w, SQL_DELETE_KEYS, err)) < 0 ||
-            (r = exec_step(w, SQL_UPSERT_ORDERED, err)) < 0)
+    if (!ordered) {
+        if (w->skip_direct > 0)
+            w->skip_direct--;
+        else if ((r = copy_direct(w, set, n, err)) < 0)
             goto fail;
-    } else if ((r = exec_step(w, SQL_UPSERT, err)) < 0)
-        goto fail;
+        else
+            staged = r == 1;
+    }
+    if (staged) {
+        if ((r = stage_events(w, set, n, err)) < 0)
+            goto fail;
+        if (ordered)
+            r = exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
+                        exec_step(w, SQL_UPSERT_ORDERED, err) < 0
+                    ? -EIO
+                    : 0;
+        else
+            r = exec_step(w, SQL_UPSERT, err);
+        if (r < 0)
+            goto fail;
+    }
     if ((r = stage_rejects(w, set, n, &any_rejects, err)) < 0)
         goto fail;
     if (any_rejects && (r = exec_step(w, SQL_REJECTED, err)) < 0)
@@ -496,7 +542,7 @@ static void *writer_main(void *arg)
         while (item) {
             struct kpid_batch *b = (struct kpid_batch *)item;
             set[n++] = b;
-            rows += b->n_rows + b->n_rejects;
+            rows += kpid_batch_weight(b);
             if (rows >= w->max_rows || n > w->max_rows)
                 break;
             item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : first_us + w->flush_us);
@@ -544,6 +590,7 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     }
     w->flush_us = opt->flush_interval_ms * 1000;
     w->q = q;
+    w->skip_direct_next = 1;
     atomic_store(&w->heartbeat_us, kpid_now_us());
     r = -pthread_create(&w->thread, NULL, writer_main, w);
     if (r < 0)
@@ -567,6 +614,7 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     kpid_queue_wake(w->q);
     pthread_join(w->thread, NULL);
     kpid_buf_free(&w->refused);
+    kpid_buf_free(&w->stage);
     free(w->set);
     free(w->conninfo);
     free(w->password_file);

@@ -69,10 +69,17 @@ static void emit_full_event(void **unused)
     assert_int_equal(kpid_batch_new(&plain, NULL, 3, &b), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     char *s = rows_text(b);
-    /* seq = (3 << 32) | 0; the JSON backslash is doubled for COPY. */
-    assert_string_equal(s, "U\t12884901888\tsrc1\tE1/ED_ARRIVAL/1\tE1\tP1\tED_ARRIVAL\t"
+    /* kpid.event's columns; the JSON backslash is doubled for COPY. */
+    assert_string_equal(s, "src1\tE1/ED_ARRIVAL/1\tE1\tP1\tED_ARRIVAL\t"
                            "2023-11-14 22:13:20.123456+00\t2.5\t{\"ward\":\"W\\\\\\\\1\"}\tmsg-1\n");
-    assert_int_equal(b->n_rows, 1);
+    free(s);
+    /* Staged: op and seq = (3 << 32) | 0 in front. */
+    kpid_buf st = {0};
+    assert_int_equal(kpid_batch_stage_rows(b, &st), 0);
+    assert_int_equal(st.len, b->rows.len + strlen("U\t12884901888\t"));
+    assert_memory_equal(st.data, "U\t12884901888\tsrc1\t", 19);
+    kpid_buf_free(&st);
+    s = rows_text(b);
     assert_int_equal(b->n_events, 1);
     free(s);
     kpid_batch_free(b);
@@ -87,27 +94,38 @@ static void emit_minimal_event_uses_nulls(void **unused)
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     char *s = rows_text(b);
-    assert_string_equal(s, "U\t0\tsrc1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
-                           "U\t1\tsrc1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
+    assert_string_equal(s, "src1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
+                           "src1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
     free(s);
     kpid_batch_free(b);
 }
 
+/* Operations keep their place among the events when staged. */
 static void retract_and_origin_rows(void **unused)
 {
     struct kpid_batch *b;
+    kpid_event ev = {.event_key = "K2", .activity = "A", .origin = "Encounter/7/_history/2"};
+    kpid_buf st = {0};
 
     assert_int_equal(kpid_batch_new(&plain, NULL, 1, &b), 0);
     assert_int_equal(kpid_batch_retract(b, "K1"), 0);
     assert_int_equal(kpid_batch_replace_origin(b, "Encounter/7/_history/2"), 0);
-    char *s = rows_text(b);
-    assert_string_equal(s, "D\t4294967296\tsrc1\tK1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"
-                           "O\t4294967297\tsrc1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\tEncounter/7/_history/2\n");
-    assert_int_equal(b->n_retracts, 1);
-    assert_int_equal(b->n_origins, 1);
-    free(s);
+    assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
+    assert_int_equal(kpid_batch_retract(b, "K2"), 0);
+    assert_int_equal(b->n_ops, 3);
+    assert_int_equal(b->n_events, 1);
+    assert_int_equal(kpid_batch_weight(b), 4);
+    assert_int_equal(kpid_batch_stage_rows(b, &st), 0);
+    kpid_buf_putc(&st, '\0');
+    assert_string_equal(st.data,
+        "D\t4294967296\tsrc1\tK1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"
+        "O\t4294967297\tsrc1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\tEncounter/7/_history/2\n"
+        "U\t4294967298\tsrc1\tK2\t\\N\t\\N\tA\t1970-01-01 00:00:00.000000+00\t\\N\t{}\tEncounter/7/_history/2\n"
+        "D\t4294967299\tsrc1\tK2\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n");
+    kpid_buf_free(&st);
     assert_int_equal(kpid_batch_retract(b, ""), -EINVAL);
     assert_int_equal(b->n_rejects, 1);
+    assert_int_equal(b->n_ops, 3);
     kpid_batch_free(b);
 }
 
@@ -135,7 +153,7 @@ static void invalid_events_rejected(void **unused)
         char want[256];
         assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
         assert_int_equal(kpid_batch_emit(b, &cases[i].ev, "f.ndjson:7"), -EINVAL);
-        assert_int_equal(b->n_rows, 0);
+        assert_int_equal(b->n_events, 0);
         assert_int_equal(b->rows.len, 0);
         assert_int_equal(b->n_rejects, 1);
         char *s = rejects_text(b);
@@ -191,7 +209,7 @@ static void pseudonymized_ids(void **unused)
     assert_int_equal(kpid_batch_new(&ctx, NULL, 0, &b), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     char *s = rows_text(b);
-    snprintf(line, sizeof(line), "U\t0\ts\tk\tC1\t%s\tA\t", want_subject);
+    snprintf(line, sizeof(line), "s\tk\tC1\t%s\tA\t", want_subject);
     assert_memory_equal(s, line, strlen(line));
     assert_null(strstr(s, "P1"));
     free(s);
@@ -201,7 +219,7 @@ static void pseudonymized_ids(void **unused)
     assert_int_equal(kpid_batch_new(&ctx, NULL, 0, &b), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     s = rows_text(b);
-    snprintf(line, sizeof(line), "U\t0\ts\tk\t%s\t%s\tA\t", want_case, want_subject);
+    snprintf(line, sizeof(line), "s\tk\t%s\t%s\tA\t", want_case, want_subject);
     assert_memory_equal(s, line, strlen(line));
     free(s);
     kpid_batch_free(b);
