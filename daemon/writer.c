@@ -196,13 +196,28 @@ static void row_field(const chunk *row, int field, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* Applies what kpid_stage holds to kpid.event; empties it when asked (COMMIT does). */
+static int apply_staged(kpid_writer *w, bool ordered, bool empty, step_error *err)
+{
+    if (ordered) {
+        if (exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
+            exec_step(w, SQL_UPSERT_ORDERED, err) < 0)
+            return -EIO;
+    } else if (exec_step(w, SQL_UPSERT, err) < 0)
+        return -EIO;
+    return empty ? exec_step(w, "DELETE FROM kpid_stage", err) : 0;
+}
+
 /*
- * Copies rows[lo, hi) into kpid_stage under a savepoint; when PostgreSQL refuses the
- * data, rolls back to the savepoint and halves the range until the refused rows are
- * alone, and records them in w->refused. Returns 0 or a transient / non-row error.
+ * Stages rows[lo, hi) and applies them to kpid.event under a savepoint. When
+ * PostgreSQL refuses the data (in the COPY or in the upsert: a bad value, a constraint),
+ * rolls back to the savepoint and halves the range until each refused row is alone,
+ * and records those rows in w->refused. Applying a range after another is the same as
+ * applying both at once, because each range keeps the order of its rows. Returns 0 or
+ * a transient / non-row error.
  */
-static int copy_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
-                       step_error *err)
+static int apply_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi, bool ordered,
+                        step_error *err)
 {
     int r;
 
@@ -210,6 +225,8 @@ static int copy_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
         return -EIO;
     memset(err, 0, sizeof(*err));
     r = copy_chunks(w, "kpid_stage", rows + lo, hi - lo, err);
+    if (r == 0)
+        r = apply_staged(w, ordered, /* empty= */ true, err);
     if (r == 0)
         return exec_step(w, "RELEASE SAVEPOINT kpid_rows", err);
     if (!refused_row_error(err))
@@ -222,6 +239,7 @@ static int copy_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
         char source[KPID_SOURCE_NAME_MAX + 1], key[KPID_EVENT_KEY_MAX + 1];
         char locator[KPID_EVENT_KEY_MAX + 8];
 
+        /* A staging row: op, seq, source, event_key, ... */
         row_field(&rows[lo], 2, source, sizeof(source));
         row_field(&rows[lo], 3, key, sizeof(key));
         snprintf(locator, sizeof(locator), "key:%s", key);
@@ -231,9 +249,9 @@ static int copy_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
                                rows[lo].len - 1);
     }
     size_t mid = lo + (hi - lo) / 2;
-    r = copy_bisect(w, rows, lo, mid, err);
+    r = apply_bisect(w, rows, lo, mid, ordered, err);
     if (r == 0)
-        r = copy_bisect(w, rows, mid, hi, err);
+        r = apply_bisect(w, rows, mid, hi, ordered, err);
     return r;
 }
 
@@ -299,8 +317,9 @@ out:
     return r;
 }
 
-/* Stages the set in kpid_stage, isolating refused rows. */
-static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+/* Stages the set in kpid_stage and applies it, isolating refused rows. */
+static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, bool ordered,
+                        step_error *err)
 {
     chunk whole, *rows = NULL;
     size_t n_rows;
@@ -315,15 +334,18 @@ static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, step_
         return r;
     r = copy_chunks(w, "kpid_stage", &whole, 1, err);
     if (r == 0)
+        r = apply_staged(w, ordered, /* empty= */ false, err);
+    if (r == 0)
         return exec_step(w, "RELEASE SAVEPOINT kpid_all", err);
     if (!refused_row_error(err))
         return r;
-    log_notice("warehouse refused a row sqlstate=%s; isolating it", err->state);
+    log_notice("warehouse refused a row sqlstate=%s error=\"%s\"; isolating it", err->state,
+               err->message);
     if ((r = exec_step(w, "ROLLBACK TO SAVEPOINT kpid_all", err)) < 0)
         return r;
     if ((r = split_rows(&w->stage, &rows, &n_rows)) < 0)
         return r;
-    r = n_rows ? copy_bisect(w, rows, 0, n_rows, err) : 0;
+    r = n_rows ? apply_bisect(w, rows, 0, n_rows, ordered, err) : 0;
     free(rows);
     return r;
 }
@@ -397,19 +419,8 @@ static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_err
         else
             staged = r == 1;
     }
-    if (staged) {
-        if ((r = stage_events(w, set, n, err)) < 0)
-            goto fail;
-        if (ordered)
-            r = exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
-                        exec_step(w, SQL_UPSERT_ORDERED, err) < 0
-                    ? -EIO
-                    : 0;
-        else
-            r = exec_step(w, SQL_UPSERT, err);
-        if (r < 0)
-            goto fail;
-    }
+    if (staged && (r = stage_events(w, set, n, ordered, err)) < 0)
+        goto fail;
     if ((r = stage_rejects(w, set, n, &any_rejects, err)) < 0)
         goto fail;
     if (any_rejects && (r = exec_step(w, SQL_REJECTED, err)) < 0)
