@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Helpers shared by the ingestion tests, on top of lib.sh.
+
+# write_conf FILE INBOX_GLOB [EXTRA_TOP_LEVEL_LINES]: a configuration with one file
+# source, pseudonymization off unless EXTRA turns it on.
+write_conf() {
+    local file=$1 glob=$2 extra=${3:-pseudonymize = false;}
+    cat >"$file" <<CONF
+plugin_dir = "$KPID_PLUGIN_DIR";
+$extra
+warehouse = {
+    conninfo = "$KPID_TEST_CONNINFO";
+    batch_max_rows = 10000;
+    flush_interval_ms = 50;
+};
+sources = (
+    { name = "events"; plugin = "file"; path = "$glob"; interval = "100ms"; }
+);
+CONF
+}
+
+# load_expected DIR: loads DIR/expected.tsv (the generator's final state of every event)
+# into table expected.
+load_expected() {
+    sql "DROP TABLE IF EXISTS expected;
+         CREATE TABLE expected (event_key text PRIMARY KEY, case_id text, subject_id text,
+                                activity text, time timestamptz, value float8, attrs jsonb)" >/dev/null
+    sql "\\copy expected FROM '$1/expected.tsv'" >/dev/null
+}
+
+# assert_events_exact [SOURCE]: kpid.event of the source equals table expected, row for
+# row, each row once.
+assert_events_exact() {
+    local source=${1:-events} missing extra dup
+    missing=$(sql "SELECT count(*) FROM (SELECT * FROM expected EXCEPT ALL
+                   SELECT event_key, case_id, subject_id, activity, time, value, attrs
+                   FROM kpid.event WHERE source = '$source') d")
+    extra=$(sql "SELECT count(*) FROM (SELECT event_key, case_id, subject_id, activity, time,
+                 value, attrs FROM kpid.event WHERE source = '$source'
+                 EXCEPT ALL SELECT * FROM expected) d")
+    if [ "$missing" != 0 ] || [ "$extra" != 0 ]; then
+        sql "SELECT 'missing', * FROM (SELECT * FROM expected EXCEPT ALL
+             SELECT event_key, case_id, subject_id, activity, time, value, attrs
+             FROM kpid.event WHERE source = '$source') d LIMIT 5" >&2 || true
+        sql "SELECT 'extra', * FROM (SELECT event_key, case_id, subject_id, activity, time,
+             value, attrs FROM kpid.event WHERE source = '$source'
+             EXCEPT ALL SELECT * FROM expected) d LIMIT 5" >&2 || true
+        fail "kpid.event differs from the generated events: $missing missing, $extra unexpected"
+    fi
+    assert_sql "SELECT count(*) = (SELECT count(*) FROM expected) FROM kpid.event
+                WHERE source = '$source'" t "event count"
+}
+
+# make_events FILE PREFIX N [ACTIVITY]: N simple valid events with keys PREFIX-1..N.
+make_events() {
+    awk -v p="$2" -v n="$3" -v a="${4:-ADMISSION}" 'BEGIN {
+        for (i = 1; i <= n; i++)
+            printf "{\"event_key\":\"%s-%d\",\"case_id\":\"C%d\",\"subject_id\":\"P%d\",\"activity\":\"%s\",\"time\":\"2025-01-%02dT%02d:%02d:00Z\",\"value\":%d,\"attrs\":{\"ward\":\"W%d\"}}\n",
+                p, i, i, i % 97, a, 1 + i % 28, i % 24, i % 60, i, i % 5
+    }' >"$1"
+}
