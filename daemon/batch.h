@@ -91,6 +91,16 @@ void kpid_batch_seal(struct kpid_batch *b);
  * -ENOMEM.
  */
 int kpid_batch_stage_rows(const struct kpid_batch *b, kpid_buf *out);
+/* The same for the operations alone, with the seq they have in kpid_batch_stage_rows. */
+int kpid_batch_stage_ops(const struct kpid_batch *b, kpid_buf *out);
+
+/*
+ * True when, across the batches in order, an event follows a retraction of its own key
+ * (a retracted event emitted again) or an origin replacement is present: then only the
+ * staged, ordered apply is right. Otherwise inserting all events first and retracting
+ * afterwards gives the same result.
+ */
+bool kpid_batches_need_order(struct kpid_batch *const *set, size_t n);
 
 /* Rows the batch weighs: events, operations and rejected input. */
 static inline size_t kpid_batch_weight(const struct kpid_batch *b)

@@ -1,5 +1,7 @@
 #include "pgconn.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,13 @@ static int read_password(const char *path, char **ret_password, char **ret_error
         line[--n] = '\0';
     *ret_password = line;
     return 0;
+}
+
+/* Server notices ("relation already exists, skipping") go to the debug log, one line. */
+static void notice_to_log(void *arg, const char *message)
+{
+    (void)arg;
+    kpid_log(KPID_LOG_DEBUG, "warehouse notice: %.*s", (int)strcspn(message, "\n"), message);
 }
 
 PGconn *kpid_pg_connect(const char *conninfo, const char *password_file, char **ret_error)
@@ -67,6 +76,7 @@ PGconn *kpid_pg_connect(const char *conninfo, const char *password_file, char **
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, notice_to_log, NULL);
     return conn;
 }
 

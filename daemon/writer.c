@@ -54,10 +54,12 @@ static const char SQL_DELETE_KEYS[] =
     " WHERE s.op = 'D' AND e.source = s.source AND e.event_key = s.event_key";
 static const char SQL_UPSERT_ORDERED[] =
     "INSERT INTO kpid.event AS e (" EVENT_COLUMNS ")"
-    " SELECT " EVENT_COLUMNS " FROM (SELECT DISTINCT ON (source, event_key) *"
+    " SELECT l.source, l.event_key, l.case_id, l.subject_id, l.activity, l.time, l.value,"
+    " l.attrs, l.origin FROM (SELECT DISTINCT ON (source, event_key) *"
     " FROM kpid_stage WHERE op IN ('U', 'D') ORDER BY source, event_key, seq DESC) l"
-    " WHERE l.op = 'U' AND NOT EXISTS (SELECT 1 FROM kpid_stage o WHERE o.op = 'O'"
-    " AND o.source = l.source AND o.origin = l.origin AND o.seq > l.seq)" UPSERT_TAIL;
+    " LEFT JOIN (SELECT source, origin, max(seq) AS seq FROM kpid_stage WHERE op = 'O'"
+    " GROUP BY source, origin) o ON o.source = l.source AND o.origin = l.origin"
+    " WHERE l.op = 'U' AND (o.seq IS NULL OR o.seq < l.seq)" UPSERT_TAIL;
 
 static const char SQL_REJECTED[] =
     "INSERT INTO kpid.rejected (source, locator, reason, raw)"
@@ -141,7 +143,7 @@ typedef struct chunk {
 static int copy_chunks(kpid_writer *w, const char *table, const chunk *chunks, size_t n,
                        step_error *err)
 {
-    char sql[96];
+    char sql[256];
     PGresult *res;
     int r = 0;
 
@@ -200,7 +202,9 @@ static void row_field(const chunk *row, int field, char *out, size_t cap)
 static int apply_staged(kpid_writer *w, bool ordered, bool empty, step_error *err)
 {
     if (ordered) {
-        if (exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
+        /* Statistics, so that the deletes join kpid.event through its indexes. */
+        if (exec_step(w, "ANALYZE kpid_stage", err) < 0 ||
+            exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
             exec_step(w, SQL_UPSERT_ORDERED, err) < 0)
             return -EIO;
     } else if (exec_step(w, SQL_UPSERT, err) < 0)
@@ -288,20 +292,38 @@ static int split_rows(const kpid_buf *buf, chunk **ret_rows, size_t *ret_n)
 static int copy_direct(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
 {
     chunk *chunks = malloc(n * sizeof(*chunks));
+    size_t n_ops = 0;
     int r;
 
     if (!chunks)
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         chunks[i] = (chunk){set[i]->rows.data, set[i]->rows.len};
+        n_ops += set[i]->n_ops;
+    }
     if ((r = exec_step(w, "SAVEPOINT kpid_direct", err)) < 0)
         goto out;
     r = copy_chunks(w, "kpid.event (" EVENT_COLUMNS ")", chunks, n, err);
+    if (r == 0 && n_ops) {
+        /* Retractions after the events: kpid_batches_need_order said that is right. */
+        w->stage.len = 0;
+        for (size_t i = 0; i < n && r == 0; i++)
+            r = kpid_batch_stage_ops(set[i], &w->stage);
+        chunk ops = {w->stage.data, w->stage.len};
+        if (r == 0)
+            r = copy_chunks(w, "kpid_stage", &ops, 1, err);
+        if (r == 0)
+            r = exec_step(w, "ANALYZE kpid_stage", err);
+        if (r == 0)
+            r = exec_step(w, SQL_DELETE_KEYS, err);
+    }
     if (r == 0) {
         w->skip_direct_next = 1;
         r = exec_step(w, "RELEASE SAVEPOINT kpid_direct", err);
         goto out;
     }
+    if (r == -ENOMEM)
+        goto out;
     if (strcmp(err->state, "23505") != 0 && !refused_row_error(err))
         goto out;
     /* Known keys (a replay, a correction) or a refused row: stage, and for a while do
@@ -408,10 +430,12 @@ static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_err
     w->refused.len = 0;
     for (size_t i = 0; i < n; i++)
         ordered |= set[i]->n_ops > 0;
+    /* Retractions of keys not emitted again can follow a direct COPY. */
+    bool direct_ok = !kpid_batches_need_order(set, n);
 
     if ((r = exec_step(w, "BEGIN", err)) < 0)
         return r;
-    if (!ordered) {
+    if (direct_ok) {
         if (w->skip_direct > 0)
             w->skip_direct--;
         else if ((r = copy_direct(w, set, n, err)) < 0)
@@ -520,10 +544,13 @@ static int write_with_retry(kpid_writer *w, struct kpid_batch **set, size_t n)
         } else {
             /* Not the data, not the connection: a schema or permission problem an
              * operator must fix. Keep the data and keep trying. */
-            if (!w->down)
+            if (!w->down) {
                 log_err("warehouse write failed sqlstate=%s error=\"%s\"; the batches are "
                         "kept and retried",
                         err.state, err.message);
+                w->down = true;
+                w->down_since_us = kpid_now_us();
+            }
             set_down(w, "write", &err, err.message);
         }
         backoff_sleep(w, backoff);

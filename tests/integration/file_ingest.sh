@@ -30,20 +30,32 @@ before=$(sql "SELECT count(*), max(ingested_at), (SELECT count(*) FROM kpid.reje
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "second --once exited with $KPID_EXIT"
 assert_eq "$(sql "SELECT count(*), max(ingested_at), (SELECT count(*) FROM kpid.rejected) FROM kpid.event")" \
     "$before" "state after a run with nothing new"
-# ... from the beginning, with the cursor gone: every event is read again and no row
-# is added or even rewritten ...
+# ... from the beginning, with the cursor gone: every event is read again, no row is
+# added, and only events that the input states more than once (corrections) are
+# rewritten on the way, since their older statement is read again before the newer.
+mark=$(sql "SELECT max(ingested_at) FROM kpid.event")
 sql "DELETE FROM kpid.cursor" >/dev/null
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "replay exited with $KPID_EXIT"
-assert_eq "$(sql "SELECT count(*), max(ingested_at), (SELECT count(*) FROM kpid.rejected) FROM kpid.event")" \
-    "$before" "state after replaying from the start"
+assert_eq "$(sql "SELECT count(*), (SELECT count(*) FROM kpid.rejected) FROM kpid.event")" \
+    "$(echo "$before" | cut -d'|' -f1,3)" "events and rejects after replaying from the start"
+cat "$KPID_WORK"/gen/*.ndjson | grep -ao '"event_key":"[^"]*"' | sort | uniq -d |
+    sed 's/^"event_key":"//; s/"$//' >"$KPID_WORK/restated.txt"
+sql "CREATE TABLE restated (event_key text)" >/dev/null
+sql "\\copy restated FROM '$KPID_WORK/restated.txt'" >/dev/null
+assert_sql "SELECT count(*) FROM kpid.event WHERE ingested_at > '$mark'
+            AND event_key NOT IN (SELECT event_key FROM restated)" 0 "rows rewritten by a replay"
 assert_events_exact
+before=$(sql "SELECT count(*), max(ingested_at), (SELECT count(*) FROM kpid.rejected) FROM kpid.event")
 # ... and the same files under new names.
 for f in "$KPID_WORK"/gen/*.ndjson; do
     cp "$f" "$KPID_WORK/inbox/replay-$(basename "$f")"
 done
+mark=$(sql "SELECT max(ingested_at) FROM kpid.event")
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "replay of copies exited with $KPID_EXIT"
-assert_eq "$(sql "SELECT count(*), max(ingested_at) FROM kpid.event")" \
-    "$(echo "$before" | cut -d'|' -f1,2)" "events after replaying copies"
+assert_eq "$(sql "SELECT count(*) FROM kpid.event")" "$(echo "$before" | cut -d'|' -f1)" \
+    "events after replaying copies"
+assert_sql "SELECT count(*) FROM kpid.event WHERE ingested_at > '$mark'
+            AND event_key NOT IN (SELECT event_key FROM restated)" 0 "rows rewritten by copies"
 assert_events_exact
 # The copies' malformed lines are recorded under the copies' names.
 assert_sql "SELECT count(*) FROM kpid.rejected WHERE locator LIKE '%/replay-%'" \

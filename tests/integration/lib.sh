@@ -77,6 +77,7 @@ _kpid_terminate() {
 _kpid_cleanup() {
     local rc=$? pid
     set +e
+    trap '' PIPE # whoever read our output (ctest) may be gone: cleaning up matters more
     for pid in "${_kpid_pids[@]}"; do
         _kpid_terminate "$pid" 5
     done
