@@ -1,0 +1,217 @@
+/*
+ * hospgen: a synthetic hospital for kpid's tests and benchmarks. Writes NDJSON event
+ * files with corrections, retractions, late and malformed lines, and the final state
+ * they describe (expected.tsv, summary.tsv). Same arguments, same bytes.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sim.h"
+#include "timefmt.h"
+#include "vocab.h"
+
+/* Prints the synopsis and the options to f. */
+static void usage(FILE *f)
+{
+    fputs("usage: hospgen --seed S --events N --out DIR [--files K] [--start YYYY-MM-DD]\n"
+          "               [--days D] [--malformed M] [--tz-offset +HH:MM]\n"
+          "\n"
+          "  --seed S         any 64-bit number; same arguments give the same bytes\n"
+          "  --events N       event lines to write (events, corrections, retractions)\n"
+          "  --out DIR        output folder, created if missing\n"
+          "  --files K        split the event lines over K files (default 1)\n"
+          "  --start DATE     the hospital opens at local midnight of DATE (default 2025-01-01)\n"
+          "  --days D         scale the rates so that N lines span about D days\n"
+          "                   (default: the rates of a 400-bed hospital, ~3000 lines a day)\n"
+          "  --malformed M    add M malformed lines (not counted in N), see malformed.tsv\n"
+          "  --tz-offset OFF  local UTC offset of the hospital (default +05:00)\n",
+          f);
+}
+
+/* Parses a whole decimal (or 0x hex) unsigned number. Returns 0 or -EINVAL. */
+static int parse_u64(const char *s, uint64_t *ret)
+{
+    int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+    char *end;
+
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, base);
+    if (errno || *end)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* Creates dir and its missing parents, like mkdir -p. Returns 0 or -errno. */
+static int mkdir_p(const char *dir)
+{
+    size_t len = strlen(dir);
+    char *p = malloc(len + 1);
+    int r = 0;
+
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, dir, len + 1);
+    for (size_t i = 1; i <= len && r == 0; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0777) < 0 && errno != EEXIST)
+            r = -errno;
+        p[i] = c;
+    }
+    free(p);
+    if (r == 0) {
+        struct stat st;
+        if (stat(dir, &st) < 0)
+            r = -errno;
+        else if (!S_ISDIR(st.st_mode))
+            r = -ENOTDIR;
+    }
+    return r;
+}
+
+/* Reads the command line into *o. Returns 0, 1 for --help, or -EINVAL after a message. */
+static int parse_args(int argc, char **argv, struct hg_options *o)
+{
+    bool have_seed = false, have_events = false;
+    const char *start = "2025-01-01", *tz = "+05:00";
+    uint64_t files = 1;
+
+    memset(o, 0, sizeof(*o));
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        const char *val = NULL;
+        const char *eq = strchr(opt, '=');
+        char name[32];
+
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
+            return 1;
+        if (strncmp(opt, "--", 2) != 0 || (eq ? (size_t)(eq - opt) : strlen(opt)) >= sizeof(name)) {
+            fprintf(stderr, "hospgen: unexpected argument \"%s\"\n", opt);
+            return -EINVAL;
+        }
+        if (eq) {
+            memcpy(name, opt, (size_t)(eq - opt));
+            name[eq - opt] = '\0';
+            val = eq + 1;
+        } else {
+            strcpy(name, opt);
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hospgen: option %s needs a value\n", name);
+                return -EINVAL;
+            }
+            val = argv[++i];
+        }
+
+        int r = 0;
+        if (!strcmp(name, "--seed")) {
+            r = parse_u64(val, &o->seed);
+            have_seed = true;
+        } else if (!strcmp(name, "--events")) {
+            r = parse_u64(val, &o->events);
+            have_events = true;
+        } else if (!strcmp(name, "--out")) {
+            o->out_dir = val;
+        } else if (!strcmp(name, "--files")) {
+            r = parse_u64(val, &files);
+            if (r == 0 && (files < 1 || files > 1000000))
+                r = -EINVAL;
+        } else if (!strcmp(name, "--start")) {
+            start = val;
+        } else if (!strcmp(name, "--days")) {
+            char *end;
+            o->days = strtod(val, &end);
+            if (*end || !(o->days > 0 && o->days < 1e6))
+                r = -EINVAL;
+        } else if (!strcmp(name, "--malformed")) {
+            r = parse_u64(val, &o->malformed);
+        } else if (!strcmp(name, "--tz-offset")) {
+            tz = val;
+        } else {
+            fprintf(stderr, "hospgen: unknown option %s\n", name);
+            return -EINVAL;
+        }
+        if (r < 0) {
+            fprintf(stderr, "hospgen: bad value \"%s\" for %s\n", val, name);
+            return -EINVAL;
+        }
+    }
+    if (!have_seed || !have_events || !o->out_dir || !*o->out_dir) {
+        fprintf(stderr, "hospgen: --seed, --events and --out are required\n");
+        return -EINVAL;
+    }
+    o->files = (unsigned)files;
+    if (hg_parse_offset(tz, &o->off_sec) < 0) {
+        fprintf(stderr, "hospgen: bad --tz-offset \"%s\"\n"
+                        "the offset is +HH:MM or -HH:MM, for example +05:00\n", tz);
+        return -EINVAL;
+    }
+    memcpy(o->off_text, tz, 7);
+    if (hg_parse_date(start, &o->start) < 0 || o->start > hg_days_from_civil(9000, 1, 1) * HG_DAY) {
+        fprintf(stderr, "hospgen: bad --start \"%s\"\n"
+                        "the date is YYYY-MM-DD, from 1970 on\n", start);
+        return -EINVAL;
+    }
+    o->start -= (int64_t)o->off_sec * HG_SEC;
+    if (o->start < 0)
+        o->start = 0;
+    return 0;
+}
+
+/* Returns a monotonic clock reading in seconds. */
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    struct hg_options o;
+    struct hg_stats st;
+    double t0 = now_seconds();
+    int r;
+
+    r = parse_args(argc, argv, &o);
+    if (r > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (r < 0) {
+        fputs("try 'hospgen --help'\n", stderr);
+        return 2;
+    }
+    r = mkdir_p(o.out_dir);
+    if (r < 0) {
+        fprintf(stderr, "hospgen: cannot create folder \"%s\": %s\n", o.out_dir, strerror(-r));
+        return 1;
+    }
+    if (hg_vocab_init() < 0) {
+        fprintf(stderr, "hospgen: out of memory\n");
+        return 1;
+    }
+    r = hg_sim_run(&o, &st);
+    hg_vocab_fini();
+    if (r < 0)
+        return 1;
+    fprintf(stderr,
+            "hospgen: events=%llu malformed=%llu files=%u final=%llu journeys=%llu "
+            "days=%.1f open_max=%zu seconds=%.2f\n",
+            (unsigned long long)o.events, (unsigned long long)st.malformed, o.files,
+            (unsigned long long)st.final, (unsigned long long)st.journeys,
+            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high,
+            now_seconds() - t0);
+    return 0;
+}

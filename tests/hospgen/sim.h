@@ -1,0 +1,45 @@
+/*
+ * The run: journeys start in time order (arrivals and scheduled follow-ups), their
+ * lines go out in emit-time order across all open journeys, and the run stops after
+ * exactly N event lines.
+ *
+ * Memory: only open journeys are held (those with lines still to write, in a heap
+ * keyed by their next line), each as one small allocation with its events as data.
+ * A journey's expected.tsv rows are written when its last line is out, or at the end
+ * for journeys cut short, so expected.tsv describes exactly what was written, after
+ * corrections and retractions, without keeping the events of finished journeys.
+ */
+#ifndef HG_SIM_H
+#define HG_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hg_options {
+    uint64_t seed;
+    uint64_t events;     /* N: event lines to write */
+    const char *out_dir; /* must exist */
+    unsigned files;      /* K >= 1 */
+    int64_t start;       /* first instant: local midnight of --start, in UTC microseconds */
+    double days;         /* > 0: scale the rates so N lines span about this many days */
+    uint64_t malformed;  /* M */
+    int32_t off_sec;
+    char off_text[8];
+};
+
+struct hg_stats {
+    uint64_t journeys;    /* journeys started */
+    uint64_t final;       /* rows of expected.tsv */
+    uint64_t malformed;   /* malformed lines written */
+    int64_t last_emit;    /* emit time of the last event line */
+    double scale;         /* rate factor used */
+    size_t open_high;     /* most journeys open at once */
+};
+
+/*
+ * Generates everything into o->out_dir. Returns 0 and fills *ret_stats, or a negative
+ * errno after a message on stderr.
+ */
+int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats);
+
+#endif
