@@ -132,6 +132,11 @@ int kpid_plugin_load(const char *dir, const char *name, const kpid_plugin **ret_
     }
     registry = grown;
     p->name = strdup(name);
+    if (!p->name) {
+        free(p);
+        r = -ENOMEM;
+        goto out;
+    }
     p->path = path;
     path = NULL;
     p->def = def;
