@@ -454,6 +454,31 @@ void kpid_batch_seal(struct kpid_batch *b)
                     b->ops_cap * sizeof(*b->ops) + sizeof(*b);
 }
 
+bool kpid_batch_next(const struct kpid_batch *b, kpid_batch_iter *it, char *ret_op,
+                     const char **ret_row, size_t *ret_len)
+{
+    bool events_left = it->off < b->rows.len;
+
+    if (it->op < b->n_ops && (b->ops[it->op].pos <= it->ev || !events_left)) {
+        const kpid_batch_op *o = &b->ops[it->op++];
+        *ret_op = o->op;
+        *ret_row = b->ops_text.data + o->off;
+        *ret_len = o->len;
+        return true;
+    }
+    if (!events_left)
+        return false;
+    const char *p = b->rows.data + it->off;
+    const char *nl = memchr(p, '\n', b->rows.len - it->off);
+    size_t len = nl ? (size_t)(nl - p) + 1 : b->rows.len - it->off;
+    *ret_op = 'U';
+    *ret_row = p;
+    *ret_len = len;
+    it->off += len;
+    it->ev++;
+    return true;
+}
+
 static int put_stage_head(kpid_buf *out, char op, uint64_t seq)
 {
     char head[32];
@@ -461,136 +486,18 @@ static int put_stage_head(kpid_buf *out, char op, uint64_t seq)
     return kpid_buf_append(out, head, (size_t)n);
 }
 
-static int stage(const struct kpid_batch *b, kpid_buf *out, bool ops_only)
-{
-    const char *p = b->rows.data, *end = b->rows.data + b->rows.len;
-    size_t op = 0, ev = 0;
-    uint64_t k = 0;
-    int r;
-
-    while (p < end || op < b->n_ops) {
-        uint64_t seq = (b->seq << 32) | k++;
-        if (op < b->n_ops && (b->ops[op].pos <= ev || p >= end)) {
-            const kpid_batch_op *o = &b->ops[op++];
-            if ((r = put_stage_head(out, o->op, seq)) < 0 ||
-                (r = kpid_buf_append(out, b->ops_text.data + o->off, o->len)) < 0)
-                return r;
-            continue;
-        }
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        if (!ops_only &&
-            ((r = put_stage_head(out, 'U', seq)) < 0 || (r = kpid_buf_append(out, p, len)) < 0))
-            return r;
-        p += len;
-        ev++;
-    }
-    return 0;
-}
-
 int kpid_batch_stage_rows(const struct kpid_batch *b, kpid_buf *out)
 {
-    return stage(b, out, /* ops_only= */ false);
-}
+    kpid_batch_iter it = {0};
+    const char *row;
+    size_t len;
+    uint64_t k = 0;
+    char op;
+    int r;
 
-int kpid_batch_stage_ops(const struct kpid_batch *b, kpid_buf *out)
-{
-    return stage(b, out, /* ops_only= */ true);
-}
-
-/* The second field (event_key) of a COPY row or op row starting at p. */
-static const char *key_field(const char *p, const char *end, size_t *ret_len)
-{
-    const char *k = memchr(p, '\t', (size_t)(end - p));
-    const char *e;
-
-    if (!k)
-        return NULL;
-    k++;
-    e = memchr(k, '\t', (size_t)(end - k));
-    *ret_len = (size_t)((e ? e : end) - k);
-    return k;
-}
-
-/* A small open-addressing set of the retracted keys, as escaped COPY text. */
-typedef struct key_set {
-    const char **key;
-    size_t *len;
-    size_t cap;
-} key_set;
-
-static uint64_t key_hash(const char *k, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-    return h;
-}
-
-/* Adds (add) or looks up a key; returns true when it was there. */
-static bool key_set_probe(key_set *ks, const char *k, size_t n, bool add)
-{
-    for (size_t i = key_hash(k, n) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
-        if (!ks->key[i]) {
-            if (add) {
-                ks->key[i] = k;
-                ks->len[i] = n;
-            }
-            return false;
-        }
-        if (ks->len[i] == n && memcmp(ks->key[i], k, n) == 0)
-            return true;
-    }
-}
-
-bool kpid_batches_need_order(struct kpid_batch *const *set, size_t n)
-{
-    size_t n_ops = 0;
-    key_set ks = {0};
-    bool need = false;
-
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < set[i]->n_ops; j++)
-            if (set[i]->ops[j].op != 'D')
-                return true;
-        n_ops += set[i]->n_ops;
-    }
-    if (n_ops == 0)
-        return false;
-    for (ks.cap = 16; ks.cap < 2 * n_ops; ks.cap *= 2)
-        ;
-    ks.key = calloc(ks.cap, sizeof(*ks.key));
-    ks.len = calloc(ks.cap, sizeof(*ks.len));
-    if (!ks.key || !ks.len) {
-        need = true; /* cannot tell: take the safe path */
-        goto out;
-    }
-    for (size_t i = 0; i < n && !need; i++) {
-        const struct kpid_batch *b = set[i];
-        const char *p = b->rows.data, *end = b->rows.data + b->rows.len;
-        size_t op = 0, ev = 0;
-
-        while (!need && (p < end || op < b->n_ops)) {
-            if (op < b->n_ops && (b->ops[op].pos <= ev || p >= end)) {
-                const char *t = b->ops_text.data + b->ops[op].off;
-                size_t len;
-                const char *k = key_field(t, t + b->ops[op].len, &len);
-                if (k)
-                    key_set_probe(&ks, k, len, /* add= */ true);
-                op++;
-                continue;
-            }
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *row_end = nl ? nl : end;
-            size_t len;
-            const char *k = key_field(p, row_end, &len);
-            need = k && key_set_probe(&ks, k, len, /* add= */ false);
-            p = row_end + 1;
-            ev++;
-        }
-    }
-out:
-    free(ks.key);
-    free(ks.len);
-    return need;
+    while (kpid_batch_next(b, &it, &op, &row, &len))
+        if ((r = put_stage_head(out, op, (b->seq << 32) | k++)) < 0 ||
+            (r = kpid_buf_append(out, row, len)) < 0)
+            return r;
+    return 0;
 }

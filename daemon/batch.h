@@ -91,16 +91,19 @@ void kpid_batch_seal(struct kpid_batch *b);
  * -ENOMEM.
  */
 int kpid_batch_stage_rows(const struct kpid_batch *b, kpid_buf *out);
-/* The same for the operations alone, with the seq they have in kpid_batch_stage_rows. */
-int kpid_batch_stage_ops(const struct kpid_batch *b, kpid_buf *out);
+/* Walks a batch's rows in emission order. Start with a zeroed iterator. */
+typedef struct kpid_batch_iter {
+    size_t op, ev;
+    size_t off;
+} kpid_batch_iter;
 
 /*
- * True when, across the batches in order, an event follows a retraction of its own key
- * (a retracted event emitted again) or an origin replacement is present: then only the
- * staged, ordered apply is right. Otherwise inserting all events first and retracting
- * afterwards gives the same result.
+ * The next row: *ret_op is 'U' with the event row (kpid.event columns), or 'D' / 'O'
+ * with the operation row (kpid_stage columns after op and seq); *ret_row and *ret_len
+ * (newline included) point into the batch. Returns false after the last row.
  */
-bool kpid_batches_need_order(struct kpid_batch *const *set, size_t n);
+bool kpid_batch_next(const struct kpid_batch *b, kpid_batch_iter *it, char *ret_op,
+                     const char **ret_row, size_t *ret_len);
 
 /* Rows the batch weighs: events, operations and rejected input. */
 static inline size_t kpid_batch_weight(const struct kpid_batch *b)

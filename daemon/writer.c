@@ -11,9 +11,14 @@
 #include "log.h"
 #include "pgconn.h"
 #include "source.h"
+#include "txnplan.h"
 
 #define BACKOFF_MIN_US 100000
 #define BACKOFF_MAX_US 5000000
+/* After a COPY met a stored key, this many transactions probe before they COPY. */
+#define PROBE_TXNS 256
+/* The filter of committed keys: about 2.8M keys before it starts over. */
+#define BLOOM_BYTES (4u << 20)
 
 /* Staging tables live in the writer's session and empty themselves at each COMMIT. */
 static const char SQL_STAGE[] =
@@ -23,7 +28,12 @@ static const char SQL_STAGE[] =
     " value double precision, attrs jsonb, origin text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS kpid_stage_rejected ("
     " source text NOT NULL, locator text NOT NULL, reason text NOT NULL, raw text)"
-    " ON COMMIT DELETE ROWS";
+    " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS kpid_keys (source text, event_key text)"
+    " ON COMMIT DELETE ROWS;"
+    /* Every join the writer makes is a small set against kpid.event by its key: index
+     * lookups are right, and the temporary tables have no statistics to tell. */
+    "SET enable_hashjoin = off; SET enable_mergejoin = off";
 
 #define EVENT_COLUMNS "source, event_key, case_id, subject_id, activity, time, value, attrs, origin"
 
@@ -61,6 +71,11 @@ static const char SQL_UPSERT_ORDERED[] =
     " GROUP BY source, origin) o ON o.source = l.source AND o.origin = l.origin"
     " WHERE l.op = 'U' AND (o.seq IS NULL OR o.seq < l.seq)" UPSERT_TAIL;
 
+/* In key order, the lookups walk the primary key's leaf pages once, in order. */
+static const char SQL_PROBE[] =
+    "SELECT k.source, k.event_key FROM (SELECT * FROM kpid_keys ORDER BY source, event_key) k"
+    " JOIN kpid.event e ON e.source = k.source AND e.event_key = k.event_key";
+
 static const char SQL_REJECTED[] =
     "INSERT INTO kpid.rejected (source, locator, reason, raw)"
     " SELECT DISTINCT ON (source, locator) source, locator, reason, raw"
@@ -91,9 +106,12 @@ struct kpid_writer {
     int64_t down_since_us;
     unsigned failures;
     kpid_buf refused;             /* rows PostgreSQL refused, as kpid_stage_rejected rows */
-    kpid_buf stage;               /* the set as kpid_stage rows, when it must be staged */
-    unsigned skip_direct;         /* transactions to stage without trying COPY first */
-    unsigned skip_direct_next;    /* how many to skip after the next conflict */
+    kpid_buf stage;               /* rows for kpid_stage */
+    kpid_buf direct;              /* rows for kpid.event */
+    kpid_buf keys;                /* keys for kpid_keys, the probe */
+    kpid_plan plan;
+    kpid_bloom committed_keys;    /* keys this writer committed, to predict corrections */
+    unsigned probe_txns;          /* transactions that probe before their COPY */
     struct kpid_batch **set;      /* the transaction's batches; a batch weighs at least one
                                      row, so max_rows + 1 places suffice */
 };
@@ -202,9 +220,7 @@ static void row_field(const chunk *row, int field, char *out, size_t cap)
 static int apply_staged(kpid_writer *w, bool ordered, bool empty, step_error *err)
 {
     if (ordered) {
-        /* Statistics, so that the deletes join kpid.event through its indexes. */
-        if (exec_step(w, "ANALYZE kpid_stage", err) < 0 ||
-            exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
+        if (exec_step(w, SQL_DELETE_ORIGINS, err) < 0 || exec_step(w, SQL_DELETE_KEYS, err) < 0 ||
             exec_step(w, SQL_UPSERT_ORDERED, err) < 0)
             return -EIO;
     } else if (exec_step(w, SQL_UPSERT, err) < 0)
@@ -284,59 +300,94 @@ static int split_rows(const kpid_buf *buf, chunk **ret_rows, size_t *ret_n)
 }
 
 /*
- * The fast path for new events: COPY straight into kpid.event under a savepoint. It
- * fails as a whole when a key is already there (or twice in the set); then the caller
- * rolls back to the savepoint and stages the set. Returns 0, 1 (stage it instead) or a
- * negative errno.
+ * Asks the warehouse which of the plan's keys it holds already, and marks them, so that
+ * their events are staged and upserted while the others are COPYed directly.
  */
-static int copy_direct(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+static int probe_stored(kpid_writer *w, step_error *err)
 {
-    chunk *chunks = malloc(n * sizeof(*chunks));
-    size_t n_ops = 0;
+    chunk keys;
+    PGresult *res;
     int r;
 
-    if (!chunks)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        chunks[i] = (chunk){set[i]->rows.data, set[i]->rows.len};
-        n_ops += set[i]->n_ops;
+    w->keys.len = 0;
+    if ((r = kpid_plan_keys(&w->plan, &w->keys)) < 0)
+        return r;
+    if (w->keys.len == 0)
+        return 0;
+    keys = (chunk){w->keys.data, w->keys.len};
+    if ((r = exec_step(w, "DELETE FROM kpid_keys", err)) < 0 ||
+        (r = copy_chunks(w, "kpid_keys", &keys, 1, err)) < 0)
+        return r;
+    res = PQexec(w->conn, SQL_PROBE);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        error_from(w, res, err);
+        PQclear(res);
+        return -EIO;
     }
-    if ((r = exec_step(w, "SAVEPOINT kpid_direct", err)) < 0)
-        goto out;
-    r = copy_chunks(w, "kpid.event (" EVENT_COLUMNS ")", chunks, n, err);
-    if (r == 0 && n_ops) {
-        /* Retractions after the events: kpid_batches_need_order said that is right. */
-        w->stage.len = 0;
-        for (size_t i = 0; i < n && r == 0; i++)
-            r = kpid_batch_stage_ops(set[i], &w->stage);
-        chunk ops = {w->stage.data, w->stage.len};
-        if (r == 0)
-            r = copy_chunks(w, "kpid_stage", &ops, 1, err);
-        if (r == 0)
-            r = exec_step(w, "ANALYZE kpid_stage", err);
-        if (r == 0)
-            r = exec_step(w, SQL_DELETE_KEYS, err);
+    for (int i = 0, n = PQntuples(res); i < n && r == 0; i++) {
+        r = kpid_plan_mark_stored(&w->plan, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+        if (r == -ENOENT)
+            r = 0; /* cannot be: the keys came from the plan */
     }
-    if (r == 0) {
-        w->skip_direct_next = 1;
-        r = exec_step(w, "RELEASE SAVEPOINT kpid_direct", err);
-        goto out;
-    }
-    if (r == -ENOMEM)
-        goto out;
-    if (strcmp(err->state, "23505") != 0 && !refused_row_error(err))
-        goto out;
-    /* Known keys (a replay, a correction) or a refused row: stage, and for a while do
-     * not try the fast path again. */
-    w->skip_direct = w->skip_direct_next;
-    w->skip_direct_next = w->skip_direct_next * 2 > 1024 ? 1024 : w->skip_direct_next * 2;
-    memset(err, 0, sizeof(*err));
-    r = exec_step(w, "ROLLBACK TO SAVEPOINT kpid_direct", err);
-    if (r == 0)
-        r = 1;
-out:
-    free(chunks);
+    PQclear(res);
     return r;
+}
+
+/*
+ * Writes a planned set: new keys by COPY straight into kpid.event, known keys and
+ * retractions through kpid_stage. When the COPY meets a key that is there after all, it
+ * rolls back to its savepoint, probes, and for a while probes before each COPY. Returns
+ * 0, 1 when PostgreSQL refused a row (stage the whole set to isolate it), or -errno.
+ */
+static int write_planned(kpid_writer *w, step_error *err)
+{
+    size_t n_staged;
+    bool probed = false;
+    int r;
+
+    if (w->probe_txns > 0) {
+        w->probe_txns--;
+        if ((r = probe_stored(w, err)) < 0)
+            return r;
+        probed = true;
+    } else if (w->committed_keys.bits)
+        kpid_plan_mark_remembered(&w->plan, &w->committed_keys);
+    for (int attempt = 0;; attempt++) {
+        w->direct.len = 0;
+        w->stage.len = 0;
+        if ((r = kpid_plan_write(&w->plan, &w->direct, &w->stage, &n_staged)) < 0)
+            return r;
+        chunk direct = {w->direct.data, w->direct.len}, staged = {w->stage.data, w->stage.len};
+        if ((r = exec_step(w, "SAVEPOINT kpid_plan", err)) < 0)
+            return r;
+        memset(err, 0, sizeof(*err));
+        r = direct.len ? copy_chunks(w, "kpid.event (" EVENT_COLUMNS ")", &direct, 1, err) : 0;
+        if (r == 0 && n_staged) {
+            if ((r = copy_chunks(w, "kpid_stage", &staged, 1, err)) == 0 &&
+                (r = exec_step(w, SQL_DELETE_KEYS, err)) == 0)
+                r = exec_step(w, SQL_UPSERT, err);
+        }
+        if (r == 0)
+            return exec_step(w, "RELEASE SAVEPOINT kpid_plan", err);
+        bool conflict = strcmp(err->state, "23505") == 0;
+        if (!conflict && !refused_row_error(err))
+            return r;
+        step_error failed = *err;
+        if (exec_step(w, "ROLLBACK TO SAVEPOINT kpid_plan", err) < 0)
+            return -EIO;
+        if (!conflict || attempt >= 2) {
+            *err = failed;
+            return 1;
+        }
+        /* Known keys: probe now and for the next transactions too. */
+        w->probe_txns = PROBE_TXNS;
+        if (!probed) {
+            if ((r = probe_stored(w, err)) < 0)
+                return r;
+            probed = true;
+        } else
+            kpid_plan_mark_all_stored(&w->plan); /* someone else wrote meanwhile */
+    }
 }
 
 /* Stages the set in kpid_stage and applies it, isolating refused rows. */
@@ -423,27 +474,24 @@ static int store_cursors(kpid_writer *w, struct kpid_batch **set, size_t n, step
 /* One transaction for the whole set. Returns 0 or -errno with err filled. */
 static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
 {
-    bool ordered = false, staged = true, any_rejects;
+    bool ordered = false, planned, any_rejects;
     int r;
 
     memset(err, 0, sizeof(*err));
     w->refused.len = 0;
     for (size_t i = 0; i < n; i++)
         ordered |= set[i]->n_ops > 0;
-    /* Retractions of keys not emitted again can follow a direct COPY. */
-    bool direct_ok = !kpid_batches_need_order(set, n);
 
     if ((r = exec_step(w, "BEGIN", err)) < 0)
         return r;
-    if (direct_ok) {
-        if (w->skip_direct > 0)
-            w->skip_direct--;
-        else if ((r = copy_direct(w, set, n, err)) < 0)
-            goto fail;
-        else
-            staged = r == 1;
-    }
-    if (staged && (r = stage_events(w, set, n, ordered, err)) < 0)
+    r = kpid_plan_build(&w->plan, set, n);
+    planned = r == 0;
+    if (r == 0)
+        r = write_planned(w, err);
+    /* Origin replacements, or a refused row to isolate: stage every row in order. */
+    if (r == 1)
+        r = stage_events(w, set, n, ordered, err);
+    if (r < 0)
         goto fail;
     if ((r = stage_rejects(w, set, n, &any_rejects, err)) < 0)
         goto fail;
@@ -451,7 +499,9 @@ static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_err
         goto fail;
     if ((r = store_cursors(w, set, n, err)) < 0)
         goto fail;
-    return exec_step(w, "COMMIT", err);
+    if ((r = exec_step(w, "COMMIT", err)) == 0 && planned && w->committed_keys.bits)
+        kpid_plan_remember(&w->plan, &w->committed_keys);
+    return r;
 fail:
     if (r == -ENOMEM)
         snprintf(err->message, sizeof(err->message), "out of memory");
@@ -628,7 +678,9 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     }
     w->flush_us = opt->flush_interval_ms * 1000;
     w->q = q;
-    w->skip_direct_next = 1;
+    /* Without it every correction costs a probe; a daemon short of 4 MiB does without. */
+    if (kpid_bloom_init(&w->committed_keys, BLOOM_BYTES) < 0)
+        log_warning("writer runs without its filter of committed keys: out of memory");
     atomic_store(&w->heartbeat_us, kpid_now_us());
     r = -pthread_create(&w->thread, NULL, writer_main, w);
     if (r < 0)
@@ -653,6 +705,10 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     pthread_join(w->thread, NULL);
     kpid_buf_free(&w->refused);
     kpid_buf_free(&w->stage);
+    kpid_buf_free(&w->direct);
+    kpid_buf_free(&w->keys);
+    kpid_plan_free(&w->plan);
+    kpid_bloom_free(&w->committed_keys);
     free(w->set);
     free(w->conninfo);
     free(w->password_file);

@@ -3,9 +3,11 @@
 -- kpid.schema_version, which the migration runner creates before this file runs.
 
 -- One row per event, in the sense of process mining: (case_id, activity, time).
+-- Keys compare bytewise (COLLATE "C"): identity needs no linguistic order, and the
+-- primary key's lookups and inserts are much cheaper so in any database locale.
 CREATE TABLE kpid.event (
-    source       text             NOT NULL,
-    event_key    text             NOT NULL,
+    source       text COLLATE "C" NOT NULL,
+    event_key    text COLLATE "C" NOT NULL,
     case_id      text,
     subject_id   text,
     activity     text             NOT NULL,
