@@ -214,16 +214,25 @@ kpid_stop() {
     fi
 }
 
-# kpid_kill [SIGNAL]: kills the daemon (SIGKILL by default: a crash) and waits for it.
+# kpid_kill [SIGNAL]: kills the daemon (SIGKILL by default: a crash) and waits for it,
+# at most 30 s (a sanitizer build on a loaded machine can take seconds to tear down).
 kpid_kill() {
     local sig=${1:-KILL} pid=$KPID_PID i
     [ -n "$pid" ] || fail "kpid_kill: no daemon was started"
     kill -"$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 300; i++)); do
         _kpid_alive "$pid" || break
         sleep 0.1
     done
-    _kpid_alive "$pid" && fail "kpid survived SIG$sig for 10s"
+    if _kpid_alive "$pid"; then
+        local t
+        ps -o pid,ppid,stat,wchan:20,comm -p "$pid" >&2 || true
+        for t in /proc/"$pid"/task/*; do
+            printf '%s: thread %s state %s wchan %s\n' "$KPID_TEST_NAME" "$(cat "$t/comm" 2>/dev/null)" \
+                "$(awk '{print $3}' "$t/stat" 2>/dev/null)" "$(cat "$t/wchan" 2>/dev/null)" >&2
+        done
+        fail "kpid survived SIG$sig for 30s"
+    fi
     _kpid_reap
 }
 
