@@ -25,6 +25,8 @@
 #   KPID_TEST_CONNINFO  "host=... port=... dbname=... user=..." for warehouse.conninfo
 #   KPID_TEST_KEY_FILE  a pseudonym key (64 hex digits, mode 0600)
 #   KPID_LOG          $KPID_WORK/kpid.log, where kpid_start and kpid_run write
+#   KPID_TEST_PG_DIR  the private PostgreSQL's directory (only when PGHOST was unset);
+#                     kpid_pg_down / kpid_pg_up stop and start it
 #
 # Everything the test starts (daemons, a private PostgreSQL, processes registered with
 # kpid_track_pid) is stopped by pid at exit, also when the test fails.
@@ -32,7 +34,7 @@
 set -euo pipefail
 
 _kpid_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../lib/pg.sh
+# shellcheck source=SCRIPTDIR/../lib/pg.sh
 source "$_kpid_lib_dir/../lib/pg.sh"
 
 : "${KPID_SOURCE_DIR:=$(cd "$_kpid_lib_dir/../.." && pwd)}"
@@ -127,13 +129,15 @@ kpid_test_init() {
 
     if [ -z "${PGHOST:-}" ]; then
         _kpid_private_pg=$KPID_WORK/pg
+        KPID_TEST_PG_DIR=$_kpid_private_pg
+        export KPID_TEST_PG_DIR
         pg_start "$_kpid_private_pg" || fail "cannot start a private PostgreSQL"
         _kpid_say "private PostgreSQL in $_kpid_private_pg (PGHOST=$PGHOST)"
     fi
     export PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-kpid}
 
     # One database per test, named after it: tests run in parallel in one server.
-    KPID_TEST_DB=t_$(printf '%s' "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_' '_' | cut -c1-60)
+    KPID_TEST_DB=t_$(printf '%s' "$name" | LC_ALL=C tr '[:upper:]' '[:lower:]' | LC_ALL=C tr -c 'a-z0-9_' '_' | cut -c1-60)
     pg_dropdb "$KPID_TEST_DB" || fail "cannot drop database $KPID_TEST_DB"
     pg_createdb "$KPID_TEST_DB" || fail "cannot create database $KPID_TEST_DB"
     _kpid_dropdb=$KPID_TEST_DB
@@ -144,6 +148,23 @@ kpid_test_init() {
     (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$KPID_TEST_KEY_FILE" &&
         echo >>"$KPID_TEST_KEY_FILE")
     export KPID_TEST_KEY_FILE
+}
+
+# kpid_pg_down [stop|QUIT|KILL] and kpid_pg_up: stop the test's own PostgreSQL (fast
+# shutdown, or crash-like with QUIT/KILL) and start it again on the same data and socket,
+# with PGDATABASE still the test's database. Only for a private server: a test that needs
+# them does `unset PGHOST PGPORT` before sourcing lib.sh. KPID_TEST_PG_DIR is its dir.
+kpid_pg_down() {
+    [ -n "$_kpid_private_pg" ] || fail "kpid_pg_down: the test has no private PostgreSQL"
+    case "${1:-stop}" in
+    stop) pg_stop "$_kpid_private_pg" || fail "cannot stop PostgreSQL" ;;
+    *) pg_kill "$_kpid_private_pg" "$1" || fail "cannot kill PostgreSQL" ;;
+    esac
+}
+kpid_pg_up() {
+    [ -n "$_kpid_private_pg" ] || fail "kpid_pg_up: the test has no private PostgreSQL"
+    pg_start "$_kpid_private_pg" || fail "cannot start PostgreSQL again"
+    export PGDATABASE=$KPID_TEST_DB
 }
 
 # kpid_scale NORMAL SMALL: prints NORMAL, or SMALL when KPID_TEST_SCALE=small.
@@ -203,7 +224,7 @@ kpid_stop() {
         _kpid_alive "$pid" || break
         sleep 0.1
     done
-    if _kpid_alive "$pid"; then
+    if [ "$i" -ge $((max_s * 10)) ]; then # the loop ran out: still alive
         kill -KILL "$pid" 2>/dev/null || true
         _kpid_reap
         fail "kpid did not exit within ${max_s}s of SIGTERM"
@@ -224,7 +245,9 @@ kpid_kill() {
         _kpid_alive "$pid" || break
         sleep 0.1
     done
-    if _kpid_alive "$pid"; then
+    # Decided by the loop, not by another check: the shell may reap the dead daemon at
+    # any moment, and a check racing with that must not turn "gone" into "alive".
+    if [ "$i" -ge 300 ]; then
         local t
         ps -o pid,ppid,stat,wchan:20,comm -p "$pid" >&2 || true
         for t in /proc/"$pid"/task/*; do
@@ -238,7 +261,9 @@ kpid_kill() {
 
 # kpid_signal SIGNAL: sends a signal (HUP for reload) to the running daemon.
 kpid_signal() {
-    [ -n "$KPID_PID" ] && _kpid_alive "$KPID_PID" || fail "kpid_signal: the daemon is not running"
+    if [ -z "$KPID_PID" ] || ! _kpid_alive "$KPID_PID"; then
+        fail "kpid_signal: the daemon is not running"
+    fi
     kill -"$1" "$KPID_PID"
 }
 
