@@ -15,10 +15,11 @@
 
 #define BACKOFF_MIN_US 100000
 #define BACKOFF_MAX_US 5000000
-/* After a COPY met a stored key, this many transactions probe before they COPY. */
+/* After a COPY met a stored key, transactions probe before they COPY, until a probe
+ * finds no stored key or this many have. */
 #define PROBE_TXNS 256
-/* The filter of committed keys: about 2.8M keys before it starts over. */
-#define BLOOM_BYTES (4u << 20)
+/* The filter of committed keys: two generations of 4 MiB, 2.8M keys each. */
+#define BLOOM_BYTES (8u << 20)
 
 /* Staging tables live in the writer's session and empty themselves at each COMMIT. */
 static const char SQL_STAGE[] =
@@ -324,12 +325,16 @@ static int probe_stored(kpid_writer *w, step_error *err)
         PQclear(res);
         return -EIO;
     }
-    for (int i = 0, n = PQntuples(res); i < n && r == 0; i++) {
+    int n = PQntuples(res);
+    for (int i = 0; i < n && r == 0; i++) {
         r = kpid_plan_mark_stored(&w->plan, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
         if (r == -ENOENT)
             r = 0; /* cannot be: the keys came from the plan */
     }
     PQclear(res);
+    /* Nothing known among these keys: the conflicts are over, COPY optimistically. */
+    if (n == 0)
+        w->probe_txns = 0;
     return r;
 }
 
