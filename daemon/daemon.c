@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "migrate.h"
@@ -139,7 +140,7 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
     *ret_daemon = d;
     return 0;
 fail:
-    kpid_daemon_stop(d, kpid_now_us());
+    kpid_daemon_stop(d, kpid_now_us() + 10000000);
     return r;
 }
 
@@ -174,15 +175,40 @@ void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t c
              d->writer && kpid_writer_healthy(d->writer) ? "ok" : "waiting");
 }
 
-kpid_daemon *kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
+/* Pipelines with a stuck source, kept reachable until exit (their threads use them). */
+static kpid_daemon *abandoned[16];
+static size_t n_abandoned;
+
+int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
 {
+    bool stuck = false;
+
     if (!d)
-        return NULL;
+        return 0;
     /* No new batches after this; the writer then drains what is queued. */
     for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++)
         if (d->sources[i])
             kpid_source_request_stop(d->sources[i]);
     d->writer = kpid_writer_stop(d->writer, deadline_us);
+    for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++) {
+        if (!d->sources[i])
+            continue;
+        while (!kpid_source_finished(d->sources[i]) && kpid_now_us() < deadline_us)
+            usleep(10000);
+        if (!kpid_source_finished(d->sources[i])) {
+            log_warning("source=%s did not stop in time: its plugin is stuck in a callback; "
+                        "leaving it behind",
+                        d->cfg->sources[i].name);
+            stuck = true;
+        }
+    }
+    if (stuck) {
+        /* The queue stays (closed, so the stuck thread's pushes fail) and so does d. */
+        kpid_queue_close(d->queue);
+        if (n_abandoned < sizeof(abandoned) / sizeof(abandoned[0]))
+            abandoned[n_abandoned++] = d;
+        return -EBUSY;
+    }
     for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++)
         d->sources[i] = kpid_source_free(d->sources[i]);
     free(d->sources);
@@ -191,5 +217,5 @@ kpid_daemon *kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
         d->queue = kpid_queue_free(d->queue);
     }
     free(d);
-    return NULL;
+    return 0;
 }

@@ -51,8 +51,11 @@ void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t c
 
 /*
  * Stops the sources, writes what is queued until deadline_us (monotonic), stops the
- * writer and frees everything. Accepts NULL; returns NULL.
+ * writer and frees everything. A source whose plugin has not returned by the deadline
+ * (stuck in a callback that ignores request_stop) is abandoned: its thread goes on, so
+ * the pipeline and the configuration it uses are kept alive until exit, and -EBUSY is
+ * returned: the caller must then not free the configuration. Accepts NULL (returns 0).
  */
-kpid_daemon *kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us);
+int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us);
 
 #endif

@@ -187,8 +187,10 @@ static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const s
         sd_notify(0, "READY=1");
         return;
     }
-    /* Stop the old pipeline first: its committed cursors are the new one's start. */
-    *d = kpid_daemon_stop(*d, kpid_now_us() + STOP_BUDGET_US);
+    /* Stop the old pipeline first: its committed cursors are the new one's start. A
+     * stuck source keeps the old configuration alive: it is not freed then. */
+    bool keep_old = kpid_daemon_stop(*d, kpid_now_us() + STOP_BUDGET_US) == -EBUSY;
+    *d = NULL;
     r = prepare_warehouse(next, false, sigs, 0, &cursors);
     if (r < 0) {
         /* Only a refused schema or a stop request end up here; run the old config's
@@ -208,7 +210,8 @@ static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const s
         *d = NULL;
     }
     kpid_cursor_set_clear(&cursors);
-    *cfg = kpid_config_free(*cfg);
+    if (!keep_old)
+        kpid_config_free(*cfg);
     *cfg = next;
     log_notice("configuration reloaded sources=%zu", next->n_sources);
     sd_notify(0, "READY=1");
@@ -310,12 +313,15 @@ int main(int argc, char **argv)
         }
     }
     sd_notify(0, "STOPPING=1");
-    d = kpid_daemon_stop(d, deadline);
+    if (kpid_daemon_stop(d, deadline) == -EBUSY)
+        cfg = NULL; /* a stuck source still uses it; exit ends it */
+    d = NULL;
     log_notice("stopped committed_events=%llu",
                (unsigned long long)kpid_sources_committed_events());
 out:
     kpid_cursor_set_clear(&cursors);
-    kpid_daemon_stop(d, kpid_now_us());
+    if (kpid_daemon_stop(d, kpid_now_us() + STOP_BUDGET_US) == -EBUSY)
+        cfg = NULL;
     kpid_config_free(cfg);
     return status;
 }

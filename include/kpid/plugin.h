@@ -263,6 +263,9 @@ typedef struct kpid_plugin_def {
 
 typedef const kpid_plugin_def *(*kpid_plugin_entry_fn)(void);
 
+/* The one function a plugin defines and exports (declared here so that it is). */
+KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void);
+
 #ifdef __cplusplus
 }
 #endif

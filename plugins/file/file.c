@@ -638,7 +638,6 @@ static const kpid_plugin_def file_plugin = {
     .fini = file_fini,
 };
 
-KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void);
 KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void)
 {
     return &file_plugin;

@@ -35,7 +35,6 @@ static const kpid_plugin_def badabi_def = {
     .fini = badabi_fini,
 };
 
-KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void);
 KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void)
 {
     return &badabi_def;

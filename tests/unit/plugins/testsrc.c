@@ -55,7 +55,6 @@ static const kpid_plugin_def testsrc_def = {
     .fini = testsrc_fini,
 };
 
-KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void);
 KPID_PLUGIN_EXPORT const kpid_plugin_def *kpid_plugin_entry(void)
 {
     return &testsrc_def;
