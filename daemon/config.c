@@ -19,6 +19,8 @@
  * so adding a section is one line there plus its parser. A source accepts the common
  * keys the host interprets (source_keys) and the keys its plugin declares in its
  * kpid_config_key table; the host fills the plugin's config struct from that table.
+ * The management model (objectives, processes and their KPIs) is parsed in model.c, with
+ * the helpers at the end of this file (declared in config.h).
  *
  * libconfig 1.5 reads an integer literal beyond 32 bits without an L suffix as a
  * truncated int; the example configuration tells to write such values as 3000000000L.
@@ -37,6 +39,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "model.h"
 #include "pseudonym.h"
 
 #ifndef KPID_DEFAULT_PLUGIN_DIR
@@ -51,8 +54,8 @@
 
 /* The known keys of each section; NULL-terminated. */
 static const char *const top_keys[] = {
-    "plugin_dir", "log_level", "pseudonymize", "pseudonym_key_file",
-    "warehouse",  "queue",     "sources",      NULL,
+    "plugin_dir", "log_level", "pseudonymize", "pseudonym_key_file", "warehouse",
+    "queue",      "sources",   "objectives",   "processes",          NULL,
 };
 static const char *const warehouse_keys[] = {
     "conninfo", "password_file", "batch_max_rows", "flush_interval_ms", NULL,
@@ -72,7 +75,7 @@ typedef struct diag {
 } diag;
 
 /* The state of one load; lives on kpid_config_load's stack. */
-typedef struct loader {
+typedef struct kpid__loader {
     kpid_config *cfg;
     const char *path; /* as given */
     char *dir;        /* absolute directory of path */
@@ -84,18 +87,26 @@ typedef struct loader {
 
 static void report(loader *l, const config_setting_t *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void report_v(loader *l, const config_setting_t *at, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Records one problem at the place of setting at (NULL: the file without a line). */
 static void report(loader *l, const config_setting_t *at, const char *fmt, ...)
 {
     va_list ap;
+
+    va_start(ap, fmt);
+    report_v(l, at, fmt, ap);
+    va_end(ap);
+}
+
+static void report_v(loader *l, const config_setting_t *at, const char *fmt, va_list ap)
+{
     char *message = NULL;
     diag *grown;
 
-    va_start(ap, fmt);
     if (vasprintf(&message, fmt, ap) < 0)
         message = NULL;
-    va_end(ap);
     if (!message) {
         l->oom = true;
         return;
@@ -1030,6 +1041,7 @@ int kpid_config_load(const char *path, const char *plugin_dir_override,
     parse_warehouse(&l);
     parse_queue(&l);
     parse_sources(&l);
+    l.cfg->model = kpid__model_parse(&l, config_root_setting(&l.cfg->lc));
 
     r = l.oom ? -ENOMEM : l.n_diags > 0 ? -EINVAL : 0;
 out:
@@ -1071,6 +1083,7 @@ kpid_config *kpid_config_free(kpid_config *config)
         free(sc->file);
     }
     free(config->sources);
+    config->model = kpid_model_free(config->model);
     free(config->path);
     free(config->plugin_dir);
     free(config->pseudonym_key_file);
@@ -1113,4 +1126,72 @@ int kpid_duration_parse(const char *text, int64_t *ret_ms)
         return -ERANGE;
     *ret_ms = n * factor;
     return 0;
+}
+
+/* ---- helpers for the sections parsed in other files (config.h) --------------------- */
+
+void kpid__config_report(kpid__loader *l, const config_setting_t *at, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    report_v(l, at, fmt, ap);
+    va_end(ap);
+}
+
+void kpid__config_oom(kpid__loader *l)
+{
+    l->oom = true;
+}
+
+void kpid__config_report_type(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                              const char *expected)
+{
+    report_type(l, s, ctx, expected);
+}
+
+const char *kpid__config_type_name(int type)
+{
+    return type_name(type);
+}
+
+void kpid__config_check_unknown_keys(kpid__loader *l, const config_setting_t *group,
+                                     const char *const *names, const char *ctx)
+{
+    check_unknown_keys(l, group, names, NULL, ctx);
+}
+
+void kpid__config_suggest(const char *name, const char *candidate, const char **best,
+                          size_t *best_distance)
+{
+    suggest_consider(name, candidate, best, best_distance);
+}
+
+int kpid__config_get_string(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                            const char **ret)
+{
+    return get_string(l, s, ctx, ret);
+}
+
+int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                          bool *ret)
+{
+    return get_bool(l, s, ctx, ret);
+}
+
+int kpid__config_get_double(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                            double *ret)
+{
+    return get_double(l, s, ctx, ret);
+}
+
+int kpid__config_get_duration(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                              int64_t min, int64_t max, int64_t *ret)
+{
+    return get_duration(l, s, ctx, min, max, ret);
+}
+
+char *kpid__config_file_name(kpid__loader *l, const char *file)
+{
+    return file_name(l, file);
 }

@@ -13,6 +13,7 @@
  *   queue = { max_events = 100000; max_bytes = 33554432; };
  *   sources = ( { name = "events"; plugin = "file"; interval = "1s";
  *                 pseudonymize_case_id = false; path = "..."; ... } );
+ *   objectives = ( ... );  processes = ( ... );     # the management model, see model.h
  *
  * A kpid_config is immutable once loaded; a reload builds a new one and frees the old
  * one after the switch.
@@ -30,6 +31,8 @@
 #define KPID_EX_CONFIG 78
 #define KPID_DEFAULT_CONFIG "/etc/kpid/kpid.conf"
 #define KPID_SOURCE_NAME_MAX 64
+
+typedef struct kpid_model kpid_model;
 
 typedef struct kpid_source_config {
     char *name;                   /* unique, [A-Za-z0-9_.-]{1,64} */
@@ -67,6 +70,8 @@ typedef struct kpid_config {
     kpid_source_config *sources;
     size_t n_sources;
 
+    kpid_model *model;            /* objectives, processes, KPIs (model.h); never NULL */
+
     config_t lc;                  /* kept so that raw settings stay valid */
 } kpid_config;
 
@@ -90,5 +95,43 @@ kpid_config *kpid_config_free(kpid_config *config);
  * "2m", "1h", "1d" (no space, no sign). Returns 0 and *ret_ms, or -EINVAL / -ERANGE.
  */
 int kpid_duration_parse(const char *text, int64_t *ret_ms);
+
+/*
+ * For the parsers of the configuration's sections that live in their own files
+ * (model.c) and nobody else: the state of one load and the loader's helpers, which
+ * collect problems as "FILE:LINE: message" into it. ctx names the section for messages
+ * (" in KPI \"x\"", or "" at the top). The typed readers return 0 and *ret, or report
+ * the problem and return -EINVAL (-ENOMEM when out of memory, already noted).
+ */
+typedef struct kpid__loader kpid__loader;
+
+void kpid__config_report(kpid__loader *l, const config_setting_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Notes that memory ran out: the load fails with -ENOMEM. */
+void kpid__config_oom(kpid__loader *l);
+/* "wrong type for \"key\"CTX: expected EXPECTED, got a string". */
+void kpid__config_report_type(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                              const char *expected);
+/* "a string", "an integer", ... for a CONFIG_TYPE_*. */
+const char *kpid__config_type_name(int type);
+/* Reports every member of group not in names (NULL-terminated), with a suggestion. */
+void kpid__config_check_unknown_keys(kpid__loader *l, const config_setting_t *group,
+                                     const char *const *names, const char *ctx);
+/* Keeps candidate in *best when it is a closer suggestion for name than *best (start
+ * with *best NULL and *best_distance SIZE_MAX; *best stays NULL when nothing is close). */
+void kpid__config_suggest(const char *name, const char *candidate, const char **best,
+                          size_t *best_distance);
+int kpid__config_get_string(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                            const char **ret);
+int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                          bool *ret);
+int kpid__config_get_double(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                            double *ret);
+/* A duration between min and max milliseconds (max INT64_MAX: no upper bound). */
+int kpid__config_get_duration(kpid__loader *l, const config_setting_t *s, const char *ctx,
+                              int64_t min, int64_t max, int64_t *ret);
+/* The name of file (config_setting_source_file) for messages, as the loader prints it.
+ * Freshly allocated; NULL when out of memory (not noted). */
+char *kpid__config_file_name(kpid__loader *l, const char *file);
 
 #endif

@@ -418,8 +418,6 @@ static void test_unknown_keys(void **state)
                   "@:2: unknown key \"conninf\" in warehouse; did you mean \"conninfo\"?\n"
                   "@:3: unknown key \"max_event\" in queue; did you mean \"max_events\"?\n"
                   "@:4: unknown key \"plugin_dirr\"; did you mean \"plugin_dir\"?\n"
-                  "@:5: unknown key \"objectives\"\n"
-                  "@:6: unknown key \"processes\"\n"
                   "@:9: unknown key \"pth\" in source \"events\"; did you mean \"path\"?\n"
                   "@:10: unknown key \"intervall\" in source \"events\"; did you mean "
                   "\"interval\"?\n"
