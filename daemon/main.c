@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "kpi_cli.h"
 #include "log.h"
 #include "migrate.h"
 #include "queue.h"
@@ -37,6 +38,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: kpid [-c FILE] [--check-config] [--migrate] [--once]\n"
+            "       kpid [-c FILE] --explain KPI_ID\n"
+            "       kpid [-c FILE] backfill --from YYYY-MM-DD --to YYYY-MM-DD [--process ID]\n"
+            "            [--kpi ID]\n"
             "       kpid --version | --help\n"
             "\n"
             "Collects process KPIs from hospital systems into a PostgreSQL warehouse.\n"
@@ -46,6 +50,9 @@ static void usage(FILE *f)
             "      --migrate       apply warehouse migrations and exit\n"
             "      --once          run every poll source until it has nothing new, commit,\n"
             "                      and exit (for batch jobs and tests)\n"
+            "      --explain KPI   print the SQL a KPI compiles to, with its parameters\n"
+            "  backfill            recompute the KPIs' values of every period between two\n"
+            "                      dates (local midnights in each process's time zone)\n"
             "      --version       print the version and exit\n"
             "  -h, --help          print this help and exit\n"
             "\n"
@@ -56,7 +63,11 @@ static void usage(FILE *f)
 
 typedef struct options {
     const char *config_path;
+    const char *explain;          /* --explain KPI_ID */
     bool check_config, migrate, once;
+    bool backfill;                /* the backfill subcommand; its options follow */
+    int sub_argc;
+    char **sub_argv;
 } options;
 
 /* Loads the configuration, printing every error. Returns NULL on failure. */
@@ -138,31 +149,40 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_ONCE, OPT_VERSION };
+    enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_ONCE, OPT_VERSION, OPT_EXPLAIN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"migrate", no_argument, NULL, OPT_MIGRATE},
         {"once", no_argument, NULL, OPT_ONCE},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"explain", required_argument, NULL, OPT_EXPLAIN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     o->config_path = KPID_DEFAULT_CONFIG;
-    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+    /* "+": stop at the first non-option, the subcommand, whose options are its own. */
+    while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->config_path = optarg; break;
         case OPT_CHECK: o->check_config = true; break;
         case OPT_MIGRATE: o->migrate = true; break;
         case OPT_ONCE: o->once = true; break;
+        case OPT_EXPLAIN: o->explain = optarg; break;
         case OPT_VERSION: printf("kpid %s (plugin ABI %d.%d)\n", KPID_VERSION, KPID_ABI_MAJOR,
                                  KPID_ABI_MINOR);
             exit(EX_OK);
         case 'h': usage(stdout); exit(EX_OK);
         default: usage(stderr); return -EINVAL;
         }
+    }
+    if (optind < argc && strcmp(argv[optind], "backfill") == 0) {
+        o->backfill = true;
+        o->sub_argc = argc - optind;
+        o->sub_argv = argv + optind;
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "kpid: unexpected argument \"%s\"\n", argv[optind]);
@@ -239,6 +259,12 @@ int main(int argc, char **argv)
         return EX_OK;
     }
     apply_log_level(cfg);
+    if (o.explain || o.backfill) {
+        status = o.explain ? kpid_cli_explain(cfg, o.explain)
+                           : kpid_cli_backfill(cfg, o.sub_argc, o.sub_argv);
+        kpid_config_free(cfg);
+        return status;
+    }
 
     /* Signals are taken synchronously by this thread only; every thread inherits the
      * mask. A closed socket must not kill the daemon. */

@@ -1,0 +1,456 @@
+#include "kpi_compile.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Every statement has the shape
+ *
+ *   SELECT <stratum>, <value>, <numerator>, <denominator>, <n>
+ *   FROM (<one row per member of the population, with its stratum attributes s1..s3>) q
+ *   [WHERE <member filter>]
+ *   GROUP BY GROUPING SETS ((), (s1, ...))
+ *
+ * so that the whole population and every stratum come from one scan.
+ */
+
+typedef struct builder {
+    kpid_sql *sql;
+    int err;
+} builder;
+
+static void put(builder *b, const char *text)
+{
+    if (b->err == 0)
+        b->err = kpid_buf_append(&b->sql->text, text, strlen(text));
+}
+
+static void putf(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(builder *b, const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    int n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        if (b->err == 0)
+            b->err = -ENOMEM;
+        return;
+    }
+    put(b, text);
+    free(text);
+}
+
+/* Adds a parameter (copied) and returns its number, $3 and up; 0 on error. */
+static int param(builder *b, const char *value)
+{
+    kpid_sql *s = b->sql;
+    char *copy;
+
+    if (b->err)
+        return 0;
+    if (s->n_params == KPID_SQL_PARAMS_MAX) {
+        b->err = -E2BIG;
+        return 0;
+    }
+    copy = strdup(value);
+    if (!copy) {
+        b->err = -ENOMEM;
+        return 0;
+    }
+    s->params[s->n_params++] = copy;
+    return (int)s->n_params + 2;
+}
+
+static int param_double(builder *b, double v)
+{
+    char tmp[40];
+    snprintf(tmp, sizeof(tmp), "%.17g", v);
+    return param(b, tmp);
+}
+
+/* A duration in milliseconds as an interval parameter. */
+static int param_interval(builder *b, int64_t ms)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof(tmp), "%" PRId64 " milliseconds", ms);
+    return param(b, tmp);
+}
+
+/* A text[] literal of the values: {"a","b\"c"}. */
+static int param_array(builder *b, char *const *values, size_t n)
+{
+    kpid_buf lit = {0};
+    int r = kpid_buf_putc(&lit, '{');
+
+    for (size_t i = 0; i < n && r == 0; i++) {
+        if (i)
+            r = kpid_buf_putc(&lit, ',');
+        if (r == 0)
+            r = kpid_buf_putc(&lit, '"');
+        for (const char *p = values[i]; *p && r == 0; p++) {
+            if (*p == '"' || *p == '\\')
+                r = kpid_buf_putc(&lit, '\\');
+            if (r == 0)
+                r = kpid_buf_putc(&lit, *p);
+        }
+        if (r == 0)
+            r = kpid_buf_putc(&lit, '"');
+    }
+    if (r == 0)
+        r = kpid_buf_append(&lit, "}", 2); /* with the NUL */
+    int n_param = 0;
+    if (r == 0)
+        n_param = param(b, lit.data);
+    else if (b->err == 0)
+        b->err = r;
+    kpid_buf_free(&lit);
+    return n_param;
+}
+
+/* AND-ed attribute filters on the event alias. */
+static void put_filters(builder *b, const char *alias, const kpid_filter *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int k = param(b, f[i].attr);
+        switch (f[i].op) {
+        case KPID_FILTER_EQUALS:
+            putf(b, " AND %s.attrs ->> $%d = $%d", alias, k, param(b, f[i].values[0]));
+            break;
+        case KPID_FILTER_IN:
+            putf(b, " AND %s.attrs ->> $%d = ANY ($%d::text[])", alias, k,
+                 param_array(b, f[i].values, f[i].n_values));
+            break;
+        case KPID_FILTER_NOT_IN: {
+            int v = param_array(b, f[i].values, f[i].n_values);
+            putf(b, " AND (%s.attrs ->> $%d IS NULL OR NOT %s.attrs ->> $%d = ANY ($%d::text[]))",
+                 alias, k, alias, k, v);
+            break;
+        }
+        }
+    }
+}
+
+/* Parameters for the stratum attribute names, numbered into keys[]. Parameters are
+ * numbered as they are made, not as they appear in the text. */
+static void strata_keys(builder *b, const kpid_kpi *kpi, int keys[])
+{
+    for (size_t i = 0; i < kpi->n_stratify; i++)
+        keys[i] = param(b, kpi->stratify[i]);
+}
+
+/* The stratum attributes of the anchor event e, as columns s1..sN of the member row. */
+static void put_strata_columns(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    for (size_t i = 0; i < kpi->n_stratify; i++)
+        putf(b, ", e.attrs ->> $%d AS s%zu", keys[i], i + 1);
+}
+
+/* The stratum of a group, from the columns s1..sN. */
+static void put_stratum_expr(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    if (kpi->n_stratify == 0) {
+        put(b, "'{}'::jsonb AS stratum");
+        return;
+    }
+    put(b, "CASE WHEN GROUPING(s1) = 1 THEN '{}'::jsonb ELSE jsonb_build_object(");
+    for (size_t i = 0; i < kpi->n_stratify; i++)
+        putf(b, "%s$%d::text, s%zu", i ? ", " : "", keys[i], i + 1);
+    put(b, ") END AS stratum");
+}
+
+static void put_group_by(builder *b, const kpid_kpi *kpi)
+{
+    put(b, " GROUP BY GROUPING SETS (()");
+    if (kpi->n_stratify) {
+        put(b, ", (");
+        for (size_t i = 0; i < kpi->n_stratify; i++)
+            putf(b, "%ss%zu", i ? ", " : "", i + 1);
+        put(b, ")");
+    }
+    put(b, ")");
+}
+
+/* The anchor events: of activity, in the period [$1, $2), passing the KPI's filters. */
+static void put_anchor(builder *b, const kpid_kpi *kpi, int activity)
+{
+    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2",
+         activity);
+    put_filters(b, "e", kpi->filters, kpi->n_filters);
+}
+
+/* "e is its case's first event of activity": ties go by (time, source, event_key). */
+static void put_first_of_case(builder *b, int activity)
+{
+    putf(b, " AND e.case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM kpid.event p"
+            " WHERE p.case_id = e.case_id AND p.activity = $%d"
+            " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key))",
+         activity);
+}
+
+/* The time of the case's first event of activity at or after e's. */
+static void put_first_after(builder *b, int activity)
+{
+    putf(b, "(SELECT min(t.time) FROM kpid.event t WHERE t.case_id = e.case_id"
+            " AND t.activity = $%d AND t.time >= e.time)",
+         activity);
+}
+
+/* An aggregate of column col for avg, median, pNN, min, max, sum. */
+static void put_aggregate(builder *b, kpid_statistic st, int percentile, const char *col)
+{
+    switch (st) {
+    case KPID_STAT_AVG: putf(b, "avg(%s)", col); break;
+    case KPID_STAT_MIN: putf(b, "min(%s)", col); break;
+    case KPID_STAT_MAX: putf(b, "max(%s)", col); break;
+    case KPID_STAT_SUM: putf(b, "sum(%s)", col); break;
+    case KPID_STAT_MEDIAN:
+    case KPID_STAT_PERCENTILE:
+        putf(b, "percentile_cont($%d::float8) WITHIN GROUP (ORDER BY %s)",
+             param_double(b, (double)percentile / 100.0), col);
+        break;
+    default:
+        if (b->err == 0)
+            b->err = -EINVAL;
+        break;
+    }
+}
+
+static void compile_count(builder *b, const kpid_kpi *kpi)
+{
+    static const char *const agg[] = {
+        [KPID_COUNT_EVENTS] = "count(*)",
+        [KPID_COUNT_CASES] = "count(DISTINCT case_id)",
+        [KPID_COUNT_SUBJECTS] = "count(DISTINCT subject_id)",
+    };
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    putf(b, ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+            " count(*) AS n",
+         agg[kpi->u.count.count]);
+    put(b, " FROM (SELECT e.case_id, e.subject_id");
+    put_strata_columns(b, kpi, keys);
+    put_anchor(b, kpi, param(b, kpi->u.count.activity));
+    put(b, ") q");
+    put_group_by(b, kpi);
+}
+
+static void compile_value(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    put(b, ", ");
+    put_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v");
+    put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+           " count(*) AS n FROM (SELECT e.value AS v");
+    put_strata_columns(b, kpi, keys);
+    put_anchor(b, kpi, param(b, kpi->u.value.activity));
+    put(b, " AND e.value IS NOT NULL) q");
+    put_group_by(b, kpi);
+}
+
+/* Seconds per unit of a duration KPI: s, min, h, d; minutes otherwise. */
+static double unit_seconds(const char *unit)
+{
+    if (unit && strcmp(unit, "s") == 0)
+        return 1;
+    if (unit && strcmp(unit, "h") == 0)
+        return 3600;
+    if (unit && strcmp(unit, "d") == 0)
+        return 86400;
+    return 60;
+}
+
+static void compile_duration(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+    int from = 0;
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    if (kpi->u.duration.statistic == KPID_STAT_WITHIN) {
+        /* The share of the period's cases that ended within the limit. */
+        int limit = param_double(b, (double)kpi->u.duration.within_ms / 1000.0 /
+                                        unit_seconds(kpi->unit));
+        putf(b, ", (count(*) FILTER (WHERE d <= $%d))::float8 / NULLIF(count(*), 0) AS value,"
+                " (count(*) FILTER (WHERE d <= $%d))::float8 AS numerator,"
+                " count(*)::float8 AS denominator, count(*) AS n",
+             limit, limit);
+    } else {
+        put(b, ", ");
+        put_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d");
+        put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+               " count(d) AS n");
+    }
+    from = param(b, kpi->u.duration.from);
+    put(b, " FROM (SELECT extract(epoch FROM ");
+    put_first_after(b, param(b, kpi->u.duration.to));
+    putf(b, " - e.time)::float8 / $%d::float8 AS d", param_double(b, unit_seconds(kpi->unit)));
+    put_strata_columns(b, kpi, keys);
+    put_anchor(b, kpi, from);
+    put_first_of_case(b, from);
+    put(b, ") q");
+    put_group_by(b, kpi);
+}
+
+/* [NOT] EXISTS (an event of the condition linked to the anchor e). */
+static void put_condition(builder *b, const kpid_condition *c)
+{
+    putf(b, "%sEXISTS (SELECT 1 FROM kpid.event x WHERE x.activity = $%d", c->negate ? "NOT " : "",
+         param(b, c->activity));
+    if (c->link == KPID_LINK_CASE) {
+        put(b, " AND x.case_id = e.case_id");
+        if (c->within_ms > 0)
+            putf(b, " AND x.time >= e.time AND x.time <= e.time + $%d::interval",
+                 param_interval(b, c->within_ms));
+    } else {
+        put(b, " AND x.subject_id = e.subject_id AND x.time > e.time");
+        if (c->within_ms > 0)
+            putf(b, " AND x.time <= e.time + $%d::interval", param_interval(b, c->within_ms));
+    }
+    put_filters(b, "x", c->filters, c->n_filters);
+    put(b, ")");
+}
+
+static void compile_proportion(builder *b, const kpid_kpi *kpi)
+{
+    const kpid_condition *pop = kpi->u.proportion.populations;
+    static const char *const names[] = {
+        [KPID_POP_DENOMINATOR] = "d",
+        [KPID_POP_DENOMINATOR_EXCLUSION] = "dx",
+        [KPID_POP_NUMERATOR] = "nm",
+        [KPID_POP_NUMERATOR_EXCLUSION] = "nx",
+    };
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX. */
+    put(b, ", (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8"
+           " / NULLIF(count(*) FILTER (WHERE d AND NOT dx), 0) AS value,"
+           " (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8 AS numerator,"
+           " (count(*) FILTER (WHERE d AND NOT dx))::float8 AS denominator, count(*) AS n");
+    put(b, " FROM (SELECT ");
+    for (int i = KPID_POP_DENOMINATOR; i <= KPID_POP_NUMERATOR_EXCLUSION; i++) {
+        if (i > KPID_POP_DENOMINATOR)
+            put(b, ", ");
+        if (pop[i].present)
+            put_condition(b, &pop[i]);
+        else /* no denominator: all of the population; no exclusion: nobody */
+            put(b, i == KPID_POP_DENOMINATOR ? "true" : "false");
+        putf(b, " AS %s", names[i]);
+    }
+    put_strata_columns(b, kpi, keys);
+    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2",
+         param(b, pop[KPID_POP_INITIAL].activity));
+    put_filters(b, "e", kpi->filters, kpi->n_filters);
+    put_filters(b, "e", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters);
+    put(b, ") q");
+    put_group_by(b, kpi);
+}
+
+static void compile_census(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+    double capacity = kpi->u.census.capacity;
+    int from;
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    /* Open seconds of each case within the period, summed. */
+    const char *open = "sum(extract(epoch FROM least(coalesce(c, $2::timestamptz), $2::timestamptz)"
+                       " - greatest(o, $1::timestamptz)))";
+    if (kpi->u.census.statistic == KPID_STAT_CASE_DAYS)
+        putf(b, ", coalesce(%s, 0)::float8 / 86400 AS value, NULL::float8 AS numerator,"
+                " NULL::float8 AS denominator, count(*) AS n",
+             open);
+    else if (capacity > 0) {
+        int cap = param_double(b, capacity);
+        putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
+                " / $%d::float8 AS value",
+             open, cap);
+        putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
+                " AS numerator, $%d::float8 AS denominator, count(*) AS n",
+             open, cap);
+    } else
+        putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
+                " AS value, NULL::float8 AS numerator, NULL::float8 AS denominator, count(*) AS n",
+             open);
+    from = param(b, kpi->u.census.from);
+    put(b, " FROM (SELECT e.time AS o, ");
+    put_first_after(b, param(b, kpi->u.census.to));
+    put(b, " AS c");
+    put_strata_columns(b, kpi, keys);
+    /* Every case opened before the period's end (see the census note in the header). */
+    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time < $2", from);
+    put_filters(b, "e", kpi->filters, kpi->n_filters);
+    put_first_of_case(b, from);
+    put(b, ") q WHERE c IS NULL OR c > $1");
+    put_group_by(b, kpi);
+}
+
+static void compile_ratio(builder *b, const kpid_kpi *kpi)
+{
+    int num = param(b, kpi->u.ratio.numerator);
+    int den = param(b, kpi->u.ratio.denominator);
+    int factor = param_double(b, kpi->u.ratio.factor);
+
+    putf(b, "SELECT nv.stratum, nv.value / NULLIF(dv.value, 0) * $%d::float8 AS value,"
+            " nv.value AS numerator, dv.value AS denominator, NULL::bigint AS n"
+            " FROM kpid.kpi_value nv JOIN kpid.kpi_value dv"
+            " ON dv.period_start = nv.period_start AND dv.stratum = nv.stratum"
+            " WHERE nv.kpi_id = $%d AND dv.kpi_id = $%d"
+            " AND nv.period_start = $1 AND nv.period_end = $2",
+         factor, num, den);
+}
+
+static void compile_sql(builder *b, const kpid_kpi *kpi)
+{
+    /* The operator's own read-only query; evaluation maps its columns by name. */
+    put(b, kpi->u.sql.query);
+}
+
+int kpid_kpi_compile(const kpid_kpi *kpi, kpid_sql *out)
+{
+    builder b = {.sql = out};
+
+    switch (kpi->type) {
+    case KPID_KPI_COUNT: compile_count(&b, kpi); break;
+    case KPID_KPI_PROPORTION: compile_proportion(&b, kpi); break;
+    case KPID_KPI_DURATION: compile_duration(&b, kpi); break;
+    case KPID_KPI_VALUE: compile_value(&b, kpi); break;
+    case KPID_KPI_CENSUS: compile_census(&b, kpi); break;
+    case KPID_KPI_RATIO: compile_ratio(&b, kpi); break;
+    case KPID_KPI_SQL: compile_sql(&b, kpi); break;
+    }
+    if (b.err == 0)
+        b.err = kpid_buf_putc(&out->text, '\0');
+    if (b.err == 0)
+        out->text.len--; /* the NUL terminates, it is not part of the text */
+    if (b.err < 0)
+        kpid_sql_clear(out);
+    return b.err;
+}
+
+void kpid_sql_clear(kpid_sql *sql)
+{
+    kpid_buf_free(&sql->text);
+    for (size_t i = 0; i < sql->n_params; i++)
+        free(sql->params[i]);
+    memset(sql, 0, sizeof(*sql));
+}
