@@ -10,6 +10,7 @@
 #include "migrate.h"
 #include "pgconn.h"
 #include "queue.h"
+#include "scheduler.h"
 #include "source.h"
 #include "writer.h"
 
@@ -18,7 +19,12 @@ struct kpid_daemon {
     kpid_queue *queue;
     kpid_writer *writer;
     kpid_source **sources; /* cfg->n_sources entries; NULL where not started */
+    kpid_scheduler *scheduler; /* NULL with --once: main evaluates then */
 };
+
+/* At stop, the scheduler gets this long (within the deadline): a sleeping thread ends at
+ * once, an evaluation in progress may finish, or is ended; the next start catches up. */
+#define SCHEDULER_STOP_BUDGET_US 3000000
 
 void kpid_cursor_set_clear(kpid_cursor_set *set)
 {
@@ -137,6 +143,18 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
             goto fail;
         }
     }
+    if (!once) {
+        kpid_scheduler_options sco = {
+            .conninfo = cfg->warehouse.conninfo,
+            .password_file = cfg->warehouse.password_file,
+            .model = cfg->model,
+        };
+        r = kpid_scheduler_start(&sco, &d->scheduler);
+        if (r < 0) {
+            log_err("cannot start the KPI scheduler error=\"%s\"", strerror(-r));
+            goto fail;
+        }
+    }
     *ret_daemon = d;
     return 0;
 fail:
@@ -170,14 +188,27 @@ void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t c
     size_t items = 0, events = 0, bytes = 0;
 
     kpid_queue_depth(d->queue, &items, &events, &bytes);
-    snprintf(out, cap, "events/s=%.0f queue_events=%zu queue_bytes=%zu warehouse=%s",
+    snprintf(out, cap,
+             "events/s=%.0f queue_events=%zu queue_bytes=%zu warehouse=%s kpi_runs=%llu",
              events_per_s, events, bytes,
-             d->writer && kpid_writer_healthy(d->writer) ? "ok" : "waiting");
+             d->writer && kpid_writer_healthy(d->writer) ? "ok" : "waiting",
+             (unsigned long long)kpid_scheduler_runs());
 }
 
-/* Pipelines with a stuck source, kept reachable until exit (their threads use them). */
+/* Pipelines with a stuck source or scheduler thread, kept reachable until exit (their
+ * threads use them). */
 static kpid_daemon *abandoned[16];
 static size_t n_abandoned;
+
+int kpid_daemon_evaluate_once(kpid_daemon *d)
+{
+    kpid_scheduler_options sco = {
+        .conninfo = d->cfg->warehouse.conninfo,
+        .password_file = d->cfg->warehouse.password_file,
+        .model = d->cfg->model,
+    };
+    return kpid_scheduler_run_once(&sco);
+}
 
 int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
 {
@@ -189,6 +220,15 @@ int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
     for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++)
         if (d->sources[i])
             kpid_source_request_stop(d->sources[i]);
+    kpid_scheduler_request_stop(d->scheduler);
+    /* Meanwhile the writer drains on its own; it is told to stop when the scheduler is. */
+    if (d->scheduler) {
+        int64_t budget = kpid_now_us() + SCHEDULER_STOP_BUDGET_US;
+        if (kpid_scheduler_stop(d->scheduler, budget < deadline_us ? budget : deadline_us) < 0)
+            stuck = true; /* its threads keep d->scheduler and the model */
+        else
+            d->scheduler = NULL;
+    }
     d->writer = kpid_writer_stop(d->writer, deadline_us);
     for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++) {
         if (!d->sources[i])

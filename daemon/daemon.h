@@ -1,6 +1,7 @@
 /*
- * The running pipeline of one configuration: the queue, the writer and one source per
- * configured source. main.c builds one at start and a new one at each reload.
+ * The running pipeline of one configuration: the queue, the writer, one source per
+ * configured source and the KPI scheduler. main.c builds one at start and a new one at
+ * each reload.
  */
 #ifndef KPID_DAEMON_H
 #define KPID_DAEMON_H
@@ -33,9 +34,10 @@ int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_curso
                            char **ret_error);
 
 /*
- * Starts the writer and the sources of cfg (which must outlive the daemon). With once,
- * only poll sources start, and each ends when it has nothing new and all it submitted
- * is committed. Returns 0 or -errno.
+ * Starts the writer, the sources of cfg (which must outlive the daemon) and the KPI
+ * scheduler (scheduler.h). With once, only poll sources start, and each ends when it has
+ * nothing new and all it submitted is committed; the scheduler does not start (see
+ * kpid_daemon_evaluate_once). Returns 0 or -errno.
  */
 int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bool once,
                       kpid_daemon **ret_daemon);
@@ -46,14 +48,22 @@ bool kpid_daemon_sources_finished(kpid_daemon *d);
 bool kpid_daemon_failed(kpid_daemon *d);
 /* True when the writer's loop turned since since_us (for the watchdog). */
 bool kpid_daemon_alive(kpid_daemon *d, int64_t since_us);
-/* A one-line status for systemd's STATUS=. */
+/*
+ * For --once, when the sources have finished: evaluates every process's KPIs once, now
+ * (kpid_scheduler_run_once). Returns 0, -ENOTCONN (warehouse unreachable), -EIO (an
+ * evaluation failed) or -ETIMEDOUT (another instance kept a process's lock).
+ */
+int kpid_daemon_evaluate_once(kpid_daemon *d);
+/* A one-line status for systemd's STATUS=, ending in kpi_runs=N (evaluations done). */
 void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t cap);
 
 /*
- * Stops the sources, writes what is queued until deadline_us (monotonic), stops the
- * writer and frees everything. A source whose plugin has not returned by the deadline
- * (stuck in a callback that ignores request_stop) is abandoned: its thread goes on, so
- * the pipeline and the configuration it uses are kept alive until exit, and -EBUSY is
+ * Stops the sources and the scheduler (which gets at most 3 s of the time: an evaluation
+ * in progress may finish, or is ended), writes what is queued until deadline_us
+ * (monotonic), stops the writer and frees everything. A source whose plugin has not
+ * returned by the deadline (stuck in a callback that ignores request_stop), or a
+ * scheduler thread still connecting to the warehouse, is abandoned: its thread goes on,
+ * so the pipeline and the configuration it uses are kept alive until exit, and -EBUSY is
  * returned: the caller must then not free the configuration. Accepts NULL (returns 0).
  */
 int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us);

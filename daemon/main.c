@@ -29,7 +29,7 @@
 #define EX_USAGE 64
 #define EX_UNAVAILABLE 69
 
-/* How long SIGTERM may take: sources stop, the queue is written, then exit. */
+/* How long SIGTERM may take: sources and scheduler stop, the queue is written, then exit. */
 #define STOP_BUDGET_US (8 * 1000000LL)
 /* --migrate and --once give up on an unreachable warehouse after this long. */
 #define CONNECT_BUDGET_US (30 * 1000000LL)
@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "      --check-config  validate the configuration and exit (0, or 78 on errors)\n"
             "      --migrate       apply warehouse migrations and exit\n"
             "      --once          run every poll source until it has nothing new, commit,\n"
-            "                      and exit (for batch jobs and tests)\n"
+            "                      evaluate every process's KPIs once, and exit (for batch\n"
+            "                      jobs and tests)\n"
             "      --explain KPI   print the SQL a KPI compiles to, with its parameters\n"
             "  backfill            recompute the KPIs' values of every period between two\n"
             "                      dates (local midnights in each process's time zone)\n"
@@ -301,6 +302,7 @@ int main(int argc, char **argv)
     uint64_t last_events = kpid_sources_committed_events();
     int64_t last_status = kpid_now_us(), last_ping = kpid_now_us();
     int64_t deadline = 0;
+    bool evaluate = false;
     status = EX_OK;
     for (;;) {
         int sig = wait_signal(&sigs, 250);
@@ -319,10 +321,11 @@ int main(int argc, char **argv)
             if (kpid_daemon_failed(d))
                 status = EX_FAILURE;
             deadline = INT64_MAX; /* everything submitted is already committed */
+            evaluate = true;
             break;
         }
         if (d && now - last_status >= 5000000) {
-            char line[160];
+            char line[200];
             uint64_t ev = kpid_sources_committed_events();
             kpid_daemon_status(d, (double)(ev - last_events) * 1e6 / (double)(now - last_status),
                                line, sizeof(line));
@@ -338,9 +341,17 @@ int main(int argc, char **argv)
             last_ping = now;
         }
     }
+    if (evaluate) {
+        /* --once: what was ingested is committed; evaluate what is due, then exit. */
+        r = kpid_daemon_evaluate_once(d);
+        if (r == -ENOTCONN && status == EX_OK)
+            status = EX_UNAVAILABLE;
+        else if (r < 0)
+            status = EX_FAILURE;
+    }
     sd_notify(0, "STOPPING=1");
     if (kpid_daemon_stop(d, deadline) == -EBUSY)
-        cfg = NULL; /* a stuck source still uses it; exit ends it */
+        cfg = NULL; /* a stuck thread still uses it; exit ends it */
     d = NULL;
     log_notice("stopped committed_events=%llu",
                (unsigned long long)kpid_sources_committed_events());

@@ -124,6 +124,11 @@ processes = (
 CONF
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 assert_sql "SELECT count(*) FROM kpid.event" 32 "events"
+# --once then evaluated every KPI for the current periods (one scheduler tick); what
+# follows is about the hand-computed history of 2025, so it starts from no values.
+assert_sql "SELECT count(DISTINCT kpi_id), count(*) FILTER (WHERE error IS NOT NULL)
+            FROM kpid.kpi_run WHERE reason = 'schedule'" "16|0" "--once evaluated every KPI"
+sql "DELETE FROM kpid.kpi_value" >/dev/null
 
 # --explain: parameters, not spliced values.
 KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" --explain hostile >"$KPID_WORK/explain.txt" ||
