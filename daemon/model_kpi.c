@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h" /* kpid_utf8_valid */
 #include "model_kpi.h"
 
 #define ATTR_RULE "use a letter or _ followed by up to 62 letters, digits or _"
@@ -97,44 +98,6 @@ static bool activity_valid(const char *s)
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
             return false;
-    return true;
-}
-
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const char *text)
-{
-    const unsigned char *s = (const unsigned char *)text;
-
-    while (*s) {
-        unsigned char c = *s;
-        size_t n;
-        unsigned long cp;
-
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else
-            return false;
-        for (size_t i = 1; i <= n; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        s += n + 1;
-    }
     return true;
 }
 
@@ -232,7 +195,7 @@ static int get_value(kpid__model_parser *p, const config_setting_t *s, const cha
     if (kpid__config_get_string(p->l, s, ctx, &text) < 0)
         return -ENOMEM;
     len = strlen(text);
-    if (!utf8_valid(text)) {
+    if (!kpid_utf8_valid(text, strlen(text))) {
         kpid__config_report(p->l, s, "%s%s is not valid UTF-8", label, ctx);
         return -EINVAL;
     }
