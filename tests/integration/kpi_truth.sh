@@ -1,0 +1,128 @@
+# Acceptance of the KPI engine against ground truth: hospgen generates a hospital and,
+# with its own code (tests/hospgen/truth*.c), the value of every KPI of
+# data/kpi_truth.conf.model for every period and stratum, and the cases behind each.
+# kpid ingests the events and backfills the same periods; kpid.kpi_value must equal the
+# truth: exactly for counts, numerators, denominators and n, within a relative 1e-9
+# for means, percentiles, durations and census figures. The SQL function
+# kpid.kpi_cases must list exactly the cases the truth counts, per population.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/common.sh"
+kpid_test_init kpi_truth
+
+events=$(kpid_scale 120000 30000)
+from=2025-01-01
+to=2026-02-01
+gen=$KPID_WORK/gen
+conf=$KPID_WORK/kpid.conf
+
+cat >"$conf" <<CONF
+pseudonymize = false;
+warehouse = { conninfo = "$KPID_TEST_CONNINFO"; flush_interval_ms = 20; batch_max_rows = 20000; };
+sources = ( { name = "events"; plugin = "file"; path = "$gen/*.ndjson"; } );
+CONF
+cat "$KPID_SOURCE_DIR/tests/integration/data/kpi_truth.conf.model" >>"$conf"
+
+"$HOSPGEN" --seed 11 --events "$events" --days 400 --start "$from" --files 2 --out "$gen" \
+    --truth "$conf" --truth-from "$from" --truth-to "$to" 2>>"$KPID_LOG" ||
+    fail "hospgen failed"
+[ -s "$gen/truth.tsv" ] && [ -s "$gen/truth_cases.tsv" ] || fail "hospgen wrote no truth"
+
+# Ingest everything (--once stops when the sources are drained), then compute history
+# from nothing: --once also evaluated the current periods, which are not compared.
+kpid_run "$conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT count(*) FROM kpid.event" "$(wc -l <"$gen/expected.tsv")" "every event ingested"
+sql "DELETE FROM kpid.kpi_value" >/dev/null
+kpid_run "$conf" backfill --from "$from" --to "$to" || fail "backfill exited with $KPID_EXIT"
+
+sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
+       stratum jsonb, value float8, numerator float8, denominator float8, n bigint);
+     CREATE TABLE truth_cases (kpi_id text, period_start timestamptz, stratum jsonb,
+       population text, case_id text, subject_id text)" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth FROM '$gen/truth.tsv'" >>"$KPID_LOG" 2>&1 ||
+    fail "cannot load truth.tsv"
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth_cases FROM '$gen/truth_cases.tsv'" >>"$KPID_LOG" 2>&1 ||
+    fail "cannot load truth_cases.tsv"
+
+# Every KPI of the model (sql and rolling ones aside: there are none) has truth, and the
+# comparison covers every period kind.
+assert_sql "SELECT count(*) FROM kpid.kpi k WHERE k.active
+              AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.kpi_id = k.id)" 0 \
+    "a KPI without ground truth"
+assert_sql "SELECT string_agg(DISTINCT k.period, ',' ORDER BY k.period) FROM kpid.kpi k" \
+    "day,fiscal_year:4,fiscal_year:7,month,quarter,week,week:sunday,year" "period kinds"
+assert_sql "SELECT string_agg(DISTINCT k.type, ',' ORDER BY k.type) FROM kpid.kpi k" \
+    "census,count,duration,proportion,ratio,value" "KPI types"
+
+# The comparison: a row on one side only, or a number that differs. Exact where the
+# number is a count; relative 1e-9 elsewhere.
+cat >"$KPID_WORK/compare.sql" <<'SQL'
+CREATE FUNCTION pg_temp.near(a float8, b float8, exact boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
+                WHEN exact THEN a = b
+                ELSE abs(a - b) <= 1e-9 * greatest(abs(a), abs(b)) END $$;
+CREATE TEMP VIEW diff AS
+SELECT coalesce(t.kpi_id, v.kpi_id) AS kpi_id, coalesce(t.period_start, v.period_start) AS period_start,
+       coalesce(t.stratum, v.stratum) AS stratum,
+       t.value AS t_value, v.value AS k_value, t.numerator AS t_num, v.numerator AS k_num,
+       t.denominator AS t_den, v.denominator AS k_den, t.n AS t_n, v.n AS k_n
+FROM truth t
+FULL JOIN (SELECT v.* FROM kpid.kpi_value v JOIN kpid.kpi k ON k.id = v.kpi_id AND k.active
+           WHERE v.period_start >= (SELECT min(period_start) FROM truth)) v
+  ON v.kpi_id = t.kpi_id AND v.period_start = t.period_start AND v.stratum = t.stratum
+LEFT JOIN kpid.kpi k ON k.id = coalesce(t.kpi_id, v.kpi_id)
+WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
+   OR t.period_end IS DISTINCT FROM v.period_end
+   OR NOT pg_temp.near(t.value, v.value, k.type = 'count')
+   OR NOT pg_temp.near(t.numerator, v.numerator, k.type IN ('proportion', 'duration'))
+   OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
+   OR t.n IS DISTINCT FROM v.n;
+SQL
+sql "$(cat "$KPID_WORK/compare.sql") SELECT 1" >/dev/null
+{
+    printf '%s\n' "$(cat "$KPID_WORK/compare.sql")"
+    printf '%s\n' "SELECT count(*) AS differences FROM diff;"
+    printf '%s\n' "SELECT * FROM diff ORDER BY 1, 2 LIMIT 20;"
+    printf '%s\n' "SELECT kpi_id, count(*) FROM diff GROUP BY 1 ORDER BY 1;"
+} >"$KPID_WORK/report.sql"
+ndiff=$(sql "$(cat "$KPID_WORK/compare.sql") SELECT count(*) FROM diff" | tail -n 1)
+if [ "$ndiff" != 0 ]; then
+    psql -X -v ON_ERROR_STOP=1 -f "$KPID_WORK/report.sql" >&2 || true
+    fail "$ndiff KPI values differ from the ground truth"
+fi
+rows=$(sql "SELECT count(*) FROM truth")
+strata=$(sql "SELECT count(*) FROM truth WHERE stratum <> '{}'")
+nonnull=$(sql "SELECT count(*) FROM truth WHERE value IS NOT NULL AND value <> 0")
+_kpid_say "$rows values equal the ground truth ($strata of strata, $nonnull non-zero)"
+[ "$nonnull" -gt $((rows / 2)) ] || fail "too few non-zero values to mean anything"
+
+# DST: the Berlin days of 2025-03-30 and 2025-10-26 last 23 and 25 hours.
+assert_sql "SELECT string_agg(DISTINCT extract(epoch FROM period_end - period_start)::text, ',')
+            FROM kpid.kpi_value WHERE kpi_id = 'b_arrivals_day'
+              AND period_start IN ('2025-03-30 00:00+01', '2025-10-26 00:00+02')
+              AND stratum = '{}'" "82800,90000" "DST days"
+
+# Drill-down: the cases the SQL function lists are those the truth counts, for every
+# population of every period and stratum (day KPIs: their first 31 days).
+cat >"$KPID_WORK/cases.sql" <<'SQL'
+CREATE TEMP TABLE listed AS
+SELECT p.kpi_id, p.period_start, p.stratum, c.population, c.case_id, c.subject_id
+FROM (SELECT t.kpi_id, t.period_start, t.period_end, t.stratum FROM truth t
+      JOIN kpid.kpi k ON k.id = t.kpi_id
+      WHERE k.period <> 'day' OR t.period_start < '2025-02-01') p
+CROSS JOIN LATERAL kpid.kpi_cases(p.kpi_id, p.period_start, p.period_end, NULL, p.stratum) c;
+CREATE TEMP TABLE expected_cases AS
+SELECT tc.* FROM truth_cases tc JOIN kpid.kpi k ON k.id = tc.kpi_id
+WHERE k.period <> 'day' OR tc.period_start < '2025-02-01';
+SELECT (SELECT count(*) FROM (SELECT * FROM listed EXCEPT ALL SELECT * FROM expected_cases) a)
+    || '|' || (SELECT count(*) FROM (SELECT * FROM expected_cases EXCEPT ALL SELECT * FROM listed) b)
+    || '|' || (SELECT count(*) FROM listed)
+    || '|' || (SELECT count(DISTINCT (k.type, l.population)) FROM listed l JOIN kpid.kpi k ON k.id = l.kpi_id);
+SQL
+got=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -f "$KPID_WORK/cases.sql" 2>&1) || fail "kpi_cases: $got"
+IFS='|' read -r extra missing listed kinds <<<"$got"
+[ "$extra" = 0 ] && [ "$missing" = 0 ] ||
+    fail "drill-down differs from the truth: $extra listed but not counted, $missing counted but not listed"
+[ "$listed" -gt 1000 ] || fail "only $listed cases listed"
+[ "$kinds" -ge 11 ] || fail "only $kinds (type, population) pairs compared"
+_kpid_say "$listed listed cases equal the truth's ($kinds type/population pairs)"
