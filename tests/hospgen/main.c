@@ -14,6 +14,9 @@
 
 #include "sim.h"
 #include "timefmt.h"
+#include "truth_conf.h"
+#include "truth_store.h"
+#include "truth_write.h"
 #include "vocab.h"
 
 /* Prints the synopsis and the options to f. */
@@ -21,6 +24,7 @@ static void usage(FILE *f)
 {
     fputs("usage: hospgen --seed S --events N --out DIR [--files K] [--start YYYY-MM-DD]\n"
           "               [--days D] [--malformed M] [--tz-offset +HH:MM]\n"
+          "               [--truth CONF --truth-from YYYY-MM-DD --truth-to YYYY-MM-DD]\n"
           "\n"
           "  --seed S         any 64-bit number; same arguments give the same bytes\n"
           "  --events N       event lines to write (events, corrections, retractions)\n"
@@ -30,7 +34,11 @@ static void usage(FILE *f)
           "  --days D         scale the rates so that N lines span about D days\n"
           "                   (default: the rates of a 400-bed hospital, ~3000 lines a day)\n"
           "  --malformed M    add M malformed lines (not counted in N), see malformed.tsv\n"
-          "  --tz-offset OFF  local UTC offset of the hospital (default +05:00)\n",
+          "  --tz-offset OFF  local UTC offset of the hospital (default +05:00)\n"
+          "  --truth CONF     also write truth.tsv and truth_cases.tsv: the values of the KPIs\n"
+          "                   of kpid configuration CONF computed from the final events, for\n"
+          "                   the periods from the one containing --truth-from (local\n"
+          "                   midnight) while the period starts before --truth-to\n",
           f);
 }
 
@@ -80,14 +88,25 @@ static int mkdir_p(const char *dir)
     return r;
 }
 
-/* Reads the command line into *o. Returns 0, 1 for --help, or -EINVAL after a message. */
-static int parse_args(int argc, char **argv, struct hg_options *o)
+/* The ground-truth options: all three or none. */
+struct truth_args {
+    const char *conf;
+    int64_t from_day, to_day;
+};
+
+/*
+ * Reads the command line into *o and *t. Returns 0, 1 for --help, or -EINVAL after a
+ * message.
+ */
+static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_args *t)
 {
+    const char *truth_from = NULL, *truth_to = NULL;
     bool have_seed = false, have_events = false;
     const char *start = "2025-01-01", *tz = "+05:00";
     uint64_t files = 1;
 
     memset(o, 0, sizeof(*o));
+    memset(t, 0, sizeof(*t));
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         const char *val = NULL;
@@ -137,6 +156,14 @@ static int parse_args(int argc, char **argv, struct hg_options *o)
             r = parse_u64(val, &o->malformed);
         } else if (!strcmp(name, "--tz-offset")) {
             tz = val;
+        } else if (!strcmp(name, "--truth")) {
+            t->conf = val;
+        } else if (!strcmp(name, "--truth-from")) {
+            truth_from = val;
+            r = ht_parse_day(val, &t->from_day);
+        } else if (!strcmp(name, "--truth-to")) {
+            truth_to = val;
+            r = ht_parse_day(val, &t->to_day);
         } else {
             fprintf(stderr, "hospgen: unknown option %s\n", name);
             return -EINVAL;
@@ -148,6 +175,10 @@ static int parse_args(int argc, char **argv, struct hg_options *o)
     }
     if (!have_seed || !have_events || !o->out_dir || !*o->out_dir) {
         fprintf(stderr, "hospgen: --seed, --events and --out are required\n");
+        return -EINVAL;
+    }
+    if ((t->conf || truth_from || truth_to) && !(t->conf && truth_from && truth_to)) {
+        fprintf(stderr, "hospgen: --truth, --truth-from and --truth-to go together\n");
         return -EINVAL;
     }
     o->files = (unsigned)files;
@@ -177,14 +208,49 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Loads the KPIs of t->conf before the run (so that a bad file fails at once) and
+ * points o at store. Returns 0 or a negative errno after a message.
+ */
+static int truth_begin(const struct truth_args *t, struct ht_store *store, struct ht_model *m,
+                       struct hg_options *o)
+{
+    int r = ht_model_load(t->conf, &store->pool, m);
+
+    if (r == -ENOMEM)
+        fprintf(stderr, "hospgen: out of memory\n");
+    if (r == 0)
+        o->truth = store;
+    return r;
+}
+
+/* Indexes the collected events and writes the ground truth. Returns 0 or -errno. */
+static int truth_end(const struct truth_args *t, struct ht_store *store,
+                     const struct ht_model *m, const char *dir)
+{
+    int r = store->err;
+
+    if (r == 0)
+        r = ht_store_index(store);
+    if (r < 0) {
+        fprintf(stderr, "hospgen: ground truth: %s\n", strerror(-r));
+        return r;
+    }
+    return ht_write_truth(store, m, t->from_day, t->to_day, dir);
+}
+
 int main(int argc, char **argv)
 {
     struct hg_options o;
     struct hg_stats st;
+    struct truth_args ta;
+    struct ht_store store;
+    struct ht_model model = {0};
     double t0 = now_seconds();
     int r;
 
-    r = parse_args(argc, argv, &o);
+    ht_store_init(&store);
+    r = parse_args(argc, argv, &o, &ta);
     if (r > 0) {
         usage(stdout);
         return 0;
@@ -202,8 +268,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "hospgen: out of memory\n");
         return 1;
     }
+    if (ta.conf && truth_begin(&ta, &store, &model, &o) < 0) {
+        hg_vocab_fini();
+        return 1;
+    }
     r = hg_sim_run(&o, &st);
     hg_vocab_fini();
+    if (r == 0 && ta.conf)
+        r = truth_end(&ta, &store, &model, o.out_dir);
+    ht_model_free(&model);
+    ht_store_fini(&store);
     if (r < 0)
         return 1;
     fprintf(stderr,

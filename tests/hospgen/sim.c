@@ -148,6 +148,7 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
     uint64_t written = 0;
     int r;
 
+    s.tally.truth = o->truth;
     if (o->days > 0) {
         st.scale = pilot_scale(o);
         if (st.scale <= 0)

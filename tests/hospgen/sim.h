@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ht_store;
+
 struct hg_options {
     uint64_t seed;
     uint64_t events;     /* N: event lines to write */
@@ -25,6 +27,7 @@ struct hg_options {
     uint64_t malformed;  /* M */
     int32_t off_sec;
     char off_text[8];
+    struct ht_store *truth; /* borrowed; not NULL: collect the final events (--truth) */
 };
 
 struct hg_stats {
