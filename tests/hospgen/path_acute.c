@@ -256,7 +256,13 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
                            (final_dept == HG_DEPT_ICU ? 0.1 : 0);
     bool died = hg_rng_chance(r, p_death);
     if (died) {
+        /* The death, and the discharge that closes the stay (HL7 A03, disposition
+         * "died"): a census closes on DISCHARGE. */
         e = hg_builder_add(b, HG_A_DEATH, s.end, pat);
+        hg_event_attr(e, HG_K_WARD, hg_dom(HG_D_WARD, final_ward));
+        hg_event_attr(e, HG_K_DEPARTMENT, hg_dom(HG_D_DEPARTMENT, final_dept));
+        e = hg_builder_add(b, HG_A_DISCHARGE, s.end, pat);
+        hg_event_attr(e, HG_K_DISPOSITION, hg_dom(HG_D_DISPOSITION, 6));
     } else {
         int64_t last = hg_builder_last_time(b);
         if (s.end - last > 4 * HG_HOUR && hg_rng_chance(r, 0.01)) {

@@ -70,7 +70,7 @@ static const char *const triage_levels[] = {"1", "2", "3", "4", "5"};
 static const char *const age_groups[] = {"0-17", "18-39", "40-64", "65-79", "80+"};
 static const char *const arrival_modes[] = {"ambulance", "walk-in", "referral"};
 static const char *const dispositions[] = {"home", "home with care", "nursing home",
-                                           "other hospital", "admitted", "left"};
+                                           "other hospital", "admitted", "left", "died"};
 static const char *const specialties[] = {
     "general surgery", "orthopedics",  "cardiac surgery", "ENT",        "gynecology",
     "urology",         "neurosurgery", "ophthalmology",   "cardiology", "dermatology",
