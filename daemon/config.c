@@ -38,8 +38,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "batch.h" /* kpid_activity_valid */
 #include "log.h"
 #include "model.h"
+#include "model_check.h"
+#include "model_kpi.h" /* kpid__model_quote */
 #include "pseudonym.h"
 
 #ifndef KPID_DEFAULT_PLUGIN_DIR
@@ -62,7 +65,7 @@ static const char *const warehouse_keys[] = {
 };
 static const char *const queue_keys[] = {"max_events", "max_bytes", NULL};
 static const char *const source_keys[] = {
-    "name", "plugin", "interval", "pseudonymize_case_id", NULL,
+    "name", "plugin", "interval", "pseudonymize_case_id", "activities", NULL,
 };
 
 /* One collected problem. file points into the libconfig object or the loader. */
@@ -863,6 +866,44 @@ static void parse_plugin_keys(loader *l, kpid_source_config *sc, const char *ctx
     }
 }
 
+/*
+ * The activities a source declares it produces: an array of activity names. They only
+ * feed the warning about activities no source produces (model_check.h).
+ */
+static void parse_activities(loader *l, const config_setting_t *s, const char *ctx,
+                             kpid_source_config *sc)
+{
+    char q[KPID__MODEL_QUOTE_SIZE];
+    int n = config_setting_length(s);
+
+    if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+        report_type(l, s, ctx, "an array of strings");
+        return;
+    }
+    sc->has_activities = true;
+    if (n == 0)
+        return;
+    if (!(sc->activities = calloc((size_t)n, sizeof(*sc->activities)))) {
+        l->oom = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *text = config_setting_get_string(e);
+
+        if (!text)
+            report(l, e, "wrong type for activities[%d]%s: expected a string, got %s", i, ctx,
+                   type_name(config_setting_type(e)));
+        else if (!kpid_activity_valid(text))
+            report(l, e,
+                   "invalid activity \"%s\" in activities[%d]%s: use 1 to 64 characters of "
+                   "A-Z 0-9 _",
+                   kpid__model_quote(text, q), i, ctx);
+        else if ((sc->activities[sc->n_activities] = xstrdup(l, text)))
+            sc->n_activities++;
+    }
+}
+
 static void parse_source(loader *l, unsigned index, const config_setting_t *group,
                          kpid_source_config *sc)
 {
@@ -915,6 +956,10 @@ static void parse_source(loader *l, unsigned index, const config_setting_t *grou
     s = config_setting_get_member(group, "pseudonymize_case_id");
     if (s)
         (void)get_bool(l, s, ctx, &sc->pseudonymize_case_id);
+
+    s = config_setting_get_member(group, "activities");
+    if (s)
+        parse_activities(l, s, ctx, sc);
 
     /* Without its plugin's table nothing can be said of the other keys. */
     if (sc->plugin && keys_ok) {
@@ -976,6 +1021,20 @@ static void parse_sources(loader *l)
             }
         }
     }
+}
+
+/* Logs what a valid configuration may get wrong (model_check.h); never refuses it. */
+static int log_warnings(const kpid_config *cfg)
+{
+    char *warnings = NULL, *save = NULL;
+
+    if (kpid_model_check_activities(cfg, &warnings) < 0)
+        return -ENOMEM;
+    for (char *line = warnings ? strtok_r(warnings, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save))
+        log_warning("%s", line);
+    free(warnings);
+    return 0;
 }
 
 /*
@@ -1044,6 +1103,8 @@ int kpid_config_load(const char *path, const char *plugin_dir_override,
     l.cfg->model = kpid__model_parse(&l, config_root_setting(&l.cfg->lc));
 
     r = l.oom ? -ENOMEM : l.n_diags > 0 ? -EINVAL : 0;
+    if (r == 0)
+        r = log_warnings(l.cfg);
 out:
     if (r == 0) {
         *ret_config = l.cfg;
@@ -1079,6 +1140,9 @@ kpid_config *kpid_config_free(kpid_config *config)
                 free(s);
             }
         free(sc->plugin_config);
+        for (size_t k = 0; k < sc->n_activities; k++)
+            free(sc->activities[k]);
+        free(sc->activities);
         free(sc->name);
         free(sc->file);
     }

@@ -12,7 +12,8 @@
  *                 flush_interval_ms = 200; };
  *   queue = { max_events = 100000; max_bytes = 33554432; };
  *   sources = ( { name = "events"; plugin = "file"; interval = "1s";
- *                 pseudonymize_case_id = false; path = "..."; ... } );
+ *                 pseudonymize_case_id = false; activities = [ "ED_ARRIVAL" ];
+ *                 path = "..."; ... } );
  *   objectives = ( ... );  processes = ( ... );     # the management model, see model.h
  *
  * A kpid_config is immutable once loaded; a reload builds a new one and frees the old
@@ -39,6 +40,10 @@ typedef struct kpid_source_config {
     const kpid_plugin *plugin;    /* resolved from "plugin", owned by the registry */
     int64_t interval_ms;          /* poll interval; default 1000 */
     bool pseudonymize_case_id;    /* default false */
+    bool has_activities;          /* "activities" given: the source produces only those */
+    char **activities;            /* [A-Z0-9_]{1,64} each, owned; only for the warning of
+                                     model_check.h, never enforced on events */
+    size_t n_activities;
     void *plugin_config;          /* plugin->def->config_size bytes, filled from the keys */
     const config_setting_t *setting; /* the source's group, valid while the config lives */
     char *file;                   /* where the source is defined */

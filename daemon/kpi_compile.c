@@ -3,19 +3,22 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * Every statement has the shape
+ * Every value statement has the shape
  *
  *   SELECT <stratum>, <value>, <numerator>, <denominator>, <n>
  *   FROM (<one row per member of the population, with its stratum attributes s1..s3>) q
  *   [WHERE <member filter>]
  *   GROUP BY GROUPING SETS ((), (s1, ...))
  *
- * so that the whole population and every stratum come from one scan.
+ * so that the whole population and every stratum come from one scan. The members
+ * statement selects from the same member subquery (members_*), one row per member with
+ * a boolean per population.
  */
 
 typedef struct builder {
@@ -222,45 +225,6 @@ static void put_aggregate(builder *b, kpid_statistic st, int percentile, const c
     }
 }
 
-static void compile_count(builder *b, const kpid_kpi *kpi)
-{
-    static const char *const agg[] = {
-        [KPID_COUNT_EVENTS] = "count(*)",
-        [KPID_COUNT_CASES] = "count(DISTINCT case_id)",
-        [KPID_COUNT_SUBJECTS] = "count(DISTINCT subject_id)",
-    };
-    int keys[KPID_MODEL_STRATIFY_MAX];
-
-    strata_keys(b, kpi, keys);
-    put(b, "SELECT ");
-    put_stratum_expr(b, kpi, keys);
-    putf(b, ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-            " count(*) AS n",
-         agg[kpi->u.count.count]);
-    put(b, " FROM (SELECT e.case_id, e.subject_id");
-    put_strata_columns(b, kpi, keys);
-    put_anchor(b, kpi, param(b, kpi->u.count.activity));
-    put(b, ") q");
-    put_group_by(b, kpi);
-}
-
-static void compile_value(builder *b, const kpid_kpi *kpi)
-{
-    int keys[KPID_MODEL_STRATIFY_MAX];
-
-    strata_keys(b, kpi, keys);
-    put(b, "SELECT ");
-    put_stratum_expr(b, kpi, keys);
-    put(b, ", ");
-    put_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v");
-    put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-           " count(*) AS n FROM (SELECT e.value AS v");
-    put_strata_columns(b, kpi, keys);
-    put_anchor(b, kpi, param(b, kpi->u.value.activity));
-    put(b, " AND e.value IS NOT NULL) q");
-    put_group_by(b, kpi);
-}
-
 /* Seconds per unit of a duration KPI: s, min, h, d; minutes otherwise. */
 static double unit_seconds(const char *unit)
 {
@@ -271,39 +235,6 @@ static double unit_seconds(const char *unit)
     if (unit && strcmp(unit, "d") == 0)
         return 86400;
     return 60;
-}
-
-static void compile_duration(builder *b, const kpid_kpi *kpi)
-{
-    int keys[KPID_MODEL_STRATIFY_MAX];
-    int from = 0;
-
-    strata_keys(b, kpi, keys);
-    put(b, "SELECT ");
-    put_stratum_expr(b, kpi, keys);
-    if (kpi->u.duration.statistic == KPID_STAT_WITHIN) {
-        /* The share of the period's cases that ended within the limit. */
-        int limit = param_double(b, (double)kpi->u.duration.within_ms / 1000.0 /
-                                        unit_seconds(kpi->unit));
-        putf(b, ", (count(*) FILTER (WHERE d <= $%d))::float8 / NULLIF(count(*), 0) AS value,"
-                " (count(*) FILTER (WHERE d <= $%d))::float8 AS numerator,"
-                " count(*)::float8 AS denominator, count(*) AS n",
-             limit, limit);
-    } else {
-        put(b, ", ");
-        put_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d");
-        put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-               " count(d) AS n");
-    }
-    from = param(b, kpi->u.duration.from);
-    put(b, " FROM (SELECT extract(epoch FROM ");
-    put_first_after(b, param(b, kpi->u.duration.to));
-    putf(b, " - e.time)::float8 / $%d::float8 AS d", param_double(b, unit_seconds(kpi->unit)));
-    put_strata_columns(b, kpi, keys);
-    put_anchor(b, kpi, from);
-    put_first_of_case(b, from);
-    put(b, ") q");
-    put_group_by(b, kpi);
 }
 
 /* [NOT] EXISTS (an event of the condition linked to the anchor e). */
@@ -325,7 +256,126 @@ static void put_condition(builder *b, const kpid_condition *c)
     put(b, ")");
 }
 
-static void compile_proportion(builder *b, const kpid_kpi *kpi)
+/*
+ * The populations of each type (docs/kpi-semantics.md, "n, and the populations behind a
+ * value"): their FHIR measure-population codes and, for the members statement, each
+ * one's condition over a member row q of the type's member subquery.
+ */
+typedef struct population {
+    const char *code;
+    const char *cond;
+} population;
+
+static const population count_pops[] = {{"initial-population", "true"}};
+static const population proportion_pops[] = {
+    {"initial-population", "true"},
+    {"denominator", "d"},
+    {"denominator-exclusion", "d AND dx"},
+    {"numerator", "d AND NOT dx AND nm"},
+    {"numerator-exclusion", "d AND NOT dx AND nm AND nx"},
+};
+static const population duration_pops[] = {
+    {"initial-population", "true"},
+    {"measure-population", "d IS NOT NULL"},
+};
+static const population within_pops[] = {
+    {"initial-population", "true"},
+    {"denominator", "true"},
+    {"numerator", "coalesce(ok, false)"},
+};
+static const population value_pops[] = {
+    {"initial-population", "true"},
+    {"measure-population", "v IS NOT NULL"},
+};
+static const population census_pops[] = {{"initial-population", "true"}};
+static const population ratio_pops[] = {{"numerator", NULL}, {"denominator", NULL}};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The populations of kpi; none (NULL, 0) for an sql KPI. */
+static const population *populations(const kpid_kpi *kpi, size_t *ret_n)
+{
+    const population *p = NULL;
+    size_t n = 0;
+
+    switch (kpi->type) {
+    case KPID_KPI_COUNT: p = count_pops, n = N_OF(count_pops); break;
+    case KPID_KPI_PROPORTION: p = proportion_pops, n = N_OF(proportion_pops); break;
+    case KPID_KPI_DURATION:
+        if (kpi->u.duration.statistic == KPID_STAT_WITHIN)
+            p = within_pops, n = N_OF(within_pops);
+        else
+            p = duration_pops, n = N_OF(duration_pops);
+        break;
+    case KPID_KPI_VALUE: p = value_pops, n = N_OF(value_pops); break;
+    case KPID_KPI_CENSUS: p = census_pops, n = N_OF(census_pops); break;
+    case KPID_KPI_RATIO: p = ratio_pops, n = N_OF(ratio_pops); break;
+    case KPID_KPI_SQL: break;
+    }
+    *ret_n = n;
+    return p;
+}
+
+size_t kpid_kpi_population_count(const kpid_kpi *kpi)
+{
+    size_t n;
+    (void)populations(kpi, &n);
+    return n;
+}
+
+const char *kpid_kpi_population_code(const kpid_kpi *kpi, size_t i)
+{
+    size_t n;
+    const population *p = populations(kpi, &n);
+    return i < n ? p[i].code : NULL;
+}
+
+/*
+ * The member subqueries, "(SELECT ...) q": one row per member of the KPI's initial
+ * population with its case_id, subject_id, stratum attributes s1..sN and the columns
+ * the type's populations and value need. They are the one definition of who is a member:
+ * the value statement aggregates them, the members statement lists them.
+ */
+static void members_count(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    put(b, "(SELECT e.case_id, e.subject_id");
+    put_strata_columns(b, kpi, keys);
+    put_anchor(b, kpi, param(b, kpi->u.count.activity));
+    put(b, ") q");
+}
+
+/* v: the event's value, NULL when it has none (measure-population: v IS NOT NULL). */
+static void members_value(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    put(b, "(SELECT e.case_id, e.subject_id, e.value AS v");
+    put_strata_columns(b, kpi, keys);
+    put_anchor(b, kpi, param(b, kpi->u.value.activity));
+    put(b, ") q");
+}
+
+/* d: the case's duration in the KPI's unit, NULL without an end; ok (statistic within
+ * only): d is at most the limit. */
+static void members_duration(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    bool within = kpi->u.duration.statistic == KPID_STAT_WITHIN;
+    int from = param(b, kpi->u.duration.from);
+
+    put(b, within ? "(SELECT m.*, m.d <= " : "");
+    if (within)
+        putf(b, "$%d::float8 AS ok FROM ",
+             param_double(b, (double)kpi->u.duration.within_ms / 1000.0 /
+                                 unit_seconds(kpi->unit)));
+    put(b, "(SELECT e.case_id, e.subject_id, extract(epoch FROM ");
+    put_first_after(b, param(b, kpi->u.duration.to));
+    putf(b, " - e.time)::float8 / $%d::float8 AS d", param_double(b, unit_seconds(kpi->unit)));
+    put_strata_columns(b, kpi, keys);
+    put_anchor(b, kpi, from);
+    put_first_of_case(b, from);
+    put(b, within ? ") m) q" : ") q");
+}
+
+/* d, dx, nm, nx: the member meets the condition of the denominator, ... */
+static void members_proportion(builder *b, const kpid_kpi *kpi, const int keys[])
 {
     const kpid_condition *pop = kpi->u.proportion.populations;
     static const char *const names[] = {
@@ -334,20 +384,10 @@ static void compile_proportion(builder *b, const kpid_kpi *kpi)
         [KPID_POP_NUMERATOR] = "nm",
         [KPID_POP_NUMERATOR_EXCLUSION] = "nx",
     };
-    int keys[KPID_MODEL_STRATIFY_MAX];
 
-    strata_keys(b, kpi, keys);
-    put(b, "SELECT ");
-    put_stratum_expr(b, kpi, keys);
-    /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX. */
-    put(b, ", (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8"
-           " / NULLIF(count(*) FILTER (WHERE d AND NOT dx), 0) AS value,"
-           " (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8 AS numerator,"
-           " (count(*) FILTER (WHERE d AND NOT dx))::float8 AS denominator, count(*) AS n");
-    put(b, " FROM (SELECT ");
+    put(b, "(SELECT e.case_id, e.subject_id");
     for (int i = KPID_POP_DENOMINATOR; i <= KPID_POP_NUMERATOR_EXCLUSION; i++) {
-        if (i > KPID_POP_DENOMINATOR)
-            put(b, ", ");
+        put(b, ", ");
         if (pop[i].present)
             put_condition(b, &pop[i]);
         else /* no denominator: all of the population; no exclusion: nobody */
@@ -360,6 +400,114 @@ static void compile_proportion(builder *b, const kpid_kpi *kpi)
     put_filters(b, "e", kpi->filters, kpi->n_filters);
     put_filters(b, "e", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters);
     put(b, ") q");
+}
+
+/* o, c: the case's opening and closing (NULL while open); cases open during some part
+ * of the period, opened at most lookback before its start. */
+static void members_census(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    int from = param(b, kpi->u.census.from);
+
+    put(b, "(SELECT * FROM (SELECT e.case_id, e.subject_id, e.time AS o, ");
+    put_first_after(b, param(b, kpi->u.census.to));
+    put(b, " AS c");
+    put_strata_columns(b, kpi, keys);
+    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1::timestamptz - $%d::interval"
+            " AND e.time < $2",
+         from, param_interval(b, kpi->u.census.lookback_ms));
+    put_filters(b, "e", kpi->filters, kpi->n_filters);
+    put_first_of_case(b, from);
+    put(b, ") m WHERE c IS NULL OR c > $1) q");
+}
+
+/* The member subquery of kpi, or -ENOTSUP for ratio and sql KPIs. */
+static void put_members(builder *b, const kpid_kpi *kpi, const int keys[])
+{
+    switch (kpi->type) {
+    case KPID_KPI_COUNT: members_count(b, kpi, keys); break;
+    case KPID_KPI_PROPORTION: members_proportion(b, kpi, keys); break;
+    case KPID_KPI_DURATION: members_duration(b, kpi, keys); break;
+    case KPID_KPI_VALUE: members_value(b, kpi, keys); break;
+    case KPID_KPI_CENSUS: members_census(b, kpi, keys); break;
+    case KPID_KPI_RATIO:
+    case KPID_KPI_SQL:
+        if (b->err == 0)
+            b->err = -ENOTSUP;
+        break;
+    }
+}
+
+static void compile_count(builder *b, const kpid_kpi *kpi)
+{
+    static const char *const agg[] = {
+        [KPID_COUNT_EVENTS] = "count(*)",
+        [KPID_COUNT_CASES] = "count(DISTINCT case_id)",
+        [KPID_COUNT_SUBJECTS] = "count(DISTINCT subject_id)",
+    };
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    putf(b, ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+            " count(*) AS n FROM ",
+         agg[kpi->u.count.count]);
+    members_count(b, kpi, keys);
+    put_group_by(b, kpi);
+}
+
+static void compile_value(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    put(b, ", ");
+    put_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v");
+    put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+           " count(*) AS n FROM ");
+    members_value(b, kpi, keys);
+    put(b, " WHERE v IS NOT NULL"); /* the measure population */
+    put_group_by(b, kpi);
+}
+
+static void compile_duration(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    if (kpi->u.duration.statistic == KPID_STAT_WITHIN)
+        /* The share of the period's cases that ended within the limit. */
+        put(b, ", (count(*) FILTER (WHERE ok))::float8 / NULLIF(count(*), 0) AS value,"
+               " (count(*) FILTER (WHERE ok))::float8 AS numerator,"
+               " count(*)::float8 AS denominator, count(*) AS n");
+    else {
+        put(b, ", ");
+        put_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d");
+        put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+               " count(d) AS n");
+    }
+    put(b, " FROM ");
+    members_duration(b, kpi, keys);
+    put_group_by(b, kpi);
+}
+
+static void compile_proportion(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT ");
+    put_stratum_expr(b, kpi, keys);
+    /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX. */
+    put(b, ", (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8"
+           " / NULLIF(count(*) FILTER (WHERE d AND NOT dx), 0) AS value,"
+           " (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8 AS numerator,"
+           " (count(*) FILTER (WHERE d AND NOT dx))::float8 AS denominator, count(*) AS n FROM ");
+    members_proportion(b, kpi, keys);
     put_group_by(b, kpi);
 }
 
@@ -367,7 +515,6 @@ static void compile_census(builder *b, const kpid_kpi *kpi)
 {
     int keys[KPID_MODEL_STRATIFY_MAX];
     double capacity = kpi->u.census.capacity;
-    int from;
 
     strata_keys(b, kpi, keys);
     put(b, "SELECT ");
@@ -391,16 +538,8 @@ static void compile_census(builder *b, const kpid_kpi *kpi)
         putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
                 " AS value, NULL::float8 AS numerator, NULL::float8 AS denominator, count(*) AS n",
              open);
-    from = param(b, kpi->u.census.from);
-    put(b, " FROM (SELECT e.time AS o, ");
-    put_first_after(b, param(b, kpi->u.census.to));
-    put(b, " AS c");
-    put_strata_columns(b, kpi, keys);
-    /* Every case opened before the period's end (see the census note in the header). */
-    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time < $2", from);
-    put_filters(b, "e", kpi->filters, kpi->n_filters);
-    put_first_of_case(b, from);
-    put(b, ") q WHERE c IS NULL OR c > $1");
+    put(b, " FROM ");
+    members_census(b, kpi, keys);
     put_group_by(b, kpi);
 }
 
@@ -419,10 +558,116 @@ static void compile_ratio(builder *b, const kpid_kpi *kpi)
          factor, num, den);
 }
 
+/*
+ * SELECT case_id, subject_id, stratum, "<code>" boolean, ... for every member of kpi.
+ * A ratio's members are its numerator KPI's initial population, flagged "numerator",
+ * and its denominator KPI's, flagged "denominator": both members statements in one
+ * builder, so that their parameters are numbered one after the other.
+ */
+static void put_members_statement(builder *b, const kpid_kpi *kpi)
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+    size_t n;
+    const population *pops = populations(kpi, &n);
+
+    if (kpi->type == KPID_KPI_RATIO) {
+        const kpid_kpi *side[2] = {kpi->u.ratio.numerator_kpi, kpi->u.ratio.denominator_kpi};
+        for (int i = 0; i < 2; i++) {
+            /* A ratio over a ratio or an sql KPI has no initial population to show. */
+            if (!side[i] || side[i]->type == KPID_KPI_RATIO || side[i]->type == KPID_KPI_SQL) {
+                if (b->err == 0)
+                    b->err = -ENOTSUP;
+                return;
+            }
+            putf(b, "%sSELECT r.case_id, r.subject_id, r.stratum, %s AS \"numerator\","
+                    " %s AS \"denominator\" FROM (",
+                 i ? " UNION ALL " : "", i ? "false" : "true", i ? "true" : "false");
+            put_members_statement(b, side[i]);
+            put(b, ") r WHERE r.\"initial-population\"");
+        }
+        return;
+    }
+    if (n == 0) {
+        if (b->err == 0)
+            b->err = -ENOTSUP;
+        return;
+    }
+    strata_keys(b, kpi, keys);
+    put(b, "SELECT q.case_id, q.subject_id, ");
+    if (kpi->n_stratify == 0)
+        put(b, "'{}'::jsonb");
+    else {
+        put(b, "jsonb_build_object(");
+        for (size_t i = 0; i < kpi->n_stratify; i++)
+            putf(b, "%s$%d::text, q.s%zu", i ? ", " : "", keys[i], i + 1);
+        put(b, ")");
+    }
+    put(b, " AS stratum");
+    for (size_t i = 0; i < n; i++)
+        putf(b, ", (%s) AS \"%s\"", pops[i].cond, pops[i].code);
+    put(b, " FROM ");
+    put_members(b, kpi, keys);
+}
+
 static void compile_sql(builder *b, const kpid_kpi *kpi)
 {
     /* The operator's own read-only query; evaluation maps its columns by name. */
     put(b, kpi->u.sql.query);
+}
+
+/* Ends the text with a NUL that is not counted; clears out on error. */
+static int finish(builder *b)
+{
+    if (b->err == 0)
+        b->err = kpid_buf_putc(&b->sql->text, '\0');
+    if (b->err == 0)
+        b->sql->text.len--; /* the NUL terminates, it is not part of the text */
+    if (b->err < 0)
+        kpid_sql_clear(b->sql);
+    return b->err;
+}
+
+int kpid_kpi_compile_members(const kpid_kpi *kpi, kpid_sql *out)
+{
+    builder b = {.sql = out};
+
+    put_members_statement(&b, kpi);
+    return finish(&b);
+}
+
+int kpid_sql_params_as_array(const kpid_sql *sql, kpid_buf *out)
+{
+    bool quoted = false;
+    int r = 0;
+
+    for (const char *p = sql->text.data; *p && r == 0; p++) {
+        if (*p == '\'')
+            quoted = !quoted; /* '' inside a literal toggles twice: still right */
+        if (*p != '$') {
+            r = kpid_buf_putc(out, *p);
+            continue;
+        }
+        /* Only $N outside literals is a parameter; anything else would be rewritten
+         * wrongly, so it is refused rather than guessed at. */
+        if (quoted || p[1] < '0' || p[1] > '9')
+            return -EINVAL;
+        char *end;
+        unsigned long k = strtoul(p + 1, &end, 10);
+        char tmp[48];
+        if (k < 1 || k > sql->n_params + 2)
+            return -EINVAL;
+        int n = k <= 2 ? snprintf(tmp, sizeof(tmp), "$%lu", k)
+                       : snprintf(tmp, sizeof(tmp), "($3::text[])[%lu]", k - 2);
+        r = kpid_buf_append(out, tmp, (size_t)n);
+        p = end - 1;
+    }
+    if (r == 0 && quoted)
+        return -EINVAL;
+    if (r == 0)
+        r = kpid_buf_append(out, "", 1);
+    if (r == 0)
+        out->len--;
+    return r;
 }
 
 int kpid_kpi_compile(const kpid_kpi *kpi, kpid_sql *out)
@@ -438,13 +683,7 @@ int kpid_kpi_compile(const kpid_kpi *kpi, kpid_sql *out)
     case KPID_KPI_RATIO: compile_ratio(&b, kpi); break;
     case KPID_KPI_SQL: compile_sql(&b, kpi); break;
     }
-    if (b.err == 0)
-        b.err = kpid_buf_putc(&out->text, '\0');
-    if (b.err == 0)
-        out->text.len--; /* the NUL terminates, it is not part of the text */
-    if (b.err < 0)
-        kpid_sql_clear(out);
-    return b.err;
+    return finish(&b);
 }
 
 void kpid_sql_clear(kpid_sql *sql)

@@ -32,6 +32,35 @@ typedef struct kpid_sql {
  */
 int kpid_kpi_compile(const kpid_kpi *kpi, kpid_sql *out);
 
+/*
+ * Compiles the members statement of kpi into *out (zeroed or cleared): parameters $1
+ * period start, $2 period end, then the KPI's own ($3..), returning one row per member
+ * of the KPI's initial population (an event or a case, docs/kpi-semantics.md) with the
+ * columns case_id text, subject_id text, stratum jsonb (the member's full stratum, {}
+ * for a KPI without stratify) and one boolean column per population, named by its code
+ * (kpid_kpi_population_code). The value statement of kpid_kpi_compile aggregates the
+ * same member subquery. A ratio lists the initial population of its numerator KPI,
+ * flagged "numerator", and of its denominator KPI, flagged "denominator". Returns 0,
+ * -ENOMEM, -E2BIG, or -ENOTSUP for an sql KPI (it has no drill-down) and for a ratio
+ * whose numerator or denominator is a ratio or an sql KPI.
+ */
+int kpid_kpi_compile_members(const kpid_kpi *kpi, kpid_sql *out);
+
+/* The number of populations of kpi's type (0 for an sql KPI) and the FHIR
+ * measure-population code of the i-th ("initial-population", "numerator", ...): a
+ * static string, NULL when i is out of range. */
+size_t kpid_kpi_population_count(const kpid_kpi *kpi);
+const char *kpid_kpi_population_code(const kpid_kpi *kpi, size_t i);
+
+/*
+ * Appends sql's text to out (NUL-terminated, the NUL not counted in out->len) with
+ * every parameter $k, k >= 3, written as ($3::text[])[k - 2], so that a caller can pass
+ * the KPI's parameters as one text[] (kpid.kpi_cases does). Returns 0, -ENOMEM, or
+ * -EINVAL when the text has a '$' that is not a parameter outside a literal (the
+ * rewrite would be wrong) or a parameter beyond the statement's.
+ */
+int kpid_sql_params_as_array(const kpid_sql *sql, kpid_buf *out);
+
 /* Frees what *sql holds and zeroes it. */
 void kpid_sql_clear(kpid_sql *sql);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "kpi_sql.h"
 #include "pgconn.h"
 
 #define TIMESTAMPTZOID 1184
@@ -66,9 +67,39 @@ static json_t *edge(double v)
     return v == v && v - v == 0 ? json_real(v) : json_null();
 }
 
+/*
+ * The drill-down of a KPI for kpid.kpi_cases: its members statement with the KPI's
+ * parameters as one text[] ($3), those parameters and its population codes. NULL
+ * members (an sql KPI, a ratio over one) adds nothing.
+ */
+static int members_json(json_t *def, const kpid_kpi *kpi, const kpid_sql *members)
+{
+    json_t *params = json_array(), *codes = json_array();
+    kpid_buf text = {0};
+    int r = params && codes ? 0 : -ENOMEM;
+
+    if (r == 0 && members)
+        r = kpid_sql_params_as_array(members, &text);
+    for (size_t i = 0; members && r == 0 && i < members->n_params; i++)
+        if (json_array_append_new(params, json_string(members->params[i])) < 0)
+            r = -ENOMEM;
+    for (size_t i = 0; members && r == 0 && i < kpid_kpi_population_count(kpi); i++)
+        if (json_array_append_new(codes, json_string(kpid_kpi_population_code(kpi, i))) < 0)
+            r = -ENOMEM;
+    if (r == 0 && members &&
+        (json_object_set_new(def, "members_sql", json_string(text.data)) < 0 ||
+         json_object_set(def, "members_params", params) < 0 ||
+         json_object_set(def, "populations", codes) < 0))
+        r = -ENOMEM;
+    json_decref(params);
+    json_decref(codes);
+    kpid_buf_free(&text);
+    return r;
+}
+
 /* The bands and the definition of a KPI as JSON texts, freshly allocated. */
-static int definition_json(const kpid_kpi *kpi, const kpid_sql *sql, char **ret_bands,
-                           char **ret_definition)
+static int definition_json(const kpid_kpi *kpi, const kpid_sql *sql, const kpid_sql *members,
+                           char **ret_bands, char **ret_definition)
 {
     json_t *bands = json_array(), *params = json_array(), *def;
     int r = 0;
@@ -83,7 +114,8 @@ static int definition_json(const kpid_kpi *kpi, const kpid_sql *sql, char **ret_
                     "period", kpi->period_text, "unit", kpi->unit, "sql", sql->text.data,
                     "bands", bands, "params", params);
     *ret_bands = json_dumps(bands, JSON_COMPACT);
-    *ret_definition = def ? json_dumps(def, JSON_COMPACT) : NULL;
+    *ret_definition = def && members_json(def, kpi, members) == 0
+                          ? json_dumps(def, JSON_COMPACT) : NULL;
     if (!*ret_bands || !*ret_definition) {
         free(*ret_bands);
         free(*ret_definition);
@@ -109,17 +141,27 @@ static int exec_params(PGconn *conn, const char *sql, int n, const char *const *
 
 static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, char **ret_error)
 {
-    kpid_sql sql = {0};
+    kpid_sql sql = {0}, members = {0};
     char hash[65], target[40], weight[40], *bands = NULL, *def = NULL;
+    bool drill;
     int r;
 
     if ((r = kpid_kpi_compile(kpi, &sql)) < 0)
         return fail(ret_error, kpi->id, "cannot compile");
-    if ((r = kpid_kpi_hash(kpi, &sql, hash)) < 0 ||
-        (r = definition_json(kpi, &sql, &bands, &def)) < 0) {
+    /* -ENOTSUP: a KPI without drill-down (sql) is synced without it. */
+    r = kpid_kpi_compile_members(kpi, &members);
+    drill = r == 0;
+    if (r < 0 && r != -ENOTSUP) {
         kpid_sql_clear(&sql);
+        return fail(ret_error, kpi->id, "cannot compile its members statement");
+    }
+    if ((r = kpid_kpi_hash(kpi, &sql, hash)) < 0 ||
+        (r = definition_json(kpi, &sql, drill ? &members : NULL, &bands, &def)) < 0) {
+        kpid_sql_clear(&sql);
+        kpid_sql_clear(&members);
         return fail(ret_error, kpi->id, "out of memory");
     }
+    kpid_sql_clear(&members);
     snprintf(target, sizeof(target), "%.17g", kpi->target);
     snprintf(weight, sizeof(weight), "%.17g", kpi->weight);
     const char *p[] = {kpi->id, kpi->process->id, kpi->objective->id, kpi->name, kpi->unit,
@@ -250,8 +292,15 @@ int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
     *ret_error = NULL;
     if (kpid_format_time(iv->start * 1000000, start) < 0 || kpid_format_time(iv->end * 1000000, end) < 0)
         return fail(ret_error, kpi->id, "period outside years 0001-9999");
-    if (kpi->type == KPID_KPI_SQL)
-        return fail(ret_error, kpi->id, "sql KPIs are not evaluated yet");
+    if (kpi->type == KPID_KPI_SQL) {
+        /* The operator's own query: read-only, then checked, then written (kpi_sql.c). */
+        r = kpid_kpi_sql_evaluate(conn, kpi, start, end, partial, &written, ret_error);
+        if (r == 0)
+            *ret_written = written;
+        record_run(conn, kpi, start, end, reason, now_ms() - t0, written,
+                   r < 0 && !*ret_error ? "out of memory" : *ret_error);
+        return r;
+    }
     if ((r = kpid_kpi_compile(kpi, &sql)) < 0 || (r = wrap_insert(&sql, &stmt)) < 0) {
         r = fail(ret_error, kpi->id, "cannot compile");
         goto out;

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "drilldown_cli.h"
 #include "kpi_cli.h"
 #include "log.h"
 #include "migrate.h"
@@ -41,6 +42,9 @@ static void usage(FILE *f)
             "       kpid [-c FILE] --explain KPI_ID\n"
             "       kpid [-c FILE] backfill --from YYYY-MM-DD --to YYYY-MM-DD [--process ID]\n"
             "            [--kpi ID]\n"
+            "       kpid [-c FILE] cases --kpi ID --period YYYY-MM-DD [--stratum JSON]\n"
+            "            [--population CODE]\n"
+            "       kpid [-c FILE] measure-report --kpi ID --period YYYY-MM-DD\n"
             "       kpid --version | --help\n"
             "\n"
             "Collects process KPIs from hospital systems into a PostgreSQL warehouse.\n"
@@ -54,6 +58,10 @@ static void usage(FILE *f)
             "      --explain KPI   print the SQL a KPI compiles to, with its parameters\n"
             "  backfill            recompute the KPIs' values of every period between two\n"
             "                      dates (local midnights in each process's time zone)\n"
+            "  cases               list the cases behind a KPI's value of the period\n"
+            "                      containing a date, per population (TSV)\n"
+            "  measure-report      print a KPI's value of that period as a FHIR R4\n"
+            "                      MeasureReport (JSON)\n"
             "      --version       print the version and exit\n"
             "  -h, --help          print this help and exit\n"
             "\n"
@@ -66,7 +74,7 @@ typedef struct options {
     const char *config_path;
     const char *explain;          /* --explain KPI_ID */
     bool check_config, migrate, once;
-    bool backfill;                /* the backfill subcommand; its options follow */
+    const char *command;          /* backfill, cases, measure-report; options follow */
     int sub_argc;
     char **sub_argv;
 } options;
@@ -179,8 +187,10 @@ static int parse_options(int argc, char **argv, options *o)
         default: usage(stderr); return -EINVAL;
         }
     }
-    if (optind < argc && strcmp(argv[optind], "backfill") == 0) {
-        o->backfill = true;
+    if (optind < argc && (strcmp(argv[optind], "backfill") == 0 ||
+                          strcmp(argv[optind], "cases") == 0 ||
+                          strcmp(argv[optind], "measure-report") == 0)) {
+        o->command = argv[optind];
         o->sub_argc = argc - optind;
         o->sub_argv = argv + optind;
         return 0;
@@ -260,9 +270,15 @@ int main(int argc, char **argv)
         return EX_OK;
     }
     apply_log_level(cfg);
-    if (o.explain || o.backfill) {
-        status = o.explain ? kpid_cli_explain(cfg, o.explain)
-                           : kpid_cli_backfill(cfg, o.sub_argc, o.sub_argv);
+    if (o.explain || o.command) {
+        if (o.explain)
+            status = kpid_cli_explain(cfg, o.explain);
+        else if (strcmp(o.command, "backfill") == 0)
+            status = kpid_cli_backfill(cfg, o.sub_argc, o.sub_argv);
+        else if (strcmp(o.command, "cases") == 0)
+            status = kpid_cli_cases(cfg, o.sub_argc, o.sub_argv);
+        else
+            status = kpid_cli_measure_report(cfg, o.sub_argc, o.sub_argv);
         kpid_config_free(cfg);
         return status;
     }

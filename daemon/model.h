@@ -219,6 +219,8 @@ struct kpid_kpi {
             char *from, *to;        /* a case is open from its from to its to */
             kpid_statistic statistic; /* AVG (default) or CASE_DAYS */
             double capacity;        /* > 0: the value is AVG / capacity; 0: none */
+            int64_t lookback_ms;    /* openings before period start - lookback take no
+                                       part; default 365 days, 1ms .. 36500 days */
         } census;
         struct {
             char *numerator, *denominator;           /* KPI ids */

@@ -23,6 +23,9 @@
 #define ATTR_RULE "use a letter or _ followed by up to 62 letters, digits or _"
 #define ACTIVITY_RULE "use 1 to 64 characters of A-Z 0-9 _"
 #define MS_PER_MINUTE INT64_C(60000)
+#define MS_PER_DAY INT64_C(86400000)
+#define CENSUS_LOOKBACK_DEFAULT_MS (365 * MS_PER_DAY)
+#define CENSUS_LOOKBACK_MAX_MS (36500 * MS_PER_DAY)
 #define KEYS_MAX 48 /* common_keys and every type's keys, NULL included */
 
 static const char *const common_keys[] = {
@@ -35,7 +38,7 @@ static const char *const type_keys[][6] = {
                              "numerator_exclusion", NULL},
     [KPID_KPI_DURATION] = {"from", "to", "statistic", "within", NULL},
     [KPID_KPI_VALUE] = {"activity", "statistic", NULL},
-    [KPID_KPI_CENSUS] = {"from", "to", "statistic", "capacity", NULL},
+    [KPID_KPI_CENSUS] = {"from", "to", "statistic", "capacity", "lookback", NULL},
     [KPID_KPI_RATIO] = {"numerator", "denominator", "factor", NULL},
     [KPID_KPI_SQL] = {"query", "timeout", NULL},
 };
@@ -628,6 +631,12 @@ static void parse_census(kpid__model_parser *p, const config_setting_t *group, c
     if (s && kpi->u.census.statistic != KPID_STAT_AVG)
         kpid__config_report(p->l, s, "\"capacity\"%s is only used with statistic \"average\"",
                             ctx);
+    /* Bounded so that period start - lookback stays a valid timestamp. */
+    kpi->u.census.lookback_ms = CENSUS_LOOKBACK_DEFAULT_MS;
+    s = config_setting_get_member(group, "lookback");
+    if (s)
+        (void)kpid__config_get_duration(p->l, s, ctx, 1, CENSUS_LOOKBACK_MAX_MS,
+                                        &kpi->u.census.lookback_ms);
 }
 
 static void parse_ratio(kpid__model_parser *p, const config_setting_t *group, const char *ctx,

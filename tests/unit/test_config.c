@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "model_check.h"
 #include "plugins/testsrc.h"
 
 #ifndef KPID_TEST_PLUGIN_DIR
@@ -805,6 +807,186 @@ static void test_duration_parse(void **state)
     }
 }
 
+/* The whole file at path; freshly allocated. */
+static char *read_file_text(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    int c;
+
+    assert_non_null(f);
+    assert_non_null(out);
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, out);
+    fclose(f);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+/* ---- sources' activities and the warning about activities nobody produces -------- */
+
+#define ACT_MODEL                                                                           \
+    "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"          \
+    "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"  \
+    "  schedule = \"@daily\"; kpis = (\n"                                                   \
+    "  { id = \"c\"; name = \"C\"; type = \"count\"; period = \"day\"; direction = \"higher\";\n" \
+    "    objective = \"o\"; activity = \"ED_ARIVAL\"; },\n"                                  \
+    "  { id = \"d\"; name = \"D\"; type = \"duration\"; period = \"day\"; target = 1.0;\n"   \
+    "    direction = \"lower\"; objective = \"o\"; statistic = \"avg\";\n"                   \
+    "    from = \"ED_ARRIVAL\";\n"                                                           \
+    "    to = \"DISCHARGE\"; },\n"                                                           \
+    "  { id = \"q\"; name = \"Q\"; type = \"proportion\"; period = \"day\"; target = 1.0;\n" \
+    "    direction = \"lower\"; objective = \"o\"; population = { activity = \"SEEN\"; };\n"  \
+    "    numerator = {\n"                                                                    \
+    "      activity = \"DEATH\"; }; },\n"                                                    \
+    "  { id = \"s\"; name = \"S\"; type = \"sql\"; period = \"day\"; target = 1.0;\n"        \
+    "    direction = \"lower\"; objective = \"o\"; query = \"SELECT 1 AS value\"; }\n"       \
+    "  ); } );\n"
+/* Lines 1-6: what every configuration needs and the sources; ACT_MODEL from line 7 (the
+ * activities at lines 11, 14, 15, 17 and 19). */
+#define ACT_HEAD "pseudonymize = false;\nwarehouse = { conninfo = \"x\"; };\nsources = (\n"
+#define ACT_WHY_LISTS "every source lists its \"activities\" and none lists it"
+
+/* Loads text (which must load) with stderr captured; *ret_log is what was logged. */
+static kpid_config *load_capturing(const char *text, char **ret_log)
+{
+    char *path = tmp_path("stderr.txt");
+    int saved = dup(STDERR_FILENO), fd;
+    kpid_config *cfg;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+    cfg = expect_ok(text);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    *ret_log = read_file_text(path);
+    free(path);
+    return cfg;
+}
+
+static void expect_warnings(const kpid_config *cfg, const char *tmpl)
+{
+    char *warnings = NULL, *expected = tmpl ? expand(tmpl) : NULL;
+
+    assert_int_equal(kpid_model_check_activities(cfg, &warnings), 0);
+    if (!expected) {
+        if (warnings)
+            print_error("unexpected warnings:\n%s", warnings);
+        assert_null(warnings);
+        return;
+    }
+    if (!warnings || strcmp(warnings, expected) != 0)
+        fprintf(stderr, "got:\n%s\nexpected:\n%s", warnings ? warnings : "(none)", expected);
+    assert_non_null(warnings);
+    assert_string_equal(warnings, expected);
+    free(warnings);
+    free(expected);
+}
+
+static void test_activities_warning(void **state)
+{
+    static const char text[] =
+        ACT_HEAD
+        "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = [ \"ED_ARRIVAL\", \"SEEN\" ]; },\n"
+        "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\"; activities = [ ]; }\n"
+        ");\n" ACT_MODEL;
+    static const char want[] =
+        "@:11: warning: KPI \"c\" uses activity \"ED_ARIVAL\", which no source produces: "
+        ACT_WHY_LISTS "\n"
+        "@:15: warning: KPI \"d\" uses activity \"DISCHARGE\", which no source produces: "
+        ACT_WHY_LISTS "\n"
+        "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source produces: "
+        ACT_WHY_LISTS "\n";
+    char *log = NULL, *expected = expand(want), *line, *save = NULL;
+    kpid_config *cfg = load_capturing(text, &log);
+    int n = 0;
+
+    /* A warning, not a refusal: the configuration loaded, and each line was logged. */
+    assert_true(cfg->sources[0].has_activities);
+    assert_int_equal(cfg->sources[0].n_activities, 2);
+    assert_string_equal(cfg->sources[0].activities[0], "ED_ARRIVAL");
+    assert_string_equal(cfg->sources[0].activities[1], "SEEN");
+    assert_true(cfg->sources[1].has_activities);
+    assert_int_equal(cfg->sources[1].n_activities, 0);
+    expect_warnings(cfg, want);
+    for (line = strtok_r(expected, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+        char *logged = NULL;
+        assert_true(asprintf(&logged, "<4>%s\n", line) > 0);
+        if (!strstr(log, logged))
+            print_error("not logged: %s\nlog:\n%s", logged, log);
+        assert_non_null(strstr(log, logged));
+        free(logged);
+    }
+    assert_int_equal(n, 3);
+    kpid_config_free(cfg);
+    free(expected);
+    free(log);
+}
+
+/* A source without "activities" may produce anything: no warning at all. */
+static void test_activities_undeclared(void **state)
+{
+    static const char text[] =
+        ACT_HEAD
+        "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = [ \"SEEN\" ]; },\n"
+        "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\"; }\n"
+        ");\n" ACT_MODEL;
+    char *log = NULL;
+    kpid_config *cfg = load_capturing(text, &log);
+
+    assert_false(cfg->sources[1].has_activities);
+    assert_null(cfg->sources[1].activities);
+    expect_warnings(cfg, NULL);
+    assert_null(strstr(log, "warning"));
+    kpid_config_free(cfg);
+    free(log);
+}
+
+/* Without any source nothing is produced. */
+static void test_activities_no_source(void **state)
+{
+    static const char text[] = "pseudonymize = false;\nwarehouse = { conninfo = \"x\"; };\n"
+                               "\n\n\n\n" ACT_MODEL;
+    char *log = NULL;
+    kpid_config *cfg = load_capturing(text, &log);
+
+    expect_warnings(cfg,
+                    "@:11: warning: KPI \"c\" uses activity \"ED_ARIVAL\", which no source "
+                    "produces: no source is configured\n"
+                    "@:14: warning: KPI \"d\" uses activity \"ED_ARRIVAL\", which no source "
+                    "produces: no source is configured\n"
+                    "@:15: warning: KPI \"d\" uses activity \"DISCHARGE\", which no source "
+                    "produces: no source is configured\n"
+                    "@:17: warning: KPI \"q\" uses activity \"SEEN\", which no source "
+                    "produces: no source is configured\n"
+                    "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source "
+                    "produces: no source is configured\n");
+    kpid_config_free(cfg);
+    free(log);
+}
+
+static void test_activities_invalid(void **state)
+{
+    expect_errors("pseudonymize = false;\nwarehouse = { conninfo = \"x\"; };\nsources = (\n"
+                  "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = \"SEEN\"; },\n"
+                  "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\";\n"
+                  "    activities = [ \"a b\", \"ED_ARRIVAL'--\" ]; },\n"
+                  "  { name = \"c\"; plugin = \"testsrc\"; path = \"/c\"; activities = ( 1 ); }\n"
+                  ");\n",
+                  "@:4: wrong type for \"activities\" in source \"a\": expected an array of "
+                  "strings, got a string\n"
+                  "@:6: invalid activity \"a b\" in activities[0] in source \"b\": use 1 to 64 "
+                  "characters of A-Z 0-9 _\n"
+                  "@:6: invalid activity \"ED_ARRIVAL'--\" in activities[1] in source \"b\": use "
+                  "1 to 64 characters of A-Z 0-9 _\n"
+                  "@:7: wrong type for activities[0] in source \"c\": expected a string, got an "
+                  "integer\n");
+}
+
 /* ---- etc/kpid.conf ----------------------------------------------------------------- */
 
 static char *read_all(const char *path)
@@ -926,6 +1108,10 @@ int main(void)
         cmocka_unit_test(test_many_errors),
         cmocka_unit_test(test_error_paths_free_everything),
         cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_activities_warning),
+        cmocka_unit_test(test_activities_undeclared),
+        cmocka_unit_test(test_activities_no_source),
+        cmocka_unit_test(test_activities_invalid),
         cmocka_unit_test(test_example_config),
     };
 

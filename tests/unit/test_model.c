@@ -1099,6 +1099,46 @@ static void test_statistics(void **state)
         "@:20: \"within\" in KPI \"k10\" must be at least 1ms, not 0ms\n");
 }
 
+/* A census's lookback: 365 days by default, a duration of 1ms to 36500 days. */
+static void test_census_lookback(void **state)
+{
+    static const char ok[] =
+        HEAD OBJ KPIS_BEGIN
+        "{ id = \"k1\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\"; },\n"
+        "{ id = \"k2\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
+        "  lookback = \"30d\"; },\n"
+        "{ id = \"k3\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
+        "  lookback = 1; },\n"
+        "{ id = \"k4\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
+        "  lookback = \"36500d\"; }\n" KPIS_END;
+    static const char bad[] =
+        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
+        "{ id = \"k1\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
+        "  lookback = 0; },\n"                                                          /* 6 */
+        "{ id = \"k2\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
+        "  lookback = \"36501d\"; },\n"                                                /* 8 */
+        "{ id = \"k3\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
+        "  lookback = \"a year\"; },\n"                                                /* 10 */
+        "{ id = \"k4\"; " K_COMMON " type = \"count\"; activity = \"A\"; lookback = \"1d\"; }\n"
+        KPIS_END;
+    kpid_config *cfg = expect_ok(ok);
+    const kpid_model *m = cfg->model;
+
+    assert_int_equal(kpid_model_find_kpi(m, "k1")->u.census.lookback_ms, INT64_C(365) * 86400000);
+    assert_int_equal(kpid_model_find_kpi(m, "k2")->u.census.lookback_ms, INT64_C(30) * 86400000);
+    assert_int_equal(kpid_model_find_kpi(m, "k3")->u.census.lookback_ms, 1);
+    assert_int_equal(kpid_model_find_kpi(m, "k4")->u.census.lookback_ms,
+                     INT64_C(36500) * 86400000);
+    kpid_config_free(cfg);
+    expect_errors(bad,
+                  "@:6: \"lookback\" in KPI \"k1\" must be between 1ms and 36500d, not 0ms\n"
+                  "@:8: \"lookback\" in KPI \"k2\" must be between 1ms and 36500d, not 36501d\n"
+                  "@:10: invalid duration \"a year\" for \"lookback\" in KPI \"k3\": use an "
+                  "integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
+                  "milliseconds\n"
+                  "@:11: unknown key \"lookback\" in KPI \"k4\" of type \"count\"\n");
+}
+
 /* Every error path frees what it built: LeakSanitizer checks at exit. */
 static void test_error_paths_free_everything(void **state)
 {
@@ -1223,6 +1263,7 @@ int main(void)
         cmocka_unit_test(test_invalid_schedule),
         cmocka_unit_test(test_invalid_period),
         cmocka_unit_test(test_statistics),
+        cmocka_unit_test(test_census_lookback),
         cmocka_unit_test(test_error_paths_free_everything),
         cmocka_unit_test(test_example_model),
     };
