@@ -4,12 +4,13 @@
 # kpid ingests the events and backfills the same periods; kpid.kpi_value must equal the
 # truth: exactly for counts, numerators, denominators and n, within a relative 1e-9
 # for means, percentiles, durations and census figures. The SQL function
-# kpid.kpi_cases must list exactly the cases the truth counts, per population.
+# kpid.kpi_cases must list exactly the cases the truth counts, per population. Then the
+# same for every KPI of the demo's management model (etc/demo.conf.in).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/common.sh"
 kpid_test_init kpi_truth
 
-events=$(kpid_scale 120000 30000)
+events=$(kpid_scale 80000 30000)
 from=2025-01-01
 to=2026-02-01
 gen=$KPID_WORK/gen
@@ -26,13 +27,25 @@ cat "$KPID_SOURCE_DIR/tests/integration/data/kpi_truth.conf.model" >>"$conf"
     --truth "$conf" --truth-from "$from" --truth-to "$to" 2>>"$KPID_LOG" ||
     fail "hospgen failed"
 [ -s "$gen/truth.tsv" ] && [ -s "$gen/truth_cases.tsv" ] || fail "hospgen wrote no truth"
+_kpid_say "generated ${SECONDS}s"
 
 # Ingest everything (--once stops when the sources are drained), then compute history
 # from nothing: --once also evaluated the current periods, which are not compared.
 kpid_run "$conf" --once || fail "--once exited with $KPID_EXIT"
 assert_sql "SELECT count(*) FROM kpid.event" "$(wc -l <"$gen/expected.tsv")" "every event ingested"
 sql "DELETE FROM kpid.kpi_value" >/dev/null
-kpid_run "$conf" backfill --from "$from" --to "$to" || fail "backfill exited with $KPID_EXIT"
+_kpid_say "ingested ${SECONDS}s"
+for p in berlin almaty; do
+    kpid_run "$conf" backfill --process "$p" --from "$from" --to "$to" ||
+        fail "backfill of $p exited with $KPID_EXIT"
+done
+# Day KPIs: the weeks around Berlin's DST changes (2025-03-30 has 23 hours, 2025-10-26 25).
+days="(period_start >= '2025-03-24 00:00+01' AND period_start < '2025-04-07 00:00+02'
+       OR period_start >= '2025-10-20 00:00+02' AND period_start < '2025-11-03 00:00+01')"
+kpid_run "$conf" backfill --process berlin_days --from 2025-03-24 --to 2025-04-07 &&
+    kpid_run "$conf" backfill --process berlin_days --from 2025-10-20 --to 2025-11-03 ||
+    fail "backfill of berlin_days exited with $KPID_EXIT"
+_kpid_say "backfilled ${SECONDS}s"
 
 sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
        stratum jsonb, value float8, numerator float8, denominator float8, n bigint);
@@ -42,6 +55,10 @@ psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth FROM '$gen/truth.tsv'" >>"$KPID_L
     fail "cannot load truth.tsv"
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth_cases FROM '$gen/truth_cases.tsv'" >>"$KPID_LOG" 2>&1 ||
     fail "cannot load truth_cases.tsv"
+
+sql "DELETE FROM truth WHERE kpi_id IN (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days')
+       AND NOT $days; DELETE FROM truth_cases WHERE kpi_id IN
+       (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days') AND NOT $days" >/dev/null
 
 # Every KPI of the model (sql and rolling ones aside: there are none) has truth, and the
 # comparison covers every period kind.
@@ -97,23 +114,20 @@ _kpid_say "$rows values equal the ground truth ($strata of strata, $nonnull non-
 [ "$nonnull" -gt $((rows / 2)) ] || fail "too few non-zero values to mean anything"
 
 # DST: the Berlin days of 2025-03-30 and 2025-10-26 last 23 and 25 hours.
-assert_sql "SELECT string_agg(DISTINCT extract(epoch FROM period_end - period_start)::text, ',')
+assert_sql "SELECT string_agg(DISTINCT extract(epoch FROM period_end - period_start)::bigint::text, ',')
             FROM kpid.kpi_value WHERE kpi_id = 'b_arrivals_day'
               AND period_start IN ('2025-03-30 00:00+01', '2025-10-26 00:00+02')
               AND stratum = '{}'" "82800,90000" "DST days"
 
+_kpid_say "compared ${SECONDS}s"
 # Drill-down: the cases the SQL function lists are those the truth counts, for every
-# population of every period and stratum (day KPIs: their first 31 days).
+# population of every period and stratum.
 cat >"$KPID_WORK/cases.sql" <<'SQL'
 CREATE TEMP TABLE listed AS
 SELECT p.kpi_id, p.period_start, p.stratum, c.population, c.case_id, c.subject_id
-FROM (SELECT t.kpi_id, t.period_start, t.period_end, t.stratum FROM truth t
-      JOIN kpid.kpi k ON k.id = t.kpi_id
-      WHERE k.period <> 'day' OR t.period_start < '2025-02-01') p
+FROM truth p
 CROSS JOIN LATERAL kpid.kpi_cases(p.kpi_id, p.period_start, p.period_end, NULL, p.stratum) c;
-CREATE TEMP TABLE expected_cases AS
-SELECT tc.* FROM truth_cases tc JOIN kpid.kpi k ON k.id = tc.kpi_id
-WHERE k.period <> 'day' OR tc.period_start < '2025-02-01';
+CREATE TEMP TABLE expected_cases AS SELECT * FROM truth_cases;
 SELECT (SELECT count(*) FROM (SELECT * FROM listed EXCEPT ALL SELECT * FROM expected_cases) a)
     || '|' || (SELECT count(*) FROM (SELECT * FROM expected_cases EXCEPT ALL SELECT * FROM listed) b)
     || '|' || (SELECT count(*) FROM listed)
@@ -126,3 +140,27 @@ IFS='|' read -r extra missing listed kinds <<<"$got"
 [ "$listed" -gt 1000 ] || fail "only $listed cases listed"
 [ "$kinds" -ge 11 ] || fail "only $kinds (type, population) pairs compared"
 _kpid_say "$listed listed cases equal the truth's ($kinds type/population pairs)"
+
+# The demo's management model (etc/demo.conf.in) on the same hospital: every one of its
+# KPIs equals hospgen's truth too, month by month.
+demo=$KPID_WORK/demo.conf
+gen2=$KPID_WORK/gen-demo
+head -n 3 "$conf" >"$demo"
+sed -n '/^objectives = (/,$p' "$KPID_SOURCE_DIR/etc/demo.conf.in" >>"$demo"
+"$HOSPGEN" --seed 11 --events "$events" --days 400 --start "$from" --out "$gen2" \
+    --truth "$demo" --truth-from "$from" --truth-to "$to" 2>>"$KPID_LOG" ||
+    fail "hospgen failed on the demo model"
+cmp -s "$gen/expected.tsv" "$gen2/expected.tsv" || fail "hospgen is not deterministic"
+kpid_run "$demo" backfill --from "$from" --to "$to" || fail "demo backfill exited with $KPID_EXIT"
+sql "TRUNCATE truth; TRUNCATE truth_cases" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth FROM '$gen2/truth.tsv'" >>"$KPID_LOG" 2>&1 ||
+    fail "cannot load the demo's truth.tsv"
+assert_sql "SELECT count(*) FROM kpid.kpi k WHERE k.active
+              AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.kpi_id = k.id)" 0 \
+    "a demo KPI without ground truth"
+ndiff=$(sql "$(cat "$KPID_WORK/compare.sql") SELECT count(*) FROM diff" | tail -n 1)
+if [ "$ndiff" != 0 ]; then
+    psql -X -v ON_ERROR_STOP=1 -f "$KPID_WORK/report.sql" >&2 || true
+    fail "$ndiff values of the demo's KPIs differ from the ground truth"
+fi
+_kpid_say "$(sql "SELECT count(*) FROM truth") values of $(sql "SELECT count(*) FROM kpid.kpi WHERE active") demo KPIs equal the ground truth"
