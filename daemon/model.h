@@ -14,7 +14,7 @@
  *     both may appear in SQL as literals of a known shape; filter values are valid UTF-8
  *     of at most KPID_MODEL_VALUE_MAX bytes and are meant to be bound as parameters;
  *   - bands are sorted and contiguous.
- * Whether any source produces an activity is not checked here.
+ * Whether any source produces an activity is not checked here (model_check.h warns).
  *
  * Ownership: the model owns everything it points to (strings, arrays, time zones) and
  * kpid_model_free frees it all. Every struct records where it was defined: file is the
