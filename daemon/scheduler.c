@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
+#include "kpi_dirty.h"
 #include "kpi_eval.h"
 #include "log.h"
 #include "pgconn.h"
@@ -33,6 +35,7 @@
 
 static const char REASON_SCHEDULE[] = "schedule";
 static const char REASON_CATCHUP[] = "catchup";
+static const char REASON_LATE[] = "late";
 
 static _Atomic uint64_t kpi_runs;
 
@@ -98,6 +101,8 @@ typedef struct tick_options {
 
 typedef struct tick_result {
     int evaluated, skipped, failed;
+    int late;              /* evaluations of periods made dirty by late or corrected events */
+    int64_t changes;       /* event versions written since the watermark */
     int64_t values;
     char *error;           /* the first evaluation error, or what broke the connection */
     const char *error_kpi; /* the KPI of error, when an evaluation failed */
@@ -238,33 +243,208 @@ static int evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, 
     return 0;
 }
 
-/* Evaluates the open period of kpi at now and, for a calendar period, the one before. */
+/* ---- late and corrected events ------------------------------------------------------ */
+
+/* What a tick knows of the changes since its process's watermark. */
+typedef struct tick_changes {
+    bool loaded;    /* the changes since the watermark are in kpid_changed (kpi_dirty.h) */
+    bool failed;    /* a dirty period was not found or not evaluated: keep the watermark */
+    char *snapshot; /* the snapshot taken before the tick: the next watermark; owned */
+} tick_changes;
+
+/*
+ * Takes the snapshot that becomes the process's watermark after the tick and loads
+ * the changes since its last one. Without a watermark (the first tick of a process)
+ * nothing is dirty: history is `kpid backfill`'s. Returns 0 (a failure other than the
+ * connection's is logged and keeps the watermark: the next tick finds those changes
+ * again) or -ENOTCONN.
+ */
+static int changes_begin(PGconn *conn, const kpid_process *p, const tick_options *opt,
+                         tick_changes *ch, tick_result *res)
+{
+    const char *params[] = {p->id};
+    PGresult *r = NULL;
+    char *error = NULL;
+
+    if (query(conn,
+              "SELECT pg_current_snapshot()::text, (SELECT snapshot::text"
+              " FROM kpid.process_watermark WHERE process_id = $1)",
+              1, params, &r, res) < 0)
+        return -ENOTCONN;
+    ch->snapshot = strdup(PQgetvalue(r, 0, 0));
+    if (!ch->snapshot) {
+        ch->failed = true;
+    } else if (PQgetisnull(r, 0, 1)) {
+        log_info("process=%s has no watermark yet: late events are tracked from now on "
+                 "(earlier history: kpid backfill)",
+                 p->id);
+    } else if (kpid_changes_load(conn, PQgetvalue(r, 0, 1), ch->snapshot, &res->changes,
+                                 &error) == 0) {
+        ch->loaded = true;
+    } else if (PQstatus(conn) != CONNECTION_OK) {
+        PQclear(r);
+        set_error(res, NULL, error);
+        return -ENOTCONN;
+    } else {
+        kpid_log(opt->fail_level, "process=%s cannot read late and corrected events error=\"%s\"",
+                 p->id, error ? error : "out of memory");
+        ch->failed = true;
+        res->failed++;
+        if (!res->error)
+            set_error(res, NULL, error);
+        else
+            free(error);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * After a tick that evaluated every dirty period: stores the tick's snapshot as the
+ * process's watermark, and drops the versions of changed events that every process's
+ * watermark has passed. Returns 0 or -ENOTCONN.
+ */
+static int changes_commit(PGconn *conn, const kpid_process *p, const tick_changes *ch,
+                          tick_result *res)
+{
+    const char *params[] = {p->id, ch->snapshot};
+    PGresult *r = NULL;
+
+    if (ch->failed || !ch->snapshot)
+        return 0;
+    if (query(conn,
+              "INSERT INTO kpid.process_watermark (process_id, snapshot)"
+              " VALUES ($1, $2::pg_snapshot) ON CONFLICT (process_id) DO UPDATE"
+              " SET snapshot = EXCLUDED.snapshot, updated_at = now()",
+              2, params, &r, res) < 0)
+        return -ENOTCONN;
+    PQclear(r);
+    /* A process no longer configured (no active KPI) holds nothing back. */
+    if (query(conn,
+              "DELETE FROM kpid.event_change WHERE ingest_xid < (SELECT"
+              " min(pg_snapshot_xmin(w.snapshot)) FROM kpid.process_watermark w WHERE EXISTS"
+              " (SELECT FROM kpid.kpi k WHERE k.process_id = w.process_id AND k.active))",
+              0, NULL, &r, res) < 0)
+        return -ENOTCONN;
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * True when the period before the open one needs its complete evaluation: it has no
+ * values, or they were computed while it was open (partial). Sets *ret. Returns 0 or
+ * -ENOTCONN.
+ */
+static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *prev,
+                          bool *ret, tick_result *res)
+{
+    char start[40];
+    const char *params[] = {kpi->id, start};
+    PGresult *r = NULL;
+
+    if (kpid_format_time(prev->start * 1000000, start) < 0) {
+        *ret = true; /* the evaluation reports it */
+        return 0;
+    }
+    if (query(conn,
+              "SELECT count(*) = 0 OR bool_or(partial) FROM kpid.kpi_value"
+              " WHERE kpi_id = $1 AND period_start = $2",
+              2, params, &r, res) < 0)
+        return -ENOTCONN;
+    *ret = PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "f") != 0;
+    PQclear(r);
+    return 0;
+}
+
+/* Evaluates, with reason "late", the periods of kpi the changes made dirty, except
+ * those the tick evaluates anyway (done, n_done). */
+static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid_interval *done,
+                      size_t n_done, const tick_options *opt, tick_changes *ch, tick_result *res)
+{
+    kpid_interval *dirty = NULL;
+    size_t n = 0;
+    char *error = NULL;
+    int r = 0;
+
+    if (kpid_kpi_dirty(conn, kpi, now, &dirty, &n, &error) < 0) {
+        if (PQstatus(conn) != CONNECTION_OK) {
+            set_error(res, NULL, error);
+            return -ENOTCONN;
+        }
+        kpid_log(opt->fail_level, "process=%s kpi=%s cannot find its dirty periods error=\"%s\"",
+                 kpi->process->id, kpi->id, error ? error : "out of memory");
+        ch->failed = true;
+        res->failed++;
+        if (!res->error)
+            set_error(res, kpi->id, error);
+        else
+            free(error);
+        return 0;
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        bool skip = false;
+        int failed = res->failed;
+
+        for (size_t j = 0; j < n_done; j++)
+            skip = skip || dirty[i].start == done[j].start;
+        if (skip)
+            continue;
+        if (stop_requested(opt->s)) {
+            r = -ECANCELED;
+            break;
+        }
+        r = evaluate(conn, kpi, &dirty[i], /* partial= */ dirty[i].end > now, REASON_LATE, opt,
+                     res);
+        res->late++;
+        if (res->failed != failed)
+            ch->failed = true;
+    }
+    free(dirty);
+    return r;
+}
+
+/*
+ * Evaluates kpi at now: the open period; for a calendar period, the one before when it
+ * has just closed (or at a catch-up); and the periods late and corrected events made
+ * dirty.
+ */
 static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire_s,
                     const PGresult *runs, const char *reason, const tick_options *opt,
-                    tick_result *res)
+                    tick_changes *ch, tick_result *res)
 {
     const kpid_tz *tz = kpi->process->tz;
     bool rolling = kpi->period.kind == KPID_PERIOD_ROLLING;
-    kpid_interval open, prev;
-    int r;
+    kpid_interval done[2];
+    size_t n_done = 0;
+    int r = 0;
 
-    if (kpid_period_containing(&kpi->period, tz, now, &open) < 0 ||
-        (!rolling && kpid_period_prev(&kpi->period, tz, &open, &prev) < 0)) {
+    if (kpid_period_containing(&kpi->period, tz, now, &done[0]) < 0 ||
+        (!rolling && kpid_period_prev(&kpi->period, tz, &done[0], &done[1]) < 0)) {
         res->failed++;
+        ch->failed = ch->failed || ch->loaded;
         kpid_log(opt->fail_level, "process=%s kpi=%s no period contains now",
                  kpi->process->id, kpi->id);
         if (!res->error)
             set_error(res, kpi->id, strdup("no period contains now"));
         return 0;
     }
-    if (opt->dedupe && evaluated_elsewhere(runs, kpi, &open, fire_s)) {
+    n_done = 1;
+    if (opt->dedupe && evaluated_elsewhere(runs, kpi, &done[0], fire_s)) {
         res->skipped++;
-        return 0;
+    } else {
+        bool unsettled = false;
+
+        /* A rolling window ending now is complete by definition. */
+        r = evaluate(conn, kpi, &done[0], /* partial= */ !rolling, reason, opt, res);
+        if (r == 0 && !rolling && reason != REASON_CATCHUP)
+            r = prev_unsettled(conn, kpi, &done[1], &unsettled, res);
+        if (r == 0 && !rolling && (unsettled || reason == REASON_CATCHUP)) {
+            r = evaluate(conn, kpi, &done[1], /* partial= */ false, reason, opt, res);
+            n_done = 2;
+        }
     }
-    /* A rolling window ending now is complete by definition. */
-    r = evaluate(conn, kpi, &open, /* partial= */ !rolling, reason, opt, res);
-    if (r == 0 && !rolling)
-        r = evaluate(conn, kpi, &prev, /* partial= */ false, reason, opt, res);
+    if (r == 0 && ch->loaded)
+        r = tick_dirty(conn, kpi, now, done, n_done, opt, ch, res);
     return r;
 }
 
@@ -280,6 +460,7 @@ static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int
                     const tick_options *opt, tick_result *res)
 {
     PGresult *runs = NULL;
+    tick_changes ch = {0};
     int64_t now;
     int r;
 
@@ -289,6 +470,8 @@ static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int
         return r;
     if (opt->dedupe)
         r = recent_runs(conn, p, reason, fire_s - KPID_SCHEDULER_SKEW_S, &runs, res);
+    if (r == 0)
+        r = changes_begin(conn, p, opt, &ch, res);
     /* Never before the firing: a rolling window of the firing ends at or after it. */
     now = wall_now_s();
     if (now < fire_s)
@@ -302,9 +485,12 @@ static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int
             if (stop_requested(opt->s))
                 r = -ECANCELED;
             else
-                r = tick_kpi(conn, kpi, now, fire_s, runs, reason, opt, res);
+                r = tick_kpi(conn, kpi, now, fire_s, runs, reason, opt, &ch, res);
         }
     PQclear(runs);
+    if (r == 0)
+        r = changes_commit(conn, p, &ch, res);
+    free(ch.snapshot);
     /* On a broken connection the server has released the lock already. */
     if (PQstatus(conn) == CONNECTION_OK && release_lock(conn, p, res) < 0 && r == 0)
         r = -ENOTCONN;
@@ -523,9 +709,9 @@ static void report(proc_thread *t, const char *reason, int r, const tick_result 
     }
     kpid_log(reason == REASON_CATCHUP ? KPID_LOG_INFO : KPID_LOG_DEBUG,
              "process=%s tick reason=%s evaluated=%d skipped=%d failed=%d values=%lld "
-             "ms=%.1f",
+             "changes=%lld late=%d ms=%.1f",
              id, reason, res->evaluated, res->skipped, res->failed, (long long)res->values,
-             (double)took_us / 1e3);
+             (long long)res->changes, res->late, (double)took_us / 1e3);
     if (res->skipped)
         log_debug("process=%s kpis=%d already evaluated for this firing by another instance",
                   id, res->skipped);
@@ -792,8 +978,9 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
             if (status == 0)
                 status = -ETIMEDOUT;
         } else {
-            log_info("process=%s evaluated=%d failed=%d values=%lld", p->id, res.evaluated,
-                     res.failed, (long long)res.values);
+            log_info("process=%s evaluated=%d failed=%d values=%lld changes=%lld late=%d",
+                     p->id, res.evaluated, res.failed, (long long)res.values,
+                     (long long)res.changes, res.late);
             if (res.failed)
                 status = -EIO;
         }

@@ -4,9 +4,19 @@
  * schedule (in the process's time zone).
  *
  * A tick of a process evaluates every KPI of it, non-ratio KPIs first (ratios read their
- * values): the open period, the one containing now (partial), and the complete period
- * before it; for a rolling window only the window ending now. Each evaluation replaces
- * the period's values in kpid.kpi_value and is logged in kpid.kpi_run (kpi_eval.h).
+ * values): the open period, the one containing now (partial); the period before it when
+ * it has just closed (no values yet, or partial ones) and at every catch-up; and every
+ * period that late or corrected events made dirty since the process's last tick, with
+ * reason "late" (kpi_dirty.h). For a rolling window only the window ending now. Each
+ * evaluation replaces the period's values in kpid.kpi_value and is logged in
+ * kpid.kpi_run (kpi_eval.h).
+ *
+ * Which events are new to a tick: its process's watermark, the snapshot
+ * (pg_current_snapshot()) taken at the start of its last complete tick, in
+ * kpid.process_watermark. A tick takes a snapshot first, evaluates, and stores it as the
+ * watermark only when every dirty period was evaluated: after a failure or a stop the
+ * next tick finds the same changes again. The first tick of a process (no watermark)
+ * stores one and finds nothing dirty: history is kpid backfill's job.
  *
  * Several kpid instances on one warehouse: a tick runs under a session-level advisory
  * lock of its process (pg_try_advisory_lock(hashtextextended('kpid.process:' || id, 0)));

@@ -1,0 +1,162 @@
+# Late and corrected events: after a tick has set the process's watermark, a late
+# PHYSICIAN_SEEN (its case's ED_ARRIVAL in an earlier, closed month), a correction that
+# moves an event into another month and a retraction change, at the next tick, exactly
+# the KPI values they affect (to what a full backfill computes), and rewrite no other
+# row. A tick with nothing new re-evaluates only the open periods.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/common.sh"
+kpid_test_init late_data
+
+mkdir "$KPID_WORK/inbox"
+ev() { # key case subject activity time
+    printf '{"event_key":"%s","case_id":"%s","subject_id":"%s","activity":"%s","time":"%s"}\n' \
+        "$1" "$2" "$3" "$4" "$5"
+}
+{
+    # Door to doctor, January: 20 and 50 min, E3 not seen (yet); February: 10 min.
+    ev e1a E1 P11 ED_ARRIVAL 2025-01-10T08:00:00Z
+    ev e1b E1 P11 PHYSICIAN_SEEN 2025-01-10T08:20:00Z
+    ev e2a E2 P12 ED_ARRIVAL 2025-01-11T09:00:00Z
+    ev e2b E2 P12 PHYSICIAN_SEEN 2025-01-11T09:50:00Z
+    ev e3a E3 P13 ED_ARRIVAL 2025-01-31T23:50:00Z
+    ev e4a E4 P14 ED_ARRIVAL 2025-02-03T10:00:00Z
+    ev e4b E4 P14 PHYSICIAN_SEEN 2025-02-03T10:10:00Z
+    # Lab orders: 1 in January, 2 in February, 1 in March.
+    ev l1 L1 P21 LAB_ORDER 2025-01-05T10:00:00Z
+    ev l2 L2 P22 LAB_ORDER 2025-02-10T10:00:00Z
+    ev l3 L3 P23 LAB_ORDER 2025-02-11T10:00:00Z
+    ev l4 L4 P24 LAB_ORDER 2025-03-01T10:00:00Z
+    # Stays: P1 discharged on January 20 and readmitted on February 5 (4 days); P2 in March.
+    ev a1 I1 P1 ADMISSION 2025-01-10T10:00:00Z
+    ev d1 I1 P1 DISCHARGE 2025-01-20T10:00:00Z
+    ev a2 I2 P1 ADMISSION 2025-02-05T10:00:00Z
+    ev d2 I2 P1 DISCHARGE 2025-02-09T10:00:00Z
+    ev a3 I3 P2 ADMISSION 2025-03-02T10:00:00Z
+    ev d3 I3 P2 DISCHARGE 2025-03-04T10:00:00Z
+} >"$KPID_WORK/inbox/a.ndjson"
+
+cat >"$KPID_WORK/kpid.conf" <<CONF
+pseudonymize = false;
+warehouse = { conninfo = "$KPID_TEST_CONNINFO"; flush_interval_ms = 20; };
+sources = ( { name = "events"; plugin = "file"; path = "$KPID_WORK/inbox/*.ndjson"; } );
+objectives = ( { id = "care"; name = "Care"; perspective = "patient"; } );
+processes = (
+  { id = "hospital"; name = "Hospital"; category = "main"; timezone = "UTC";
+    schedule = "0 0 1 1 *";
+    kpis = (
+      { id = "arrivals"; name = "ED arrivals"; type = "count"; period = "month";
+        direction = "higher"; objective = "care"; activity = "ED_ARRIVAL"; },
+      { id = "d2d"; name = "Door to doctor"; unit = "min"; type = "duration"; period = "month";
+        target = 30.0; direction = "lower"; objective = "care";
+        from = "ED_ARRIVAL"; to = "PHYSICIAN_SEEN"; statistic = "median"; },
+      { id = "labs"; name = "Lab orders"; type = "count"; period = "month";
+        direction = "higher"; objective = "care"; activity = "LAB_ORDER"; },
+      { id = "labs_1d"; name = "Lab orders, last day"; type = "count"; period = "last 24h";
+        direction = "higher"; objective = "care"; activity = "LAB_ORDER"; },
+      { id = "readmit"; name = "Readmission"; type = "proportion"; period = "month";
+        target = 0.1; direction = "lower"; objective = "care";
+        population = { activity = "DISCHARGE"; };
+        numerator = { activity = "ADMISSION"; link = "subject"; within = "30d"; }; },
+      { id = "days"; name = "Patient days"; type = "census"; period = "month"; target = 1.0;
+        direction = "higher"; objective = "care"; from = "ADMISSION"; to = "DISCHARGE";
+        statistic = "case_days"; },
+      { id = "days_per_lab"; name = "Patient days per lab order"; type = "ratio";
+        period = "month"; target = 1.0; direction = "higher"; objective = "care";
+        numerator = "days"; denominator = "labs"; }
+    ); }
+);
+CONF
+
+backfill() {
+    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" backfill \
+        --from 2025-01-01 --to 2025-04-01 >>"$KPID_LOG" 2>&1 || fail "backfill failed"
+}
+# The values of 2025, one line per KPI, period and stratum.
+values() {
+    sql "SELECT kpi_id, to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM'), stratum, value,
+                numerator, denominator, n, status, partial
+         FROM kpid.kpi_value WHERE period_start < '2026-01-01' ORDER BY 1, 2, 3"
+}
+v() { # KPI MONTH: the whole population's value
+    sql "SELECT value FROM kpid.kpi_value WHERE kpi_id = '$1'
+         AND period_start = '$2-01 00:00:00+00' AND stratum = '{}'"
+}
+
+# 1. The first tick sets the watermark and finds nothing late: history is backfill's.
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT count(*) FROM kpid.event" 17 "events"
+assert_sql "SELECT count(*) FROM kpid.process_watermark WHERE process_id = 'hospital'" 1 \
+    "the first tick stored a watermark"
+assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE reason = 'late'" 0 "late runs at the first tick"
+backfill
+assert_eq "$(v d2d 2025-01)" 35 "door to doctor, January, before"
+assert_eq "$(v labs 2025-02)" 2 "labs, February, before"
+assert_eq "$(v readmit 2025-01)" 1 "readmission, January, before"
+assert_eq "$(v days 2025-02)" 4 "patient days, February, before"
+
+# 2. A tick with nothing new: only the open periods (the one before is settled).
+mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT count(*), count(DISTINCT kpi_id), count(*) FILTER (WHERE reason <> 'schedule'),
+                   count(*) FILTER (WHERE kpi_id <> 'labs_1d' AND period_start
+                                    < date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+            FROM kpid.kpi_run WHERE id > $mark" "7|7|0|0" "a tick without changes"
+
+# 3. Late data: (a) E3 was seen at 00:30 on February 1 (40 min after its January
+#    arrival), (b) lab order l2 moves from February 10 to March 10, (c) admission a2 is
+#    retracted (P1 was not readmitted, I2 has no opening).
+before=$(values)
+sql "SELECT kpi_id || ' ' || period_start || ' ' || computed_at FROM kpid.kpi_value
+     WHERE period_start < '2026-01-01'" | sort >"$KPID_WORK/computed.before"
+{
+    ev e3b E3 P13 PHYSICIAN_SEEN 2025-02-01T00:30:00Z
+    ev l2 L2 P22 LAB_ORDER 2025-03-10T10:00:00Z
+    printf '{"event_key":"a2","retract":true}\n'
+} >"$KPID_WORK/late.tmp"
+mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/b.ndjson"
+mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT count(*) FROM kpid.event" 17 "events after the late ones"
+
+# Exactly the affected periods were evaluated, with reason "late": the ratio after its
+# numerator (patient days, February) and denominator (labs, February and March).
+assert_sql "SELECT string_agg(kpi_id || ' ' || to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM'),
+                              ', ' ORDER BY kpi_id, period_start)
+            FROM kpid.kpi_run WHERE id > $mark AND reason = 'late' AND error IS NULL" \
+    "d2d 2025-01, days 2025-02, days_per_lab 2025-02, days_per_lab 2025-03, labs 2025-02, labs 2025-03, readmit 2025-01" \
+    "late evaluations"
+assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE id > $mark AND error IS NOT NULL" 0 "failed runs"
+assert_sql "SELECT max(id) FILTER (WHERE kpi_id IN ('days', 'labs'))
+                   < min(id) FILTER (WHERE kpi_id = 'days_per_lab')
+            FROM kpid.kpi_run WHERE id > $mark AND reason = 'late'" t \
+    "ratios are evaluated after their parts"
+
+# The new values, by hand: median(20, 40, 50); 1 and 2 orders; not readmitted; no stay.
+assert_eq "$(v d2d 2025-01)" 40 "door to doctor, January, after"
+assert_eq "$(v d2d 2025-02)" 10 "door to doctor, February, unchanged"
+assert_eq "$(v labs 2025-02)" 1 "labs, February, after"
+assert_eq "$(v labs 2025-03)" 2 "labs, March, after"
+assert_eq "$(v readmit 2025-01)" 0 "readmission, January, after"
+assert_eq "$(v days 2025-02)" 0 "patient days, February, after"
+assert_eq "$(v days_per_lab 2025-03)" 1 "patient days per lab order, March, after"
+
+# No other row was rewritten.
+sql "SELECT kpi_id || ' ' || period_start || ' ' || computed_at FROM kpid.kpi_value
+     WHERE period_start < '2026-01-01'" | sort >"$KPID_WORK/computed.after"
+changed=$(comm -13 "$KPID_WORK/computed.before" "$KPID_WORK/computed.after" | wc -l)
+assert_eq "$changed" 7 "rows rewritten by the tick"
+after=$(values)
+assert_eq "$(diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -c '^>')" 7 \
+    "rows whose values changed"
+
+# The tick's values are what a full recompute gives.
+backfill
+assert_eq "$(values)" "$after" "the values after the tick differ from a full backfill"
+
+# 4. The watermark moved: the next tick finds nothing late, and the versions that every
+#    watermark has passed are gone.
+mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE id > $mark AND reason = 'late'" 0 \
+    "late runs at the tick after"
+assert_sql "SELECT count(*) FROM kpid.event_change" 0 "changes kept after every watermark passed"
