@@ -58,7 +58,8 @@
 /* The known keys of each section; NULL-terminated. */
 static const char *const top_keys[] = {
     "plugin_dir", "log_level", "pseudonymize", "pseudonym_key_file", "warehouse",
-    "queue",      "sources",   "objectives",   "processes",          NULL,
+    "queue",      "sources",   "objectives",   "processes",          "recompute_horizon",
+    NULL,
 };
 static const char *const warehouse_keys[] = {
     "conninfo", "password_file", "batch_max_rows", "flush_interval_ms", NULL,

@@ -15,6 +15,7 @@
  *                 pseudonymize_case_id = false; activities = [ "ED_ARRIVAL" ];
  *                 path = "..."; ... } );
  *   objectives = ( ... );  processes = ( ... );     # the management model, see model.h
+ *   recompute_horizon = "90d";                      # history a changed KPI recomputes
  *
  * A kpid_config is immutable once loaded; a reload builds a new one and frees the old
  * one after the switch.

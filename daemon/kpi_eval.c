@@ -139,10 +139,15 @@ static int exec_params(PGconn *conn, const char *sql, int n, const char *const *
     return r;
 }
 
-static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, char **ret_error)
+/*
+ * Upserts a KPI's definition. A new KPI, or one whose version hash changed, gets
+ * recompute_from = now - horizon (the earlier one when a recompute is still pending):
+ * its process recomputes those periods at its next tick.
+ */
+static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t horizon_ms, char **ret_error)
 {
     kpid_sql sql = {0}, members = {0};
-    char hash[65], target[40], weight[40], *bands = NULL, *def = NULL;
+    char hash[65], target[40], weight[40], horizon[32], *bands = NULL, *def = NULL;
     bool drill;
     int r;
 
@@ -167,19 +172,25 @@ static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, char **ret_error)
     const char *p[] = {kpi->id, kpi->process->id, kpi->objective->id, kpi->name, kpi->unit,
                        kpid_kpi_type_name(kpi->type), kpi->period_text,
                        kpi->has_target ? target : NULL, kpid_direction_name(kpi->direction),
-                       weight, bands, def, hash};
+                       weight, bands, def, hash, horizon};
+    snprintf(horizon, sizeof(horizon), "%lld", (long long)horizon_ms);
     r = exec_params(conn,
                     "INSERT INTO kpid.kpi (id, process_id, objective_id, name, unit, type,"
-                    " period, target, direction, weight, bands, definition, version_hash)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                    " period, target, direction, weight, bands, definition, version_hash,"
+                    " recompute_from)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+                    " CASE WHEN $14::bigint > 0 THEN now() - $14::bigint * interval '1 ms' END)"
                     " ON CONFLICT (id) DO UPDATE SET process_id = EXCLUDED.process_id,"
                     " objective_id = EXCLUDED.objective_id, name = EXCLUDED.name,"
                     " unit = EXCLUDED.unit, type = EXCLUDED.type, period = EXCLUDED.period,"
                     " target = EXCLUDED.target, direction = EXCLUDED.direction,"
                     " weight = EXCLUDED.weight, bands = EXCLUDED.bands,"
                     " definition = EXCLUDED.definition, version_hash = EXCLUDED.version_hash,"
+                    " recompute_from = CASE WHEN kpid.kpi.version_hash = EXCLUDED.version_hash"
+                    " THEN kpid.kpi.recompute_from"
+                    " ELSE least(kpid.kpi.recompute_from, EXCLUDED.recompute_from) END,"
                     " active = true, updated_at = now()",
-                    13, p, kpi->id, ret_error);
+                    14, p, kpi->id, ret_error);
     free(bands);
     free(def);
     kpid_sql_clear(&sql);
@@ -219,7 +230,7 @@ int kpid_model_sync(PGconn *conn, const kpid_model *m, char **ret_error)
         r = exec_params(conn, "UPDATE kpid.kpi SET active = false WHERE active", 0, NULL,
                         "sync", ret_error);
     for (size_t i = 0; i < m->n_kpis && r == 0; i++)
-        r = sync_kpi(conn, m->kpis[i], ret_error);
+        r = sync_kpi(conn, m->kpis[i], m->recompute_horizon_ms, ret_error);
     if (r == 0)
         r = exec_params(conn, "COMMIT", 0, NULL, "sync", ret_error);
     else

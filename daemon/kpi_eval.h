@@ -24,8 +24,9 @@ int kpid_kpi_hash(const kpid_kpi *kpi, const kpid_sql *sql, char out[65]);
 
 /*
  * Upserts every objective, process and KPI of the model; KPIs no longer configured are
- * marked inactive (their values stay). Returns 0 or -EIO with *ret_error freshly
- * allocated.
+ * marked inactive (their values stay). A KPI that is new or whose definition hash
+ * changed gets kpid.kpi.recompute_from = now - model->recompute_horizon_ms (see
+ * sql/007_recompute.sql). Returns 0 or -EIO with *ret_error freshly allocated.
  */
 int kpid_model_sync(PGconn *conn, const kpid_model *model, char **ret_error);
 

@@ -673,6 +673,17 @@ static void resolve_ratios(kpid__model_parser *p, const config_setting_t *root)
 
 /* ---- the model ------------------------------------------------------------------- */
 
+/* recompute_horizon: how far back a changed definition recomputes; default 90 days. */
+static void parse_recompute_horizon(kpid__model_parser *p, const config_setting_t *root)
+{
+    const config_setting_t *s = config_setting_get_member(root, "recompute_horizon");
+
+    p->model->recompute_horizon_ms = KPID_MODEL_RECOMPUTE_HORIZON_DEFAULT_MS;
+    if (s)
+        (void)kpid__config_get_duration(p->l, s, "", 0, KPID_MODEL_RECOMPUTE_HORIZON_MAX_MS,
+                                        &p->model->recompute_horizon_ms);
+}
+
 kpid_model *kpid__model_parse(struct kpid__loader *l, const config_setting_t *root)
 {
     kpid__model_parser p = {.l = l};
@@ -682,6 +693,7 @@ kpid_model *kpid__model_parse(struct kpid__loader *l, const config_setting_t *ro
         kpid__config_oom(l);
         return NULL;
     }
+    parse_recompute_horizon(&p, root);
     parse_objectives(&p, root);
     parse_processes(&p, root);
     check_duplicates(&p, root);

@@ -40,6 +40,8 @@
 #define KPID_MODEL_VALUE_MAX 256      /* bytes of a filter value */
 #define KPID_MODEL_STRATIFY_MAX 3     /* attributes a KPI may be stratified by */
 #define KPID_MODEL_QUERY_MAX 65536    /* bytes of an sql KPI's query */
+#define KPID_MODEL_RECOMPUTE_HORIZON_DEFAULT_MS (90LL * 86400 * 1000)
+#define KPID_MODEL_RECOMPUTE_HORIZON_MAX_MS (3660LL * 86400 * 1000) /* about ten years */
 
 typedef enum kpid_perspective {
     KPID_PERSPECTIVE_FINANCIAL,
@@ -260,6 +262,8 @@ typedef struct kpid_model {
     size_t n_kpis;
     char **files;                   /* the file names the structs point to */
     size_t n_files;
+    int64_t recompute_horizon_ms;   /* a changed or new KPI recomputes its periods that
+                                       end within this much before now; 0: none */
 } kpid_model;
 
 /* Frees a model and everything it owns; accepts NULL; returns NULL. */

@@ -36,6 +36,7 @@
 static const char REASON_SCHEDULE[] = "schedule";
 static const char REASON_CATCHUP[] = "catchup";
 static const char REASON_LATE[] = "late";
+static const char REASON_RECOMPUTE[] = "definition"; /* the definition changed */
 
 static _Atomic uint64_t kpi_runs;
 
@@ -102,6 +103,7 @@ typedef struct tick_options {
 typedef struct tick_result {
     int evaluated, skipped, failed;
     int late;              /* evaluations of periods made dirty by late or corrected events */
+    int recomputed;        /* evaluations of history after a definition changed */
     int64_t changes;       /* event versions written since the watermark */
     int64_t values;
     char *error;           /* the first evaluation error, or what broke the connection */
@@ -404,13 +406,98 @@ static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid
 }
 
 /*
+ * The KPIs of process p whose definition changed (kpid.kpi.recompute_from, set by the
+ * model sync): id, version_hash, recompute_from as text and as epoch seconds. The
+ * caller clears *ret_pending. Returns 0 or -ENOTCONN.
+ */
+static int recompute_pending(PGconn *conn, const kpid_process *p, PGresult **ret_pending,
+                             tick_result *res)
+{
+    const char *params[] = {p->id};
+
+    return query(conn,
+                 "SELECT id, version_hash, recompute_from::text,"
+                 " floor(extract(epoch FROM recompute_from))::bigint FROM kpid.kpi"
+                 " WHERE process_id = $1 AND active AND recompute_from IS NOT NULL",
+                 1, params, ret_pending, res);
+}
+
+/* The row of pending for the KPI with that id, or -1. */
+static int pending_row(const PGresult *pending, const char *id)
+{
+    for (int i = 0; pending && i < PQntuples(pending); i++)
+        if (strcmp(PQgetvalue(pending, i, 0), id) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * Recomputes kpi's history after a change of its definition: every period from the one
+ * containing its recompute_from (for a ratio without its own, the earlier of its
+ * parts') up to those the tick evaluates anyway (done), with reason "definition"; then
+ * clears recompute_from unless the definition changed again meanwhile. Nothing is
+ * cleared when an evaluation failed: the next tick tries again.
+ */
+static int tick_recompute(PGconn *conn, const kpid_kpi *kpi, const PGresult *pending, int64_t now,
+                          const kpid_interval *done, size_t n_done, const tick_options *opt,
+                          tick_result *res)
+{
+    const kpid_tz *tz = kpi->process->tz;
+    int row = pending_row(pending, kpi->id);
+    int64_t from = INT64_MAX;
+    kpid_interval iv;
+    int failed = res->failed, r = 0;
+
+    if (kpi->period.kind == KPID_PERIOD_ROLLING)
+        return 0;
+    if (row >= 0)
+        from = strtoll(PQgetvalue(pending, row, 3), NULL, 10);
+    else if (kpi->type == KPID_KPI_RATIO) {
+        /* A part recomputed in this tick (it comes first) changes the ratio too. */
+        const char *parts[] = {kpi->u.ratio.numerator, kpi->u.ratio.denominator};
+        for (size_t i = 0; i < 2; i++) {
+            int k = pending_row(pending, parts[i]);
+            int64_t t = k >= 0 ? strtoll(PQgetvalue(pending, k, 3), NULL, 10) : INT64_MAX;
+            from = t < from ? t : from;
+        }
+    }
+    if (from == INT64_MAX)
+        return 0;
+    if (kpid_period_containing(&kpi->period, tz, from, &iv) < 0)
+        return 0; /* nothing the calendar can name: nothing to recompute */
+    for (int guard = 0; iv.start < now && r == 0 && guard < 100000; guard++) {
+        bool skip = false;
+        for (size_t j = 0; j < n_done; j++)
+            skip = skip || iv.start == done[j].start;
+        if (stop_requested(opt->s))
+            return -ECANCELED;
+        if (!skip) {
+            r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, REASON_RECOMPUTE, opt, res);
+            res->recomputed++;
+        }
+        if (r == 0 && kpid_period_next(&kpi->period, tz, &iv, &iv) < 0)
+            break;
+    }
+    if (r == 0 && row >= 0 && res->failed == failed) {
+        const char *params[] = {kpi->id, PQgetvalue(pending, row, 1), PQgetvalue(pending, row, 2)};
+        PGresult *done_res = NULL;
+        r = query(conn,
+                  "UPDATE kpid.kpi SET recompute_from = NULL WHERE id = $1"
+                  " AND version_hash = $2 AND recompute_from = $3::timestamptz",
+                  3, params, &done_res, res);
+        PQclear(done_res);
+    }
+    return r;
+}
+
+/*
  * Evaluates kpi at now: the open period; for a calendar period, the one before when it
  * has just closed (or at a catch-up); and the periods late and corrected events made
  * dirty.
  */
 static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire_s,
-                    const PGresult *runs, const char *reason, const tick_options *opt,
-                    tick_changes *ch, tick_result *res)
+                    const PGresult *runs, const PGresult *pending, const char *reason,
+                    const tick_options *opt, tick_changes *ch, tick_result *res)
 {
     const kpid_tz *tz = kpi->process->tz;
     bool rolling = kpi->period.kind == KPID_PERIOD_ROLLING;
@@ -445,6 +532,8 @@ static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire
     }
     if (r == 0 && ch->loaded)
         r = tick_dirty(conn, kpi, now, done, n_done, opt, ch, res);
+    if (r == 0)
+        r = tick_recompute(conn, kpi, pending, now, done, n_done, opt, res);
     return r;
 }
 
@@ -459,7 +548,7 @@ static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire
 static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int64_t fire_s,
                     const tick_options *opt, tick_result *res)
 {
-    PGresult *runs = NULL;
+    PGresult *runs = NULL, *pending = NULL;
     tick_changes ch = {0};
     int64_t now;
     int r;
@@ -472,6 +561,8 @@ static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int
         r = recent_runs(conn, p, reason, fire_s - KPID_SCHEDULER_SKEW_S, &runs, res);
     if (r == 0)
         r = changes_begin(conn, p, opt, &ch, res);
+    if (r == 0)
+        r = recompute_pending(conn, p, &pending, res);
     /* Never before the firing: a rolling window of the firing ends at or after it. */
     now = wall_now_s();
     if (now < fire_s)
@@ -485,9 +576,10 @@ static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int
             if (stop_requested(opt->s))
                 r = -ECANCELED;
             else
-                r = tick_kpi(conn, kpi, now, fire_s, runs, reason, opt, &ch, res);
+                r = tick_kpi(conn, kpi, now, fire_s, runs, pending, reason, opt, &ch, res);
         }
     PQclear(runs);
+    PQclear(pending);
     if (r == 0)
         r = changes_commit(conn, p, &ch, res);
     free(ch.snapshot);
@@ -707,11 +799,11 @@ static void report(proc_thread *t, const char *reason, int r, const tick_result 
                   id, reason);
         return;
     }
-    kpid_log(reason == REASON_CATCHUP ? KPID_LOG_INFO : KPID_LOG_DEBUG,
+    kpid_log(reason == REASON_CATCHUP || res->recomputed ? KPID_LOG_INFO : KPID_LOG_DEBUG,
              "process=%s tick reason=%s evaluated=%d skipped=%d failed=%d values=%lld "
-             "changes=%lld late=%d ms=%.1f",
+             "changes=%lld late=%d recomputed=%d ms=%.1f",
              id, reason, res->evaluated, res->skipped, res->failed, (long long)res->values,
-             (long long)res->changes, res->late, (double)took_us / 1e3);
+             (long long)res->changes, res->late, res->recomputed, (double)took_us / 1e3);
     if (res->skipped)
         log_debug("process=%s kpis=%d already evaluated for this firing by another instance",
                   id, res->skipped);
@@ -978,9 +1070,10 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
             if (status == 0)
                 status = -ETIMEDOUT;
         } else {
-            log_info("process=%s evaluated=%d failed=%d values=%lld changes=%lld late=%d",
+            log_info("process=%s evaluated=%d failed=%d values=%lld changes=%lld late=%d"
+                     " recomputed=%d",
                      p->id, res.evaluated, res.failed, (long long)res.values,
-                     (long long)res.changes, res.late);
+                     (long long)res.changes, res.late, res.recomputed);
             if (res.failed)
                 status = -EIO;
         }
