@@ -266,7 +266,7 @@ static int cmp_double(const void *pa, const void *pb)
 
 double ht_percentile_cont(double *v, size_t n, double p)
 {
-    qsort(v, n, sizeof(*v), cmp_double);
+    ht_sort(v, n, sizeof(*v), cmp_double);
     double pos = p * (double)(n - 1);
     double lo = floor(pos), hi = ceil(pos);
     if (lo == hi)
@@ -356,7 +356,7 @@ static int add_pop(const struct ht_store *s, struct ht_row *row, const char *cod
         if ((m[i].f & want) == want && !(m[i].f & refuse))
             p->p[c++] = (struct ht_pair){m[i].case_id, m[i].subject};
     sort_pool = &s->pool;
-    qsort(p->p, c, sizeof(*p->p), cmp_pair);
+    ht_sort(p->p, c, sizeof(*p->p), cmp_pair);
     p->n = 0;
     for (size_t i = 0; i < c; i++)
         if (p->n == 0 || cmp_pair(&p->p[p->n - 1], &p->p[i]) != 0)
@@ -389,7 +389,7 @@ static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t s
                 return -ENOMEM;
             for (size_t i = 0; i < n; i++)
                 ids[i] = k->count == HT_CASES ? m[i].case_id : m[i].subject;
-            qsort(ids, n, sizeof(*ids), cmp_u32);
+            ht_sort(ids, n, sizeof(*ids), cmp_u32);
             size_t d = 0; /* distinct non-null ids */
             for (size_t i = 0; i < n; i++)
                 d += ids[i] != HT_NONE && (i == 0 || ids[i] != ids[i - 1]);
@@ -594,7 +594,7 @@ static int eval_members(const struct ht_store *s, const struct ht_kpi *k, int64_
         return rc;
     /* Member order within a stratum stays the anchor order: stable by construction
      * is not needed, populations are sorted by text. */
-    qsort(ms->m, ms->n, sizeof(*ms->m), cmp_stratum);
+    ht_sort(ms->m, ms->n, sizeof(*ms->m), cmp_stratum);
     for (size_t i = 0, j; i < ms->n && rc == 0; i = j) {
         bool valued = false;
         for (j = i; j < ms->n && cmp_stratum(&ms->m[i], &ms->m[j]) == 0; j++)
@@ -606,7 +606,7 @@ static int eval_members(const struct ht_store *s, const struct ht_kpi *k, int64_
         rc = add_row(s, k, start, end, ms->m + i, j - i, /* whole= */ false, res);
     }
     if (rc == 0)
-        qsort(res->row, res->n, sizeof(*res->row), cmp_row);
+        ht_sort(res->row, res->n, sizeof(*res->row), cmp_row);
     return rc;
 }
 

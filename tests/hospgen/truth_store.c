@@ -225,7 +225,7 @@ static int build(const struct ht_store *s, int which, int (*cmp)(const void *, c
                               .seq = e->seq, .ev = (uint32_t)i};
         off[g + 1]++;
     }
-    qsort(r, n, sizeof(*r), cmp);
+    ht_sort(r, n, sizeof(*r), cmp);
     for (size_t g = 1; g <= n_groups; g++)
         off[g] += off[g - 1];
     for (size_t i = 0; i < n; i++)

@@ -8,6 +8,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+/* qsort, for arrays that may be empty (and then NULL, which qsort must not be given). */
+static inline void ht_sort(void *base, size_t n, size_t size,
+                           int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
 
 #define HT_NONE 0u     /* string id of "no string" (a missing case, subject or attribute) */
 #define HT_ATTR_MAX 8  /* attributes per event */

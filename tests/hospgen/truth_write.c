@@ -66,7 +66,7 @@ static void write_rows(FILE *tf, FILE *cf, const struct ht_store *s, const char 
             fprintf(tf, "\t%lld\n", (long long)row->n);
         else
             fputs("\t\\N\n", tf);
-        qsort(row->pop, row->n_pop, sizeof(row->pop[0]), cmp_pop);
+        ht_sort(row->pop, row->n_pop, sizeof(row->pop[0]), cmp_pop);
         for (size_t p = 0; p < row->n_pop; p++)
             for (size_t k = 0; k < row->pop[p].n; k++) {
                 const struct ht_pair *pr = &row->pop[p].p[k];
@@ -128,7 +128,7 @@ int ht_write_truth(const struct ht_store *s, const struct ht_model *m, int64_t f
         return -ENOMEM;
     for (size_t i = 0; i < m->n; i++)
         order[i] = &m->kpi[i];
-    qsort(order, m->n, sizeof(*order), cmp_kpi_id);
+    ht_sort(order, m->n, sizeof(*order), cmp_kpi_id);
     tf = open_out(dir, "truth.tsv");
     cf = tf ? open_out(dir, "truth_cases.tsv") : NULL;
     if (!tf || !cf)
