@@ -191,9 +191,11 @@ static void put_anchor(builder *b, const kpid_kpi *kpi, int activity)
 /* "e is its case's first event of activity": ties go by (time, source, event_key). */
 static void put_first_of_case(builder *b, int activity)
 {
+    /* OFFSET 0 keeps this a probe of the (case_id, activity, time) index per anchor:
+     * as an anti-join the planner would hash every event of the activity ever stored. */
     putf(b, " AND e.case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM kpid.event p"
             " WHERE p.case_id = e.case_id AND p.activity = $%d"
-            " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key))",
+            " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key) OFFSET 0)",
          activity);
 }
 
@@ -417,7 +419,8 @@ static void members_census(builder *b, const kpid_kpi *kpi, const int keys[])
          from, param_interval(b, kpi->u.census.lookback_ms));
     put_filters(b, "e", kpi->filters, kpi->n_filters);
     put_first_of_case(b, from);
-    put(b, ") m WHERE c IS NULL OR c > $1) q");
+    /* OFFSET 0: the filter on c must not be pushed down, which would copy c's subquery. */
+    put(b, " OFFSET 0) m WHERE c IS NULL OR c > $1) q");
 }
 
 /* The member subquery of kpi, or -ENOTSUP for ratio and sql KPIs. */

@@ -324,7 +324,10 @@ int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
     params[sql.n_params + 3] = partial ? "true" : "false";
 
     const char *del[] = {kpi->id, start};
+    /* jit off: the correlated subqueries' estimated costs would have every statement
+     * compiled, which costs more than the whole evaluation of an indexed period. */
     if ((r = exec_params(conn, "BEGIN", 0, NULL, kpi->id, ret_error)) < 0 ||
+        (r = exec_params(conn, "SET LOCAL jit = off", 0, NULL, kpi->id, ret_error)) < 0 ||
         (r = exec_params(conn, "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2",
                          2, del, kpi->id, ret_error)) < 0)
         goto rollback;
