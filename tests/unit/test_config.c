@@ -4,8 +4,8 @@
  * once. Configurations are written to a temporary folder; the test plugins "testsrc"
  * and "badabi" come from KPID_TEST_PLUGIN_DIR.
  *
- * In the expected texts "@" stands for the configuration file's path, "$T" for the
- * temporary folder and "$P" for the test plugin folder.
+ * In the expected texts "@:" stands for the configuration file's path and a colon, "$T"
+ * for the temporary folder and "$P" for the test plugin folder (see conf_fixture.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf_fixture.h"
 #include "config.h"
 #include "log.h"
 #include "model_check.h"
@@ -44,120 +44,24 @@
     "use an integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "  \
     "milliseconds"
 
-static char tmpdir[PATH_MAX];
-static char conf_path[PATH_MAX + 16];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *tmp_path(const char *name)
-{
-    char *p;
-
-    assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
-    return p;
-}
-
-/* Replaces "@", "$T" and "$P" in tmpl; the result is freshly allocated. */
-static char *expand(const char *tmpl)
-{
-    char *out = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&out, &size);
-
-    assert_non_null(f);
-    for (const char *p = tmpl; *p; p++) {
-        if (*p == '@')
-            fputs(conf_path, f);
-        else if (p[0] == '$' && p[1] == 'T') {
-            fputs(tmpdir, f);
-            p++;
-        } else if (p[0] == '$' && p[1] == 'P') {
-            fputs(KPID_TEST_PLUGIN_DIR, f);
-            p++;
-        } else
-            fputc(*p, f);
-    }
-    assert_int_equal(fclose(f), 0);
-    return out;
-}
-
-static int load_with(const char *text, const char *plugin_dir, kpid_config **ret_config,
-                     char **ret_errors)
-{
-    write_file(conf_path, text);
-    return kpid_config_load(conf_path, plugin_dir, ret_config, ret_errors);
-}
-
-/* Loads text (plugins from the test folder), which must load; the caller frees. */
-static kpid_config *expect_ok_with(const char *text, const char *plugin_dir)
-{
-    kpid_config *cfg = NULL;
-    char *errors = NULL;
-    int r = load_with(text, plugin_dir, &cfg, &errors);
-
-    if (r != 0)
-        print_error("unexpected errors (%d):\n%s", r, errors ? errors : "(none)");
-    assert_int_equal(r, 0);
-    assert_null(errors);
-    assert_non_null(cfg);
-    return cfg;
-}
-
-static kpid_config *expect_ok(const char *text)
-{
-    return expect_ok_with(text, KPID_TEST_PLUGIN_DIR);
-}
-
-/* Loads text, which must fail with exactly the errors in tmpl (expanded). */
-static void expect_errors(const char *text, const char *tmpl)
-{
-    kpid_config sentinel, *cfg = &sentinel;
-    char *errors = NULL;
-    char *expected = expand(tmpl);
-    int r = load_with(text, KPID_TEST_PLUGIN_DIR, &cfg, &errors);
-
-    if (!errors || strcmp(errors, expected) != 0)
-        print_error("got:\n%s\nexpected:\n%s", errors ? errors : "(none)", expected);
-    assert_int_equal(r, -EINVAL);
-    assert_ptr_equal(cfg, &sentinel); /* not written on failure */
-    assert_non_null(errors);
-    assert_string_equal(errors, expected);
-    free(errors);
-    free(expected);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int group_setup(void **state)
 {
     char *p;
 
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kpid-test-config.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (fixture_setup("config", KPID_TEST_PLUGIN_DIR) < 0)
         return -1;
-    snprintf(conf_path, sizeof(conf_path), "%s/test.conf", tmpdir);
-    p = tmp_path("key");
-    write_file(p, KEY_TEXT "\n");
+    p = fixture_path("key");
+    fixture_write_file(p, KEY_TEXT "\n");
     free(p);
-    p = tmp_path("short.key");
-    write_file(p, "short\n");
+    p = fixture_path("short.key");
+    fixture_write_file(p, "short\n");
     free(p);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
-    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return fixture_teardown();
 }
 
 /* ---- valid configurations ---------------------------------------------------------- */
@@ -184,12 +88,12 @@ static void test_full_config(void **state)
         "  { name = \"defaults\"; plugin = \"testsrc\"; path = \"p\"; ratio = 2;\n" /* 17 */
         "    interval = 30000; }\n"                                                 /* 18 */
         ");\n";
-    kpid_config *cfg = expect_ok(text);
-    char *key_file = tmp_path("key"), *password_file = tmp_path("secrets/pw");
+    kpid_config *cfg = fixture_expect_ok(text);
+    char *key_file = fixture_path("key"), *password_file = fixture_path("secrets/pw");
     const testsrc_config *tc;
     const config_setting_t *mapping;
 
-    assert_string_equal(cfg->path, conf_path);
+    assert_string_equal(cfg->path, fixture_conf_path);
     assert_string_equal(cfg->plugin_dir, KPID_TEST_PLUGIN_DIR);
     assert_int_equal(cfg->log_level, KPID_LOG_DEBUG);
     assert_true(cfg->pseudonymize);
@@ -210,7 +114,7 @@ static void test_full_config(void **state)
     assert_string_equal(s->plugin->def->name, "testsrc");
     assert_int_equal(s->interval_ms, 120000);
     assert_true(s->pseudonymize_case_id);
-    assert_string_equal(s->file, conf_path);
+    assert_string_equal(s->file, fixture_conf_path);
     assert_int_equal(s->line, 13);
     assert_non_null(s->setting);
     mapping = config_setting_get_member(s->setting, "mapping");
@@ -245,7 +149,7 @@ static void test_defaults(void **state)
 {
     static const char text[] = "pseudonymize = false;\n"
                                "warehouse = { conninfo = \"\"; };\n";
-    kpid_config *cfg = expect_ok_with(text, NULL);
+    kpid_config *cfg = fixture_expect_ok_with(text, NULL);
 
     assert_string_equal(cfg->plugin_dir, KPID_DEFAULT_PLUGIN_DIR);
     assert_int_equal(cfg->log_level, KPID_LOG_INFO);
@@ -281,7 +185,7 @@ static void test_boundaries_accepted(void **state)
         "  { name = \"b\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"1d\"; batch = 1000;\n"
         "    mapping = ( \"a list\" ); timeout = 0; ratio = 1L; }\n"
         ");\n";
-    kpid_config *cfg = expect_ok(text);
+    kpid_config *cfg = fixture_expect_ok(text);
 
     assert_int_equal(cfg->warehouse.batch_max_rows, 1000000);
     assert_int_equal(cfg->warehouse.flush_interval_ms, 60000);
@@ -312,7 +216,7 @@ static void test_log_levels(void **state)
                              "log_level = \"%s\";\npseudonymize = false;\n"
                              "warehouse = { conninfo = \"x\"; };\n",
                              levels[i].name) > 0);
-        kpid_config *cfg = expect_ok(text);
+        kpid_config *cfg = fixture_expect_ok(text);
         assert_int_equal(cfg->log_level, levels[i].level);
         kpid_config_free(cfg);
         free(text);
@@ -331,17 +235,17 @@ static void test_relative_paths(void **state)
     char *errors = NULL, *expected;
     int r;
 
-    cfg = expect_ok_with(text, NULL);
-    expected = tmp_path("rel/plugins");
+    cfg = fixture_expect_ok_with(text, NULL);
+    expected = fixture_path("rel/plugins");
     assert_string_equal(cfg->plugin_dir, expected);
     free(expected);
-    expected = tmp_path("../pw");
+    expected = fixture_path("../pw");
     assert_string_equal(cfg->warehouse.password_file, expected);
     free(expected);
     kpid_config_free(cfg);
 
     assert_non_null(getcwd(cwd, sizeof(cwd)));
-    assert_int_equal(chdir(tmpdir), 0);
+    assert_int_equal(chdir(fixture_dir), 0);
     assert_non_null(getcwd(dir, sizeof(dir)));
     r = kpid_config_load("test.conf", NULL, &cfg, &errors);
     assert_int_equal(chdir(cwd), 0);
@@ -359,17 +263,18 @@ static void test_relative_paths(void **state)
 /* @include is read from the configuration file's folder; errors name the included file. */
 static void test_include(void **state)
 {
-    char *inc = tmp_path("warehouse.inc");
+    char *inc = fixture_path("warehouse.inc");
 
-    write_file(inc, "\nwarehouse = { conninfo = \"from-include\"; };\n");
-    kpid_config *cfg = expect_ok("pseudonymize = false;\n@include \"warehouse.inc\"\n");
+    fixture_write_file(inc, "\nwarehouse = { conninfo = \"from-include\"; };\n");
+    kpid_config *cfg = fixture_expect_ok("pseudonymize = false;\n@include \"warehouse.inc\"\n");
     assert_string_equal(cfg->warehouse.conninfo, "from-include");
     kpid_config_free(cfg);
 
-    write_file(inc, "\nwarehouse = { conninfo = 5; };\n");
-    expect_errors("pseudonymize = false;\n@include \"warehouse.inc\"\n",
-                  "$T/warehouse.inc:2: wrong type for \"conninfo\" in warehouse: expected a "
-                  "string, got an integer\n");
+    fixture_write_file(inc, "\nwarehouse = { conninfo = 5; };\n");
+    fixture_expect_errors(
+        "pseudonymize = false;\n@include \"warehouse.inc\"\n",
+        "$T/warehouse.inc:2: wrong type for \"conninfo\" in warehouse: expected a "
+        "string, got an integer\n");
     free(inc);
 }
 
@@ -378,7 +283,7 @@ static void test_include(void **state)
 static void test_missing_file(void **state)
 {
     kpid_config sentinel, *cfg = &sentinel;
-    char *errors = NULL, *path = tmp_path("nosuch.conf"), *expected;
+    char *errors = NULL, *path = fixture_path("nosuch.conf"), *expected;
     int r = kpid_config_load(path, NULL, &cfg, &errors);
 
     assert_int_equal(r, -ENOENT);
@@ -394,11 +299,11 @@ static void test_missing_file(void **state)
 
 static void test_syntax_error(void **state)
 {
-    expect_errors("pseudonymize = false;\nwarehouse = { conninfo = ; };\n",
-                  "@:2: syntax error\n");
+    fixture_expect_errors("pseudonymize = false;\nwarehouse = { conninfo = ; };\n",
+                          "@:2: syntax error\n");
     /* libconfig refuses a key given twice in one group */
-    expect_errors("pseudonymize = false;\npseudonymize = true;\n",
-                  "@:2: duplicate setting name\n");
+    fixture_expect_errors("pseudonymize = false;\npseudonymize = true;\n",
+                          "@:2: duplicate setting name\n");
 }
 
 static void test_unknown_keys(void **state)
@@ -416,17 +321,18 @@ static void test_unknown_keys(void **state)
         "  intervall = \"5s\";\n"                                          /* 10 */
         "  zzz = 1; Batch = 5; mappnig = {};\n"                            /* 11 */
         "} );\n";
-    expect_errors(text,
-                  "@:2: unknown key \"conninf\" in warehouse; did you mean \"conninfo\"?\n"
-                  "@:3: unknown key \"max_event\" in queue; did you mean \"max_events\"?\n"
-                  "@:4: unknown key \"plugin_dirr\"; did you mean \"plugin_dir\"?\n"
-                  "@:9: unknown key \"pth\" in source \"events\"; did you mean \"path\"?\n"
-                  "@:10: unknown key \"intervall\" in source \"events\"; did you mean "
-                  "\"interval\"?\n"
-                  "@:11: unknown key \"zzz\" in source \"events\"\n"
-                  "@:11: unknown key \"Batch\" in source \"events\"; did you mean \"batch\"?\n"
-                  "@:11: unknown key \"mappnig\" in source \"events\"; did you mean "
-                  "\"mapping\"?\n");
+    fixture_expect_errors(
+        text,
+        "@:2: unknown key \"conninf\" in warehouse; did you mean \"conninfo\"?\n"
+        "@:3: unknown key \"max_event\" in queue; did you mean \"max_events\"?\n"
+        "@:4: unknown key \"plugin_dirr\"; did you mean \"plugin_dir\"?\n"
+        "@:9: unknown key \"pth\" in source \"events\"; did you mean \"path\"?\n"
+        "@:10: unknown key \"intervall\" in source \"events\"; did you mean "
+        "\"interval\"?\n"
+        "@:11: unknown key \"zzz\" in source \"events\"\n"
+        "@:11: unknown key \"Batch\" in source \"events\"; did you mean \"batch\"?\n"
+        "@:11: unknown key \"mappnig\" in source \"events\"; did you mean "
+        "\"mapping\"?\n");
 }
 
 static void test_wrong_types(void **state)
@@ -444,7 +350,7 @@ static void test_wrong_types(void **state)
         "  path = 3; batch = \"7\"; follow = 1;\n"                          /* 10 */
         "  ratio = \"x\"; timeout = true; mapping = 5;\n"                   /* 11 */
         "}, \"not a group\" );\n";                                          /* 12 */
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:1: wrong type for \"plugin_dir\": expected a string, got an integer\n"
         "@:2: wrong type for \"log_level\": expected a string, got an integer\n"
@@ -476,63 +382,67 @@ static void test_wrong_types(void **state)
 
 static void test_wrong_section_types(void **state)
 {
-    expect_errors("pseudonym_key_file = \"key\";\n"
-                  "warehouse = 5;\n"
-                  "queue = ( 1 );\n"
-                  "sources = { name = \"x\"; };\n",
-                  "@:2: wrong type for \"warehouse\": expected a group, got an integer\n"
-                  "@:3: wrong type for \"queue\": expected a group, got a list\n"
-                  "@:4: wrong type for \"sources\": expected a list of groups, got a group\n");
-    expect_errors("pseudonym_key_file = \"key\";\n"
-                  "warehouse = { conninfo = \"x\"; };\n"
-                  "sources = [ \"a\", \"b\" ];\n",
-                  "@:3: wrong type for \"sources\": expected a list of groups, got an array\n");
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n"
+        "warehouse = 5;\n"
+        "queue = ( 1 );\n"
+        "sources = { name = \"x\"; };\n",
+        "@:2: wrong type for \"warehouse\": expected a group, got an integer\n"
+        "@:3: wrong type for \"queue\": expected a group, got a list\n"
+        "@:4: wrong type for \"sources\": expected a list of groups, got a group\n");
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n"
+        "warehouse = { conninfo = \"x\"; };\n"
+        "sources = [ \"a\", \"b\" ];\n",
+        "@:3: wrong type for \"sources\": expected a list of groups, got an array\n");
 }
 
 static void test_missing_required(void **state)
 {
-    expect_errors("pseudonym_key_file = \"key\";\n", "@: missing required group \"warehouse\"\n");
-    expect_errors("pseudonym_key_file = \"key\";\n"                          /* 1 */
-                  "warehouse = {\n"                                         /* 2 */
-                  "  batch_max_rows = 5;\n"                                 /* 3 */
-                  "};\n"                                                    /* 4 */
-                  "sources = (\n"                                           /* 5 */
-                  "  { plugin = \"testsrc\"; path = \"/x\"; },\n"           /* 6 */
-                  "  { name = \"noplugin\"; },\n"                           /* 7 */
-                  "  { name = \"nopath\"; plugin = \"testsrc\"; }\n"        /* 8 */
-                  ");\n",
-                  "@:2: missing required key \"conninfo\" in warehouse\n"
-                  "@:6: missing required key \"name\" in sources[0]\n"
-                  "@:7: missing required key \"plugin\" in source \"noplugin\"\n"
-                  "@:8: missing required key \"path\" in source \"nopath\"\n");
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n", "@: missing required group \"warehouse\"\n");
+    fixture_expect_errors("pseudonym_key_file = \"key\";\n"                         /* 1 */
+                          "warehouse = {\n"                                         /* 2 */
+                          "  batch_max_rows = 5;\n"                                 /* 3 */
+                          "};\n"                                                    /* 4 */
+                          "sources = (\n"                                           /* 5 */
+                          "  { plugin = \"testsrc\"; path = \"/x\"; },\n"           /* 6 */
+                          "  { name = \"noplugin\"; },\n"                           /* 7 */
+                          "  { name = \"nopath\"; plugin = \"testsrc\"; }\n"        /* 8 */
+                          ");\n",
+                          "@:2: missing required key \"conninfo\" in warehouse\n"
+                          "@:6: missing required key \"name\" in sources[0]\n"
+                          "@:7: missing required key \"plugin\" in source \"noplugin\"\n"
+                          "@:8: missing required key \"path\" in source \"nopath\"\n");
 }
 
 static void test_duplicate_source_names(void **state)
 {
-    expect_errors("pseudonym_key_file = \"key\";\n"                                 /* 1 */
-                  "warehouse = { conninfo = \"x\"; };\n"                           /* 2 */
-                  "sources = (\n"                                                  /* 3 */
-                  "  { name = \"events\"; plugin = \"testsrc\"; path = \"/a\"; },\n" /* 4 */
-                  "  { name = \"other\"; plugin = \"testsrc\"; path = \"/b\"; },\n"  /* 5 */
-                  "  {\n"                                                          /* 6 */
-                  "    name = \"events\"; plugin = \"testsrc\"; path = \"/c\"; },\n" /* 7 */
-                  "  { name = \"events\"; plugin = \"testsrc\"; path = \"/d\"; }\n" /* 8 */
-                  ");\n",
-                  "@:7: duplicate source name \"events\"; it is first defined at @:4\n"
-                  "@:8: duplicate source name \"events\"; it is first defined at @:4\n");
+    fixture_expect_errors("pseudonym_key_file = \"key\";\n"                                  /* 1 */
+                          "warehouse = { conninfo = \"x\"; };\n"                             /* 2 */
+                          "sources = (\n"                                                    /* 3 */
+                          "  { name = \"events\"; plugin = \"testsrc\"; path = \"/a\"; },\n" /* 4 */
+                          "  { name = \"other\"; plugin = \"testsrc\"; path = \"/b\"; },\n"  /* 5 */
+                          "  {\n"                                                            /* 6 */
+                          "    name = \"events\"; plugin = \"testsrc\"; path = \"/c\"; },\n" /* 7 */
+                          "  { name = \"events\"; plugin = \"testsrc\"; path = \"/d\"; }\n"  /* 8 */
+                          ");\n",
+                          "@:7: duplicate source name \"events\"; it is first defined at @:4\n"
+                          "@:8: duplicate source name \"events\"; it is first defined at @:4\n");
 }
 
 static void test_unknown_plugin(void **state)
 {
-    expect_errors("pseudonym_key_file = \"key\";\n"                                    /* 1 */
-                  "warehouse = { conninfo = \"x\"; };\n"                              /* 2 */
-                  "sources = (\n"                                                     /* 3 */
-                  "  { name = \"a\"; plugin = \"nosuch\"; path = \"/a\"; bogus = 1; },\n" /* 4 */
-                  "  { name = \"b\"; plugin = \"No Such\"; }\n"                       /* 5 */
-                  ");\n",
-                  "@:4: cannot load plugin \"nosuch\": $P/nosuch.so: cannot open shared "
-                  "object file: No such file or directory\n"
-                  "@:5: invalid plugin name \"No Such\": use [a-z0-9_-], at most 64\n");
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n"                                       /* 1 */
+        "warehouse = { conninfo = \"x\"; };\n"                                  /* 2 */
+        "sources = (\n"                                                         /* 3 */
+        "  { name = \"a\"; plugin = \"nosuch\"; path = \"/a\"; bogus = 1; },\n" /* 4 */
+        "  { name = \"b\"; plugin = \"No Such\"; }\n"                           /* 5 */
+        ");\n",
+        "@:4: cannot load plugin \"nosuch\": $P/nosuch.so: cannot open shared "
+        "object file: No such file or directory\n"
+        "@:5: invalid plugin name \"No Such\": use [a-z0-9_-], at most 64\n");
 }
 
 static void test_abi_mismatch(void **state)
@@ -544,34 +454,34 @@ static void test_abi_mismatch(void **state)
                          "ABI %d.%d, the plugin was built for ABI %d.0; rebuild the plugin "
                          "against this kpid's SDK\n",
                          KPID_ABI_MAJOR, KPID_ABI_MINOR, KPID_ABI_MAJOR + 1) > 0);
-    expect_errors("pseudonym_key_file = \"key\";\n"
-                  "warehouse = { conninfo = \"x\"; };\n"
-                  "sources = (\n"
-                  "  { name = \"a\"; plugin = \"badabi\"; }\n"
-                  ");\n",
-                  tmpl);
+    fixture_expect_errors("pseudonym_key_file = \"key\";\n"
+                          "warehouse = { conninfo = \"x\"; };\n"
+                          "sources = (\n"
+                          "  { name = \"a\"; plugin = \"badabi\"; }\n"
+                          ");\n",
+                          tmpl);
     free(tmpl);
 }
 
 static void test_pseudonym_key(void **state)
 {
     kpid_config *cfg;
-    char *nokey = tmp_path("nokey");
+    char *nokey = fixture_path("nokey");
 
-    expect_errors("pseudonym_key_file = \"nokey\";\n"
-                  "warehouse = { conninfo = \"x\"; };\n",
-                  "@:1: cannot read pseudonym key file \"$T/nokey\": No such file or "
-                  "directory\n");
-    expect_errors("warehouse = { conninfo = \"x\"; };\n"
-                  "pseudonymize = true;\n"
-                  "pseudonym_key_file = \"short.key\";\n",
-                  "@:3: pseudonym key in \"$T/short.key\" has 5 bytes; it needs 32 to 1024 "
-                  "(generate one with: openssl rand -hex 32 > $T/short.key)\n");
+    fixture_expect_errors("pseudonym_key_file = \"nokey\";\n"
+                          "warehouse = { conninfo = \"x\"; };\n",
+                          "@:1: cannot read pseudonym key file \"$T/nokey\": No such file or "
+                          "directory\n");
+    fixture_expect_errors("warehouse = { conninfo = \"x\"; };\n"
+                          "pseudonymize = true;\n"
+                          "pseudonym_key_file = \"short.key\";\n",
+                          "@:3: pseudonym key in \"$T/short.key\" has 5 bytes; it needs 32 to 1024 "
+                          "(generate one with: openssl rand -hex 32 > $T/short.key)\n");
 
     /* Without pseudonymization no key is read, whatever the file says. */
-    cfg = expect_ok("pseudonymize = false;\n"
-                    "pseudonym_key_file = \"nokey\";\n"
-                    "warehouse = { conninfo = \"x\"; };\n");
+    cfg = fixture_expect_ok("pseudonymize = false;\n"
+                            "pseudonym_key_file = \"nokey\";\n"
+                            "warehouse = { conninfo = \"x\"; };\n");
     assert_false(cfg->pseudonymize);
     assert_null(cfg->pseudonym_key);
     assert_int_equal(cfg->pseudonym_key_len, 0);
@@ -585,13 +495,14 @@ static void test_pseudonym_default_key_missing(void **state)
 {
     if (access("/etc/kpid/pseudonym.key", F_OK) == 0 || errno != ENOENT)
         skip();
-    expect_errors("pseudonymize = true;\n"
-                  "warehouse = { conninfo = \"x\"; };\n",
-                  "@:1: cannot read pseudonym key file \"/etc/kpid/pseudonym.key\": No such "
-                  "file or directory\n");
-    expect_errors("warehouse = { conninfo = \"x\"; };\n",
-                  "@: cannot read pseudonym key file \"/etc/kpid/pseudonym.key\": No such "
-                  "file or directory\n");
+    fixture_expect_errors(
+        "pseudonymize = true;\n"
+        "warehouse = { conninfo = \"x\"; };\n",
+        "@:1: cannot read pseudonym key file \"/etc/kpid/pseudonym.key\": No such "
+        "file or directory\n");
+    fixture_expect_errors("warehouse = { conninfo = \"x\"; };\n",
+                          "@: cannot read pseudonym key file \"/etc/kpid/pseudonym.key\": No such "
+                          "file or directory\n");
 }
 
 static void test_invalid_durations(void **state)
@@ -613,27 +524,28 @@ static void test_invalid_durations(void **state)
         "  { name = \"t1\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"1.5s\"; },\n" /* 14 */
         "  { name = \"t2\"; plugin = \"testsrc\"; path = \"/a\"; timeout = -1L; }\n"      /* 15 */
         ");\n";
-    expect_errors(text,
-                  "@:4: invalid duration \"5x\" for \"interval\" in source \"s1\": " USE_DURATION
-                  "\n"
-                  "@:5: invalid duration \" 5s\" for \"interval\" in source \"s2\": " USE_DURATION
-                  "\n"
-                  "@:6: invalid duration \"-1s\" for \"interval\" in source \"s3\": " USE_DURATION
-                  "\n"
-                  "@:7: invalid duration \"\" for \"interval\" in source \"s4\": " USE_DURATION
-                  "\n"
-                  "@:9: invalid duration \"99999999999999999999s\" for \"interval\" in source "
-                  "\"s5\": it is too large\n"
-                  "@:10: invalid duration -5 for \"interval\" in source \"s6\": it must not be "
-                  "negative\n"
-                  "@:11: \"interval\" in source \"s7\" must be between 10ms and 1d, not 5ms\n"
-                  "@:12: \"interval\" in source \"s8\" must be between 10ms and 1d, not 2d\n"
-                  "@:13: invalid duration \"soon\" for \"timeout\" in source \"s9\": " USE_DURATION
-                  "\n"
-                  "@:14: invalid duration \"1.5s\" for \"interval\" in source \"t1\": "
-                  USE_DURATION "\n"
-                  "@:15: invalid duration -1 for \"timeout\" in source \"t2\": it must not be "
-                  "negative\n");
+    fixture_expect_errors(
+        text,
+        "@:4: invalid duration \"5x\" for \"interval\" in source \"s1\": " USE_DURATION
+        "\n"
+        "@:5: invalid duration \" 5s\" for \"interval\" in source \"s2\": " USE_DURATION
+        "\n"
+        "@:6: invalid duration \"-1s\" for \"interval\" in source \"s3\": " USE_DURATION
+        "\n"
+        "@:7: invalid duration \"\" for \"interval\" in source \"s4\": " USE_DURATION
+        "\n"
+        "@:9: invalid duration \"99999999999999999999s\" for \"interval\" in source "
+        "\"s5\": it is too large\n"
+        "@:10: invalid duration -5 for \"interval\" in source \"s6\": it must not be "
+        "negative\n"
+        "@:11: \"interval\" in source \"s7\" must be between 10ms and 1d, not 5ms\n"
+        "@:12: \"interval\" in source \"s8\" must be between 10ms and 1d, not 2d\n"
+        "@:13: invalid duration \"soon\" for \"timeout\" in source \"s9\": " USE_DURATION
+        "\n"
+        "@:14: invalid duration \"1.5s\" for \"interval\" in source \"t1\": "
+        USE_DURATION "\n"
+        "@:15: invalid duration -1 for \"timeout\" in source \"t2\": it must not be "
+        "negative\n");
 }
 
 static void test_out_of_range(void **state)
@@ -648,14 +560,15 @@ static void test_out_of_range(void **state)
         "  { name = \"s1\"; plugin = \"testsrc\"; path = \"/a\"; batch = 0; },\n"    /* 7 */
         "  { name = \"s2\"; plugin = \"testsrc\"; path = \"/a\"; batch = 1001L; }\n" /* 8 */
         ");\n";
-    expect_errors(text,
-                  "@:2: \"batch_max_rows\" in warehouse must be between 1 and 1000000, not 0\n"
-                  "@:3: \"flush_interval_ms\" in warehouse must be between 1 and 60000, not "
-                  "60001\n"
-                  "@:4: \"max_events\" in queue must be at least 1, not 0\n"
-                  "@:5: \"max_bytes\" in queue must be at least 65536, not 65535\n"
-                  "@:7: \"batch\" in source \"s1\" must be between 1 and 1000, not 0\n"
-                  "@:8: \"batch\" in source \"s2\" must be between 1 and 1000, not 1001\n");
+    fixture_expect_errors(
+        text,
+        "@:2: \"batch_max_rows\" in warehouse must be between 1 and 1000000, not 0\n"
+        "@:3: \"flush_interval_ms\" in warehouse must be between 1 and 60000, not "
+        "60001\n"
+        "@:4: \"max_events\" in queue must be at least 1, not 0\n"
+        "@:5: \"max_bytes\" in queue must be at least 65536, not 65535\n"
+        "@:7: \"batch\" in source \"s1\" must be between 1 and 1000, not 0\n"
+        "@:8: \"batch\" in source \"s2\" must be between 1 and 1000, not 1001\n");
 }
 
 static void test_invalid_source_names(void **state)
@@ -670,25 +583,27 @@ static void test_invalid_source_names(void **state)
         "    plugin = \"testsrc\"; path = \"/a\"; },\n"                          /* 7 */
         "  { name = \"caf\xc3\xa9\"; plugin = \"testsrc\"; pth = \"/a\"; }\n"    /* 8 */
         ");\n";
-    expect_errors(text,
-                  "@:4: invalid source name \"a b\": use 1 to 64 characters of A-Z a-z 0-9 _ . "
-                  "-\n"
-                  "@:5: invalid source name \"\": use 1 to 64 characters of A-Z a-z 0-9 _ . -\n"
-                  "@:6: invalid source name "
-                  "\"a2345678901234567890123456789012345678901234567890123456789012345\": use 1 "
-                  "to 64 characters of A-Z a-z 0-9 _ . -\n"
-                  "@:8: invalid source name \"caf\xc3\xa9\": use 1 to 64 characters of A-Z a-z "
-                  "0-9 _ . -\n"
-                  "@:8: unknown key \"pth\" in sources[3]; did you mean \"path\"?\n"
-                  "@:8: missing required key \"path\" in sources[3]\n");
+    fixture_expect_errors(
+        text,
+        "@:4: invalid source name \"a b\": use 1 to 64 characters of A-Z a-z 0-9 _ . "
+        "-\n"
+        "@:5: invalid source name \"\": use 1 to 64 characters of A-Z a-z 0-9 _ . -\n"
+        "@:6: invalid source name "
+        "\"a2345678901234567890123456789012345678901234567890123456789012345\": use 1 "
+        "to 64 characters of A-Z a-z 0-9 _ . -\n"
+        "@:8: invalid source name \"caf\xc3\xa9\": use 1 to 64 characters of A-Z a-z "
+        "0-9 _ . -\n"
+        "@:8: unknown key \"pth\" in sources[3]; did you mean \"path\"?\n"
+        "@:8: missing required key \"path\" in sources[3]\n");
 }
 
 static void test_invalid_log_level(void **state)
 {
-    expect_errors("log_level = \"verbose\";\n"
-                  "pseudonymize = false;\n"
-                  "warehouse = { conninfo = \"x\"; };\n",
-                  "@:1: invalid log_level \"verbose\": use err, warning, notice, info or debug\n");
+    fixture_expect_errors(
+        "log_level = \"verbose\";\n"
+        "pseudonymize = false;\n"
+        "warehouse = { conninfo = \"x\"; };\n",
+        "@:1: invalid log_level \"verbose\": use err, warning, notice, info or debug\n");
 }
 
 /* Problems of every kind in one file are all reported, in the order of their lines. */
@@ -704,7 +619,7 @@ static void test_many_errors(void **state)
         "  { name = \"events\"; plugin = \"nosuch\"; }\n"                                  /* 7 */
         ");\n"                                                                             /* 8 */
         "extra = 1;\n";                                                                    /* 9 */
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:1: invalid log_level \"loud\": use err, warning, notice, info or debug\n"
         "@:2: pseudonym key in \"$T/short.key\" has 5 bytes; it needs 32 to 1024 (generate "
@@ -739,15 +654,8 @@ static void test_error_paths_free_everything(void **state)
         "sources = ( { name = \"a\"; plugin = \"testsrc\"; path = \"/p\"; } );\n",
     };
 
-    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        kpid_config sentinel, *cfg = &sentinel;
-        char *errors = NULL;
-        int r = load_with(texts[i], KPID_TEST_PLUGIN_DIR, &cfg, &errors);
-        assert_int_equal(r, -EINVAL);
-        assert_ptr_equal(cfg, &sentinel);
-        assert_non_null(errors);
-        free(errors);
-    }
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        fixture_expect_invalid(texts[i]);
 }
 
 /* ---- kpid_duration_parse ---------------------------------------------------------- */
@@ -852,7 +760,7 @@ static char *read_file_text(const char *path)
 /* Loads text (which must load) with stderr captured; *ret_log is what was logged. */
 static kpid_config *load_capturing(const char *text, char **ret_log)
 {
-    char *path = tmp_path("stderr.txt");
+    char *path = fixture_path("stderr.txt");
     int saved = dup(STDERR_FILENO), fd;
     kpid_config *cfg;
 
@@ -860,7 +768,7 @@ static kpid_config *load_capturing(const char *text, char **ret_log)
     assert_true(saved >= 0 && fd >= 0);
     assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
     close(fd);
-    cfg = expect_ok(text);
+    cfg = fixture_expect_ok(text);
     assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
     close(saved);
     *ret_log = read_file_text(path);
@@ -870,7 +778,7 @@ static kpid_config *load_capturing(const char *text, char **ret_log)
 
 static void expect_warnings(const kpid_config *cfg, const char *tmpl)
 {
-    char *warnings = NULL, *expected = tmpl ? expand(tmpl) : NULL;
+    char *warnings = NULL, *expected = tmpl ? fixture_expand(tmpl) : NULL;
 
     assert_int_equal(kpid_model_check_activities(cfg, &warnings), 0);
     if (!expected) {
@@ -901,7 +809,7 @@ static void test_activities_warning(void **state)
         ACT_WHY_LISTS "\n"
         "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source produces: "
         ACT_WHY_LISTS "\n";
-    char *log = NULL, *expected = expand(want), *line, *save = NULL;
+    char *log = NULL, *expected = fixture_expand(want), *line, *save = NULL;
     kpid_config *cfg = load_capturing(text, &log);
     int n = 0;
 
@@ -971,20 +879,21 @@ static void test_activities_no_source(void **state)
 
 static void test_activities_invalid(void **state)
 {
-    expect_errors("pseudonymize = false;\nwarehouse = { conninfo = \"x\"; };\nsources = (\n"
-                  "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = \"SEEN\"; },\n"
-                  "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\";\n"
-                  "    activities = [ \"a b\", \"ED_ARRIVAL'--\" ]; },\n"
-                  "  { name = \"c\"; plugin = \"testsrc\"; path = \"/c\"; activities = ( 1 ); }\n"
-                  ");\n",
-                  "@:4: wrong type for \"activities\" in source \"a\": expected an array of "
-                  "strings, got a string\n"
-                  "@:6: invalid activity \"a b\" in activities[0] in source \"b\": use 1 to 64 "
-                  "characters of A-Z 0-9 _\n"
-                  "@:6: invalid activity \"ED_ARRIVAL'--\" in activities[1] in source \"b\": use "
-                  "1 to 64 characters of A-Z 0-9 _\n"
-                  "@:7: wrong type for activities[0] in source \"c\": expected a string, got an "
-                  "integer\n");
+    fixture_expect_errors(
+        "pseudonymize = false;\nwarehouse = { conninfo = \"x\"; };\nsources = (\n"
+        "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = \"SEEN\"; },\n"
+        "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\";\n"
+        "    activities = [ \"a b\", \"ED_ARRIVAL'--\" ]; },\n"
+        "  { name = \"c\"; plugin = \"testsrc\"; path = \"/c\"; activities = ( 1 ); }\n"
+        ");\n",
+        "@:4: wrong type for \"activities\" in source \"a\": expected an array of "
+        "strings, got a string\n"
+        "@:6: invalid activity \"a b\" in activities[0] in source \"b\": use 1 to 64 "
+        "characters of A-Z 0-9 _\n"
+        "@:6: invalid activity \"ED_ARRIVAL'--\" in activities[1] in source \"b\": use "
+        "1 to 64 characters of A-Z 0-9 _\n"
+        "@:7: wrong type for activities[0] in source \"c\": expected a string, got an "
+        "integer\n");
 }
 
 /* ---- etc/kpid.conf ----------------------------------------------------------------- */
@@ -1025,7 +934,7 @@ static bool line_sets(const char *line, const char *key)
 static void test_example_config(void **state)
 {
     char *text = read_all(KPID_SOURCE_DIR "/etc/kpid.conf");
-    char *key = tmp_path("key");
+    char *key = fixture_path("key");
     char *copy = NULL;
     size_t size = 0;
     FILE *out = open_memstream(&copy, &size);
@@ -1055,8 +964,8 @@ static void test_example_config(void **state)
     if (!have_file_plugin)
         assert_int_equal(plugin_lines, 1);
 
-    kpid_config *cfg =
-        expect_ok_with(copy, have_file_plugin ? KPID_PLUGIN_BUILD_DIR : KPID_TEST_PLUGIN_DIR);
+    kpid_config *cfg = fixture_expect_ok_with(
+        copy, have_file_plugin ? KPID_PLUGIN_BUILD_DIR : KPID_TEST_PLUGIN_DIR);
     assert_int_equal(cfg->log_level, KPID_LOG_INFO);
     assert_true(cfg->pseudonymize);
     assert_non_null(cfg->pseudonym_key);

@@ -15,20 +15,7 @@
 #include <cmocka.h>
 
 #include "cron.h"
-
-static kpid_tz *load(const char *name)
-{
-    kpid_tz *tz = NULL;
-    char *err = NULL;
-    if (kpid_tz_load(name, &tz, &err) < 0)
-        fail_msg("loading %s: %s", name, err ? err : "(no message)");
-    return tz;
-}
-
-static int64_t utc(int y, int mo, int d, int h, int mi, int s)
-{
-    return kpid_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-}
+#include "time_fixture.h"
 
 static kpid_cron parse(const char *text)
 {
@@ -275,66 +262,67 @@ static void expect_never(const char *expr, const kpid_tz *tz, int64_t after)
 
 static void next_utc(void **unused)
 {
-    int64_t jan1 = utc(2025, 1, 1, 0, 0, 0);
+    int64_t jan1 = tf_utc(2025, 1, 1, 0, 0, 0);
 
     SEQ("* * * * *", NULL, jan1, jan1 + 60, jan1 + 120, jan1 + 180);
     expect_next("* * * * *", NULL, jan1 + 30, jan1 + 60);
     expect_next("* * * * *", NULL, jan1 - 1, jan1);
-    expect_next("* * * * *", NULL, utc(2025, 12, 31, 23, 59, 59), utc(2026, 1, 1, 0, 0, 0));
-    SEQ("*/15 * * * *", NULL, utc(2025, 5, 5, 10, 7, 0), utc(2025, 5, 5, 10, 15, 0),
-        utc(2025, 5, 5, 10, 30, 0), utc(2025, 5, 5, 10, 45, 0), utc(2025, 5, 5, 11, 0, 0));
-    SEQ("30 * * * *", NULL, utc(2025, 5, 5, 10, 29, 59), utc(2025, 5, 5, 10, 30, 0),
-        utc(2025, 5, 5, 11, 30, 0), utc(2025, 5, 5, 12, 30, 0));
-    SEQ("30 2 * * *", NULL, utc(2025, 3, 1, 0, 0, 0), utc(2025, 3, 1, 2, 30, 0),
-        utc(2025, 3, 2, 2, 30, 0));
-    SEQ("5/20 */6 * * *", NULL, jan1, utc(2025, 1, 1, 0, 5, 0), utc(2025, 1, 1, 0, 25, 0),
-        utc(2025, 1, 1, 0, 45, 0), utc(2025, 1, 1, 6, 5, 0));
-    SEQ("0 12 * * MON-FRI", NULL, utc(2025, 6, 6, 12, 0, 0), /* a Friday */
-        utc(2025, 6, 9, 12, 0, 0), utc(2025, 6, 10, 12, 0, 0));
-    SEQ("0 0 1 */3 *", NULL, jan1, utc(2025, 4, 1, 0, 0, 0), utc(2025, 7, 1, 0, 0, 0),
-        utc(2025, 10, 1, 0, 0, 0), utc(2026, 1, 1, 0, 0, 0));
-    SEQ("0 0 * * 7", NULL, jan1, utc(2025, 1, 5, 0, 0, 0), utc(2025, 1, 12, 0, 0, 0));
+    expect_next("* * * * *", NULL, tf_utc(2025, 12, 31, 23, 59, 59), tf_utc(2026, 1, 1, 0, 0, 0));
+    SEQ("*/15 * * * *", NULL, tf_utc(2025, 5, 5, 10, 7, 0), tf_utc(2025, 5, 5, 10, 15, 0),
+        tf_utc(2025, 5, 5, 10, 30, 0), tf_utc(2025, 5, 5, 10, 45, 0), tf_utc(2025, 5, 5, 11, 0, 0));
+    SEQ("30 * * * *", NULL, tf_utc(2025, 5, 5, 10, 29, 59), tf_utc(2025, 5, 5, 10, 30, 0),
+        tf_utc(2025, 5, 5, 11, 30, 0), tf_utc(2025, 5, 5, 12, 30, 0));
+    SEQ("30 2 * * *", NULL, tf_utc(2025, 3, 1, 0, 0, 0), tf_utc(2025, 3, 1, 2, 30, 0),
+        tf_utc(2025, 3, 2, 2, 30, 0));
+    SEQ("5/20 */6 * * *", NULL, jan1, tf_utc(2025, 1, 1, 0, 5, 0), tf_utc(2025, 1, 1, 0, 25, 0),
+        tf_utc(2025, 1, 1, 0, 45, 0), tf_utc(2025, 1, 1, 6, 5, 0));
+    SEQ("0 12 * * MON-FRI", NULL, tf_utc(2025, 6, 6, 12, 0, 0), /* a Friday */
+        tf_utc(2025, 6, 9, 12, 0, 0), tf_utc(2025, 6, 10, 12, 0, 0));
+    SEQ("0 0 1 */3 *", NULL, jan1, tf_utc(2025, 4, 1, 0, 0, 0), tf_utc(2025, 7, 1, 0, 0, 0),
+        tf_utc(2025, 10, 1, 0, 0, 0), tf_utc(2026, 1, 1, 0, 0, 0));
+    SEQ("0 0 * * 7", NULL, jan1, tf_utc(2025, 1, 5, 0, 0, 0), tf_utc(2025, 1, 12, 0, 0, 0));
 
     /* Month ends: the 31st skips the 30-day months and February. */
-    SEQ("0 0 31 * *", NULL, jan1, utc(2025, 1, 31, 0, 0, 0), utc(2025, 3, 31, 0, 0, 0),
-        utc(2025, 5, 31, 0, 0, 0), utc(2025, 7, 31, 0, 0, 0), utc(2025, 8, 31, 0, 0, 0),
-        utc(2025, 10, 31, 0, 0, 0), utc(2025, 12, 31, 0, 0, 0));
-    SEQ("0 0 30 * *", NULL, utc(2025, 1, 30, 0, 0, 0), utc(2025, 3, 30, 0, 0, 0));
-    SEQ("59 23 28-31 2 *", NULL, jan1, utc(2025, 2, 28, 23, 59, 0),
-        utc(2026, 2, 28, 23, 59, 0), utc(2027, 2, 28, 23, 59, 0), utc(2028, 2, 28, 23, 59, 0),
-        utc(2028, 2, 29, 23, 59, 0));
+    SEQ("0 0 31 * *", NULL, jan1, tf_utc(2025, 1, 31, 0, 0, 0), tf_utc(2025, 3, 31, 0, 0, 0),
+        tf_utc(2025, 5, 31, 0, 0, 0), tf_utc(2025, 7, 31, 0, 0, 0), tf_utc(2025, 8, 31, 0, 0, 0),
+        tf_utc(2025, 10, 31, 0, 0, 0), tf_utc(2025, 12, 31, 0, 0, 0));
+    SEQ("0 0 30 * *", NULL, tf_utc(2025, 1, 30, 0, 0, 0), tf_utc(2025, 3, 30, 0, 0, 0));
+    SEQ("59 23 28-31 2 *", NULL, jan1, tf_utc(2025, 2, 28, 23, 59, 0),
+        tf_utc(
+            2026, 2, 28, 23, 59, 0), tf_utc(2027, 2, 28, 23, 59, 0), tf_utc(2028, 2, 28, 23, 59, 0),
+        tf_utc(2028, 2, 29, 23, 59, 0));
 
     /* Leap years, 2100 not among them. */
-    SEQ("0 0 29 2 *", NULL, utc(2025, 3, 1, 0, 0, 0), utc(2028, 2, 29, 0, 0, 0),
-        utc(2032, 2, 29, 0, 0, 0));
-    expect_next("0 0 29 2 *", NULL, utc(2096, 3, 1, 0, 0, 0), utc(2104, 2, 29, 0, 0, 0));
+    SEQ("0 0 29 2 *", NULL, tf_utc(2025, 3, 1, 0, 0, 0), tf_utc(2028, 2, 29, 0, 0, 0),
+        tf_utc(2032, 2, 29, 0, 0, 0));
+    expect_next("0 0 29 2 *", NULL, tf_utc(2096, 3, 1, 0, 0, 0), tf_utc(2104, 2, 29, 0, 0, 0));
     /* February 29th on a Sunday (AND: the weekday field starts with '*'). */
-    SEQ("0 0 29 2 */7", NULL, jan1, utc(2032, 2, 29, 0, 0, 0), utc(2060, 2, 29, 0, 0, 0),
-        utc(2088, 2, 29, 0, 0, 0), utc(2128, 2, 29, 0, 0, 0));
+    SEQ("0 0 29 2 */7", NULL, jan1, tf_utc(2032, 2, 29, 0, 0, 0), tf_utc(2060, 2, 29, 0, 0, 0),
+        tf_utc(2088, 2, 29, 0, 0, 0), tf_utc(2128, 2, 29, 0, 0, 0));
 
     /* Day of month OR day of week when both are restricted. */
-    SEQ("0 0 13 * 5", NULL, utc(2025, 6, 1, 0, 0, 0), utc(2025, 6, 6, 0, 0, 0),
-        utc(2025, 6, 13, 0, 0, 0), utc(2025, 6, 20, 0, 0, 0), utc(2025, 6, 27, 0, 0, 0),
-        utc(2025, 7, 4, 0, 0, 0), utc(2025, 7, 11, 0, 0, 0), utc(2025, 7, 13, 0, 0, 0));
-    SEQ("0 9 1-7 * MON", NULL, utc(2025, 6, 7, 9, 0, 0), utc(2025, 6, 9, 9, 0, 0),
-        utc(2025, 6, 16, 9, 0, 0));
-    SEQ("0 0 */2 * 1", NULL, utc(2025, 6, 1, 0, 0, 0), utc(2025, 6, 9, 0, 0, 0),
-        utc(2025, 6, 23, 0, 0, 0), utc(2025, 7, 7, 0, 0, 0), utc(2025, 7, 21, 0, 0, 0));
-    expect_next("0 0 31 2 1", NULL, jan1, utc(2025, 2, 3, 0, 0, 0)); /* Mondays of Feb */
+    SEQ("0 0 13 * 5", NULL, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2025, 6, 6, 0, 0, 0),
+        tf_utc(2025, 6, 13, 0, 0, 0), tf_utc(2025, 6, 20, 0, 0, 0), tf_utc(2025, 6, 27, 0, 0, 0),
+        tf_utc(2025, 7, 4, 0, 0, 0), tf_utc(2025, 7, 11, 0, 0, 0), tf_utc(2025, 7, 13, 0, 0, 0));
+    SEQ("0 9 1-7 * MON", NULL, tf_utc(2025, 6, 7, 9, 0, 0), tf_utc(2025, 6, 9, 9, 0, 0),
+        tf_utc(2025, 6, 16, 9, 0, 0));
+    SEQ("0 0 */2 * 1", NULL, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2025, 6, 9, 0, 0, 0),
+        tf_utc(2025, 6, 23, 0, 0, 0), tf_utc(2025, 7, 7, 0, 0, 0), tf_utc(2025, 7, 21, 0, 0, 0));
+    expect_next("0 0 31 2 1", NULL, jan1, tf_utc(2025, 2, 3, 0, 0, 0)); /* Mondays of Feb */
 
     /* Macros. */
-    expect_next("@hourly", NULL, utc(2025, 6, 1, 10, 0, 0), utc(2025, 6, 1, 11, 0, 0));
-    expect_next("@daily", NULL, utc(2025, 6, 1, 10, 0, 0), utc(2025, 6, 2, 0, 0, 0));
-    expect_next("@midnight", NULL, utc(2025, 6, 1, 0, 0, 0), utc(2025, 6, 2, 0, 0, 0));
-    expect_next("@weekly", NULL, utc(2025, 6, 1, 0, 0, 0), utc(2025, 6, 8, 0, 0, 0));
-    expect_next("@monthly", NULL, utc(2025, 6, 1, 0, 0, 0), utc(2025, 7, 1, 0, 0, 0));
-    expect_next("@yearly", NULL, utc(2025, 6, 1, 0, 0, 0), utc(2026, 1, 1, 0, 0, 0));
-    expect_next("@annually", NULL, utc(2025, 12, 31, 23, 59, 59), utc(2026, 1, 1, 0, 0, 0));
+    expect_next("@hourly", NULL, tf_utc(2025, 6, 1, 10, 0, 0), tf_utc(2025, 6, 1, 11, 0, 0));
+    expect_next("@daily", NULL, tf_utc(2025, 6, 1, 10, 0, 0), tf_utc(2025, 6, 2, 0, 0, 0));
+    expect_next("@midnight", NULL, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2025, 6, 2, 0, 0, 0));
+    expect_next("@weekly", NULL, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2025, 6, 8, 0, 0, 0));
+    expect_next("@monthly", NULL, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2025, 7, 1, 0, 0, 0));
+    expect_next("@yearly", NULL, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2026, 1, 1, 0, 0, 0));
+    expect_next("@annually", NULL, tf_utc(2025, 12, 31, 23, 59, 59), tf_utc(2026, 1, 1, 0, 0, 0));
 }
 
 static void impossible(void **unused)
 {
-    int64_t jan1 = utc(2025, 1, 1, 0, 0, 0);
+    int64_t jan1 = tf_utc(2025, 1, 1, 0, 0, 0);
     kpid_cron c = parse("0 0 1 1 *");
     int64_t t;
     clock_t t0 = clock();
@@ -344,57 +332,58 @@ static void impossible(void **unused)
     expect_never("0 0 30,31 2 */7", NULL, jan1);
     expect_never("0 0 30 2 *", NULL, KPID_TZ_MIN_S);
     /* No firing before the end of year 9999. */
-    expect_never("0 0 1 1 *", NULL, utc(9999, 6, 1, 0, 0, 0));
-    expect_never("0 0 29 2 *", NULL, utc(9996, 3, 1, 0, 0, 0));
-    expect_next("59 23 31 12 *", NULL, utc(9999, 6, 1, 0, 0, 0), utc(9999, 12, 31, 23, 59, 0));
+    expect_never("0 0 1 1 *", NULL, tf_utc(9999, 6, 1, 0, 0, 0));
+    expect_never("0 0 29 2 *", NULL, tf_utc(9996, 3, 1, 0, 0, 0));
+    expect_next("59 23 31 12 *", NULL, tf_utc(
+        9999, 6, 1, 0, 0, 0), tf_utc(9999, 12, 31, 23, 59, 0));
     assert_int_equal(kpid_cron_next(&c, NULL, KPID_TZ_MAX_S + 1, &t), -ERANGE);
     assert_int_equal(kpid_cron_next(&c, NULL, KPID_TZ_MIN_S - 1, &t), -ERANGE);
     /* All of this is quick: the search skips by field. */
     for (int i = 0; i < 100; i++) {
         kpid_cron rare = parse("0 0 29 2 */7");
-        assert_int_equal(kpid_cron_next(&rare, NULL, utc(2088, 3, 1, 0, 0, 0), &t), 0);
-        assert_int_equal(t, utc(2128, 2, 29, 0, 0, 0));
+        assert_int_equal(kpid_cron_next(&rare, NULL, tf_utc(2088, 3, 1, 0, 0, 0), &t), 0);
+        assert_int_equal(t, tf_utc(2128, 2, 29, 0, 0, 0));
     }
     assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
 }
 
 static void next_berlin(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
+    kpid_tz *tz = tf_load("Europe/Berlin");
 
     /* Spring forward on 2025-03-30: 02:30 does not exist and fires at 03:00 CEST. */
-    SEQ("30 2 * * *", tz, utc(2025, 3, 29, 2, 0, 0), utc(2025, 3, 30, 1, 0, 0),
-        utc(2025, 3, 31, 0, 30, 0));
-    SEQ("0 2 * * *", tz, utc(2025, 3, 29, 12, 0, 0), utc(2025, 3, 30, 1, 0, 0));
-    SEQ("0 3 * * *", tz, utc(2025, 3, 29, 12, 0, 0), utc(2025, 3, 30, 1, 0, 0),
-        utc(2025, 3, 31, 1, 0, 0));
+    SEQ("30 2 * * *", tz, tf_utc(2025, 3, 29, 2, 0, 0), tf_utc(2025, 3, 30, 1, 0, 0),
+        tf_utc(2025, 3, 31, 0, 30, 0));
+    SEQ("0 2 * * *", tz, tf_utc(2025, 3, 29, 12, 0, 0), tf_utc(2025, 3, 30, 1, 0, 0));
+    SEQ("0 3 * * *", tz, tf_utc(2025, 3, 29, 12, 0, 0), tf_utc(2025, 3, 30, 1, 0, 0),
+        tf_utc(2025, 3, 31, 1, 0, 0));
     /* Every 15 minutes: the whole gap fires once, at 03:00 CEST. */
-    SEQ("*/15 * * * *", tz, utc(2025, 3, 30, 0, 30, 0), utc(2025, 3, 30, 0, 45, 0),
-        utc(2025, 3, 30, 1, 0, 0), utc(2025, 3, 30, 1, 15, 0));
-    SEQ("* * * * *", tz, utc(2025, 3, 30, 0, 58, 0), utc(2025, 3, 30, 0, 59, 0),
-        utc(2025, 3, 30, 1, 0, 0), utc(2025, 3, 30, 1, 1, 0));
-    SEQ("0 * * * *", tz, utc(2025, 3, 29, 23, 30, 0), utc(2025, 3, 30, 0, 0, 0),
-        utc(2025, 3, 30, 1, 0, 0), utc(2025, 3, 30, 2, 0, 0));
+    SEQ("*/15 * * * *", tz, tf_utc(2025, 3, 30, 0, 30, 0), tf_utc(2025, 3, 30, 0, 45, 0),
+        tf_utc(2025, 3, 30, 1, 0, 0), tf_utc(2025, 3, 30, 1, 15, 0));
+    SEQ("* * * * *", tz, tf_utc(2025, 3, 30, 0, 58, 0), tf_utc(2025, 3, 30, 0, 59, 0),
+        tf_utc(2025, 3, 30, 1, 0, 0), tf_utc(2025, 3, 30, 1, 1, 0));
+    SEQ("0 * * * *", tz, tf_utc(2025, 3, 29, 23, 30, 0), tf_utc(2025, 3, 30, 0, 0, 0),
+        tf_utc(2025, 3, 30, 1, 0, 0), tf_utc(2025, 3, 30, 2, 0, 0));
 
     /* Fall back on 2025-10-26: 02:30 happens twice and fires at the first, 00:30Z. */
-    SEQ("30 2 * * *", tz, utc(2025, 10, 25, 1, 0, 0), utc(2025, 10, 26, 0, 30, 0),
-        utc(2025, 10, 27, 1, 30, 0));
-    expect_next("30 2 * * *", tz, utc(2025, 10, 26, 1, 0, 0), utc(2025, 10, 27, 1, 30, 0));
+    SEQ("30 2 * * *", tz, tf_utc(2025, 10, 25, 1, 0, 0), tf_utc(2025, 10, 26, 0, 30, 0),
+        tf_utc(2025, 10, 27, 1, 30, 0));
+    expect_next("30 2 * * *", tz, tf_utc(2025, 10, 26, 1, 0, 0), tf_utc(2025, 10, 27, 1, 30, 0));
     /* Every 15 minutes: the repeated hour does not fire again. */
-    SEQ("*/15 * * * *", tz, utc(2025, 10, 26, 0, 30, 0), utc(2025, 10, 26, 0, 45, 0),
-        utc(2025, 10, 26, 2, 0, 0), utc(2025, 10, 26, 2, 15, 0));
-    expect_next("*/15 * * * *", tz, utc(2025, 10, 26, 1, 20, 0), utc(2025, 10, 26, 2, 0, 0));
-    SEQ("0 * * * *", tz, utc(2025, 10, 25, 23, 30, 0), utc(2025, 10, 26, 0, 0, 0),
-        utc(2025, 10, 26, 2, 0, 0), utc(2025, 10, 26, 3, 0, 0));
-    SEQ("0 0 * * *", tz, utc(2025, 10, 25, 12, 0, 0), utc(2025, 10, 25, 22, 0, 0),
-        utc(2025, 10, 26, 23, 0, 0));
+    SEQ("*/15 * * * *", tz, tf_utc(2025, 10, 26, 0, 30, 0), tf_utc(2025, 10, 26, 0, 45, 0),
+        tf_utc(2025, 10, 26, 2, 0, 0), tf_utc(2025, 10, 26, 2, 15, 0));
+    expect_next("*/15 * * * *", tz, tf_utc(2025, 10, 26, 1, 20, 0), tf_utc(2025, 10, 26, 2, 0, 0));
+    SEQ("0 * * * *", tz, tf_utc(2025, 10, 25, 23, 30, 0), tf_utc(2025, 10, 26, 0, 0, 0),
+        tf_utc(2025, 10, 26, 2, 0, 0), tf_utc(2025, 10, 26, 3, 0, 0));
+    SEQ("0 0 * * *", tz, tf_utc(2025, 10, 25, 12, 0, 0), tf_utc(2025, 10, 25, 22, 0, 0),
+        tf_utc(2025, 10, 26, 23, 0, 0));
 
     /* Ordinary days and the far future (footer rule). */
-    SEQ("30 * * * *", tz, utc(2025, 6, 1, 10, 0, 0), utc(2025, 6, 1, 10, 30, 0),
-        utc(2025, 6, 1, 11, 30, 0));
-    SEQ("30 2 * * *", tz, utc(2100, 3, 27, 12, 0, 0), utc(2100, 3, 28, 1, 0, 0),
-        utc(2100, 3, 29, 0, 30, 0));
-    SEQ("0 0 29 2 *", tz, utc(2025, 1, 1, 0, 0, 0), utc(2028, 2, 28, 23, 0, 0));
+    SEQ("30 * * * *", tz, tf_utc(2025, 6, 1, 10, 0, 0), tf_utc(2025, 6, 1, 10, 30, 0),
+        tf_utc(2025, 6, 1, 11, 30, 0));
+    SEQ("30 2 * * *", tz, tf_utc(2100, 3, 27, 12, 0, 0), tf_utc(2100, 3, 28, 1, 0, 0),
+        tf_utc(2100, 3, 29, 0, 30, 0));
+    SEQ("0 0 29 2 *", tz, tf_utc(2025, 1, 1, 0, 0, 0), tf_utc(2028, 2, 28, 23, 0, 0));
     kpid_tz_free(tz);
 }
 
@@ -411,9 +400,9 @@ static int count_firings(const char *expr, const kpid_tz *tz, int64_t from, int6
 
 static void firings_per_day(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
-    int64_t spring = utc(2025, 3, 29, 23, 0, 0), spring_end = utc(2025, 3, 30, 22, 0, 0);
-    int64_t fall = utc(2025, 10, 25, 22, 0, 0), fall_end = utc(2025, 10, 26, 23, 0, 0);
+    kpid_tz *tz = tf_load("Europe/Berlin");
+    int64_t spring = tf_utc(2025, 3, 29, 23, 0, 0), spring_end = tf_utc(2025, 3, 30, 22, 0, 0);
+    int64_t fall = tf_utc(2025, 10, 25, 22, 0, 0), fall_end = tf_utc(2025, 10, 26, 23, 0, 0);
 
     assert_int_equal(count_firings("* * * * *", tz, spring, spring_end), 23 * 60);
     assert_int_equal(count_firings("*/15 * * * *", tz, spring, spring_end), 23 * 4);
@@ -424,55 +413,50 @@ static void firings_per_day(void **unused)
     assert_int_equal(count_firings("*/15 * * * *", tz, fall, fall_end), 24 * 4);
     assert_int_equal(count_firings("0 * * * *", tz, fall, fall_end), 24);
     assert_int_equal(count_firings("30 2 * * *", tz, fall, fall_end), 1);
-    assert_int_equal(count_firings("0 0 * * *", NULL, utc(2024, 1, 1, 0, 0, 0),
-                                   utc(2025, 1, 1, 0, 0, 0)),
+    assert_int_equal(count_firings("0 0 * * *", NULL, tf_utc(2024, 1, 1, 0, 0, 0),
+                                   tf_utc(2025, 1, 1, 0, 0, 0)),
                      366);
     kpid_tz_free(tz);
 }
 
 static void next_almaty(void **unused)
 {
-    kpid_tz *tz = load("Asia/Almaty");
+    kpid_tz *tz = tf_load("Asia/Almaty");
 
     /* +06 until 2024-03-01 00:00, then +05: 23:00-24:00 on February 29th repeats. */
-    SEQ("0 0 * * *", tz, utc(2024, 2, 28, 12, 0, 0), utc(2024, 2, 28, 18, 0, 0),
-        utc(2024, 2, 29, 19, 0, 0), utc(2024, 3, 1, 19, 0, 0));
-    SEQ("30 23 * * *", tz, utc(2024, 2, 29, 17, 0, 0), utc(2024, 2, 29, 17, 30, 0),
-        utc(2024, 3, 1, 18, 30, 0));
-    SEQ("*/15 * * * *", tz, utc(2024, 2, 29, 17, 30, 0), utc(2024, 2, 29, 17, 45, 0),
-        utc(2024, 2, 29, 19, 0, 0));
-    SEQ("0 12 * * *", tz, utc(2025, 6, 1, 0, 0, 0), utc(2025, 6, 1, 7, 0, 0),
-        utc(2025, 6, 2, 7, 0, 0));
-    SEQ("0 12 * * *", tz, utc(2023, 6, 1, 0, 0, 0), utc(2023, 6, 1, 6, 0, 0));
-    SEQ("@monthly", tz, utc(2025, 1, 15, 0, 0, 0), utc(2025, 1, 31, 19, 0, 0),
-        utc(2025, 2, 28, 19, 0, 0));
+    SEQ("0 0 * * *", tz, tf_utc(2024, 2, 28, 12, 0, 0), tf_utc(2024, 2, 28, 18, 0, 0),
+        tf_utc(2024, 2, 29, 19, 0, 0), tf_utc(2024, 3, 1, 19, 0, 0));
+    SEQ("30 23 * * *", tz, tf_utc(2024, 2, 29, 17, 0, 0), tf_utc(2024, 2, 29, 17, 30, 0),
+        tf_utc(2024, 3, 1, 18, 30, 0));
+    SEQ("*/15 * * * *", tz, tf_utc(2024, 2, 29, 17, 30, 0), tf_utc(2024, 2, 29, 17, 45, 0),
+        tf_utc(2024, 2, 29, 19, 0, 0));
+    SEQ("0 12 * * *", tz, tf_utc(2025, 6, 1, 0, 0, 0), tf_utc(2025, 6, 1, 7, 0, 0),
+        tf_utc(2025, 6, 2, 7, 0, 0));
+    SEQ("0 12 * * *", tz, tf_utc(2023, 6, 1, 0, 0, 0), tf_utc(2023, 6, 1, 6, 0, 0));
+    SEQ("@monthly", tz, tf_utc(2025, 1, 15, 0, 0, 0), tf_utc(2025, 1, 31, 19, 0, 0),
+        tf_utc(2025, 2, 28, 19, 0, 0));
     kpid_tz_free(tz);
 }
 
 static void next_lord_howe(void **unused)
 {
-    kpid_tz *tz = load("Australia/Lord_Howe");
+    kpid_tz *tz = tf_load("Australia/Lord_Howe");
 
     /* 2025-10-05: 02:00-02:30 skipped (+10:30 -> +11). */
-    expect_next("15 2 * * *", tz, utc(2025, 10, 4, 12, 0, 0), utc(2025, 10, 4, 15, 30, 0));
-    expect_next("30 2 * * *", tz, utc(2025, 10, 4, 12, 0, 0), utc(2025, 10, 4, 15, 30, 0));
-    SEQ("*/10 2 * * *", tz, utc(2025, 10, 4, 12, 0, 0), utc(2025, 10, 4, 15, 30, 0),
-        utc(2025, 10, 4, 15, 40, 0), utc(2025, 10, 4, 15, 50, 0), utc(2025, 10, 5, 15, 0, 0));
+    expect_next("15 2 * * *", tz, tf_utc(2025, 10, 4, 12, 0, 0), tf_utc(2025, 10, 4, 15, 30, 0));
+    expect_next("30 2 * * *", tz, tf_utc(2025, 10, 4, 12, 0, 0), tf_utc(2025, 10, 4, 15, 30, 0));
+    SEQ("*/10 2 * * *", tz, tf_utc(2025, 10, 4, 12, 0, 0), tf_utc(2025, 10, 4, 15, 30, 0),
+        tf_utc(
+            2025, 10, 4, 15, 40, 0), tf_utc(2025, 10, 4, 15, 50, 0), tf_utc(2025, 10, 5, 15, 0, 0));
     /* 2025-04-06: 01:30-02:00 repeated (+11 -> +10:30). */
-    SEQ("45 1 * * *", tz, utc(2025, 4, 5, 12, 0, 0), utc(2025, 4, 5, 14, 45, 0),
-        utc(2025, 4, 6, 15, 15, 0));
-    SEQ("*/20 * * * *", tz, utc(2025, 4, 5, 14, 30, 0), utc(2025, 4, 5, 14, 40, 0),
-        utc(2025, 4, 5, 15, 30, 0));
+    SEQ("45 1 * * *", tz, tf_utc(2025, 4, 5, 12, 0, 0), tf_utc(2025, 4, 5, 14, 45, 0),
+        tf_utc(2025, 4, 6, 15, 15, 0));
+    SEQ("*/20 * * * *", tz, tf_utc(2025, 4, 5, 14, 30, 0), tf_utc(2025, 4, 5, 14, 40, 0),
+        tf_utc(2025, 4, 5, 15, 30, 0));
     kpid_tz_free(tz);
 }
 
 /* ---- brute force ------------------------------------------------------------------- */
-
-static int64_t wall_seconds(const kpid_civil *c)
-{
-    return kpid_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-           c->minute * 60 + c->second;
-}
 
 /*
  * The rules, minute by real minute: instant t fires if its wall time matches and occurs
@@ -491,7 +475,7 @@ static int64_t brute_next(const kpid_cron *c, const kpid_tz *tz, int64_t after, 
             if (first == t)
                 return t;
         }
-        for (int64_t w = wall_seconds(&prev) + 1; w < wall_seconds(&l); w++) {
+        for (int64_t w = tf_wall_seconds(&prev) + 1; w < tf_wall_seconds(&l); w++) {
             int64_t y, days = w / 86400;
             int secs = (int)(w % 86400);
             kpid_civil g = {0};
@@ -519,14 +503,14 @@ static void brute_force(void **unused)
     };
     static const char *const zones[] = {"Europe/Berlin", "America/New_York",
                                         "Australia/Lord_Howe", "UTC"};
-    const int64_t days[] = {utc(2025, 3, 30, 0, 0, 0), utc(2025, 10, 26, 0, 0, 0),
-                            utc(2025, 3, 9, 0, 0, 0),  utc(2025, 11, 2, 0, 0, 0),
-                            utc(2025, 4, 6, 0, 0, 0),  utc(2025, 10, 5, 0, 0, 0)};
+    const int64_t days[] = {tf_utc(2025, 3, 30, 0, 0, 0), tf_utc(2025, 10, 26, 0, 0, 0),
+                            tf_utc(2025, 3, 9, 0, 0, 0),  tf_utc(2025, 11, 2, 0, 0, 0),
+                            tf_utc(2025, 4, 6, 0, 0, 0),  tf_utc(2025, 10, 5, 0, 0, 0)};
     uint64_t seed = 7;
     int checked = 0, found = 0;
 
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
-        kpid_tz *tz = load(zones[z]);
+        kpid_tz *tz = tf_load(zones[z]);
         for (int i = 0; i < 400; i++) {
             char expr[64];
             int pick[6];

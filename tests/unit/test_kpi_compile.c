@@ -19,7 +19,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf_fixture.h"
 #include "config.h"
 #include "kpi_compile.h"
 #include "log.h"
@@ -94,18 +94,6 @@ static const struct kind {
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
-static char tmpdir[PATH_MAX];
-static char conf_path[PATH_MAX + 16];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* value as the inside of a libconfig string: \ and " escaped. Freshly allocated. */
 static char *lc_escape(const char *value)
 {
@@ -134,58 +122,6 @@ static char *config_text(const char *value, const char *activity, const char *at
     free(odd);
     free(escaped);
     return text;
-}
-
-static kpid_config *load_ok(const char *text)
-{
-    kpid_config *cfg = NULL;
-    char *errors = NULL;
-    int r;
-
-    write_file(conf_path, text);
-    r = kpid_config_load(conf_path, NULL, &cfg, &errors);
-    if (r != 0)
-        fprintf(stderr, "unexpected errors (%d):\n%s", r, errors ? errors : "(none)");
-    assert_int_equal(r, 0);
-    assert_null(errors);
-    assert_non_null(cfg);
-    return cfg;
-}
-
-/* Replaces "@" before ':' in tmpl with the configuration's path; freshly allocated. */
-static char *expand(const char *tmpl)
-{
-    char *out = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&out, &size);
-
-    assert_non_null(f);
-    for (const char *p = tmpl; *p; p++)
-        if (p[0] == '@' && p[1] == ':')
-            fputs(conf_path, f);
-        else
-            fputc(*p, f);
-    assert_int_equal(fclose(f), 0);
-    return out;
-}
-
-/* Loads text, which must fail with exactly the errors in tmpl (expanded). */
-static void expect_errors(const char *text, const char *tmpl)
-{
-    kpid_config sentinel, *cfg = &sentinel;
-    char *errors = NULL, *expected = expand(tmpl);
-    int r;
-
-    write_file(conf_path, text);
-    r = kpid_config_load(conf_path, NULL, &cfg, &errors);
-    if (!errors || strcmp(errors, expected) != 0)
-        fprintf(stderr, "got:\n%s\nexpected:\n%s", errors ? errors : "(none)", expected);
-    assert_int_equal(r, -EINVAL);
-    assert_ptr_equal(cfg, &sentinel);
-    assert_non_null(errors);
-    assert_string_equal(errors, expected);
-    free(errors);
-    free(expected);
 }
 
 /* Compiles the KPI kind_suffix into *out. */
@@ -252,7 +188,7 @@ static bool has_param(const kpid_sql *sql, const char *s)
 static void check_values(const char *value, const char *activity, const char *attr)
 {
     char *text = config_text(value, activity, attr);
-    kpid_config *cfg = load_ok(text);
+    kpid_config *cfg = fixture_expect_ok(text);
 
     for (size_t k = 0; k < N_KINDS; k++) {
         const char *kind = kinds[k].prefix;
@@ -344,8 +280,9 @@ static void test_odd_identifiers(void **state)
 /* The statement of an sql KPI is its query as configured, byte for byte. */
 static void test_sql_query(void **state)
 {
-    kpid_config *cfg = load_ok(HEAD "{ id = \"q\"; " K_COMMON " type = \"sql\"; target = 1.0;\n"
-                                    "  query = \"SELECT 'a\\\\b' AS value\" \" -- $9\"; }\n" TAIL);
+    kpid_config *cfg = fixture_expect_ok(
+        HEAD "{ id = \"q\"; " K_COMMON " type = \"sql\"; target = 1.0;\n"
+             "  query = \"SELECT 'a\\\\b' AS value\" \" -- $9\"; }\n" TAIL);
     const kpid_kpi *kpi = kpid_model_find_kpi(cfg->model, "q");
     kpid_sql sql = {0};
 
@@ -363,31 +300,34 @@ static void test_hostile_identifiers(void **state)
 {
     char id64[KPID_MODEL_ID_MAX + 2], text[1024], expected[1024];
 
-    expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"count\";\n"
-                       "  activity = \"ED_ARRIVAL'--\"; }\n" TAIL,
-                  "@:6: invalid activity \"ED_ARRIVAL'--\" for \"activity\" in KPI \"k\": "
-                  "use 1 to 64 characters of A-Z 0-9 _\n");
-    expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"duration\"; target = 1.0;\n"
-                       "  from = \"a b\"; to = \"B\"; statistic = \"avg\"; }\n" TAIL,
-                  "@:6: invalid activity \"a b\" for \"from\" in KPI \"k\": "
-                  "use 1 to 64 characters of A-Z 0-9 _\n");
-    expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"proportion\"; target = 1.0;\n"
-                       "  population = { activity = \"A\"; };\n"
-                       "  numerator = { activity = \"ed_arrival\"; }; }\n" TAIL,
-                  "@:7: invalid activity \"ed_arrival\" for \"activity\" in numerator of KPI "
-                  "\"k\": use 1 to 64 characters of A-Z 0-9 _\n");
-    expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"
-                       "  filters = ( { attr = \"attr\\\"; DROP\"; equals = \"x\"; } ); }\n" TAIL,
-                  "@:6: invalid attribute name \"attr?; DROP\" in filters[0] of KPI \"k\": "
-                  "use a letter or _ followed by up to 62 letters, digits or _\n");
-    expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"
-                       "  stratify = [ \"a b\" ]; }\n" TAIL,
-                  "@:6: invalid attribute name \"a b\" in stratify[0] of KPI \"k\": "
-                  "use a letter or _ followed by up to 62 letters, digits or _\n");
-    expect_errors(HEAD "{ id = \"Upper\"; " K_COMMON " type = \"count\"; activity = \"A\"; }\n"
-                       TAIL,
-                  "@:5: invalid KPI id \"Upper\" in kpis[0] of process \"p\": use a lowercase "
-                  "letter followed by up to 62 lowercase letters, digits or _\n");
+    fixture_expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"count\";\n"
+                               "  activity = \"ED_ARRIVAL'--\"; }\n" TAIL,
+                          "@:6: invalid activity \"ED_ARRIVAL'--\" for \"activity\" in KPI \"k\": "
+                          "use 1 to 64 characters of A-Z 0-9 _\n");
+    fixture_expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"duration\"; target = 1.0;\n"
+                               "  from = \"a b\"; to = \"B\"; statistic = \"avg\"; }\n" TAIL,
+                          "@:6: invalid activity \"a b\" for \"from\" in KPI \"k\": "
+                          "use 1 to 64 characters of A-Z 0-9 _\n");
+    fixture_expect_errors(
+        HEAD "{ id = \"k\"; " K_COMMON " type = \"proportion\"; target = 1.0;\n"
+             "  population = { activity = \"A\"; };\n"
+             "  numerator = { activity = \"ed_arrival\"; }; }\n" TAIL,
+        "@:7: invalid activity \"ed_arrival\" for \"activity\" in numerator of KPI "
+        "\"k\": use 1 to 64 characters of A-Z 0-9 _\n");
+    fixture_expect_errors(
+        HEAD "{ id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"
+             "  filters = ( { attr = \"attr\\\"; DROP\"; equals = \"x\"; } ); }\n" TAIL,
+        "@:6: invalid attribute name \"attr?; DROP\" in filters[0] of KPI \"k\": "
+        "use a letter or _ followed by up to 62 letters, digits or _\n");
+    fixture_expect_errors(HEAD "{ id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"
+                               "  stratify = [ \"a b\" ]; }\n" TAIL,
+                          "@:6: invalid attribute name \"a b\" in stratify[0] of KPI \"k\": "
+                          "use a letter or _ followed by up to 62 letters, digits or _\n");
+    fixture_expect_errors(
+        HEAD "{ id = \"Upper\"; " K_COMMON " type = \"count\"; activity = \"A\"; }\n"
+             TAIL,
+        "@:5: invalid KPI id \"Upper\" in kpis[0] of process \"p\": use a lowercase "
+        "letter followed by up to 62 lowercase letters, digits or _\n");
 
     memset(id64, 'k', sizeof(id64) - 1);
     id64[sizeof(id64) - 1] = '\0';
@@ -399,28 +339,19 @@ static void test_hostile_identifiers(void **state)
              "@:5: invalid KPI id \"%s\" in kpis[0] of process \"p\": use a lowercase "
              "letter followed by up to 62 lowercase letters, digits or _\n",
              id64);
-    expect_errors(text, expected);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
+    fixture_expect_errors(text, expected);
 }
 
 static int group_setup(void **state)
 {
     /* Without sources every activity draws a warning (model_check.h): not tested here. */
     kpid_log_set_level(KPID_LOG_ERR);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kpid-test-compile.XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    snprintf(conf_path, sizeof(conf_path), "%s/test.conf", tmpdir);
-    return 0;
+    return fixture_setup("compile", /* plugin_dir= */ NULL);
 }
 
 static int group_teardown(void **state)
 {
-    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return fixture_teardown();
 }
 
 int main(void)

@@ -18,7 +18,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -27,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf_fixture.h"
 #include "config.h"
 #include "model.h"
 
@@ -42,92 +42,23 @@
 #define ATTR_RULE "use a letter or _ followed by up to 62 letters, digits or _"
 #define ACTIVITY_RULE "use 1 to 64 characters of A-Z 0-9 _"
 
-static char tmpdir[PATH_MAX];
-static char conf_path[PATH_MAX + 16];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* Replaces "@" before ':' in tmpl with the configuration's path; freshly allocated. */
-static char *expand(const char *tmpl)
-{
-    char *out = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&out, &size);
-
-    assert_non_null(f);
-    for (const char *p = tmpl; *p; p++)
-        if (p[0] == '@' && p[1] == ':')
-            fputs(conf_path, f);
-        else
-            fputc(*p, f);
-    assert_int_equal(fclose(f), 0);
-    return out;
-}
-
-static int load(const char *text, kpid_config **ret_config, char **ret_errors)
-{
-    write_file(conf_path, text);
-    return kpid_config_load(conf_path, NULL, ret_config, ret_errors);
-}
-
-/* Loads text, which must load; the caller frees the configuration. */
+/* Loads text, which must load with a model; the caller frees the configuration. */
 static kpid_config *expect_ok(const char *text)
 {
-    kpid_config *cfg = NULL;
-    char *errors = NULL;
-    int r = load(text, &cfg, &errors);
+    kpid_config *cfg = fixture_expect_ok(text);
 
-    if (r != 0)
-        print_error("unexpected errors (%d):\n%s", r, errors ? errors : "(none)");
-    assert_int_equal(r, 0);
-    assert_null(errors);
-    assert_non_null(cfg);
     assert_non_null(cfg->model);
     return cfg;
 }
 
-/* Loads text, which must fail with exactly the errors in tmpl (expanded). */
-static void expect_errors(const char *text, const char *tmpl)
-{
-    kpid_config sentinel, *cfg = &sentinel;
-    char *errors = NULL;
-    char *expected = expand(tmpl);
-    int r = load(text, &cfg, &errors);
-
-    if (!errors || strcmp(errors, expected) != 0) /* not print_error: it cuts long texts */
-        fprintf(stderr, "got:\n%s\nexpected:\n%s", errors ? errors : "(none)", expected);
-    assert_int_equal(r, -EINVAL);
-    assert_ptr_equal(cfg, &sentinel);
-    assert_non_null(errors);
-    assert_string_equal(errors, expected);
-    free(errors);
-    free(expected);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int group_setup(void **state)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kpid-test-model.XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    snprintf(conf_path, sizeof(conf_path), "%s/test.conf", tmpdir);
-    return 0;
+    return fixture_setup("model", /* plugin_dir= */ NULL);
 }
 
 static int group_teardown(void **state)
 {
-    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return fixture_teardown();
 }
 
 /* The zone folder the time zone module reads, as its messages name it. */
@@ -236,7 +167,7 @@ static void test_full_model(void **state)
     assert_int_equal(m->objectives[1].perspective, KPID_PERSPECTIVE_PATIENT);
     assert_int_equal(m->objectives[2].perspective, KPID_PERSPECTIVE_INTERNAL);
     assert_int_equal(m->objectives[3].perspective, KPID_PERSPECTIVE_LEARNING);
-    assert_string_equal(m->objectives[3].file, conf_path);
+    assert_string_equal(m->objectives[3].file, fixture_conf_path);
     assert_int_equal(m->objectives[3].line, 6);
     assert_ptr_equal(kpid_model_find_objective(m, "safe"), &m->objectives[2]);
     assert_null(kpid_model_find_objective(m, "nope"));
@@ -253,7 +184,7 @@ static void test_full_model(void **state)
     assert_int_equal(ed->schedule.minutes,
                      (1ULL << 0) | (1ULL << 15) | (1ULL << 30) | (1ULL << 45));
     assert_int_equal(ed->n_kpis, 4);
-    assert_string_equal(ed->file, conf_path);
+    assert_string_equal(ed->file, fixture_conf_path);
     assert_int_equal(ed->line, 9);
     assert_int_equal(m->processes[1].category, KPID_CATEGORY_SUPPORTING);
     assert_null(m->processes[1].owner);
@@ -533,7 +464,7 @@ static void test_unknown_keys(void **state)
         "{ id = \"k4\"; " K_COMMON " type = \"nosuch\"; target = 1; capacity = 1; "
         "perod = \"x\"; }\n"
         KPIS_END;
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:2: unknown key \"perspectve\" in objective \"o\"; did you mean \"perspective\"?\n"
         "@:2: missing required key \"perspective\" in objective \"o\"\n"
@@ -571,7 +502,7 @@ static void test_wrong_types(void **state)
         "  statistic = \"avg\"; filters = ( { attr = \"a\"; equals = 1; },\n"           /* 12 */
         "    { attr = \"b\"; not_in = ( \"x\", 2 ); } ); bands = ( 5 ); }\n"            /* 13 */
         KPIS_END;
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:2: wrong type for \"id\" in objectives[0]: expected a string, got an integer\n"
         "@:2: wrong type for objectives[1]: expected a group, got an integer\n"
@@ -603,15 +534,17 @@ static void test_wrong_types(void **state)
         "@:13: wrong type for bands[0] in KPI \"k4\": expected a group, got an integer\n"
         "@:13: wrong type for not_in[1] in filters[1] of KPI \"k4\": expected a string, got an "
         "integer\n");
-    expect_errors(HEAD "objectives = { id = \"o\"; };\nprocesses = 5;\n",
-                  "@:2: wrong type for \"objectives\": expected a list of groups, got a group\n"
-                  "@:3: wrong type for \"processes\": expected a list of groups, got an "
-                  "integer\n");
-    expect_errors(HEAD OBJ "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"
-                           "  timezone = \"UTC\"; schedule = \"@daily\"; kpis = 5; }, 5 );\n",
-                  "@:4: wrong type for \"kpis\" in process \"p\": expected a list of groups, got "
-                  "an integer\n"
-                  "@:4: wrong type for processes[1]: expected a group, got an integer\n");
+    fixture_expect_errors(
+        HEAD "objectives = { id = \"o\"; };\nprocesses = 5;\n",
+        "@:2: wrong type for \"objectives\": expected a list of groups, got a group\n"
+        "@:3: wrong type for \"processes\": expected a list of groups, got an "
+        "integer\n");
+    fixture_expect_errors(
+        HEAD OBJ "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"
+                 "  timezone = \"UTC\"; schedule = \"@daily\"; kpis = 5; }, 5 );\n",
+        "@:4: wrong type for \"kpis\" in process \"p\": expected a list of groups, got "
+        "an integer\n"
+        "@:4: wrong type for processes[1]: expected a group, got an integer\n");
 }
 
 static void test_missing_required(void **state)
@@ -635,7 +568,7 @@ static void test_missing_required(void **state)
         "  { id = \"filt\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"         /* 16 */
         "    filters = ( { in = [ \"x\" ]; } ); bands = ( { from = 1; } ); }\n"         /* 17 */
         "); } );\n";
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:2: missing required key \"id\" in objectives[0]\n"
         "@:3: missing required key \"name\" in objective \"o\"\n"
@@ -673,27 +606,29 @@ static void test_missing_required(void **state)
         "@:17: missing required key \"status\" in bands[0] of KPI \"filt\"\n"
         "@:17: missing required key \"attr\" in filters[0] of KPI \"filt\"\n");
     /* the target is required for every type but count */
-    expect_errors(HEAD OBJ KPIS_BEGIN
-                  "{ id = \"k\"; " K_COMMON " type = \"value\"; activity = \"A\"; statistic = "
-                  "\"sum\"; }\n" KPIS_END,
-                  "@:5: missing required key \"target\" in KPI \"k\"\n");
+    fixture_expect_errors(
+        HEAD OBJ KPIS_BEGIN
+        "{ id = \"k\"; " K_COMMON " type = \"value\"; activity = \"A\"; statistic = "
+        "\"sum\"; }\n" KPIS_END,
+        "@:5: missing required key \"target\" in KPI \"k\"\n");
 }
 
 static void test_unknown_objective(void **state)
 {
-    expect_errors(HEAD                                                                  /* 1 */
-                  "objectives = ( { id = \"timely_care\"; name = \"T\"; perspective = "
-                  "\"patient\"; } );\n"                                                 /* 2 */
-                  KPIS_BEGIN                                                            /* 3-4 */
-                  "{ id = \"k1\"; name = \"K\"; type = \"count\"; period = \"day\";\n"  /* 5 */
-                  "  direction = \"higher\"; activity = \"A\";\n"                       /* 6 */
-                  "  objective = \"timely_cair\"; },\n"                                 /* 7 */
-                  "{ id = \"k2\"; name = \"K\"; type = \"count\"; period = \"day\";\n"  /* 8 */
-                  "  direction = \"higher\"; activity = \"A\"; objective = \"finance\"; }\n"
-                  KPIS_END,
-                  "@:7: unknown objective \"timely_cair\" in KPI \"k1\"; did you mean "
-                  "\"timely_care\"?\n"
-                  "@:9: unknown objective \"finance\" in KPI \"k2\"\n");
+    fixture_expect_errors(
+        HEAD                                                                  /* 1 */
+        "objectives = ( { id = \"timely_care\"; name = \"T\"; perspective = "
+        "\"patient\"; } );\n"                                                 /* 2 */
+        KPIS_BEGIN                                                            /* 3-4 */
+        "{ id = \"k1\"; name = \"K\"; type = \"count\"; period = \"day\";\n"  /* 5 */
+        "  direction = \"higher\"; activity = \"A\";\n"                       /* 6 */
+        "  objective = \"timely_cair\"; },\n"                                 /* 7 */
+        "{ id = \"k2\"; name = \"K\"; type = \"count\"; period = \"day\";\n"  /* 8 */
+        "  direction = \"higher\"; activity = \"A\"; objective = \"finance\"; }\n"
+        KPIS_END,
+        "@:7: unknown objective \"timely_cair\" in KPI \"k1\"; did you mean "
+        "\"timely_care\"?\n"
+        "@:9: unknown objective \"finance\" in KPI \"k2\"\n");
 }
 
 static void test_duplicate_ids(void **state)
@@ -715,11 +650,11 @@ static void test_duplicate_ids(void **state)
         "    schedule = \"@daily\"; kpis = (\n"                                         /* 14 */
         "    { id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); }\n"  /* 15 */
         ");\n";
-    expect_errors(text,
-                  "@:4: duplicate objective id \"o\"; it is first defined at @:2\n"
-                  "@:12: duplicate KPI id \"k\"; it is first defined at @:8\n"
-                  "@:13: duplicate process id \"p\"; it is first defined at @:6\n"
-                  "@:15: duplicate KPI id \"k2\"; it is first defined at @:9\n");
+    fixture_expect_errors(text,
+                          "@:4: duplicate objective id \"o\"; it is first defined at @:2\n"
+                          "@:12: duplicate KPI id \"k\"; it is first defined at @:8\n"
+                          "@:13: duplicate process id \"p\"; it is first defined at @:6\n"
+                          "@:15: duplicate KPI id \"k2\"; it is first defined at @:9\n");
 }
 
 static void test_invalid_ids(void **state)
@@ -734,7 +669,7 @@ static void test_invalid_ids(void **state)
         "    " K_COMMON " type = \"count\"; activity = \"A\"; },\n"                     /* 7 */
         "  { id = \"\"; " K_COMMON " type = \"count\"; activity = \"A\"; },\n"          /* 8 */
         "  { id = \"ed door\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); } );\n";
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:3: invalid objective id \"O-2\" in objectives[1]: " ID_RULE "\n"
         "@:3: \"name\" in objectives[1] must not be empty\n"
@@ -762,7 +697,7 @@ static void test_bad_enums(void **state)
         "  { id = \"k3\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
         "    statistic = \"max\"; },\n"                                                 /* 12 */
         "  { id = \"k4\"; " K_COMMON " type = \"Count\"; activity = \"A\"; } ); } );\n"; /* 13 */
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:2: invalid perspective \"customer\" in objective \"o\": use financial, patient, "
         "internal or learning\n"
@@ -800,7 +735,7 @@ static void test_bands(void **state)
         "    { from = 0; status = \"green\"; },\n"                                      /* 21 */
         "    { to = 10; status = \"red\"; } ); }\n"                                     /* 22 */
         KPIS_END;
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:7: bands[1] of KPI \"gap\" starts at 35, but bands[0] ends at 30: the bands leave a "
         "gap\n"
@@ -828,7 +763,7 @@ static void test_stratify(void **state)
         "{ id = \"k3\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"             /* 10 */
         "  stratify = [ \"ward; DROP TABLE x\", \"9lives\", \"\" ]; }\n"                /* 11 */
         KPIS_END;
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:6: \"stratify\" in KPI \"k1\" lists 4 attributes; at most 3 are allowed\n"
         "@:9: duplicate attribute \"ward\" in stratify[1] of KPI \"k2\"\n"
@@ -876,7 +811,7 @@ static void test_filters(void **state)
                  "allowed\n"
                  "@:13: in[1] in filters[7] of KPI \"k\" is not valid UTF-8\n"
                  "@:14: \"equals\" in filters[8] of KPI \"k\" is not valid UTF-8\n") > 0);
-    expect_errors(text, expected);
+    fixture_expect_errors(text, expected);
     free(text);
     free(expected);
 }
@@ -896,7 +831,7 @@ static void test_invalid_activities(void **state)
         "{ id = \"k5\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\";\n"    /* 13 */
         "  to = \"discharge\"; }\n"                                                     /* 14 */
         KPIS_END;
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:5: invalid activity \"ed_arrival\" for \"activity\" in KPI \"k1\": " ACTIVITY_RULE "\n"
         "@:7: invalid activity \"ED ARRIVAL\" for \"from\" in KPI \"k2\": " ACTIVITY_RULE "\n"
@@ -944,7 +879,7 @@ static void test_ratios(void **state)
         COUNT_KPI("rolling", "last 30d") ",\n" /* 32 */
         RATIO_KPI("tz_rolling", "last 30d", "rolling", "rolling") "\n" /* 33-34 */
         "); } );\n";
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:6: \"numerator\" in KPI \"self\" names the KPI itself; a ratio divides two other "
         "KPIs\n"
@@ -983,17 +918,18 @@ static void test_sql(void **state)
                          "{ id = \"k4\"; " K_COMMON " type = \"sql\"; target = 1;\n"    /* 10 */
                          "  query = 5; timeout = \"soon\"; }\n" KPIS_END,               /* 11 */
                          big) > 0);
-    expect_errors(text,
-                  "@:5: \"query\" in KPI \"k1\" must not be empty\n"
-                  "@:7: \"timeout\" in KPI \"k2\" must be between 1ms and 10m, not 0ms\n"
-                  "@:7: \"query\" in KPI \"k2\" must not be empty\n"
-                  "@:9: \"timeout\" in KPI \"k3\" must be between 1ms and 10m, not 11m\n"
-                  "@:9: \"query\" in KPI \"k3\" has 65537 bytes; at most 65536 are allowed\n"
-                  "@:11: invalid duration \"soon\" for \"timeout\" in KPI \"k4\": use an integer "
-                  "with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
-                  "milliseconds\n"
-                  "@:11: wrong type for \"query\" in KPI \"k4\": expected a string, got an "
-                  "integer\n");
+    fixture_expect_errors(
+        text,
+        "@:5: \"query\" in KPI \"k1\" must not be empty\n"
+        "@:7: \"timeout\" in KPI \"k2\" must be between 1ms and 10m, not 0ms\n"
+        "@:7: \"query\" in KPI \"k2\" must not be empty\n"
+        "@:9: \"timeout\" in KPI \"k3\" must be between 1ms and 10m, not 11m\n"
+        "@:9: \"query\" in KPI \"k3\" has 65537 bytes; at most 65536 are allowed\n"
+        "@:11: invalid duration \"soon\" for \"timeout\" in KPI \"k4\": use an integer "
+        "with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
+        "milliseconds\n"
+        "@:11: wrong type for \"query\" in KPI \"k4\": expected a string, got an "
+        "integer\n");
     free(text);
     free(big);
 }
@@ -1009,50 +945,53 @@ static void test_invalid_timezone(void **state)
                          "\"Europe/Berlin\" is letters, digits, '_', '+', '-' and '/', without "
                          "'.' and not starting with '/' in process \"q\"\n",
                          zone_dir()) > 0);
-    expect_errors(HEAD OBJ                                                              /* 1-2 */
-                  "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"    /* 3 */
-                  "  timezone = \"Mars/Olympus\"; schedule = \"@daily\"; },\n"
-                  "  { id = \"q\"; name = \"Q\"; category = \"main\"; "
-                  "timezone = \"../etc/passwd\";\n"
-                  "  schedule = \"@daily\"; } );\n",
-                  expected);
+    fixture_expect_errors(
+        HEAD OBJ                                                              /* 1-2 */
+        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"    /* 3 */
+        "  timezone = \"Mars/Olympus\"; schedule = \"@daily\"; },\n"
+        "  { id = \"q\"; name = \"Q\"; category = \"main\"; "
+        "timezone = \"../etc/passwd\";\n"
+        "  schedule = \"@daily\"; } );\n",
+        expected);
     free(expected);
 }
 
 static void test_invalid_schedule(void **state)
 {
-    expect_errors(HEAD OBJ                                                              /* 1-2 */
-                  "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"    /* 3 */
-                  "  timezone = \"UTC\";\n"                                             /* 4 */
-                  "  schedule = \"* * *\"; },\n"                                        /* 5 */
-                  "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"
-                  "    schedule = \"0 24 * * *\"; },\n"                                 /* 7 */
-                  "  { id = \"r\"; name = \"R\"; category = \"main\"; timezone = \"UTC\";\n"
-                  "    schedule = \"@reboot\"; } );\n",                                 /* 9 */
-                  "@:5: invalid schedule \"* * *\" in process \"p\": expected 5 fields, got 3\n"
-                  "@:7: invalid schedule \"0 24 * * *\" in process \"q\": field 2 (hour): 24 is "
-                  "out of range 0-23\n"
-                  "@:9: invalid schedule \"@reboot\" in process \"r\": unknown macro "
-                  "\"@reboot\"\n");
+    fixture_expect_errors(
+        HEAD OBJ                                                              /* 1-2 */
+        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"    /* 3 */
+        "  timezone = \"UTC\";\n"                                             /* 4 */
+        "  schedule = \"* * *\"; },\n"                                        /* 5 */
+        "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"
+        "    schedule = \"0 24 * * *\"; },\n"                                 /* 7 */
+        "  { id = \"r\"; name = \"R\"; category = \"main\"; timezone = \"UTC\";\n"
+        "    schedule = \"@reboot\"; } );\n",                                 /* 9 */
+        "@:5: invalid schedule \"* * *\" in process \"p\": expected 5 fields, got 3\n"
+        "@:7: invalid schedule \"0 24 * * *\" in process \"q\": field 2 (hour): 24 is "
+        "out of range 0-23\n"
+        "@:9: invalid schedule \"@reboot\" in process \"r\": unknown macro "
+        "\"@reboot\"\n");
 }
 
 static void test_invalid_period(void **state)
 {
-    expect_errors(HEAD OBJ KPIS_BEGIN                                                   /* 1-4 */
-                  "{ id = \"k1\"; name = \"K\"; period = \"fortnight\"; direction = \"higher\";"
-                  " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n"        /* 5 */
-                  "{ id = \"k2\"; name = \"K\"; period = \"last 5y\"; direction = \"higher\";"
-                  " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n"        /* 6 */
-                  "{ id = \"k3\"; name = \"K\"; period = \"fiscal_year:13\"; direction = "
-                  "\"higher\"; objective = \"o\"; type = \"count\"; activity = \"A\"; }\n" /* 7 */
-                  KPIS_END,
-                  "@:5: invalid period in KPI \"k1\": unknown period \"fortnight\" (expected day, "
-                  "week, week:DAY, month, quarter, year, fiscal_year:MONTH or last N followed by "
-                  "m, h, d or w)\n"
-                  "@:6: invalid period in KPI \"k2\": rolling window \"last 5y\": unknown unit "
-                  "\"y\" (expected m, h, d or w)\n"
-                  "@:7: invalid period in KPI \"k3\": fiscal year first month \"13\" is not a "
-                  "month number 1-12\n");
+    fixture_expect_errors(
+        HEAD OBJ KPIS_BEGIN                                                      /* 1-4 */
+        "{ id = \"k1\"; name = \"K\"; period = \"fortnight\"; direction = \"higher\";"
+        " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n"           /* 5 */
+        "{ id = \"k2\"; name = \"K\"; period = \"last 5y\"; direction = \"higher\";"
+        " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n"           /* 6 */
+        "{ id = \"k3\"; name = \"K\"; period = \"fiscal_year:13\"; direction = "
+        "\"higher\"; objective = \"o\"; type = \"count\"; activity = \"A\"; }\n" /* 7 */
+        KPIS_END,
+        "@:5: invalid period in KPI \"k1\": unknown period \"fortnight\" (expected day, "
+        "week, week:DAY, month, quarter, year, fiscal_year:MONTH or last N followed by "
+        "m, h, d or w)\n"
+        "@:6: invalid period in KPI \"k2\": rolling window \"last 5y\": unknown unit "
+        "\"y\" (expected m, h, d or w)\n"
+        "@:7: invalid period in KPI \"k3\": fiscal year first month \"13\" is not a "
+        "month number 1-12\n");
 }
 
 static void test_statistics(void **state)
@@ -1080,7 +1019,7 @@ static void test_statistics(void **state)
         "{ id = \"k10\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\"; to = \"B\";\n"
         "  statistic = \"within\"; within = 0; weight = -1.5; }\n"                      /* 20 */
         KPIS_END;
-    expect_errors(
+    fixture_expect_errors(
         text,
         "@:5: missing required key \"within\" in KPI \"k1\": statistic \"within\" needs the "
         "limit\n"
@@ -1130,13 +1069,14 @@ static void test_census_lookback(void **state)
     assert_int_equal(kpid_model_find_kpi(m, "k4")->u.census.lookback_ms,
                      INT64_C(36500) * 86400000);
     kpid_config_free(cfg);
-    expect_errors(bad,
-                  "@:6: \"lookback\" in KPI \"k1\" must be between 1ms and 36500d, not 0ms\n"
-                  "@:8: \"lookback\" in KPI \"k2\" must be between 1ms and 36500d, not 36501d\n"
-                  "@:10: invalid duration \"a year\" for \"lookback\" in KPI \"k3\": use an "
-                  "integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
-                  "milliseconds\n"
-                  "@:11: unknown key \"lookback\" in KPI \"k4\" of type \"count\"\n");
+    fixture_expect_errors(
+        bad,
+        "@:6: \"lookback\" in KPI \"k1\" must be between 1ms and 36500d, not 0ms\n"
+        "@:8: \"lookback\" in KPI \"k2\" must be between 1ms and 36500d, not 36501d\n"
+        "@:10: invalid duration \"a year\" for \"lookback\" in KPI \"k3\": use an "
+        "integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
+        "milliseconds\n"
+        "@:11: unknown key \"lookback\" in KPI \"k4\" of type \"count\"\n");
 }
 
 /* Every error path frees what it built: LeakSanitizer checks at exit. */
@@ -1169,17 +1109,8 @@ static void test_error_paths_free_everything(void **state)
             KPIS_END,
     };
 
-    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        kpid_config sentinel, *cfg = &sentinel;
-        char *errors = NULL;
-        int r = load(texts[i], &cfg, &errors);
-        if (r != -EINVAL)
-            print_error("text %zu: %d\n%s", i, r, errors ? errors : "(none)");
-        assert_int_equal(r, -EINVAL);
-        assert_ptr_equal(cfg, &sentinel);
-        assert_non_null(errors);
-        free(errors);
-    }
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        fixture_expect_invalid(texts[i]);
 }
 
 /* ---- etc/kpid.conf ----------------------------------------------------------------- */

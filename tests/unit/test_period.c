@@ -14,20 +14,7 @@
 #include <cmocka.h>
 
 #include "period.h"
-
-static kpid_tz *load(const char *name)
-{
-    kpid_tz *tz = NULL;
-    char *err = NULL;
-    if (kpid_tz_load(name, &tz, &err) < 0)
-        fail_msg("loading %s: %s", name, err ? err : "(no message)");
-    return tz;
-}
-
-static int64_t utc(int y, int mo, int d, int h, int mi, int s)
-{
-    return kpid_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-}
+#include "time_fixture.h"
 
 static kpid_period_spec spec(const char *text)
 {
@@ -160,87 +147,89 @@ static void parse_errors(void **unused)
 
 static void days(void **unused)
 {
-    kpid_tz *berlin = load("Europe/Berlin"), *almaty = load("Asia/Almaty");
+    kpid_tz *berlin = tf_load("Europe/Berlin"), *almaty = tf_load("Asia/Almaty");
 
-    expect_period("day", NULL, utc(2025, 3, 30, 12, 0, 0), utc(2025, 3, 30, 0, 0, 0),
-                  utc(2025, 3, 31, 0, 0, 0), "2025-03-30");
-    expect_period("day", berlin, utc(2025, 6, 1, 12, 0, 0), utc(2025, 5, 31, 22, 0, 0),
-                  utc(2025, 6, 1, 22, 0, 0), "2025-06-01");
+    expect_period("day", NULL, tf_utc(2025, 3, 30, 12, 0, 0), tf_utc(2025, 3, 30, 0, 0, 0),
+                  tf_utc(2025, 3, 31, 0, 0, 0), "2025-03-30");
+    expect_period("day", berlin, tf_utc(2025, 6, 1, 12, 0, 0), tf_utc(2025, 5, 31, 22, 0, 0),
+                  tf_utc(2025, 6, 1, 22, 0, 0), "2025-06-01");
     /* Spring forward: a 23-hour day. */
-    expect_period("day", berlin, utc(2025, 3, 30, 12, 0, 0), utc(2025, 3, 29, 23, 0, 0),
-                  utc(2025, 3, 30, 22, 0, 0), "2025-03-30");
+    expect_period("day", berlin, tf_utc(2025, 3, 30, 12, 0, 0), tf_utc(2025, 3, 29, 23, 0, 0),
+                  tf_utc(2025, 3, 30, 22, 0, 0), "2025-03-30");
     /* Fall back: a 25-hour day, both passes of 02:00-03:00 in it. */
-    expect_period("day", berlin, utc(2025, 10, 26, 0, 30, 0), utc(2025, 10, 25, 22, 0, 0),
-                  utc(2025, 10, 26, 23, 0, 0), "2025-10-26");
-    expect_period("day", berlin, utc(2025, 10, 26, 1, 30, 0), utc(2025, 10, 25, 22, 0, 0),
-                  utc(2025, 10, 26, 23, 0, 0), "2025-10-26");
+    expect_period("day", berlin, tf_utc(2025, 10, 26, 0, 30, 0), tf_utc(2025, 10, 25, 22, 0, 0),
+                  tf_utc(2025, 10, 26, 23, 0, 0), "2025-10-26");
+    expect_period("day", berlin, tf_utc(2025, 10, 26, 1, 30, 0), tf_utc(2025, 10, 25, 22, 0, 0),
+                  tf_utc(2025, 10, 26, 23, 0, 0), "2025-10-26");
     /* Almaty: +06 to +05 at midnight of 2024-03-01, so February 29th had 25 hours. */
-    expect_period("day", almaty, utc(2024, 2, 29, 18, 30, 0), utc(2024, 2, 28, 18, 0, 0),
-                  utc(2024, 2, 29, 19, 0, 0), "2024-02-29");
-    expect_period("day", almaty, utc(2024, 2, 29, 19, 0, 0), utc(2024, 2, 29, 19, 0, 0),
-                  utc(2024, 3, 1, 19, 0, 0), "2024-03-01");
-    expect_period("day", almaty, utc(2025, 7, 1, 0, 0, 0), utc(2025, 6, 30, 19, 0, 0),
-                  utc(2025, 7, 1, 19, 0, 0), "2025-07-01");
+    expect_period("day", almaty, tf_utc(2024, 2, 29, 18, 30, 0), tf_utc(2024, 2, 28, 18, 0, 0),
+                  tf_utc(2024, 2, 29, 19, 0, 0), "2024-02-29");
+    expect_period("day", almaty, tf_utc(2024, 2, 29, 19, 0, 0), tf_utc(2024, 2, 29, 19, 0, 0),
+                  tf_utc(2024, 3, 1, 19, 0, 0), "2024-03-01");
+    expect_period("day", almaty, tf_utc(2025, 7, 1, 0, 0, 0), tf_utc(2025, 6, 30, 19, 0, 0),
+                  tf_utc(2025, 7, 1, 19, 0, 0), "2025-07-01");
     /* Across the year end, in local time. */
-    expect_period("day", berlin, utc(2025, 12, 31, 23, 30, 0), utc(2025, 12, 31, 23, 0, 0),
-                  utc(2026, 1, 1, 23, 0, 0), "2026-01-01");
-    expect_period("day", almaty, utc(2025, 12, 31, 18, 59, 59), utc(2025, 12, 30, 19, 0, 0),
-                  utc(2025, 12, 31, 19, 0, 0), "2025-12-31");
+    expect_period("day", berlin, tf_utc(2025, 12, 31, 23, 30, 0), tf_utc(2025, 12, 31, 23, 0, 0),
+                  tf_utc(2026, 1, 1, 23, 0, 0), "2026-01-01");
+    expect_period("day", almaty, tf_utc(2025, 12, 31, 18, 59, 59), tf_utc(2025, 12, 30, 19, 0, 0),
+                  tf_utc(2025, 12, 31, 19, 0, 0), "2025-12-31");
     kpid_tz_free(berlin);
     kpid_tz_free(almaty);
 }
 
 static void midnight_skipped(void **unused)
 {
-    kpid_tz *tz = load("America/Sao_Paulo");
+    kpid_tz *tz = tf_load("America/Sao_Paulo");
 
     /* 2018-11-04: clocks went from 00:00 to 01:00, so the day began at 01:00 (03:00Z). */
-    expect_period("day", tz, utc(2018, 11, 4, 15, 0, 0), utc(2018, 11, 4, 3, 0, 0),
-                  utc(2018, 11, 5, 2, 0, 0), "2018-11-04");
-    expect_period("day", tz, utc(2018, 11, 4, 2, 59, 59), utc(2018, 11, 3, 3, 0, 0),
-                  utc(2018, 11, 4, 3, 0, 0), "2018-11-03");
+    expect_period("day", tz, tf_utc(2018, 11, 4, 15, 0, 0), tf_utc(2018, 11, 4, 3, 0, 0),
+                  tf_utc(2018, 11, 5, 2, 0, 0), "2018-11-04");
+    expect_period("day", tz, tf_utc(2018, 11, 4, 2, 59, 59), tf_utc(2018, 11, 3, 3, 0, 0),
+                  tf_utc(2018, 11, 4, 3, 0, 0), "2018-11-03");
     /* 2018-02-18: clocks went from 00:00 back to 23:00, so February 17th had 25 hours. */
-    expect_period("day", tz, utc(2018, 2, 18, 2, 30, 0), utc(2018, 2, 17, 2, 0, 0),
-                  utc(2018, 2, 18, 3, 0, 0), "2018-02-17");
-    expect_period("month", tz, utc(2018, 11, 20, 0, 0, 0), utc(2018, 11, 1, 3, 0, 0),
-                  utc(2018, 12, 1, 2, 0, 0), "2018-11");
+    expect_period("day", tz, tf_utc(2018, 2, 18, 2, 30, 0), tf_utc(2018, 2, 17, 2, 0, 0),
+                  tf_utc(2018, 2, 18, 3, 0, 0), "2018-02-17");
+    expect_period("month", tz, tf_utc(2018, 11, 20, 0, 0, 0), tf_utc(2018, 11, 1, 3, 0, 0),
+                  tf_utc(2018, 12, 1, 2, 0, 0), "2018-11");
     kpid_tz_free(tz);
 }
 
 static void weeks(void **unused)
 {
-    kpid_tz *berlin = load("Europe/Berlin"), *almaty = load("Asia/Almaty");
+    kpid_tz *berlin = tf_load("Europe/Berlin"), *almaty = tf_load("Asia/Almaty");
 
     /* Monday weeks are ISO weeks. */
-    expect_period("week", NULL, utc(2025, 3, 26, 12, 0, 0), utc(2025, 3, 24, 0, 0, 0),
-                  utc(2025, 3, 31, 0, 0, 0), "2025-W13");
-    expect_period("week:sunday", NULL, utc(2025, 3, 26, 12, 0, 0), utc(2025, 3, 23, 0, 0, 0),
-                  utc(2025, 3, 30, 0, 0, 0), "2025-W13");
+    expect_period("week", NULL, tf_utc(2025, 3, 26, 12, 0, 0), tf_utc(2025, 3, 24, 0, 0, 0),
+                  tf_utc(2025, 3, 31, 0, 0, 0), "2025-W13");
+    expect_period("week:sunday", NULL, tf_utc(2025, 3, 26, 12, 0, 0), tf_utc(2025, 3, 23, 0, 0, 0),
+                  tf_utc(2025, 3, 30, 0, 0, 0), "2025-W13");
     /* A Sunday belongs to the Monday week before it and starts a Sunday week. */
-    expect_period("week", NULL, utc(2025, 3, 30, 12, 0, 0), utc(2025, 3, 24, 0, 0, 0),
-                  utc(2025, 3, 31, 0, 0, 0), "2025-W13");
-    expect_period("week:sunday", NULL, utc(2025, 3, 30, 12, 0, 0), utc(2025, 3, 30, 0, 0, 0),
-                  utc(2025, 4, 6, 0, 0, 0), "2025-W14");
+    expect_period("week", NULL, tf_utc(2025, 3, 30, 12, 0, 0), tf_utc(2025, 3, 24, 0, 0, 0),
+                  tf_utc(2025, 3, 31, 0, 0, 0), "2025-W13");
+    expect_period("week:sunday", NULL, tf_utc(2025, 3, 30, 12, 0, 0), tf_utc(2025, 3, 30, 0, 0, 0),
+                  tf_utc(2025, 4, 6, 0, 0, 0), "2025-W14");
     /* Across year ends: the week belongs to the year of its 4th day. */
-    expect_period("week", NULL, utc(2024, 12, 31, 12, 0, 0), utc(2024, 12, 30, 0, 0, 0),
-                  utc(2025, 1, 6, 0, 0, 0), "2025-W01");
-    expect_period("week", NULL, utc(2021, 1, 1, 12, 0, 0), utc(2020, 12, 28, 0, 0, 0),
-                  utc(2021, 1, 4, 0, 0, 0), "2020-W53");
-    expect_period("week", NULL, utc(2027, 1, 1, 12, 0, 0), utc(2026, 12, 28, 0, 0, 0),
-                  utc(2027, 1, 4, 0, 0, 0), "2026-W53");
-    expect_period("week:sunday", NULL, utc(2021, 1, 1, 12, 0, 0), utc(2020, 12, 27, 0, 0, 0),
-                  utc(2021, 1, 3, 0, 0, 0), "2020-W53");
-    expect_period("week:sunday", NULL, utc(2025, 12, 31, 12, 0, 0), utc(2025, 12, 28, 0, 0, 0),
-                  utc(2026, 1, 4, 0, 0, 0), "2025-W53"); /* Wednesday December 31st */
-    expect_period("week:sunday", NULL, utc(2026, 1, 4, 12, 0, 0), utc(2026, 1, 4, 0, 0, 0),
-                  utc(2026, 1, 11, 0, 0, 0), "2026-W01");
+    expect_period("week", NULL, tf_utc(2024, 12, 31, 12, 0, 0), tf_utc(2024, 12, 30, 0, 0, 0),
+                  tf_utc(2025, 1, 6, 0, 0, 0), "2025-W01");
+    expect_period("week", NULL, tf_utc(2021, 1, 1, 12, 0, 0), tf_utc(2020, 12, 28, 0, 0, 0),
+                  tf_utc(2021, 1, 4, 0, 0, 0), "2020-W53");
+    expect_period("week", NULL, tf_utc(2027, 1, 1, 12, 0, 0), tf_utc(2026, 12, 28, 0, 0, 0),
+                  tf_utc(2027, 1, 4, 0, 0, 0), "2026-W53");
+    expect_period("week:sunday", NULL, tf_utc(2021, 1, 1, 12, 0, 0), tf_utc(2020, 12, 27, 0, 0, 0),
+                  tf_utc(2021, 1, 3, 0, 0, 0), "2020-W53");
+    expect_period("week:sunday", NULL, tf_utc(
+        2025, 12, 31, 12, 0, 0), tf_utc(2025, 12, 28, 0, 0, 0),
+                  tf_utc(2026, 1, 4, 0, 0, 0), "2025-W53"); /* Wednesday December 31st */
+    expect_period("week:sunday", NULL, tf_utc(2026, 1, 4, 12, 0, 0), tf_utc(2026, 1, 4, 0, 0, 0),
+                  tf_utc(2026, 1, 11, 0, 0, 0), "2026-W01");
     /* Berlin: the week with the spring change has 167 hours, the fall one 169. */
-    expect_period("week", berlin, utc(2025, 3, 30, 12, 0, 0), utc(2025, 3, 23, 23, 0, 0),
-                  utc(2025, 3, 30, 22, 0, 0), "2025-W13");
-    expect_period("week", berlin, utc(2025, 10, 22, 12, 0, 0), utc(2025, 10, 19, 22, 0, 0),
-                  utc(2025, 10, 26, 23, 0, 0), "2025-W43");
-    expect_period("week:saturday", almaty, utc(2025, 6, 4, 0, 0, 0), utc(2025, 5, 30, 19, 0, 0),
-                  utc(2025, 6, 6, 19, 0, 0), "2025-W22");
+    expect_period("week", berlin, tf_utc(2025, 3, 30, 12, 0, 0), tf_utc(2025, 3, 23, 23, 0, 0),
+                  tf_utc(2025, 3, 30, 22, 0, 0), "2025-W13");
+    expect_period("week", berlin, tf_utc(2025, 10, 22, 12, 0, 0), tf_utc(2025, 10, 19, 22, 0, 0),
+                  tf_utc(2025, 10, 26, 23, 0, 0), "2025-W43");
+    expect_period("week:saturday", almaty, tf_utc(
+        2025, 6, 4, 0, 0, 0), tf_utc(2025, 5, 30, 19, 0, 0),
+                  tf_utc(2025, 6, 6, 19, 0, 0), "2025-W22");
     kpid_tz_free(berlin);
     kpid_tz_free(almaty);
 }
@@ -288,67 +277,71 @@ static void iso_week_labels(void **unused)
 
 static void months_quarters_years(void **unused)
 {
-    kpid_tz *berlin = load("Europe/Berlin"), *almaty = load("Asia/Almaty");
+    kpid_tz *berlin = tf_load("Europe/Berlin"), *almaty = tf_load("Asia/Almaty");
 
-    expect_period("month", NULL, utc(2024, 2, 15, 0, 0, 0), utc(2024, 2, 1, 0, 0, 0),
-                  utc(2024, 3, 1, 0, 0, 0), "2024-02");
-    expect_period("month", NULL, utc(2025, 2, 15, 0, 0, 0), utc(2025, 2, 1, 0, 0, 0),
-                  utc(2025, 3, 1, 0, 0, 0), "2025-02");
-    expect_period("month", berlin, utc(2025, 3, 15, 0, 0, 0), utc(2025, 2, 28, 23, 0, 0),
-                  utc(2025, 3, 31, 22, 0, 0), "2025-03");
-    expect_period("month", berlin, utc(2025, 12, 31, 23, 0, 0), utc(2025, 12, 31, 23, 0, 0),
-                  utc(2026, 1, 31, 23, 0, 0), "2026-01");
-    expect_period("month", almaty, utc(2024, 2, 29, 18, 30, 0), utc(2024, 1, 31, 18, 0, 0),
-                  utc(2024, 2, 29, 19, 0, 0), "2024-02");
+    expect_period("month", NULL, tf_utc(2024, 2, 15, 0, 0, 0), tf_utc(2024, 2, 1, 0, 0, 0),
+                  tf_utc(2024, 3, 1, 0, 0, 0), "2024-02");
+    expect_period("month", NULL, tf_utc(2025, 2, 15, 0, 0, 0), tf_utc(2025, 2, 1, 0, 0, 0),
+                  tf_utc(2025, 3, 1, 0, 0, 0), "2025-02");
+    expect_period("month", berlin, tf_utc(2025, 3, 15, 0, 0, 0), tf_utc(2025, 2, 28, 23, 0, 0),
+                  tf_utc(2025, 3, 31, 22, 0, 0), "2025-03");
+    expect_period("month", berlin, tf_utc(2025, 12, 31, 23, 0, 0), tf_utc(2025, 12, 31, 23, 0, 0),
+                  tf_utc(2026, 1, 31, 23, 0, 0), "2026-01");
+    expect_period("month", almaty, tf_utc(2024, 2, 29, 18, 30, 0), tf_utc(2024, 1, 31, 18, 0, 0),
+                  tf_utc(2024, 2, 29, 19, 0, 0), "2024-02");
 
-    expect_period("quarter", NULL, utc(2025, 5, 15, 0, 0, 0), utc(2025, 4, 1, 0, 0, 0),
-                  utc(2025, 7, 1, 0, 0, 0), "2025-Q2");
-    expect_period("quarter", NULL, utc(2025, 3, 31, 23, 59, 59), utc(2025, 1, 1, 0, 0, 0),
-                  utc(2025, 4, 1, 0, 0, 0), "2025-Q1");
-    expect_period("quarter", NULL, utc(2025, 4, 1, 0, 0, 0), utc(2025, 4, 1, 0, 0, 0),
-                  utc(2025, 7, 1, 0, 0, 0), "2025-Q2");
-    expect_period("quarter", NULL, utc(2025, 12, 1, 0, 0, 0), utc(2025, 10, 1, 0, 0, 0),
-                  utc(2026, 1, 1, 0, 0, 0), "2025-Q4");
-    expect_period("quarter", berlin, utc(2025, 2, 1, 0, 0, 0), utc(2024, 12, 31, 23, 0, 0),
-                  utc(2025, 3, 31, 22, 0, 0), "2025-Q1");
-    expect_period("quarter", almaty, utc(2024, 3, 31, 19, 0, 0), utc(2024, 3, 31, 19, 0, 0),
-                  utc(2024, 6, 30, 19, 0, 0), "2024-Q2");
+    expect_period("quarter", NULL, tf_utc(2025, 5, 15, 0, 0, 0), tf_utc(2025, 4, 1, 0, 0, 0),
+                  tf_utc(2025, 7, 1, 0, 0, 0), "2025-Q2");
+    expect_period("quarter", NULL, tf_utc(2025, 3, 31, 23, 59, 59), tf_utc(2025, 1, 1, 0, 0, 0),
+                  tf_utc(2025, 4, 1, 0, 0, 0), "2025-Q1");
+    expect_period("quarter", NULL, tf_utc(2025, 4, 1, 0, 0, 0), tf_utc(2025, 4, 1, 0, 0, 0),
+                  tf_utc(2025, 7, 1, 0, 0, 0), "2025-Q2");
+    expect_period("quarter", NULL, tf_utc(2025, 12, 1, 0, 0, 0), tf_utc(2025, 10, 1, 0, 0, 0),
+                  tf_utc(2026, 1, 1, 0, 0, 0), "2025-Q4");
+    expect_period("quarter", berlin, tf_utc(2025, 2, 1, 0, 0, 0), tf_utc(2024, 12, 31, 23, 0, 0),
+                  tf_utc(2025, 3, 31, 22, 0, 0), "2025-Q1");
+    expect_period("quarter", almaty, tf_utc(2024, 3, 31, 19, 0, 0), tf_utc(2024, 3, 31, 19, 0, 0),
+                  tf_utc(2024, 6, 30, 19, 0, 0), "2024-Q2");
 
-    expect_period("year", NULL, utc(2024, 7, 1, 0, 0, 0), utc(2024, 1, 1, 0, 0, 0),
-                  utc(2025, 1, 1, 0, 0, 0), "2024");
-    expect_period("year", almaty, utc(2024, 7, 1, 0, 0, 0), utc(2023, 12, 31, 18, 0, 0),
-                  utc(2024, 12, 31, 19, 0, 0), "2024");
-    expect_period("year", berlin, utc(2025, 12, 31, 22, 59, 59), utc(2024, 12, 31, 23, 0, 0),
-                  utc(2025, 12, 31, 23, 0, 0), "2025");
-    expect_period("year", berlin, utc(2025, 12, 31, 23, 0, 0), utc(2025, 12, 31, 23, 0, 0),
-                  utc(2026, 12, 31, 23, 0, 0), "2026");
+    expect_period("year", NULL, tf_utc(2024, 7, 1, 0, 0, 0), tf_utc(2024, 1, 1, 0, 0, 0),
+                  tf_utc(2025, 1, 1, 0, 0, 0), "2024");
+    expect_period("year", almaty, tf_utc(2024, 7, 1, 0, 0, 0), tf_utc(2023, 12, 31, 18, 0, 0),
+                  tf_utc(2024, 12, 31, 19, 0, 0), "2024");
+    expect_period("year", berlin, tf_utc(2025, 12, 31, 22, 59, 59), tf_utc(2024, 12, 31, 23, 0, 0),
+                  tf_utc(2025, 12, 31, 23, 0, 0), "2025");
+    expect_period("year", berlin, tf_utc(2025, 12, 31, 23, 0, 0), tf_utc(2025, 12, 31, 23, 0, 0),
+                  tf_utc(2026, 12, 31, 23, 0, 0), "2026");
     kpid_tz_free(berlin);
     kpid_tz_free(almaty);
 }
 
 static void fiscal_years(void **unused)
 {
-    kpid_tz *berlin = load("Europe/Berlin");
+    kpid_tz *berlin = tf_load("Europe/Berlin");
 
     /* Starting in April, named by the year it starts in. */
-    expect_period("fiscal_year:4", NULL, utc(2025, 5, 1, 0, 0, 0), utc(2025, 4, 1, 0, 0, 0),
-                  utc(2026, 4, 1, 0, 0, 0), "FY2025");
-    expect_period("fiscal_year:4", NULL, utc(2026, 3, 31, 23, 59, 59), utc(2025, 4, 1, 0, 0, 0),
-                  utc(2026, 4, 1, 0, 0, 0), "FY2025");
-    expect_period("fiscal_year:4", NULL, utc(2026, 4, 1, 0, 0, 0), utc(2026, 4, 1, 0, 0, 0),
-                  utc(2027, 4, 1, 0, 0, 0), "FY2026");
-    expect_period("fiscal_year:4", NULL, utc(2025, 1, 15, 0, 0, 0), utc(2024, 4, 1, 0, 0, 0),
-                  utc(2025, 4, 1, 0, 0, 0), "FY2024");
-    expect_period("fiscal_year:4", berlin, utc(2025, 5, 1, 0, 0, 0), utc(2025, 3, 31, 22, 0, 0),
-                  utc(2026, 3, 31, 22, 0, 0), "FY2025");
-    expect_period("fiscal_year:10", NULL, utc(2025, 9, 30, 0, 0, 0), utc(2024, 10, 1, 0, 0, 0),
-                  utc(2025, 10, 1, 0, 0, 0), "FY2024");
-    expect_period("fiscal_year:12", NULL, utc(2025, 12, 1, 0, 0, 0), utc(2025, 12, 1, 0, 0, 0),
-                  utc(2026, 12, 1, 0, 0, 0), "FY2025");
+    expect_period("fiscal_year:4", NULL, tf_utc(2025, 5, 1, 0, 0, 0), tf_utc(2025, 4, 1, 0, 0, 0),
+                  tf_utc(2026, 4, 1, 0, 0, 0), "FY2025");
+    expect_period("fiscal_year:4", NULL, tf_utc(
+        2026, 3, 31, 23, 59, 59), tf_utc(2025, 4, 1, 0, 0, 0),
+                  tf_utc(2026, 4, 1, 0, 0, 0), "FY2025");
+    expect_period("fiscal_year:4", NULL, tf_utc(2026, 4, 1, 0, 0, 0), tf_utc(2026, 4, 1, 0, 0, 0),
+                  tf_utc(2027, 4, 1, 0, 0, 0), "FY2026");
+    expect_period("fiscal_year:4", NULL, tf_utc(2025, 1, 15, 0, 0, 0), tf_utc(2024, 4, 1, 0, 0, 0),
+                  tf_utc(2025, 4, 1, 0, 0, 0), "FY2024");
+    expect_period("fiscal_year:4", berlin, tf_utc(
+        2025, 5, 1, 0, 0, 0), tf_utc(2025, 3, 31, 22, 0, 0),
+                  tf_utc(2026, 3, 31, 22, 0, 0), "FY2025");
+    expect_period("fiscal_year:10", NULL, tf_utc(
+        2025, 9, 30, 0, 0, 0), tf_utc(2024, 10, 1, 0, 0, 0),
+                  tf_utc(2025, 10, 1, 0, 0, 0), "FY2024");
+    expect_period("fiscal_year:12", NULL, tf_utc(
+        2025, 12, 1, 0, 0, 0), tf_utc(2025, 12, 1, 0, 0, 0),
+                  tf_utc(2026, 12, 1, 0, 0, 0), "FY2025");
 
     /* Starting in January, it is the calendar year. */
     kpid_period_spec fy = spec("fiscal_year:1"), year = spec("year");
-    for (int64_t t = utc(2020, 1, 1, 0, 0, 0); t < utc(2031, 1, 1, 0, 0, 0);
+    for (int64_t t = tf_utc(2020, 1, 1, 0, 0, 0); t < tf_utc(2031, 1, 1, 0, 0, 0);
          t += 86400 * 5 + 3601) {
         kpid_interval a, b;
         char la[KPID_PERIOD_LABEL_MAX], lb[KPID_PERIOD_LABEL_MAX];
@@ -364,9 +357,9 @@ static void fiscal_years(void **unused)
 
 static void rolling(void **unused)
 {
-    kpid_tz *berlin = load("Europe/Berlin");
+    kpid_tz *berlin = tf_load("Europe/Berlin");
     kpid_period_spec s = spec("last 24h");
-    int64_t t = utc(2025, 3, 30, 12, 0, 0);
+    int64_t t = tf_utc(2025, 3, 30, 12, 0, 0);
     kpid_interval iv, next, prev;
     char buf[KPID_PERIOD_LABEL_MAX];
 
@@ -389,11 +382,11 @@ static void rolling(void **unused)
     assert_int_equal(kpid_period_containing(&s, NULL, t, &iv), 0);
     assert_true(iv.start == t - 30 * 86400 && iv.end == t);
 
-    kpid_tz *ny = load("America/New_York");
+    kpid_tz *ny = tf_load("America/New_York");
     assert_int_equal(kpid_period_label(&s, ny, &iv, buf, sizeof(buf)), 0);
     assert_string_equal(buf, "2025-03-30T08:00:00-04:00");
-    kpid_tz *lmt = load("Europe/Berlin"); /* local mean time: an offset with seconds */
-    iv.end = utc(1800, 1, 1, 0, 0, 0);
+    kpid_tz *lmt = tf_load("Europe/Berlin"); /* local mean time: an offset with seconds */
+    iv.end = tf_utc(1800, 1, 1, 0, 0, 0);
     assert_int_equal(kpid_period_label(&s, lmt, &iv, buf, sizeof(buf)), 0);
     assert_string_equal(buf, "1800-01-01T00:53:28+00:53:28");
     kpid_tz_free(lmt);
@@ -409,11 +402,11 @@ static void boundaries(void **unused)
     static const char *const zones[] = {"UTC", "Europe/Berlin", "Asia/Almaty",
                                         "Australia/Lord_Howe"};
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
-        kpid_tz *tz = load(zones[z]);
+        kpid_tz *tz = tf_load(zones[z]);
         for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
             kpid_period_spec s = spec(kinds[k]);
             kpid_interval iv, at, before;
-            assert_int_equal(kpid_period_containing(&s, tz, utc(2025, 3, 30, 12, 0, 0), &iv), 0);
+            assert_int_equal(kpid_period_containing(&s, tz, tf_utc(2025, 3, 30, 12, 0, 0), &iv), 0);
             assert_int_equal(kpid_period_containing(&s, tz, iv.start, &at), 0);
             assert_true(at.start == iv.start && at.end == iv.end);
             assert_int_equal(kpid_period_containing(&s, tz, iv.start - 1, &before), 0);
@@ -473,10 +466,10 @@ static void chains(void **unused)
     static const char *const kinds[] = {"day",     "week", "week:sunday",   "month",
                                         "quarter", "year", "fiscal_year:4", "last 24h",
                                         "last 90m"};
-    kpid_tz *berlin = load("Europe/Berlin"), *almaty = load("Asia/Almaty"),
-            *howe = load("Australia/Lord_Howe");
+    kpid_tz *berlin = tf_load("Europe/Berlin"), *almaty = tf_load("Asia/Almaty"),
+            *howe = tf_load("Australia/Lord_Howe");
     const kpid_tz *zones[] = {NULL, berlin, almaty, howe};
-    int64_t min, max, t = utc(2024, 11, 15, 10, 0, 0);
+    int64_t min, max, t = tf_utc(2024, 11, 15, 10, 0, 0);
 
     for (size_t z = 0; z < 4; z++)
         for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
@@ -528,7 +521,7 @@ static void invalid(void **unused)
     s = spec("year");
     assert_int_equal(kpid_period_containing(&s, NULL, KPID_TZ_MAX_S, &iv), -ERANGE);
     assert_int_equal(kpid_period_containing(&s, NULL, KPID_TZ_MAX_S + 1, &iv), -ERANGE);
-    assert_int_equal(kpid_period_containing(&s, NULL, utc(9998, 6, 1, 0, 0, 0), &iv), 0);
+    assert_int_equal(kpid_period_containing(&s, NULL, tf_utc(9998, 6, 1, 0, 0, 0), &iv), 0);
     assert_int_equal(kpid_period_next(&s, NULL, &iv, &iv), -ERANGE);
     assert_int_equal(kpid_period_containing(&s, NULL, KPID_TZ_MIN_S, &iv), 0);
     assert_int_equal(iv.start, KPID_TZ_MIN_S);

@@ -19,22 +19,7 @@
 #include <cmocka.h>
 
 #include "tz.h"
-
-static kpid_tz *load(const char *name)
-{
-    kpid_tz *tz = NULL;
-    char *err = NULL;
-    int r = kpid_tz_load(name, &tz, &err);
-    if (r < 0)
-        fail_msg("loading %s: %d %s", name, r, err ? err : "(no message)");
-    assert_non_null(tz);
-    return tz;
-}
-
-static int64_t utc(int y, int mo, int d, int h, int mi, int s)
-{
-    return kpid_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-}
+#include "time_fixture.h"
 
 static kpid_civil wall(const char *text)
 {
@@ -72,12 +57,6 @@ static void expect_from(const kpid_tz *tz, const char *local, unsigned flags, in
     assert_int_equal(kpid_tz_from_local(tz, &c, flags, &t, &kind), 0);
     assert_int_equal(kind, expected_kind);
     assert_int_equal(t, expected);
-}
-
-static int64_t wall_seconds(const kpid_civil *c)
-{
-    return kpid_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-           c->minute * 60 + c->second;
 }
 
 /* ---- calendar ---------------------------------------------------------------------- */
@@ -135,7 +114,7 @@ static void calendar(void **unused)
 
 static void utc_zone(void **unused)
 {
-    kpid_tz *tz = load("UTC");
+    kpid_tz *tz = tf_load("UTC");
     const kpid_tz *zones[] = {NULL, tz};
     kpid_civil c;
 
@@ -147,13 +126,13 @@ static void utc_zone(void **unused)
         expect_local(zones[i], -1, "1969-12-31 23:59:59 +0000");
         expect_local(zones[i], KPID_TZ_MIN_S, "0001-01-01 00:00:00 +0000");
         expect_local(zones[i], KPID_TZ_MAX_S, "9999-12-31 23:59:59 +0000");
-        expect_local(zones[i], utc(2100, 7, 1, 12, 0, 0), "2100-07-01 12:00:00 +0000");
+        expect_local(zones[i], tf_utc(2100, 7, 1, 12, 0, 0), "2100-07-01 12:00:00 +0000");
         assert_int_equal(kpid_tz_to_local(zones[i], KPID_TZ_MIN_S - 1, &c), -ERANGE);
         assert_int_equal(kpid_tz_to_local(zones[i], KPID_TZ_MAX_S + 1, &c), -ERANGE);
         assert_int_equal(kpid_tz_to_local(zones[i], 1743300000, &c), 0);
         assert_int_equal(c.wday, 0);
         assert_int_equal(c.yday, 88);
-        expect_from(zones[i], "2025-03-30 02:30:00", 0, utc(2025, 3, 30, 2, 30, 0),
+        expect_from(zones[i], "2025-03-30 02:30:00", 0, tf_utc(2025, 3, 30, 2, 30, 0),
                     KPID_TZ_UNIQUE);
         expect_from(zones[i], "0001-01-01 00:00:00", 0, KPID_TZ_MIN_S, KPID_TZ_UNIQUE);
         expect_from(zones[i], "9999-12-31 23:59:59", 0, KPID_TZ_MAX_S, KPID_TZ_UNIQUE);
@@ -164,7 +143,7 @@ static void utc_zone(void **unused)
 
 static void invalid_local_times(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
+    kpid_tz *tz = tf_load("Europe/Berlin");
     const char *bad[] = {"2025-02-29 12:00:00", "2025-04-31 12:00:00", "2025-13-01 00:00:00",
                          "2025-00-01 00:00:00", "2025-01-00 00:00:00", "2025-01-01 24:00:00",
                          "2025-01-01 12:60:00", "2025-01-01 12:00:60", "2025-01-01 -1:00:00"};
@@ -185,124 +164,124 @@ static void invalid_local_times(void **unused)
 
 static void almaty(void **unused)
 {
-    kpid_tz *tz = load("Asia/Almaty");
+    kpid_tz *tz = tf_load("Asia/Almaty");
 
     /* +06 until 2024-03-01 00:00 local, then +05: the last hour of February 29th
      * happened twice. */
-    expect_local(tz, utc(2023, 6, 1, 0, 0, 0), "2023-06-01 06:00:00 +0600");
-    expect_local(tz, utc(2024, 2, 29, 17, 59, 59), "2024-02-29 23:59:59 +0600");
-    expect_local(tz, utc(2024, 2, 29, 18, 0, 0), "2024-02-29 23:00:00 +0500");
-    expect_local(tz, utc(2025, 6, 1, 0, 0, 0), "2025-06-01 05:00:00 +0500");
-    expect_local(tz, utc(2100, 1, 1, 0, 0, 0), "2100-01-01 05:00:00 +0500");
-    expect_from(tz, "2024-02-29 22:59:59", 0, utc(2024, 2, 29, 16, 59, 59), KPID_TZ_UNIQUE);
-    expect_from(tz, "2024-02-29 23:30:00", 0, utc(2024, 2, 29, 17, 30, 0), KPID_TZ_OVERLAP);
-    expect_from(tz, "2024-02-29 23:30:00", KPID_TZ_LATER, utc(2024, 2, 29, 18, 30, 0),
+    expect_local(tz, tf_utc(2023, 6, 1, 0, 0, 0), "2023-06-01 06:00:00 +0600");
+    expect_local(tz, tf_utc(2024, 2, 29, 17, 59, 59), "2024-02-29 23:59:59 +0600");
+    expect_local(tz, tf_utc(2024, 2, 29, 18, 0, 0), "2024-02-29 23:00:00 +0500");
+    expect_local(tz, tf_utc(2025, 6, 1, 0, 0, 0), "2025-06-01 05:00:00 +0500");
+    expect_local(tz, tf_utc(2100, 1, 1, 0, 0, 0), "2100-01-01 05:00:00 +0500");
+    expect_from(tz, "2024-02-29 22:59:59", 0, tf_utc(2024, 2, 29, 16, 59, 59), KPID_TZ_UNIQUE);
+    expect_from(tz, "2024-02-29 23:30:00", 0, tf_utc(2024, 2, 29, 17, 30, 0), KPID_TZ_OVERLAP);
+    expect_from(tz, "2024-02-29 23:30:00", KPID_TZ_LATER, tf_utc(2024, 2, 29, 18, 30, 0),
                 KPID_TZ_OVERLAP);
-    expect_from(tz, "2024-03-01 00:00:00", 0, utc(2024, 2, 29, 19, 0, 0), KPID_TZ_UNIQUE);
-    expect_from(tz, "2025-07-01 12:00:00", 0, utc(2025, 7, 1, 7, 0, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2024-03-01 00:00:00", 0, tf_utc(2024, 2, 29, 19, 0, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-07-01 12:00:00", 0, tf_utc(2025, 7, 1, 7, 0, 0), KPID_TZ_UNIQUE);
     kpid_tz_free(tz);
 }
 
 static void berlin_2025(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
+    kpid_tz *tz = tf_load("Europe/Berlin");
 
     assert_string_equal(kpid_tz_name(tz), "Europe/Berlin");
-    expect_local(tz, utc(2025, 1, 15, 12, 0, 0), "2025-01-15 13:00:00 +0100");
-    expect_local(tz, utc(2025, 3, 30, 0, 59, 59), "2025-03-30 01:59:59 +0100");
-    expect_local(tz, utc(2025, 3, 30, 1, 0, 0), "2025-03-30 03:00:00 +0200 dst");
-    expect_local(tz, utc(2025, 10, 26, 0, 59, 59), "2025-10-26 02:59:59 +0200 dst");
-    expect_local(tz, utc(2025, 10, 26, 1, 0, 0), "2025-10-26 02:00:00 +0100");
+    expect_local(tz, tf_utc(2025, 1, 15, 12, 0, 0), "2025-01-15 13:00:00 +0100");
+    expect_local(tz, tf_utc(2025, 3, 30, 0, 59, 59), "2025-03-30 01:59:59 +0100");
+    expect_local(tz, tf_utc(2025, 3, 30, 1, 0, 0), "2025-03-30 03:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2025, 10, 26, 0, 59, 59), "2025-10-26 02:59:59 +0200 dst");
+    expect_local(tz, tf_utc(2025, 10, 26, 1, 0, 0), "2025-10-26 02:00:00 +0100");
 
     /* Spring forward: 02:00-03:00 does not exist; it maps to the transition, 01:00Z. */
-    expect_from(tz, "2025-03-30 01:59:59", 0, utc(2025, 3, 30, 0, 59, 59), KPID_TZ_UNIQUE);
-    expect_from(tz, "2025-03-30 02:00:00", 0, utc(2025, 3, 30, 1, 0, 0), KPID_TZ_GAP);
-    expect_from(tz, "2025-03-30 02:30:00", 0, utc(2025, 3, 30, 1, 0, 0), KPID_TZ_GAP);
-    expect_from(tz, "2025-03-30 02:59:59", KPID_TZ_LATER, utc(2025, 3, 30, 1, 0, 0),
+    expect_from(tz, "2025-03-30 01:59:59", 0, tf_utc(2025, 3, 30, 0, 59, 59), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-03-30 02:00:00", 0, tf_utc(2025, 3, 30, 1, 0, 0), KPID_TZ_GAP);
+    expect_from(tz, "2025-03-30 02:30:00", 0, tf_utc(2025, 3, 30, 1, 0, 0), KPID_TZ_GAP);
+    expect_from(tz, "2025-03-30 02:59:59", KPID_TZ_LATER, tf_utc(2025, 3, 30, 1, 0, 0),
                 KPID_TZ_GAP);
-    expect_from(tz, "2025-03-30 03:00:00", 0, utc(2025, 3, 30, 1, 0, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-03-30 03:00:00", 0, tf_utc(2025, 3, 30, 1, 0, 0), KPID_TZ_UNIQUE);
 
     /* Fall back: 02:00-03:00 happens twice. */
-    expect_from(tz, "2025-10-26 01:59:59", 0, utc(2025, 10, 25, 23, 59, 59), KPID_TZ_UNIQUE);
-    expect_from(tz, "2025-10-26 02:00:00", 0, utc(2025, 10, 26, 0, 0, 0), KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-10-26 02:00:00", KPID_TZ_LATER, utc(2025, 10, 26, 1, 0, 0),
+    expect_from(tz, "2025-10-26 01:59:59", 0, tf_utc(2025, 10, 25, 23, 59, 59), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-10-26 02:00:00", 0, tf_utc(2025, 10, 26, 0, 0, 0), KPID_TZ_OVERLAP);
+    expect_from(tz, "2025-10-26 02:00:00", KPID_TZ_LATER, tf_utc(2025, 10, 26, 1, 0, 0),
                 KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-10-26 02:30:00", 0, utc(2025, 10, 26, 0, 30, 0), KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-10-26 02:30:00", KPID_TZ_LATER, utc(2025, 10, 26, 1, 30, 0),
+    expect_from(tz, "2025-10-26 02:30:00", 0, tf_utc(2025, 10, 26, 0, 30, 0), KPID_TZ_OVERLAP);
+    expect_from(tz, "2025-10-26 02:30:00", KPID_TZ_LATER, tf_utc(2025, 10, 26, 1, 30, 0),
                 KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-10-26 02:59:59", 0, utc(2025, 10, 26, 0, 59, 59), KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-10-26 03:00:00", 0, utc(2025, 10, 26, 2, 0, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-10-26 02:59:59", 0, tf_utc(2025, 10, 26, 0, 59, 59), KPID_TZ_OVERLAP);
+    expect_from(tz, "2025-10-26 03:00:00", 0, tf_utc(2025, 10, 26, 2, 0, 0), KPID_TZ_UNIQUE);
     kpid_tz_free(tz);
 }
 
 static void new_york(void **unused)
 {
-    kpid_tz *tz = load("America/New_York");
+    kpid_tz *tz = tf_load("America/New_York");
 
-    expect_local(tz, utc(2025, 3, 9, 6, 59, 59), "2025-03-09 01:59:59 -0500");
-    expect_local(tz, utc(2025, 3, 9, 7, 0, 0), "2025-03-09 03:00:00 -0400 dst");
-    expect_local(tz, utc(2025, 11, 2, 5, 59, 59), "2025-11-02 01:59:59 -0400 dst");
-    expect_local(tz, utc(2025, 11, 2, 6, 0, 0), "2025-11-02 01:00:00 -0500");
-    expect_from(tz, "2025-03-09 02:30:00", 0, utc(2025, 3, 9, 7, 0, 0), KPID_TZ_GAP);
-    expect_from(tz, "2025-11-02 01:30:00", 0, utc(2025, 11, 2, 5, 30, 0), KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-11-02 01:30:00", KPID_TZ_LATER, utc(2025, 11, 2, 6, 30, 0),
+    expect_local(tz, tf_utc(2025, 3, 9, 6, 59, 59), "2025-03-09 01:59:59 -0500");
+    expect_local(tz, tf_utc(2025, 3, 9, 7, 0, 0), "2025-03-09 03:00:00 -0400 dst");
+    expect_local(tz, tf_utc(2025, 11, 2, 5, 59, 59), "2025-11-02 01:59:59 -0400 dst");
+    expect_local(tz, tf_utc(2025, 11, 2, 6, 0, 0), "2025-11-02 01:00:00 -0500");
+    expect_from(tz, "2025-03-09 02:30:00", 0, tf_utc(2025, 3, 9, 7, 0, 0), KPID_TZ_GAP);
+    expect_from(tz, "2025-11-02 01:30:00", 0, tf_utc(2025, 11, 2, 5, 30, 0), KPID_TZ_OVERLAP);
+    expect_from(tz, "2025-11-02 01:30:00", KPID_TZ_LATER, tf_utc(2025, 11, 2, 6, 30, 0),
                 KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-07-04 12:00:00", 0, utc(2025, 7, 4, 16, 0, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-07-04 12:00:00", 0, tf_utc(2025, 7, 4, 16, 0, 0), KPID_TZ_UNIQUE);
     /* Before the first transition (1883-11-18 noon): local mean time, -4:56:02. */
-    expect_local(tz, utc(1800, 1, 1, 0, 0, 0), "1799-12-31 19:03:58 -0456");
-    expect_from(tz, "1800-01-01 00:00:00", 0, utc(1800, 1, 1, 4, 56, 2), KPID_TZ_UNIQUE);
+    expect_local(tz, tf_utc(1800, 1, 1, 0, 0, 0), "1799-12-31 19:03:58 -0456");
+    expect_from(tz, "1800-01-01 00:00:00", 0, tf_utc(1800, 1, 1, 4, 56, 2), KPID_TZ_UNIQUE);
     kpid_tz_free(tz);
 }
 
 static void lord_howe(void **unused)
 {
-    kpid_tz *tz = load("Australia/Lord_Howe");
+    kpid_tz *tz = tf_load("Australia/Lord_Howe");
 
     /* +11 in summer, +10:30 in winter: clocks move by 30 minutes. */
-    expect_local(tz, utc(2025, 4, 5, 14, 59, 59), "2025-04-06 01:59:59 +1100 dst");
-    expect_local(tz, utc(2025, 4, 5, 15, 0, 0), "2025-04-06 01:30:00 +1030");
-    expect_local(tz, utc(2025, 10, 4, 15, 29, 59), "2025-10-05 01:59:59 +1030");
-    expect_local(tz, utc(2025, 10, 4, 15, 30, 0), "2025-10-05 02:30:00 +1100 dst");
-    expect_from(tz, "2025-04-06 01:29:59", 0, utc(2025, 4, 5, 14, 29, 59), KPID_TZ_UNIQUE);
-    expect_from(tz, "2025-04-06 01:45:00", 0, utc(2025, 4, 5, 14, 45, 0), KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-04-06 01:45:00", KPID_TZ_LATER, utc(2025, 4, 5, 15, 15, 0),
+    expect_local(tz, tf_utc(2025, 4, 5, 14, 59, 59), "2025-04-06 01:59:59 +1100 dst");
+    expect_local(tz, tf_utc(2025, 4, 5, 15, 0, 0), "2025-04-06 01:30:00 +1030");
+    expect_local(tz, tf_utc(2025, 10, 4, 15, 29, 59), "2025-10-05 01:59:59 +1030");
+    expect_local(tz, tf_utc(2025, 10, 4, 15, 30, 0), "2025-10-05 02:30:00 +1100 dst");
+    expect_from(tz, "2025-04-06 01:29:59", 0, tf_utc(2025, 4, 5, 14, 29, 59), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-04-06 01:45:00", 0, tf_utc(2025, 4, 5, 14, 45, 0), KPID_TZ_OVERLAP);
+    expect_from(tz, "2025-04-06 01:45:00", KPID_TZ_LATER, tf_utc(2025, 4, 5, 15, 15, 0),
                 KPID_TZ_OVERLAP);
-    expect_from(tz, "2025-04-06 02:00:00", 0, utc(2025, 4, 5, 15, 30, 0), KPID_TZ_UNIQUE);
-    expect_from(tz, "2025-10-05 02:00:00", 0, utc(2025, 10, 4, 15, 30, 0), KPID_TZ_GAP);
-    expect_from(tz, "2025-10-05 02:15:00", 0, utc(2025, 10, 4, 15, 30, 0), KPID_TZ_GAP);
-    expect_from(tz, "2025-10-05 02:30:00", 0, utc(2025, 10, 4, 15, 30, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-04-06 02:00:00", 0, tf_utc(2025, 4, 5, 15, 30, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "2025-10-05 02:00:00", 0, tf_utc(2025, 10, 4, 15, 30, 0), KPID_TZ_GAP);
+    expect_from(tz, "2025-10-05 02:15:00", 0, tf_utc(2025, 10, 4, 15, 30, 0), KPID_TZ_GAP);
+    expect_from(tz, "2025-10-05 02:30:00", 0, tf_utc(2025, 10, 4, 15, 30, 0), KPID_TZ_UNIQUE);
     kpid_tz_free(tz);
 }
 
 static void dublin_negative_dst(void **unused)
 {
-    kpid_tz *tz = load("Europe/Dublin");
+    kpid_tz *tz = tf_load("Europe/Dublin");
 
     /* Irish Standard Time is the summer time, and winter is "DST" with a -1 h save. */
-    expect_local(tz, utc(2025, 1, 15, 12, 0, 0), "2025-01-15 12:00:00 +0000 dst");
-    expect_local(tz, utc(2025, 7, 15, 12, 0, 0), "2025-07-15 13:00:00 +0100");
-    expect_local(tz, utc(2100, 1, 15, 12, 0, 0), "2100-01-15 12:00:00 +0000 dst");
-    expect_local(tz, utc(2100, 7, 15, 12, 0, 0), "2100-07-15 13:00:00 +0100");
-    expect_from(tz, "2100-03-28 01:30:00", 0, utc(2100, 3, 28, 1, 0, 0), KPID_TZ_GAP);
-    expect_from(tz, "2100-10-31 01:30:00", 0, utc(2100, 10, 31, 0, 30, 0), KPID_TZ_OVERLAP);
+    expect_local(tz, tf_utc(2025, 1, 15, 12, 0, 0), "2025-01-15 12:00:00 +0000 dst");
+    expect_local(tz, tf_utc(2025, 7, 15, 12, 0, 0), "2025-07-15 13:00:00 +0100");
+    expect_local(tz, tf_utc(2100, 1, 15, 12, 0, 0), "2100-01-15 12:00:00 +0000 dst");
+    expect_local(tz, tf_utc(2100, 7, 15, 12, 0, 0), "2100-07-15 13:00:00 +0100");
+    expect_from(tz, "2100-03-28 01:30:00", 0, tf_utc(2100, 3, 28, 1, 0, 0), KPID_TZ_GAP);
+    expect_from(tz, "2100-10-31 01:30:00", 0, tf_utc(2100, 10, 31, 0, 30, 0), KPID_TZ_OVERLAP);
     kpid_tz_free(tz);
 }
 
 static void far_future(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
+    kpid_tz *tz = tf_load("Europe/Berlin");
 
     /* Beyond the file's transitions: the footer rule CET-1CEST,M3.5.0,M10.5.0/3. */
-    expect_local(tz, utc(2100, 1, 1, 0, 0, 0), "2100-01-01 01:00:00 +0100");
-    expect_local(tz, utc(2100, 3, 28, 0, 59, 59), "2100-03-28 01:59:59 +0100");
-    expect_local(tz, utc(2100, 3, 28, 1, 0, 0), "2100-03-28 03:00:00 +0200 dst");
-    expect_local(tz, utc(2100, 7, 1, 0, 0, 0), "2100-07-01 02:00:00 +0200 dst");
-    expect_local(tz, utc(2100, 10, 31, 0, 59, 59), "2100-10-31 02:59:59 +0200 dst");
-    expect_local(tz, utc(2100, 10, 31, 1, 0, 0), "2100-10-31 02:00:00 +0100");
-    expect_local(tz, utc(9999, 7, 1, 0, 0, 0), "9999-07-01 02:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2100, 1, 1, 0, 0, 0), "2100-01-01 01:00:00 +0100");
+    expect_local(tz, tf_utc(2100, 3, 28, 0, 59, 59), "2100-03-28 01:59:59 +0100");
+    expect_local(tz, tf_utc(2100, 3, 28, 1, 0, 0), "2100-03-28 03:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2100, 7, 1, 0, 0, 0), "2100-07-01 02:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2100, 10, 31, 0, 59, 59), "2100-10-31 02:59:59 +0200 dst");
+    expect_local(tz, tf_utc(2100, 10, 31, 1, 0, 0), "2100-10-31 02:00:00 +0100");
+    expect_local(tz, tf_utc(9999, 7, 1, 0, 0, 0), "9999-07-01 02:00:00 +0200 dst");
     expect_local(tz, KPID_TZ_MAX_S, "10000-01-01 00:59:59 +0100");
-    expect_from(tz, "2100-03-28 02:30:00", 0, utc(2100, 3, 28, 1, 0, 0), KPID_TZ_GAP);
-    expect_from(tz, "2100-10-31 02:30:00", KPID_TZ_LATER, utc(2100, 10, 31, 1, 30, 0),
+    expect_from(tz, "2100-03-28 02:30:00", 0, tf_utc(2100, 3, 28, 1, 0, 0), KPID_TZ_GAP);
+    expect_from(tz, "2100-10-31 02:30:00", KPID_TZ_LATER, tf_utc(2100, 10, 31, 1, 30, 0),
                 KPID_TZ_OVERLAP);
     expect_from(tz, "9999-12-31 23:59:59", 0, KPID_TZ_MAX_S - 3600, KPID_TZ_UNIQUE);
     kpid_tz_free(tz);
@@ -310,16 +289,16 @@ static void far_future(void **unused)
 
 static void before_first_transition(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
+    kpid_tz *tz = tf_load("Europe/Berlin");
 
     /* Berlin kept local mean time, +0:53:28, until 1893-04-01. */
-    expect_local(tz, utc(1893, 3, 31, 23, 6, 31), "1893-03-31 23:59:59 +0053");
-    expect_local(tz, utc(1893, 3, 31, 23, 6, 32), "1893-04-01 00:06:32 +0100");
-    expect_local(tz, utc(1800, 1, 1, 0, 0, 0), "1800-01-01 00:53:28 +0053");
+    expect_local(tz, tf_utc(1893, 3, 31, 23, 6, 31), "1893-03-31 23:59:59 +0053");
+    expect_local(tz, tf_utc(1893, 3, 31, 23, 6, 32), "1893-04-01 00:06:32 +0100");
+    expect_local(tz, tf_utc(1800, 1, 1, 0, 0, 0), "1800-01-01 00:53:28 +0053");
     expect_local(tz, KPID_TZ_MIN_S, "0001-01-01 00:53:28 +0053");
-    expect_from(tz, "1800-01-01 00:53:28", 0, utc(1800, 1, 1, 0, 0, 0), KPID_TZ_UNIQUE);
+    expect_from(tz, "1800-01-01 00:53:28", 0, tf_utc(1800, 1, 1, 0, 0, 0), KPID_TZ_UNIQUE);
     /* Clocks jumped 6 min 32 s forward at the change to CET. */
-    expect_from(tz, "1893-04-01 00:03:00", 0, utc(1893, 3, 31, 23, 6, 32), KPID_TZ_GAP);
+    expect_from(tz, "1893-04-01 00:03:00", 0, tf_utc(1893, 3, 31, 23, 6, 32), KPID_TZ_GAP);
     kpid_tz_free(tz);
 }
 
@@ -392,9 +371,9 @@ static void hostile_names(void **unused)
     assert_null(tz);
 
     /* Valid names with '+', '-', '_' and digits. */
-    kpid_tz_free(load("Etc/GMT+5"));
-    kpid_tz_free(load("America/Port-au-Prince"));
-    kpid_tz *g = load("Etc/GMT-14");
+    kpid_tz_free(tf_load("Etc/GMT+5"));
+    kpid_tz_free(tf_load("America/Port-au-Prince"));
+    kpid_tz *g = tf_load("Etc/GMT-14");
     expect_local(g, 0, "1970-01-01 14:00:00 +1400");
     kpid_tz_free(g);
 }
@@ -541,8 +520,8 @@ static void corrupt_files(void **unused)
 
     /* TZDIR is read at every load: a zone only there loads, the system's do not. */
     tzdir_write(&d, "Test/Zone", berlin, len);
-    kpid_tz *tz = load("Test/Zone");
-    expect_local(tz, utc(2025, 3, 30, 1, 0, 0), "2025-03-30 03:00:00 +0200 dst");
+    kpid_tz *tz = tf_load("Test/Zone");
+    expect_local(tz, tf_utc(2025, 3, 30, 1, 0, 0), "2025-03-30 03:00:00 +0200 dst");
     kpid_tz_free(tz);
     assert_int_equal(try_load("Europe/Berlin", &err), -ENOENT);
     assert_non_null(strstr(err, d.path));
@@ -596,7 +575,7 @@ static void corrupt_files(void **unused)
         if (kpid_tz_load("Test/Bad", &tz, &err) == 0) {
             kpid_civil c;
             int64_t t;
-            for (int64_t s = utc(1800, 1, 1, 0, 0, 0); s < utc(2200, 1, 1, 0, 0, 0);
+            for (int64_t s = tf_utc(1800, 1, 1, 0, 0, 0); s < tf_utc(2200, 1, 1, 0, 0, 0);
                  s += 86400 * 97 + 3607) {
                 assert_int_equal(kpid_tz_to_local(tz, s, &c), 0);
                 kpid_tz_from_local(tz, &c, 0, &t, NULL);
@@ -620,7 +599,7 @@ static void synthetic_files(void **unused)
     uint8_t buf[4096];
     int32_t offs[2] = {3600, 7200};
     uint8_t dst[2] = {0, 1}, idx[2] = {1, 0};
-    int64_t trans[2] = {utc(2000, 3, 26, 1, 0, 0), utc(2000, 10, 29, 1, 0, 0)};
+    int64_t trans[2] = {tf_utc(2000, 3, 26, 1, 0, 0), tf_utc(2000, 10, 29, 1, 0, 0)};
     char *err = NULL;
     kpid_tz *tz;
     size_t n;
@@ -631,10 +610,10 @@ static void synthetic_files(void **unused)
     /* Version 1: 32-bit times, no footer; after the last transition its type stays. */
     n = build_tzif(buf, 0, trans, idx, 2, offs, dst, 2, NULL, 0);
     tzdir_write(&d, "Test/V1", buf, n);
-    tz = load("Test/V1");
-    expect_local(tz, utc(1999, 1, 1, 0, 0, 0), "1999-01-01 01:00:00 +0100");
-    expect_local(tz, utc(2000, 7, 1, 0, 0, 0), "2000-07-01 02:00:00 +0200 dst");
-    expect_local(tz, utc(2050, 7, 1, 0, 0, 0), "2050-07-01 01:00:00 +0100");
+    tz = tf_load("Test/V1");
+    expect_local(tz, tf_utc(1999, 1, 1, 0, 0, 0), "1999-01-01 01:00:00 +0100");
+    expect_local(tz, tf_utc(2000, 7, 1, 0, 0, 0), "2000-07-01 02:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2050, 7, 1, 0, 0, 0), "2050-07-01 01:00:00 +0100");
     expect_from(tz, "2000-03-26 02:30:00", 0, trans[0], KPID_TZ_GAP);
     kpid_tz_free(tz);
 
@@ -648,24 +627,24 @@ static void synthetic_files(void **unused)
      * 29th: J60 is March 1st, and J300 is October 27th, in every year. */
     n = build_tzif(buf, '2', NULL, NULL, 0, offs, dst, 1, "XST-1XDT,J60/2,J300/3", 0);
     tzdir_write(&d, "Test/J", buf, n);
-    tz = load("Test/J");
-    expect_local(tz, utc(2024, 3, 1, 0, 59, 59), "2024-03-01 01:59:59 +0100");
-    expect_local(tz, utc(2024, 3, 1, 1, 0, 0), "2024-03-01 03:00:00 +0200 dst");
-    expect_local(tz, utc(2025, 3, 1, 1, 0, 0), "2025-03-01 03:00:00 +0200 dst");
-    expect_local(tz, utc(2024, 10, 27, 0, 59, 59), "2024-10-27 02:59:59 +0200 dst");
-    expect_local(tz, utc(2024, 10, 27, 1, 0, 0), "2024-10-27 02:00:00 +0100");
-    expect_local(tz, utc(1900, 6, 1, 0, 0, 0), "1900-06-01 02:00:00 +0200 dst");
+    tz = tf_load("Test/J");
+    expect_local(tz, tf_utc(2024, 3, 1, 0, 59, 59), "2024-03-01 01:59:59 +0100");
+    expect_local(tz, tf_utc(2024, 3, 1, 1, 0, 0), "2024-03-01 03:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2025, 3, 1, 1, 0, 0), "2025-03-01 03:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2024, 10, 27, 0, 59, 59), "2024-10-27 02:59:59 +0200 dst");
+    expect_local(tz, tf_utc(2024, 10, 27, 1, 0, 0), "2024-10-27 02:00:00 +0100");
+    expect_local(tz, tf_utc(1900, 6, 1, 0, 0, 0), "1900-06-01 02:00:00 +0200 dst");
     kpid_tz_free(tz);
 
     /* The n form counts from 0 and counts February 29th: 59 is February 29th in 2024
      * and March 1st in 2025. */
     n = build_tzif(buf, '2', NULL, NULL, 0, offs, dst, 1, "XST-1XDT-2:30,59,299", 0);
     tzdir_write(&d, "Test/N", buf, n);
-    tz = load("Test/N");
-    expect_local(tz, utc(2024, 2, 29, 1, 0, 0), "2024-02-29 03:30:00 +0230 dst");
-    expect_local(tz, utc(2025, 2, 28, 12, 0, 0), "2025-02-28 13:00:00 +0100");
-    expect_local(tz, utc(2025, 3, 1, 1, 0, 0), "2025-03-01 03:30:00 +0230 dst");
-    expect_from(tz, "2025-03-01 02:45:00", 0, utc(2025, 3, 1, 1, 0, 0), KPID_TZ_GAP);
+    tz = tf_load("Test/N");
+    expect_local(tz, tf_utc(2024, 2, 29, 1, 0, 0), "2024-02-29 03:30:00 +0230 dst");
+    expect_local(tz, tf_utc(2025, 2, 28, 12, 0, 0), "2025-02-28 13:00:00 +0100");
+    expect_local(tz, tf_utc(2025, 3, 1, 1, 0, 0), "2025-03-01 03:30:00 +0230 dst");
+    expect_from(tz, "2025-03-01 02:45:00", 0, tf_utc(2025, 3, 1, 1, 0, 0), KPID_TZ_GAP);
     kpid_tz_free(tz);
 
     /* Version 3 rule times outside 0-24 h: DST from Saturday 23:00 before the last
@@ -673,21 +652,21 @@ static void synthetic_files(void **unused)
     n = build_tzif(buf, '3', NULL, NULL, 0, offs, dst, 1, "XST-1XDT,M3.5.0/-1,M10.5.0/26",
                    0);
     tzdir_write(&d, "Test/V3", buf, n);
-    tz = load("Test/V3");
-    expect_local(tz, utc(2025, 3, 29, 21, 59, 59), "2025-03-29 22:59:59 +0100");
-    expect_local(tz, utc(2025, 3, 29, 22, 0, 0), "2025-03-30 00:00:00 +0200 dst");
-    expect_local(tz, utc(2025, 10, 27, 0, 0, 0), "2025-10-27 01:00:00 +0100");
-    expect_local(tz, utc(2025, 10, 26, 23, 59, 59), "2025-10-27 01:59:59 +0200 dst");
+    tz = tf_load("Test/V3");
+    expect_local(tz, tf_utc(2025, 3, 29, 21, 59, 59), "2025-03-29 22:59:59 +0100");
+    expect_local(tz, tf_utc(2025, 3, 29, 22, 0, 0), "2025-03-30 00:00:00 +0200 dst");
+    expect_local(tz, tf_utc(2025, 10, 27, 0, 0, 0), "2025-10-27 01:00:00 +0100");
+    expect_local(tz, tf_utc(2025, 10, 26, 23, 59, 59), "2025-10-27 01:59:59 +0200 dst");
     kpid_tz_free(tz);
 
     /* DST all year (a v3 idiom): always the DST offset. */
     n = build_tzif(buf, '3', NULL, NULL, 0, offs, dst, 1, "EST5EDT,0/0,J365/25", 0);
     tzdir_write(&d, "Test/AllYear", buf, n);
-    tz = load("Test/AllYear");
-    expect_local(tz, utc(2025, 1, 1, 0, 0, 0), "2024-12-31 20:00:00 -0400 dst");
-    expect_local(tz, utc(2025, 1, 1, 5, 0, 0), "2025-01-01 01:00:00 -0400 dst");
-    expect_local(tz, utc(2025, 7, 1, 0, 0, 0), "2025-06-30 20:00:00 -0400 dst");
-    expect_from(tz, "2025-01-01 00:30:00", 0, utc(2025, 1, 1, 4, 30, 0), KPID_TZ_UNIQUE);
+    tz = tf_load("Test/AllYear");
+    expect_local(tz, tf_utc(2025, 1, 1, 0, 0, 0), "2024-12-31 20:00:00 -0400 dst");
+    expect_local(tz, tf_utc(2025, 1, 1, 5, 0, 0), "2025-01-01 01:00:00 -0400 dst");
+    expect_local(tz, tf_utc(2025, 7, 1, 0, 0, 0), "2025-06-30 20:00:00 -0400 dst");
+    expect_from(tz, "2025-01-01 00:30:00", 0, tf_utc(2025, 1, 1, 4, 30, 0), KPID_TZ_UNIQUE);
     kpid_tz_free(tz);
 
     /* Inconsistent data: a transition to an undefined type, transitions out of order,
@@ -737,7 +716,7 @@ static void synthetic_files(void **unused)
 /* Every hour (and half hour) of 2020-2030, both ways. */
 static void round_trip(const kpid_tz *tz)
 {
-    int64_t from = utc(2020, 1, 1, 0, 0, 0), to = utc(2031, 1, 1, 0, 0, 0);
+    int64_t from = tf_utc(2020, 1, 1, 0, 0, 0), to = tf_utc(2031, 1, 1, 0, 0, 0);
     int gaps = 0, overlaps = 0;
 
     /* Instant -> local -> instant: the same instant, one of two in an overlap. */
@@ -769,14 +748,14 @@ static void round_trip(const kpid_tz *tz)
         if (kind == KPID_TZ_GAP) {
             gaps++;
             assert_int_equal(kpid_tz_to_local(tz, t - 1, &before), 0);
-            assert_true(wall_seconds(&before) < w && w < wall_seconds(&back));
+            assert_true(tf_wall_seconds(&before) < w && w < tf_wall_seconds(&back));
         } else {
             overlaps += kind == KPID_TZ_OVERLAP;
-            assert_int_equal(wall_seconds(&back), w);
+            assert_int_equal(tf_wall_seconds(&back), w);
             if (kind == KPID_TZ_OVERLAP) {
                 assert_int_equal(kpid_tz_from_local(tz, &c, KPID_TZ_LATER, &t, NULL), 0);
                 assert_int_equal(kpid_tz_to_local(tz, t, &back), 0);
-                assert_int_equal(wall_seconds(&back), w);
+                assert_int_equal(tf_wall_seconds(&back), w);
             }
         }
     }
@@ -787,7 +766,7 @@ static void round_trip(const kpid_tz *tz)
 
 static void round_trips(void **unused)
 {
-    kpid_tz *berlin = load("Europe/Berlin"), *ny = load("America/New_York");
+    kpid_tz *berlin = tf_load("Europe/Berlin"), *ny = tf_load("America/New_York");
     round_trip(berlin);
     round_trip(ny);
     kpid_tz_free(berlin);
@@ -799,7 +778,7 @@ static void round_trips(void **unused)
 static void oracle(const char *zone, const int64_t *ts, size_t n)
 {
     char path[] = "/tmp/kpid_test_tz_oracle_XXXXXX", cmd[256], line[128], mine[64];
-    kpid_tz *tz = load(zone);
+    kpid_tz *tz = tf_load(zone);
     FILE *f, *p;
     int fd;
 
@@ -844,13 +823,13 @@ static void date_oracle(void **unused)
 
     unsetenv("TZDIR");
     for (; n < 660; n++) { /* 300 in 1850-2200, 360 in 2020-2030, at random */
-        int64_t lo = n < 300 ? utc(1850, 1, 1, 0, 0, 0) : utc(2020, 1, 1, 0, 0, 0);
-        int64_t hi = n < 300 ? utc(2200, 1, 1, 0, 0, 0) : utc(2031, 1, 1, 0, 0, 0);
+        int64_t lo = n < 300 ? tf_utc(1850, 1, 1, 0, 0, 0) : tf_utc(2020, 1, 1, 0, 0, 0);
+        int64_t hi = n < 300 ? tf_utc(2200, 1, 1, 0, 0, 0) : tf_utc(2031, 1, 1, 0, 0, 0);
         seed = seed * 6364136223846793005u + 1442695040888963407u;
         ts[n] = lo + (int64_t)((seed >> 11) % (uint64_t)(hi - lo));
     }
     for (int i = 0; i < 40; i++) /* Berlin's and Dublin's change in 2100, by the footer */
-        ts[n++] = utc(2100, 3, 28, 0, 0, 0) + i * 450 - 1;
+        ts[n++] = tf_utc(2100, 3, 28, 0, 0, 0) + i * 450 - 1;
     for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
         oracle(zones[i], ts, n);
 }
@@ -860,7 +839,8 @@ static void date_oracle(void **unused)
 static void *convert_thread(void *arg)
 {
     const kpid_tz *tz = arg;
-    for (int64_t t = utc(2024, 1, 1, 0, 0, 0); t < utc(2026, 1, 1, 0, 0, 0); t += 3 * 3600 + 7) {
+    for (int64_t t = tf_utc(
+        2024, 1, 1, 0, 0, 0); t < tf_utc(2026, 1, 1, 0, 0, 0); t += 3 * 3600 + 7) {
         kpid_civil c;
         int64_t back, later;
         if (kpid_tz_to_local(tz, t, &c) < 0 || kpid_tz_from_local(tz, &c, 0, &back, NULL) < 0 ||
@@ -873,7 +853,7 @@ static void *convert_thread(void *arg)
 
 static void shared_between_threads(void **unused)
 {
-    kpid_tz *tz = load("Europe/Berlin");
+    kpid_tz *tz = tf_load("Europe/Berlin");
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&th[i], NULL, convert_thread, tz), 0);
