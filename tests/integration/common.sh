@@ -59,3 +59,26 @@ make_events() {
                 p, i, i, i % 97, a, 1 + i % 28, i % 24, i % 60, i, i % 5
     }' >"$1"
 }
+
+# ev KEY CASE SUBJECT ACTIVITY TIME [VALUE] [ATTRS_JSON]: one NDJSON event line for the
+# file source (VALUE and ATTRS left out when empty).
+ev() {
+    printf '{"event_key":"%s","case_id":"%s","subject_id":"%s","activity":"%s","time":"%s"%s%s}\n' \
+        "$1" "$2" "$3" "$4" "$5" "${6:+,\"value\":$6}" "${7:+,\"attrs\":$7}"
+}
+
+# assert_failure_keeps_values CONF KPI ERROR: with a sentinel value (42) stored for
+# KPI's January 2025, `kpid backfill --kpi KPI` of that month fails, records exactly
+# ERROR in kpid.kpi_run and leaves the sentinel as it was.
+assert_failure_keeps_values() {
+    local conf=$1 id=$2 error=$3
+    sql "DELETE FROM kpid.kpi_value WHERE kpi_id = '$id';
+         INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, value, version_hash)
+         VALUES ('$id', '2025-01-01 00:00:00+00', '2025-02-01 00:00:00+00', 42, 'sentinel')" >/dev/null
+    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$conf" backfill --kpi "$id" \
+        --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 && fail "$id: backfill succeeded"
+    assert_sql "SELECT error, values_written IS NULL FROM kpid.kpi_run WHERE kpi_id = '$id'
+                ORDER BY id DESC LIMIT 1" "$error|t" "$id: the error in kpid.kpi_run"
+    assert_sql "SELECT string_agg(value || ' ' || version_hash, ',') FROM kpid.kpi_value
+                WHERE kpi_id = '$id'" "42 sentinel" "$id: the stored value is untouched"
+}

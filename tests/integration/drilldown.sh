@@ -12,10 +12,6 @@ kpid_test_init drilldown
 command -v jq >/dev/null || fail "jq is missing (scripts/bootstrap installs it)"
 
 mkdir "$KPID_WORK/inbox"
-ev() { # key case subject activity time [value] [attrs]
-    printf '{"event_key":"%s","case_id":"%s","subject_id":"%s","activity":"%s","time":"%s"%s%s}\n' \
-        "$1" "$2" "$3" "$4" "$5" "${6:+,\"value\":$6}" "${7:+,\"attrs\":$7}"
-}
 {
     # Arrivals in January: C1 twice (wards A, B), C2 (B), C3 (A); C4 in February.
     ev a1 C1 S1 ARRIVAL 2025-01-05T10:00:00Z "" '{"ward":"A"}'

@@ -6,6 +6,7 @@
 # untouched; kpid.event keeps every row and no table appears; hostile identifiers are
 # refused at load with exit 78 and FILE:LINE.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/common.sh"
 kpid_test_init injection
 
 mkdir "$KPID_WORK/inbox"
@@ -130,18 +131,9 @@ declare -A want=(
     [sql_sleep]='ERROR:  canceling statement due to statement timeout'
     [sql_unset]='ERROR:  canceling statement due to statement timeout'
 )
-for id in "${!want[@]}"; do
-    sql "INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, value, version_hash)
-         VALUES ('$id', '2025-01-01 00:00:00+00', '2025-02-01 00:00:00+00', 42, 'sentinel')" >/dev/null
-done
 sql "DELETE FROM kpid.kpi_run" >/dev/null
 for id in "${!want[@]}"; do
-    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" backfill --kpi "$id" \
-        --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 && fail "$id: backfill succeeded"
-    assert_sql "SELECT error, values_written IS NULL FROM kpid.kpi_run WHERE kpi_id = '$id'" \
-        "$id: ${want[$id]}|t" "$id: the error in kpid.kpi_run"
-    assert_sql "SELECT string_agg(value || ' ' || version_hash, ',') FROM kpid.kpi_value
-                WHERE kpi_id = '$id'" "42 sentinel" "$id: the stored value is untouched"
+    assert_failure_keeps_values "$KPID_WORK/kpid.conf" "$id" "$id: ${want[$id]}"
 done
 # The timeout cut the sleeps short (10 s and 3 s asked for, 500 ms allowed).
 assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE kpi_id IN ('sql_sleep', 'sql_unset')

@@ -7,10 +7,6 @@ source "$(dirname "$0")/common.sh"
 kpid_test_init kpi_engine
 
 mkdir "$KPID_WORK/inbox"
-ev() { # key case subject activity time [value] [attrs]
-    printf '{"event_key":"%s","case_id":"%s","subject_id":"%s","activity":"%s","time":"%s"%s%s}\n' \
-        "$1" "$2" "$3" "$4" "$5" "${6:+,\"value\":$6}" "${7:+,\"attrs\":$7}"
-}
 {
     # Emergency: door-to-doctor 20, 50, (none: left), 40 (across midnight into February),
     # 30 (from the first of two arrivals); 10 in February.

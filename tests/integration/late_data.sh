@@ -8,10 +8,6 @@ source "$(dirname "$0")/common.sh"
 kpid_test_init late_data
 
 mkdir "$KPID_WORK/inbox"
-ev() { # key case subject activity time
-    printf '{"event_key":"%s","case_id":"%s","subject_id":"%s","activity":"%s","time":"%s"}\n' \
-        "$1" "$2" "$3" "$4" "$5"
-}
 {
     # Door to doctor, January: 20 and 50 min, E3 not seen (yet); February: 10 min.
     ev e1a E1 P11 ED_ARRIVAL 2025-01-10T08:00:00Z

@@ -5,22 +5,23 @@
 # not a finite number, a command that returns no rows) are refused with their reason in
 # kpid.kpi_run and leave the stored values as they were.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/common.sh"
 kpid_test_init sql_kpi
 
 mkdir "$KPID_WORK/inbox"
-ev() { # key case activity time ward
+ward_ev() { # key case activity time ward
     printf '{"event_key":"%s","case_id":"%s","subject_id":"P%s","activity":"%s","time":"%s","attrs":{"ward":"%s"}}\n' \
         "$1" "$2" "$2" "$3" "$4" "$5"
 }
 {
     # January: three arrivals, A (seen), A (not seen), B (seen); February: one, A (seen).
-    ev a1 C1 ED_ARRIVAL 2025-01-10T08:00:00Z A
-    ev s1 C1 PHYSICIAN_SEEN 2025-01-10T08:20:00Z A
-    ev a2 C2 ED_ARRIVAL 2025-01-11T09:00:00Z A
-    ev a3 C3 ED_ARRIVAL 2025-01-31T23:59:00Z B
-    ev s3 C3 PHYSICIAN_SEEN 2025-02-01T00:10:00Z B
-    ev a4 C4 ED_ARRIVAL 2025-02-02T10:00:00Z A
-    ev s4 C4 PHYSICIAN_SEEN 2025-02-02T10:30:00Z A
+    ward_ev a1 C1 ED_ARRIVAL 2025-01-10T08:00:00Z A
+    ward_ev s1 C1 PHYSICIAN_SEEN 2025-01-10T08:20:00Z A
+    ward_ev a2 C2 ED_ARRIVAL 2025-01-11T09:00:00Z A
+    ward_ev a3 C3 ED_ARRIVAL 2025-01-31T23:59:00Z B
+    ward_ev s3 C3 PHYSICIAN_SEEN 2025-02-01T00:10:00Z B
+    ward_ev a4 C4 ED_ARRIVAL 2025-02-02T10:00:00Z A
+    ward_ev s4 C4 PHYSICIAN_SEEN 2025-02-02T10:30:00Z A
 } >"$KPID_WORK/inbox/events.ndjson"
 
 # The share of arrivals (in the period) whose case was seen, as a whole and per ward.
@@ -144,17 +145,7 @@ declare -A want=(
 KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/bad.conf" backfill \
     --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 && fail "backfill of bad KPIs succeeded"
 for id in "${!want[@]}"; do
-    sql "INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, value, version_hash)
-         VALUES ('$id', '2025-01-01 00:00:00+00', '2025-02-01 00:00:00+00', 42, 'sentinel')" >/dev/null
-done
-sql "DELETE FROM kpid.kpi_run" >/dev/null
-for id in "${!want[@]}"; do
-    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/bad.conf" backfill --kpi "$id" \
-        --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 && fail "$id: backfill succeeded"
-    assert_sql "SELECT error, values_written IS NULL FROM kpid.kpi_run WHERE kpi_id = '$id'" \
-        "${want[$id]}|t" "$id: the error in kpid.kpi_run"
-    assert_sql "SELECT string_agg(value || ' ' || version_hash, ',') FROM kpid.kpi_value
-                WHERE kpi_id = '$id'" "42 sentinel" "$id: the stored value is untouched"
+    assert_failure_keeps_values "$KPID_WORK/bad.conf" "$id" "${want[$id]}"
     grep -qF "kpi=$id evaluation failed error=\"${want[$id]}\"" "$KPID_LOG" ||
         fail "$id: no log line with the error"
 done
