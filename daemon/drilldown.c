@@ -48,13 +48,6 @@ static int codes_literal(const kpid_kpi *kpi, const char *population, kpid_buf *
     return r;
 }
 
-static int fail(char **ret_error, const char *what, const char *msg)
-{
-    if (asprintf(ret_error, "%s: %s", what, msg) < 0)
-        *ret_error = NULL;
-    return -EIO;
-}
-
 /*
  * Runs head, the members statement, then tail_fmt (see MEMBERS_TAIL for its numbers)
  * with $1, $2 the period, the KPI's parameters, the codes and extra (NULL: not passed).
@@ -78,7 +71,7 @@ static int run(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, const
         return r;
     if (kpid_format_time(iv->start * 1000000, start) < 0 ||
         kpid_format_time(iv->end * 1000000, end) < 0) {
-        r = fail(ret_error, kpi->id, "period outside years 0001-9999");
+        r = kpid_pg_fail(ret_error, kpi->id, "period outside years 0001-9999");
         goto out;
     }
     size_t k = members.n_params + 3; /* the codes' parameter number */
@@ -106,7 +99,7 @@ static int run(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, const
     params[k] = extra;
     res = PQexecParams(conn, stmt.data, (int)k + (extra ? 1 : 0), types, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        r = fail(ret_error, kpi->id, kpid_pg_error_line(conn, res));
+        r = kpid_pg_fail(ret_error, kpi->id, kpid_pg_error_line(conn, res));
         goto out;
     }
     *ret_res = res;

@@ -87,29 +87,10 @@ static const char SQL_ANY[] =
     "SELECT DISTINCT extract(epoch FROM time)::float8, extract(epoch FROM time)::float8"
     " FROM kpid_changed";
 
-static int fail(char **ret_error, const char *what, const char *msg)
+/* A command of the changes' temporary table, without parameters or result. */
+static int changes_exec(PGconn *conn, const char *sql, char **ret_error)
 {
-    if (asprintf(ret_error, "%s: %s", what, msg) < 0)
-        *ret_error = NULL;
-    return -EIO;
-}
-
-static int exec(PGconn *conn, const char *sql, int n, const char *const *params,
-                PGresult **ret_res, const char *what, char **ret_error)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        int r = fail(ret_error, what, kpid_pg_error_line(conn, res));
-        PQclear(res);
-        return r;
-    }
-    if (ret_res)
-        *ret_res = res;
-    else
-        PQclear(res);
-    return 0;
+    return kpid_pg_query(conn, sql, 0, NULL, NULL, "changes", ret_error);
 }
 
 int kpid_changes_load(PGconn *conn, const char *prev, const char *now, int64_t *ret_n,
@@ -121,20 +102,20 @@ int kpid_changes_load(PGconn *conn, const char *prev, const char *now, int64_t *
     int r;
 
     *ret_error = NULL;
-    if ((r = exec(conn, SQL_CHANGED_EXISTS, 0, NULL, &res, "changes", ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, SQL_CHANGED_EXISTS, 0, NULL, &res, "changes", ret_error)) < 0)
         return r;
     exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    if (!exists && ((r = exec(conn, SQL_CHANGED_CREATE, 0, NULL, NULL, "changes", ret_error)) < 0 ||
-                    (r = exec(conn, SQL_CHANGED_INDEX, 0, NULL, NULL, "changes", ret_error)) < 0))
+    if (!exists && ((r = changes_exec(conn, SQL_CHANGED_CREATE, ret_error)) < 0 ||
+                    (r = changes_exec(conn, SQL_CHANGED_INDEX, ret_error)) < 0))
         return r;
-    if ((r = exec(conn, "TRUNCATE kpid_changed", 0, NULL, NULL, "changes", ret_error)) < 0 ||
-        (r = exec(conn, SQL_CHANGED_LOAD, 2, params, &res, "changes", ret_error)) < 0)
+    if ((r = changes_exec(conn, "TRUNCATE kpid_changed", ret_error)) < 0 ||
+        (r = kpid_pg_query(conn, SQL_CHANGED_LOAD, 2, params, &res, "changes", ret_error)) < 0)
         return r;
     *ret_n = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
     /* The rules join it with kpid.event: the planner should know its size. */
-    if (*ret_n > 0 && (r = exec(conn, "ANALYZE kpid_changed", 0, NULL, NULL, "changes", ret_error)) < 0)
+    if (*ret_n > 0 && (r = changes_exec(conn, "ANALYZE kpid_changed", ret_error)) < 0)
         return r;
     return 0;
 }
@@ -262,7 +243,7 @@ static int kpi_rows(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set
     default:
         return 0;
     }
-    if ((r = exec(conn, sql, n, params, &res, kpi->id, ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, sql, n, params, &res, kpi->id, ret_error)) < 0)
         return r;
     for (int i = 0; i < PQntuples(res) && r == 0; i++) {
         double lo, hi;
@@ -291,7 +272,7 @@ static int collect(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set 
         return kpi_rows(conn, kpi, now_s, s, ret_error);
     /* The model has no cycles; the depth only guards against a broken one. */
     if (depth > 16)
-        return fail(ret_error, kpi->id, "ratio nested too deeply");
+        return kpid_pg_fail(ret_error, kpi->id, "ratio nested too deeply");
     if ((r = collect(conn, kpi->u.ratio.numerator_kpi, now_s, s, depth + 1, ret_error)) < 0)
         return r;
     return collect(conn, kpi->u.ratio.denominator_kpi, now_s, s, depth + 1, ret_error);

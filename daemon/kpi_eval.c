@@ -14,13 +14,6 @@
 
 #define TIMESTAMPTZOID 1184
 
-static int fail(char **ret_error, const char *what, const char *msg)
-{
-    if (asprintf(ret_error, "%s: %s", what, msg) < 0)
-        *ret_error = NULL;
-    return -EIO;
-}
-
 int kpid_kpi_hash(const kpid_kpi *kpi, const kpid_sql *sql, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
@@ -126,19 +119,6 @@ static int definition_json(const kpid_kpi *kpi, const kpid_sql *sql, const kpid_
     return r;
 }
 
-/* Runs a command with text parameters; returns 0 or -EIO with *ret_error set. */
-static int exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
-                       const char *what, char **ret_error)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    int r = 0;
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        r = fail(ret_error, what, kpid_pg_error_line(conn, res));
-    PQclear(res);
-    return r;
-}
-
 /*
  * Upserts a KPI's definition. A new KPI, or one whose version hash changed, gets
  * recompute_from = now - horizon (the earlier one when a recompute is still pending):
@@ -152,19 +132,19 @@ static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t horizon_ms, char 
     int r;
 
     if ((r = kpid_kpi_compile(kpi, &sql)) < 0)
-        return fail(ret_error, kpi->id, "cannot compile");
+        return kpid_pg_fail(ret_error, kpi->id, "cannot compile");
     /* -ENOTSUP: a KPI without drill-down (sql) is synced without it. */
     r = kpid_kpi_compile_members(kpi, &members);
     drill = r == 0;
     if (r < 0 && r != -ENOTSUP) {
         kpid_sql_clear(&sql);
-        return fail(ret_error, kpi->id, "cannot compile its members statement");
+        return kpid_pg_fail(ret_error, kpi->id, "cannot compile its members statement");
     }
     if ((r = kpid_kpi_hash(kpi, &sql, hash)) < 0 ||
         (r = definition_json(kpi, &sql, drill ? &members : NULL, &bands, &def)) < 0) {
         kpid_sql_clear(&sql);
         kpid_sql_clear(&members);
-        return fail(ret_error, kpi->id, "out of memory");
+        return kpid_pg_fail(ret_error, kpi->id, "out of memory");
     }
     kpid_sql_clear(&members);
     snprintf(target, sizeof(target), "%.17g", kpi->target);
@@ -174,23 +154,23 @@ static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t horizon_ms, char 
                        kpi->has_target ? target : NULL, kpid_direction_name(kpi->direction),
                        weight, bands, def, hash, horizon};
     snprintf(horizon, sizeof(horizon), "%lld", (long long)horizon_ms);
-    r = exec_params(conn,
-                    "INSERT INTO kpid.kpi (id, process_id, objective_id, name, unit, type,"
-                    " period, target, direction, weight, bands, definition, version_hash,"
-                    " recompute_from)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-                    " CASE WHEN $14::bigint > 0 THEN now() - $14::bigint * interval '1 ms' END)"
-                    " ON CONFLICT (id) DO UPDATE SET process_id = EXCLUDED.process_id,"
-                    " objective_id = EXCLUDED.objective_id, name = EXCLUDED.name,"
-                    " unit = EXCLUDED.unit, type = EXCLUDED.type, period = EXCLUDED.period,"
-                    " target = EXCLUDED.target, direction = EXCLUDED.direction,"
-                    " weight = EXCLUDED.weight, bands = EXCLUDED.bands,"
-                    " definition = EXCLUDED.definition, version_hash = EXCLUDED.version_hash,"
-                    " recompute_from = CASE WHEN kpid.kpi.version_hash = EXCLUDED.version_hash"
-                    " THEN kpid.kpi.recompute_from"
-                    " ELSE least(kpid.kpi.recompute_from, EXCLUDED.recompute_from) END,"
-                    " active = true, updated_at = now()",
-                    14, p, kpi->id, ret_error);
+    r = kpid_pg_query(conn,
+                      "INSERT INTO kpid.kpi (id, process_id, objective_id, name, unit, type,"
+                      " period, target, direction, weight, bands, definition, version_hash,"
+                      " recompute_from)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+                      " CASE WHEN $14::bigint > 0 THEN now() - $14::bigint * interval '1 ms' END)"
+                      " ON CONFLICT (id) DO UPDATE SET process_id = EXCLUDED.process_id,"
+                      " objective_id = EXCLUDED.objective_id, name = EXCLUDED.name,"
+                      " unit = EXCLUDED.unit, type = EXCLUDED.type, period = EXCLUDED.period,"
+                      " target = EXCLUDED.target, direction = EXCLUDED.direction,"
+                      " weight = EXCLUDED.weight, bands = EXCLUDED.bands,"
+                      " definition = EXCLUDED.definition, version_hash = EXCLUDED.version_hash,"
+                      " recompute_from = CASE WHEN kpid.kpi.version_hash = EXCLUDED.version_hash"
+                      " THEN kpid.kpi.recompute_from"
+                      " ELSE least(kpid.kpi.recompute_from, EXCLUDED.recompute_from) END,"
+                      " active = true, updated_at = now()",
+                      14, p, NULL, kpi->id, ret_error);
     free(bands);
     free(def);
     kpid_sql_clear(&sql);
@@ -202,37 +182,37 @@ int kpid_model_sync(PGconn *conn, const kpid_model *m, char **ret_error)
     int r;
 
     *ret_error = NULL;
-    if ((r = exec_params(conn, "BEGIN", 0, NULL, "sync", ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, "BEGIN", 0, NULL, NULL, "sync", ret_error)) < 0)
         return r;
     for (size_t i = 0; i < m->n_objectives && r == 0; i++) {
         const kpid_objective *o = &m->objectives[i];
         const char *p[] = {o->id, o->name, kpid_perspective_name(o->perspective)};
-        r = exec_params(conn,
-                        "INSERT INTO kpid.objective (id, name, perspective) VALUES ($1, $2, $3)"
-                        " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,"
-                        " perspective = EXCLUDED.perspective, updated_at = now()",
-                        3, p, o->id, ret_error);
+        r = kpid_pg_query(conn,
+                          "INSERT INTO kpid.objective (id, name, perspective) VALUES ($1, $2, $3)"
+                          " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,"
+                          " perspective = EXCLUDED.perspective, updated_at = now()",
+                          3, p, NULL, o->id, ret_error);
     }
     for (size_t i = 0; i < m->n_processes && r == 0; i++) {
         const kpid_process *pr = &m->processes[i];
         const char *p[] = {pr->id, pr->name, kpid_process_category_name(pr->category), pr->owner,
                            kpid_tz_name(pr->tz), pr->schedule_text};
-        r = exec_params(conn,
-                        "INSERT INTO kpid.process (id, name, category, owner, timezone, schedule)"
-                        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET"
-                        " name = EXCLUDED.name, category = EXCLUDED.category,"
-                        " owner = EXCLUDED.owner, timezone = EXCLUDED.timezone,"
-                        " schedule = EXCLUDED.schedule, updated_at = now()",
-                        6, p, pr->id, ret_error);
+        r = kpid_pg_query(conn,
+                          "INSERT INTO kpid.process (id, name, category, owner, timezone, schedule)"
+                          " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET"
+                          " name = EXCLUDED.name, category = EXCLUDED.category,"
+                          " owner = EXCLUDED.owner, timezone = EXCLUDED.timezone,"
+                          " schedule = EXCLUDED.schedule, updated_at = now()",
+                          6, p, NULL, pr->id, ret_error);
     }
     /* What the configuration no longer names stays, inactive, with its values. */
     if (r == 0)
-        r = exec_params(conn, "UPDATE kpid.kpi SET active = false WHERE active", 0, NULL,
-                        "sync", ret_error);
+        r = kpid_pg_query(conn, "UPDATE kpid.kpi SET active = false WHERE active", 0, NULL, NULL,
+                          "sync", ret_error);
     for (size_t i = 0; i < m->n_kpis && r == 0; i++)
         r = sync_kpi(conn, m->kpis[i], m->recompute_horizon_ms, ret_error);
     if (r == 0)
-        r = exec_params(conn, "COMMIT", 0, NULL, "sync", ret_error);
+        r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, "sync", ret_error);
     else
         PQclear(PQexec(conn, "ROLLBACK"));
     return r;
@@ -302,7 +282,7 @@ int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
 
     *ret_error = NULL;
     if (kpid_format_time(iv->start * 1000000, start) < 0 || kpid_format_time(iv->end * 1000000, end) < 0)
-        return fail(ret_error, kpi->id, "period outside years 0001-9999");
+        return kpid_pg_fail(ret_error, kpi->id, "period outside years 0001-9999");
     if (kpi->type == KPID_KPI_SQL) {
         /* The operator's own query: read-only, then checked, then written (kpi_sql.c). */
         r = kpid_kpi_sql_evaluate(conn, kpi, start, end, partial, &written, ret_error);
@@ -313,7 +293,7 @@ int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
         return r;
     }
     if ((r = kpid_kpi_compile(kpi, &sql)) < 0 || (r = wrap_insert(&sql, &stmt)) < 0) {
-        r = fail(ret_error, kpi->id, "cannot compile");
+        r = kpid_pg_fail(ret_error, kpi->id, "cannot compile");
         goto out;
     }
     params[0] = start;
@@ -326,18 +306,19 @@ int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
     const char *del[] = {kpi->id, start};
     /* jit off: the correlated subqueries' estimated costs would have every statement
      * compiled, which costs more than the whole evaluation of an indexed period. */
-    if ((r = exec_params(conn, "BEGIN", 0, NULL, kpi->id, ret_error)) < 0 ||
-        (r = exec_params(conn, "SET LOCAL jit = off", 0, NULL, kpi->id, ret_error)) < 0 ||
-        (r = exec_params(conn, "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2",
-                         2, del, kpi->id, ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, "BEGIN", 0, NULL, NULL, kpi->id, ret_error)) < 0 ||
+        (r = kpid_pg_query(conn, "SET LOCAL jit = off", 0, NULL, NULL, kpi->id, ret_error)) < 0 ||
+        (r = kpid_pg_query(conn,
+                           "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2",
+                           2, del, NULL, kpi->id, ret_error)) < 0)
         goto rollback;
     res = PQexecParams(conn, stmt.data, (int)sql.n_params + 4, types, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        r = fail(ret_error, kpi->id, kpid_pg_error_line(conn, res));
+        r = kpid_pg_fail(ret_error, kpi->id, kpid_pg_error_line(conn, res));
         goto rollback;
     }
     written = atoi(PQcmdTuples(res));
-    if ((r = exec_params(conn, "COMMIT", 0, NULL, kpi->id, ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, kpi->id, ret_error)) < 0)
         goto out;
     *ret_written = written;
     record_run(conn, kpi, start, end, reason, now_ms() - t0, written, NULL);

@@ -181,19 +181,6 @@ static int check_rows(const PGresult *res, const columns *c, const kpid_kpi *kpi
     return r;
 }
 
-/* Runs a command with text parameters; returns 0 or -EIO with *ret_error set. */
-static int exec(PGconn *conn, const char *sql, int n, const char *const *params,
-                const kpid_kpi *kpi, char **ret_error)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    int r = 0;
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        r = failf(ret_error, kpi, "%s", kpid_pg_error_line(conn, res));
-    PQclear(res);
-    return r;
-}
-
 /*
  * Runs the query in a READ ONLY transaction under its statement_timeout and rolls the
  * transaction back: reading needs no commit, and whatever the query changed in the
@@ -212,10 +199,10 @@ static int run_query(PGconn *conn, const kpid_kpi *kpi, const char *start, const
     snprintf(timeout, sizeof(timeout), "%" PRId64, kpi->u.sql.timeout_ms);
     /* The timeout is set by a query, so that the transaction's read-only mode can no
      * longer be changed: "SET transaction_read_only" must come before any query. */
-    if ((r = exec(conn, "BEGIN READ ONLY", 0, NULL, kpi, ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, "BEGIN READ ONLY", 0, NULL, NULL, kpi->id, ret_error)) < 0)
         return r;
-    if ((r = exec(conn, "SELECT set_config('statement_timeout', $1, true)", 1, tp, kpi,
-                  ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, "SELECT set_config('statement_timeout', $1, true)", 1, tp,
+                           NULL, kpi->id, ret_error)) < 0)
         goto rollback;
     /* The extended protocol runs exactly one statement: "...; COMMIT; DELETE" fails. */
     res = PQexecParams(conn, kpi->u.sql.query, 2, types, params, NULL, NULL, 0);
@@ -251,10 +238,10 @@ static int write_rows(PGconn *conn, const kpid_kpi *kpi, const char *start, cons
     int written = 0, r;
 
 #define CELL(col) ((col) < 0 || PQgetisnull(res, i, (col)) ? NULL : PQgetvalue(res, i, (col)))
-    if ((r = exec(conn, "BEGIN", 0, NULL, kpi, ret_error)) < 0)
+    if ((r = kpid_pg_query(conn, "BEGIN", 0, NULL, NULL, kpi->id, ret_error)) < 0)
         return r;
-    r = exec(conn, "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2", 2, del,
-             kpi, ret_error);
+    r = kpid_pg_query(conn, "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2",
+                      2, del, NULL, kpi->id, ret_error);
     for (int i = 0; i < PQntuples(res) && r == 0; i++) {
         const char *stratum = CELL(c->stratum);
         const char *p[] = {kpi->id,        start,          end,
@@ -269,7 +256,7 @@ static int write_rows(PGconn *conn, const kpid_kpi *kpi, const char *start, cons
         PQclear(ins);
     }
 #undef CELL
-    if (r == 0 && (r = exec(conn, "COMMIT", 0, NULL, kpi, ret_error)) == 0) {
+    if (r == 0 && (r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, kpi->id, ret_error)) == 0) {
         *ret_written = written;
         return 0;
     }

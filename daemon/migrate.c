@@ -16,13 +16,6 @@ int kpid_migrate_latest(void)
     return kpid_migrations_count ? kpid_migrations[kpid_migrations_count - 1].version : 0;
 }
 
-static int fail(char **ret_error, const char *what, const char *msg)
-{
-    if (asprintf(ret_error, "%s: %s", what, msg) < 0)
-        *ret_error = NULL;
-    return -EIO;
-}
-
 int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
 {
     const char *msg;
@@ -31,19 +24,20 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
 
     *ret_error = NULL;
     if (kpid_pg_exec(conn, MIGRATE_LOCK, NULL, &msg) < 0)
-        return fail(ret_error, "cannot lock the warehouse for migration", msg);
+        return kpid_pg_fail(ret_error, "cannot lock the warehouse for migration", msg);
     if (kpid_pg_exec(conn,
                      "CREATE SCHEMA IF NOT EXISTS kpid;"
                      "CREATE TABLE IF NOT EXISTS kpid.schema_version ("
                      " version integer PRIMARY KEY, name text NOT NULL,"
                      " applied_at timestamptz NOT NULL DEFAULT now())",
                      NULL, &msg) < 0) {
-        r = fail(ret_error, "cannot create kpid.schema_version", msg);
+        r = kpid_pg_fail(ret_error, "cannot create kpid.schema_version", msg);
         goto out;
     }
     res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM kpid.schema_version");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        r = fail(ret_error, "cannot read kpid.schema_version", kpid_pg_error_line(conn, res));
+        r = kpid_pg_fail(ret_error, "cannot read kpid.schema_version",
+                         kpid_pg_error_line(conn, res));
         PQclear(res);
         goto out;
     }
@@ -68,25 +62,25 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
             continue;
         snprintf(version, sizeof(version), "%d", m->version);
         if (kpid_pg_exec(conn, "BEGIN", NULL, &msg) < 0) {
-            r = fail(ret_error, m->name, msg);
+            r = kpid_pg_fail(ret_error, m->name, msg);
             goto out;
         }
         if (kpid_pg_exec(conn, m->sql, NULL, &msg) < 0) {
-            r = fail(ret_error, m->name, msg);
+            r = kpid_pg_fail(ret_error, m->name, msg);
             kpid_pg_exec(conn, "ROLLBACK", NULL, NULL);
             goto out;
         }
         res = PQexecParams(conn, "INSERT INTO kpid.schema_version (version, name) VALUES ($1, $2)",
                            2, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            r = fail(ret_error, m->name, kpid_pg_error_line(conn, res));
+            r = kpid_pg_fail(ret_error, m->name, kpid_pg_error_line(conn, res));
             PQclear(res);
             kpid_pg_exec(conn, "ROLLBACK", NULL, NULL);
             goto out;
         }
         PQclear(res);
         if (kpid_pg_exec(conn, "COMMIT", NULL, &msg) < 0) {
-            r = fail(ret_error, m->name, msg);
+            r = kpid_pg_fail(ret_error, m->name, msg);
             goto out;
         }
         log_info("migration applied version=%d name=%s", m->version, m->name);

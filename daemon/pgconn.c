@@ -126,3 +126,28 @@ int kpid_pg_exec(PGconn *conn, const char *sql, const char **ret_state, const ch
     PQclear(res);
     return r;
 }
+
+int kpid_pg_fail(char **ret_error, const char *what, const char *msg)
+{
+    if (asprintf(ret_error, "%s: %s", what, msg) < 0)
+        *ret_error = NULL;
+    return -EIO;
+}
+
+int kpid_pg_query(PGconn *conn, const char *sql, int n, const char *const *params,
+                  PGresult **ret_res, const char *what, char **ret_error)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int r = kpid_pg_fail(ret_error, what, kpid_pg_error_line(conn, res));
+        PQclear(res);
+        return r;
+    }
+    if (ret_res)
+        *ret_res = res;
+    else
+        PQclear(res);
+    return 0;
+}

@@ -29,4 +29,16 @@ int kpid_pg_exec(PGconn *conn, const char *sql, const char **ret_state, const ch
 /* The first line of a result's or connection's error, for logs; thread-local buffer. */
 const char *kpid_pg_error_line(PGconn *conn, const PGresult *res);
 
+/* Sets *ret_error to "what: msg", freshly allocated (NULL when out of memory); returns
+ * -EIO, for `return kpid_pg_fail(...)`. */
+int kpid_pg_fail(char **ret_error, const char *what, const char *msg);
+
+/*
+ * Runs sql with n text parameters. Returns 0 and, when ret_res is not NULL, the result
+ * (the caller PQclear's it); or -EIO with *ret_error = "what: the error's first line",
+ * freshly allocated.
+ */
+int kpid_pg_query(PGconn *conn, const char *sql, int n, const char *const *params,
+                  PGresult **ret_res, const char *what, char **ret_error);
+
 #endif
