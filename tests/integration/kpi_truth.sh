@@ -95,7 +95,6 @@ WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
    OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
    OR t.n IS DISTINCT FROM v.n;
 SQL
-sql "$(cat "$KPID_WORK/compare.sql") SELECT 1" >/dev/null
 {
     printf '%s\n' "$(cat "$KPID_WORK/compare.sql")"
     printf '%s\n' "SELECT count(*) AS differences FROM diff;"
