@@ -36,7 +36,7 @@
 static const char REASON_SCHEDULE[] = "schedule";
 static const char REASON_CATCHUP[] = "catchup";
 static const char REASON_LATE[] = "late";
-static const char REASON_RECOMPUTE[] = "definition"; /* the definition changed */
+static const char REASON_DEFINITION[] = "definition"; /* a recompute: it changed */
 
 static _Atomic uint64_t kpi_runs;
 
@@ -472,7 +472,7 @@ static int tick_recompute(PGconn *conn, const kpid_kpi *kpi, const PGresult *pen
         if (stop_requested(opt->s))
             return -ECANCELED;
         if (!skip) {
-            r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, REASON_RECOMPUTE, opt, res);
+            r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, REASON_DEFINITION, opt, res);
             res->recomputed++;
         }
         if (r == 0 && kpid_period_next(&kpi->period, tz, &iv, &iv) < 0)
