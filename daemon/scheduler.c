@@ -321,11 +321,13 @@ static int changes_commit(PGconn *conn, const kpid_process *p, const tick_change
               2, params, &r, res) < 0)
         return -ENOTCONN;
     PQclear(r);
-    /* A process no longer configured (no active KPI) holds nothing back. */
+    /* A version goes once every watermark has seen it: visible in its snapshot (not
+     * merely below its xmin, which any open transaction of the cluster holds back). A
+     * process no longer configured (no active KPI) holds nothing back. */
     if (query(conn,
-              "DELETE FROM kpid.event_change WHERE ingest_xid < (SELECT"
-              " min(pg_snapshot_xmin(w.snapshot)) FROM kpid.process_watermark w WHERE EXISTS"
-              " (SELECT FROM kpid.kpi k WHERE k.process_id = w.process_id AND k.active))",
+              "DELETE FROM kpid.event_change c WHERE NOT EXISTS (SELECT FROM"
+              " kpid.process_watermark w WHERE NOT pg_visible_in_snapshot(c.ingest_xid, w.snapshot)"
+              " AND EXISTS (SELECT FROM kpid.kpi k WHERE k.process_id = w.process_id AND k.active))",
               0, NULL, &r, res) < 0)
         return -ENOTCONN;
     PQclear(r);
