@@ -25,8 +25,11 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
     *ret_error = NULL;
     if (kpid_pg_exec(conn, MIGRATE_LOCK, NULL, &msg) < 0)
         return kpid_pg_fail(ret_error, "cannot lock the warehouse for migration", msg);
+    /* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema is
+     * there: a DBA who made kpid the owner of schema kpid grants nothing else. */
     if (kpid_pg_exec(conn,
-                     "CREATE SCHEMA IF NOT EXISTS kpid;"
+                     "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'kpid')"
+                     " THEN CREATE SCHEMA kpid; END IF; END $$;"
                      "CREATE TABLE IF NOT EXISTS kpid.schema_version ("
                      " version integer PRIMARY KEY, name text NOT NULL,"
                      " applied_at timestamptz NOT NULL DEFAULT now())",

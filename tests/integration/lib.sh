@@ -16,13 +16,17 @@
 #   HOSPGEN           the synthetic hospital generator   [$KPID_BUILD_DIR/bin/hospgen]
 #   KPID_TEST_SCALE   "normal" or "small" (sanitizer runs) [normal]; see kpid_scale
 #   PGHOST PGPORT PGUSER  the running PostgreSQL (scripts/test starts one); when PGHOST
-#                     is unset, kpid_test_init starts a private one and stops it at exit
+#                     is unset, kpid_test_init starts a private one and stops it at exit.
+#                     PGUSER is its superuser: the tests' own SQL runs as a DBA's would
+#   KPID_PG_USER      the role kpid connects as: no superuser, owner of schema kpid [kpid]
 #
 # After kpid_test_init NAME:
 #   KPID_WORK         a fresh work directory, removed at exit (KPID_TEST_KEEP=1 keeps it)
-#   KPID_TEST_DB      a fresh database t_NAME (dropped at exit when the test passed);
-#                     PGDATABASE points at it, so plain psql / sql "..." use it
-#   KPID_TEST_CONNINFO  "host=... port=... dbname=... user=..." for warehouse.conninfo
+#   KPID_TEST_DB      a fresh database t_NAME (dropped at exit when the test passed) with
+#                     schema kpid owned by KPID_PG_USER; PGDATABASE points at it, so plain
+#                     psql / sql "..." use it (as PGUSER)
+#   KPID_TEST_CONNINFO  "host=... port=... dbname=... user=KPID_PG_USER" for
+#                     warehouse.conninfo
 #   KPID_TEST_KEY_FILE  a pseudonym key (64 hex digits, mode 0600)
 #   KPID_LOG          $KPID_WORK/kpid.log, where kpid_start and kpid_run write
 #   KPID_TEST_PG_DIR  the private PostgreSQL's directory (only when PGHOST was unset);
@@ -134,15 +138,15 @@ kpid_test_init() {
         pg_start "$_kpid_private_pg" || fail "cannot start a private PostgreSQL"
         _kpid_say "private PostgreSQL in $_kpid_private_pg (PGHOST=$PGHOST)"
     fi
-    export PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-kpid}
+    export PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres} KPID_PG_USER=${KPID_PG_USER:-kpid}
 
     # One database per test, named after it: tests run in parallel in one server.
     KPID_TEST_DB=t_$(printf '%s' "$name" | LC_ALL=C tr '[:upper:]' '[:lower:]' | LC_ALL=C tr -c 'a-z0-9_' '_' | cut -c1-60)
     pg_dropdb "$KPID_TEST_DB" || fail "cannot drop database $KPID_TEST_DB"
-    pg_createdb "$KPID_TEST_DB" || fail "cannot create database $KPID_TEST_DB"
+    pg_create_warehouse "$KPID_TEST_DB" || fail "cannot create database $KPID_TEST_DB"
     _kpid_dropdb=$KPID_TEST_DB
     export KPID_TEST_DB PGDATABASE=$KPID_TEST_DB
-    export KPID_TEST_CONNINFO="host=$PGHOST port=$PGPORT dbname=$KPID_TEST_DB user=$PGUSER"
+    export KPID_TEST_CONNINFO="host=$PGHOST port=$PGPORT dbname=$KPID_TEST_DB user=$KPID_PG_USER"
 
     KPID_TEST_KEY_FILE=$KPID_WORK/pseudonym.key
     (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$KPID_TEST_KEY_FILE" &&

@@ -3,14 +3,23 @@
 # A private, throwaway PostgreSQL for tests and the demo. Source this file, then:
 #
 #   pg_start DIR      initdb into DIR (first time only) and start the server; exports
-#                     PGHOST PGPORT PGUSER=kpid PGDATABASE=postgres KPID_PG_PID KPID_PG_DIR
+#                     PGHOST PGPORT PGUSER=postgres PGDATABASE=postgres KPID_PG_PID
+#                     KPID_PG_DIR KPID_PG_USER=kpid
+#   pg_createdb NAME  CREATE DATABASE NAME in the server PGHOST points at
+#   pg_create_warehouse NAME [ROLE]
+#                     CREATE DATABASE NAME and in it schema kpid owned by ROLE (kpid):
+#                     what a DBA prepares for kpid, which then needs no other privilege
 #   pg_stop DIR       fast shutdown (SIGINT) by pid, bounded, then SIGKILL; keeps the data
 #   pg_kill DIR [SIG] crash-like stop: SIGQUIT (immediate shutdown, WAL recovery at the next
 #                     start) by default; KILL also kills the server's children
 #   pg_restart DIR    pg_stop (if running) and pg_start on the same data and socket
 #   pg_destroy DIR    pg_stop (if running) and remove the instance (also a /tmp fallback)
-#   pg_createdb NAME  CREATE DATABASE NAME in the server PGHOST points at
 #   pg_dropdb NAME    DROP DATABASE IF EXISTS NAME WITH (FORCE)
+#
+# Roles: the cluster's superuser is postgres (PGUSER, for the tests' own SQL, as a DBA's);
+# kpid runs as KPID_PG_USER (kpid), a login role that is no superuser and may only create
+# roles (CREATEROLE, for kpid_reader, kpid_analyst and kpid_sql): the least a hospital's
+# warehouse grants it besides the ownership of schema kpid.
 #
 # Layout of DIR: data/ (the cluster), sock/ (the only socket; no TCP), log/postgresql.log,
 # pg.env (what pg_start found out; read by the other functions). PostgreSQL refuses to run
@@ -24,6 +33,8 @@
 # signalled by pid, never by name.
 
 KPID_PG_PORT=${KPID_PG_PORT:-5432}
+KPID_PG_SUPERUSER=postgres
+KPID_PG_USER=${KPID_PG_USER:-kpid}
 KPID_PG_WAIT_S=${KPID_PG_WAIT_S:-30}
 
 _pg_say() { printf 'pg.sh: %s\n' "$*" >&2; }
@@ -151,7 +162,8 @@ _pg_layout() {
 _pg_export() {
     export PGHOST=$_pg_sock
     export PGPORT=$KPID_PG_PORT
-    export PGUSER=kpid
+    export PGUSER=$KPID_PG_SUPERUSER
+    export KPID_PG_USER
     export PGDATABASE=postgres
     export KPID_PG_PID=$_pg_pid
     export KPID_PG_DIR=$1
@@ -187,7 +199,7 @@ pg_start() {
     if [ ! -f "$_pg_data/PG_VERSION" ]; then
         # -N: initdb's own files need no fsync (we simulate server crashes, not OS
         # crashes); the server itself runs with fsync=on.
-        if ! _pg_as "$bindir/initdb" -D "$_pg_data" -U kpid --auth=trust -E UTF8 \
+        if ! _pg_as "$bindir/initdb" -D "$_pg_data" -U "$KPID_PG_SUPERUSER" --auth=trust -E UTF8 \
             --locale=C -N >>"$_pg_log" 2>&1; then
             _pg_say "initdb failed; its output:"
             tail -n 30 "$_pg_log" >&2 || true
@@ -232,7 +244,7 @@ EOF
             case "$pid" in '' | *[!0-9]*) pid='' ;; esac
         fi
         if [ -n "$pid" ] &&
-            "$bindir/pg_isready" -q -h "$_pg_sock" -p "$KPID_PG_PORT" -U kpid -d postgres -t 1 >/dev/null 2>&1; then
+            "$bindir/pg_isready" -q -h "$_pg_sock" -p "$KPID_PG_PORT" -U "$KPID_PG_SUPERUSER" -d postgres -t 1 >/dev/null 2>&1; then
             break
         fi
         if ! _pg_alive "$launcher" && { [ -z "$pid" ] || ! _pg_alive "$pid"; }; then
@@ -243,7 +255,7 @@ EOF
         sleep 0.2
     done
     if [ -z "$pid" ] ||
-        ! "$bindir/pg_isready" -q -h "$_pg_sock" -p "$KPID_PG_PORT" -U kpid -d postgres -t 1 >/dev/null 2>&1; then
+        ! "$bindir/pg_isready" -q -h "$_pg_sock" -p "$KPID_PG_PORT" -U "$KPID_PG_SUPERUSER" -d postgres -t 1 >/dev/null 2>&1; then
         _pg_say "postgres did not accept connections within ${KPID_PG_WAIT_S}s; the end of $_pg_log:"
         tail -n 30 "$_pg_log" >&2 || true
         if [ -n "$pid" ] && _pg_alive "$pid"; then
@@ -253,6 +265,13 @@ EOF
     fi
     _pg_pid=$pid
     _pg_export "$dir"
+    # kpid's own role (idempotent: the data directory may be an old one).
+    if ! printf '%s\n' "SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER CREATEROLE', :'role')
+            WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \\gexec" |
+        psql -X -q -v ON_ERROR_STOP=1 -d postgres -v role="$KPID_PG_USER" >/dev/null; then
+        _pg_say "cannot create role $KPID_PG_USER"
+        return 1
+    fi
     return 0
 }
 
@@ -359,6 +378,18 @@ pg_createdb() {
     # psql interpolates :"name" (quoted as an identifier) only in its input, not in -c.
     printf '%s\n' 'CREATE DATABASE :"name";' |
         psql -X -q -v ON_ERROR_STOP=1 -d postgres -v name="$1" >/dev/null
+}
+
+# pg_create_warehouse NAME [ROLE]: a database with schema kpid owned by ROLE (default
+# KPID_PG_USER), as a DBA prepares one for kpid.
+pg_create_warehouse() {
+    [ $# -ge 1 ] && [ $# -le 2 ] || {
+        _pg_say "usage: pg_create_warehouse NAME [ROLE]"
+        return 2
+    }
+    pg_createdb "$1" || return 1
+    printf '%s\n' 'CREATE SCHEMA kpid AUTHORIZATION :"role";' |
+        psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v role="${2:-$KPID_PG_USER}" >/dev/null
 }
 
 # pg_dropdb NAME: drops a database if it exists, disconnecting its sessions.
