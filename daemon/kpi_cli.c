@@ -74,7 +74,8 @@ static int backfill_kpi(PGconn *conn, const kpid_kpi *kpi, const char *from_text
         char *error = NULL;
         int written = 0;
         if (kpid_kpi_evaluate(conn, kpi, &iv, iv.end > now, "backfill", &written, &error) < 0) {
-            log_err("kpi=%s evaluation failed error=\"%s\"", kpi->id, error ? error : "?");
+            log_err("kpi=%s evaluation failed error=\"%s\"", kpi->id,
+                    kpid_log_value(error ? error : "?"));
             free(error);
             return -EIO;
         }

@@ -105,7 +105,8 @@ static void apply_log_level(const kpid_config *cfg)
     const char *env = getenv("KPID_LOG_LEVEL");
 
     if (env && kpid_log_parse_level(env, &level) < 0)
-        log_warning("KPID_LOG_LEVEL=%s is not a log level; using the configured one", env);
+        log_warning("KPID_LOG_LEVEL=\"%s\" is not a log level; using the configured one",
+                    kpid_log_value(env));
     kpid_log_set_level(level);
 }
 
@@ -144,7 +145,7 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
         }
         if (!said)
             log_warning("warehouse unavailable error=\"%s\"; retrying with backoff",
-                        error ? error : strerror(-r));
+                        kpid_log_value(error ? error : strerror(-r)));
         said = true;
         free(error);
         if (deadline_us && kpid_now_us() >= deadline_us)
@@ -211,7 +212,7 @@ static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const s
     int r;
 
     sd_notify(0, "RELOADING=1");
-    log_notice("reloading configuration path=%s", o->config_path);
+    log_notice("reloading configuration path=\"%s\"", kpid_log_value(o->config_path));
     next = load_config(o->config_path);
     if (!next) {
         log_err("new configuration is invalid; the running one stays in effect");

@@ -237,7 +237,8 @@ static int evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, 
     }
     res->failed++;
     kpid_log(opt->fail_level, "process=%s kpi=%s evaluation failed partial=%s error=\"%s\"",
-             kpi->process->id, kpi->id, partial ? "yes" : "no", error ? error : "out of memory");
+             kpi->process->id, kpi->id, partial ? "yes" : "no",
+             kpid_log_value(error ? error : "out of memory"));
     if (!res->error)
         set_error(res, kpi->id, error);
     else
@@ -289,7 +290,7 @@ static int changes_begin(PGconn *conn, const kpid_process *p, const tick_options
         return -ENOTCONN;
     } else {
         kpid_log(opt->fail_level, "process=%s cannot read late and corrected events error=\"%s\"",
-                 p->id, error ? error : "out of memory");
+                 p->id, kpid_log_value(error ? error : "out of memory"));
         ch->failed = true;
         res->failed++;
         if (!res->error)
@@ -376,7 +377,7 @@ static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid
             return -ENOTCONN;
         }
         kpid_log(opt->fail_level, "process=%s kpi=%s cannot find its dirty periods error=\"%s\"",
-                 kpi->process->id, kpi->id, error ? error : "out of memory");
+                 kpi->process->id, kpi->id, kpid_log_value(error ? error : "out of memory"));
         ch->failed = true;
         res->failed++;
         if (!res->error)
@@ -649,7 +650,7 @@ static void set_down(proc_thread *t, const char *step, const char *error)
     t->down_since_us = kpid_now_us();
     log_warning("process=%s warehouse unavailable to the scheduler step=%s error=\"%s\"; "
                 "retrying with backoff",
-                t->process->id, step, error ? error : "out of memory");
+                t->process->id, step, kpid_log_value(error ? error : "out of memory"));
 }
 
 static void set_up(proc_thread *t)
@@ -726,7 +727,7 @@ static int ensure_synced(proc_thread *t)
             /* Not the connection: schema or permissions. Every thread waits for it. */
             log_err("cannot sync the model into the warehouse error=\"%s\"; no KPI is "
                     "evaluated until it succeeds; retrying with backoff",
-                    error ? error : "out of memory");
+                    kpid_log_value(error ? error : "out of memory"));
             s->sync_down = true;
         }
     }
@@ -784,7 +785,7 @@ static int64_t next_firing(proc_thread *t, int64_t now)
         return next;
     if (!t->never_fires)
         log_notice("process=%s schedule=\"%s\" has no firing left; its KPIs are not evaluated",
-                   p->id, p->schedule_text);
+                   p->id, kpid_log_value(p->schedule_text));
     t->never_fires = true;
     return -1;
 }
@@ -813,7 +814,7 @@ static void report(proc_thread *t, const char *reason, int r, const tick_result 
         log_warning("process=%s KPI evaluation failed kpi=%s error=\"%s\" failed=%d; recorded "
                     "in kpid.kpi_run; logged again when the process's evaluations succeed",
                     id, res->error_kpi ? res->error_kpi : "-",
-                    res->error ? res->error : "out of memory", res->failed);
+                    kpid_log_value(res->error ? res->error : "out of memory"), res->failed);
         t->failing = true;
     } else if (!res->failed && t->failing) {
         log_notice("process=%s KPI evaluations succeed again", id);
@@ -1048,7 +1049,7 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
     if (!conn || kpid_model_sync(conn, m, &error) < 0) {
         log_err("cannot evaluate KPIs: %s error=\"%s\"",
                 conn ? "model not synced" : "warehouse unavailable",
-                error ? error : "out of memory");
+                kpid_log_value(error ? error : "out of memory"));
         free(error);
         if (conn)
             PQfinish(conn);
@@ -1061,7 +1062,7 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
 
         if (r == -ENOTCONN) {
             log_err("process=%s not evaluated: warehouse unavailable error=\"%s\"", p->id,
-                    res.error ? res.error : "out of memory");
+                    kpid_log_value(res.error ? res.error : "out of memory"));
             free(res.error);
             status = -ENOTCONN;
             break;

@@ -171,7 +171,8 @@ static void host_batch_abort(kpid_batch *b)
 static void host_metric_add(kpid_source *src, const char *name, int64_t delta)
 {
     /* Plugin metrics are accepted and logged at debug level for now. */
-    host_log(src, KPID_LOG_DEBUG, "metric name=%s delta=%lld", name, (long long)delta);
+    host_log(src, KPID_LOG_DEBUG, "metric name=\"%s\" delta=%lld", kpid_log_value(name),
+             (long long)delta);
 }
 
 static const kpid_host host_table = {

@@ -265,7 +265,7 @@ static int apply_bisect(kpid_writer *w, const chunk *rows, size_t lo, size_t hi,
         row_field(&rows[lo], 3, key, sizeof(key));
         snprintf(locator, sizeof(locator), "key:%s", key);
         log_warning("row refused source=%s sqlstate=%s reason=\"%s\"", source, refused.state,
-                    refused.message);
+                    kpid_log_value(refused.message));
         return kpid_reject_row(&w->refused, source, locator, refused.message, rows[lo].data,
                                rows[lo].len - 1);
     }
@@ -418,7 +418,7 @@ static int stage_events(kpid_writer *w, struct kpid_batch **set, size_t n, bool 
     if (!refused_row_error(err))
         return r;
     log_notice("warehouse refused a row sqlstate=%s error=\"%s\"; isolating it", err->state,
-               err->message);
+               kpid_log_value(err->message));
     if ((r = exec_step(w, "ROLLBACK TO SAVEPOINT kpid_all", err)) < 0)
         return r;
     if ((r = split_rows(&w->stage, &rows, &n_rows)) < 0)
@@ -541,7 +541,7 @@ static void set_down(kpid_writer *w, const char *what, const step_error *err, co
     w->down = true;
     w->down_since_us = kpid_now_us();
     log_warning("warehouse unavailable step=%s sqlstate=%s error=\"%s\"; retrying with backoff",
-                what, err && err->state[0] ? err->state : "-", msg);
+                what, err && err->state[0] ? err->state : "-", kpid_log_value(msg));
 }
 
 static void set_up(kpid_writer *w)
@@ -602,7 +602,7 @@ static int write_with_retry(kpid_writer *w, struct kpid_batch **set, size_t n)
             if (!w->down) {
                 log_err("warehouse write failed sqlstate=%s error=\"%s\"; the batches are "
                         "kept and retried",
-                        err.state, err.message);
+                        err.state, kpid_log_value(err.message));
                 w->down = true;
                 w->down_since_us = kpid_now_us();
             }

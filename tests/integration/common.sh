@@ -82,3 +82,14 @@ assert_failure_keeps_values() {
     assert_sql "SELECT string_agg(value || ' ' || version_hash, ',') FROM kpid.kpi_value
                 WHERE kpi_id = '$id'" "42 sentinel" "$id: the stored value is untouched"
 }
+
+# assert_log_values_escaped [FILE]: every quoted value, key="...", in the daemon's log
+# (FILE, default $KPID_LOG) ends at its closing quote: a quote inside a value is escaped
+# (\"), so the value is followed by a blank, ';', ',', ')' or the end of the line.
+assert_log_values_escaped() {
+    local file=${1:-$KPID_LOG} bad
+    bad=$(grep -nP '(^|[ (>])[A-Za-z_][A-Za-z0-9_.]*="(?:[^"\\]|\\.)*"(?![ ;,)]|$)' "$file" |
+        head -5) || true
+    [ -z "$bad" ] || fail "log lines with an unescaped quote in a value:
+$bad"
+}

@@ -22,3 +22,24 @@ assert_sql "SELECT count(*) FROM kpid.event WHERE event_key IN ('ok-5', 'ok-17',
 assert_sql "SELECT string_agg(locator, ',' ORDER BY locator) FROM kpid.rejected" \
     "key:poison-1,key:poison-2,key:poison-3" "refused rows"
 assert_sql "SELECT bool_and(reason LIKE '%no_poison%') FROM kpid.rejected" t "reason names the constraint"
+# The warehouse's messages are logged escaped: the constraint's name is quoted in them.
+assert_eq "$(grep -cF 'row refused source=events sqlstate=23514 reason="ERROR:  new row for relation \"event\" violates check constraint \"no_poison\"' "$KPID_LOG")" 3 \
+    "log lines of the refused rows, with the reason escaped"
+assert_sql "SELECT count(*) FROM kpid.rejected WHERE reason LIKE '%constraint \"no\_poison\"%'" 3 \
+    "kpid.rejected keeps the reason as the warehouse said it"
+
+# A table the writer needs is missing (an operator renamed it): the error is logged,
+# escaped, and the batch is kept until the table is back.
+sql "ALTER TABLE kpid.event RENAME TO event_away" >/dev/null
+kpid_start "$KPID_WORK/kpid.conf"
+make_events "$KPID_WORK/inbox/b.ndjson" b 10
+for ((i = 0; i < 300; i++)); do
+    grep -q 'sqlstate=42P01' "$KPID_LOG" && break
+    sleep 0.1
+done
+grep -qF 'error="ERROR:  relation \"kpid.event\" does not exist' "$KPID_LOG" ||
+    fail "no escaped missing-relation error in the log"
+sql "ALTER TABLE kpid.event_away RENAME TO event" >/dev/null
+wait_for "SELECT count(*) = 10 FROM kpid.event WHERE event_key LIKE 'b-%'" 60
+kpid_stop 0
+assert_log_values_escaped

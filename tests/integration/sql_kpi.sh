@@ -123,6 +123,7 @@ conf "$KPID_WORK/bad.conf" "$(
     bad no_rows "SET LOCAL work_mem = '1MB'"
     bad ends_txn "COMMIT"
     bad syntax "SELEC 1"
+    bad missing_table "SELECT count(*) AS value FROM kpid.no_such_table"
 )"
 kpid_run "$KPID_WORK/bad.conf" --check-config || fail "bad.conf: --check-config exited $KPID_EXIT"
 declare -A want=(
@@ -139,6 +140,7 @@ declare -A want=(
     [no_rows]='no_rows: the query returns no rows: it must be a SELECT'
     [ends_txn]='ends_txn: the query ended its read-only transaction'
     [syntax]='syntax: ERROR:  syntax error at or near "SELEC"'
+    [missing_table]='missing_table: ERROR:  relation "kpid.no_such_table" does not exist'
 )
 # A first backfill syncs the definitions (and fails); the sentinel values stand in for
 # what an earlier, valid definition stored.
@@ -146,9 +148,11 @@ KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/bad.conf" backfill \
     --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 && fail "backfill of bad KPIs succeeded"
 for id in "${!want[@]}"; do
     assert_failure_keeps_values "$KPID_WORK/bad.conf" "$id" "${want[$id]}"
-    grep -qF "kpi=$id evaluation failed error=\"${want[$id]}\"" "$KPID_LOG" ||
-        fail "$id: no log line with the error"
+    # kpid.kpi_run keeps the text as it is; the log line escapes its quotes.
+    grep -qF "kpi=$id evaluation failed error=\"${want[$id]//\"/\\\"}\"" "$KPID_LOG" ||
+        fail "$id: no log line with the error, escaped"
 done
+assert_log_values_escaped
 # The valid KPIs of the same configuration still evaluate; their values are unchanged.
 KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/bad.conf" backfill --kpi seen \
     --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 || fail "seen: backfill failed"
