@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 
 #include "pseudonym.h"
 
@@ -185,8 +187,36 @@ static int put_sep(kpid_buf *b, char c)
     return kpid_buf_putc(b, c);
 }
 
-/* Checks a text field; returns NULL or a reason. */
-static const char *check_text(const char *what, const char *s, size_t max, bool required)
+/*
+ * The byte offset of the first control character (C0, DEL or C1: U+0000-U+001F,
+ * U+007F-U+009F) in the valid UTF-8 text s of n bytes, with its code point in *ret_cp;
+ * -1 when there is none. A C1 control is the two bytes C2 80-9F, and 0xC2 is never a
+ * continuation byte, so bytes are enough.
+ */
+static ssize_t find_control(const char *s, size_t n, unsigned *ret_cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f) {
+            *ret_cp = u[i];
+            return (ssize_t)i;
+        }
+        if (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+            *ret_cp = u[i + 1];
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Checks a text field; returns NULL or a reason. An identity (event_key, origin) must be
+ * free of control characters too: a key with a newline or an escape is one nobody can
+ * type, see or match.
+ */
+static const char *check_text(const char *what, const char *s, size_t max, bool required,
+                              bool identity)
 {
     static _Thread_local char reason[96];
     size_t n;
@@ -210,26 +240,43 @@ static const char *check_text(const char *what, const char *s, size_t max, bool 
         snprintf(reason, sizeof(reason), "%s is not valid UTF-8", what);
         return reason;
     }
+    if (identity) {
+        unsigned cp;
+        ssize_t at = find_control(s, n, &cp);
+        if (at >= 0) {
+            snprintf(reason, sizeof(reason), "%s contains a control character (U+%04X at byte %zd)",
+                     what, cp, at + 1);
+            return reason;
+        }
+    }
     return NULL;
+}
+
+/* Whether an event key can name the event in a locator: valid and printable. */
+static bool key_printable(const char *key)
+{
+    unsigned cp;
+    size_t n = strlen(key);
+    return kpid_utf8_valid(key, n) && find_control(key, n, &cp) < 0;
 }
 
 static const char *check_event(const kpid_event *ev)
 {
     const char *why;
 
-    if ((why = check_text("event_key", ev->event_key, KPID_EVENT_KEY_MAX, true)))
+    if ((why = check_text("event_key", ev->event_key, KPID_EVENT_KEY_MAX, true, true)))
         return why;
     if (!ev->activity)
         return "missing activity";
     if (!kpid_activity_valid(ev->activity))
         return "activity must match [A-Z0-9_]{1,64}";
-    if ((why = check_text("case_id", ev->case_id, KPID_ID_MAX, false)))
+    if ((why = check_text("case_id", ev->case_id, KPID_ID_MAX, false, false)))
         return why;
-    if ((why = check_text("subject_id", ev->subject_id, KPID_ID_MAX, false)))
+    if ((why = check_text("subject_id", ev->subject_id, KPID_ID_MAX, false, false)))
         return why;
-    if ((why = check_text("origin", ev->origin, KPID_EVENT_KEY_MAX, false)))
+    if ((why = check_text("origin", ev->origin, KPID_EVENT_KEY_MAX, false, true)))
         return why;
-    if ((why = check_text("attrs", ev->attrs_json, KPID_ATTRS_MAX, false)))
+    if ((why = check_text("attrs", ev->attrs_json, KPID_ATTRS_MAX, false, false)))
         return why;
     if (ev->attrs_json) {
         const char *p = ev->attrs_json;
@@ -269,9 +316,7 @@ int kpid_batch_emit(struct kpid_batch *b, const kpid_event *ev, const char *loca
         char loc[KPID_EVENT_KEY_MAX + 8];
         if (!locator) {
             snprintf(loc, sizeof(loc), "key:%s",
-                     ev->event_key && kpid_utf8_valid(ev->event_key, strlen(ev->event_key))
-                         ? ev->event_key
-                         : "?");
+                     ev->event_key && key_printable(ev->event_key) ? ev->event_key : "?");
             locator = loc;
         }
         r = kpid_batch_reject(b, locator, why, NULL, 0);
@@ -341,7 +386,7 @@ static int put_op(struct kpid_batch *b, char op, const char *key, const char *or
 
 int kpid_batch_retract(struct kpid_batch *b, const char *event_key)
 {
-    const char *why = check_text("event_key", event_key, KPID_EVENT_KEY_MAX, true);
+    const char *why = check_text("event_key", event_key, KPID_EVENT_KEY_MAX, true, true);
     int r;
 
     if (why) {
@@ -353,7 +398,7 @@ int kpid_batch_retract(struct kpid_batch *b, const char *event_key)
 
 int kpid_batch_replace_origin(struct kpid_batch *b, const char *origin)
 {
-    const char *why = check_text("origin", origin, KPID_EVENT_KEY_MAX, true);
+    const char *why = check_text("origin", origin, KPID_EVENT_KEY_MAX, true, true);
     int r;
 
     if (why) {

@@ -95,7 +95,8 @@ enum kpid_source_shape {
  * pseudonymizes subject_id (and case_id where configured) and copies it.
  */
 typedef struct kpid_event {
-    const char *event_key;  /* required: identity within the source, at most 512 bytes */
+    const char *event_key;  /* required: identity within the source, at most 512 bytes of
+                               UTF-8 without control characters */
     const char *case_id;    /* process instance (encounter, order, visit) or NULL */
     const char *subject_id; /* the patient, in clear; the host pseudonymizes it; or NULL */
     const char *activity;   /* required: [A-Z0-9_]{1,64}, e.g. "ED_ARRIVAL" */
@@ -103,7 +104,8 @@ typedef struct kpid_event {
     double value;           /* used only when has_value */
     bool has_value;
     const char *attrs_json; /* a JSON object as text, or NULL for {} */
-    const char *origin;     /* the source record this event derives from, or NULL */
+    const char *origin;     /* the source record this event derives from, or NULL; at
+                               most 512 bytes of UTF-8 without control characters */
     void *reserved[4];      /* must be zero */
 } kpid_event;
 

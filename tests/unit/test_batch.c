@@ -88,14 +88,14 @@ static void emit_full_event(void **unused)
 static void emit_minimal_event_uses_nulls(void **unused)
 {
     struct kpid_batch *b;
-    kpid_event ev = {.event_key = "k\tey\n", .activity = "X", .time_us = 0};
+    kpid_event ev = {.event_key = "k\\ey", .case_id = "c\ta\nse", .activity = "X", .time_us = 0};
 
     assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     char *s = rows_text(b);
-    assert_string_equal(s, "src1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
-                           "src1\tk\\tey\\n\t\\N\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
+    assert_string_equal(s, "src1\tk\\\\ey\tc\\ta\\nse\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
+                           "src1\tk\\\\ey\tc\\ta\\nse\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
     free(s);
     kpid_batch_free(b);
 }
@@ -147,6 +147,14 @@ static void invalid_events_rejected(void **unused)
         {{.event_key = "k", .activity = "A", .time_us = INT64_MAX}, "time outside years 0001-9999"},
         {{.event_key = "k", .activity = "A", .has_value = true, .value = INFINITY}, "value is not a finite number"},
         {{.event_key = "k", .activity = "A", .has_value = true, .value = NAN}, "value is not a finite number"},
+        /* An identity is free of control characters: C0, DEL and C1. */
+        {{.event_key = "k\tey", .activity = "A"}, "event_key contains a control character (U+0009 at byte 2)"},
+        {{.event_key = "key\n", .activity = "A"}, "event_key contains a control character (U+000A at byte 4)"},
+        {{.event_key = "\x1b[2J", .activity = "A"}, "event_key contains a control character (U+001B at byte 1)"},
+        {{.event_key = "k\x7f", .activity = "A"}, "event_key contains a control character (U+007F at byte 2)"},
+        {{.event_key = "\xc3\xa9k\xc2\x85", .activity = "A"}, "event_key contains a control character (U+0085 at byte 4)"},
+        {{.event_key = "k", .activity = "A", .origin = "Encounter/7\r"}, "origin contains a control character (U+000D at byte 12)"},
+        {{.event_key = "k", .activity = "A", .origin = "\xc2\x9b" "Encounter/7"}, "origin contains a control character (U+009B at byte 1)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct kpid_batch *b;
@@ -173,6 +181,51 @@ static void invalid_events_rejected(void **unused)
     char *s = rejects_text(b);
     assert_non_null(strstr(s, "event_key longer than 512 bytes"));
     free(s);
+    kpid_batch_free(b);
+}
+
+/* Keys and origins: control characters are refused everywhere they name an event, with
+ * the reason, as rejected input; other text (case_id, attrs) may hold them. */
+static void identities_without_control_characters(void **unused)
+{
+    struct kpid_batch *b;
+    char *s;
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_retract(b, "K\n1"), -EINVAL);
+    assert_int_equal(kpid_batch_replace_origin(b, "Encounter/\t7"), -EINVAL);
+    assert_int_equal(b->n_ops, 0);
+    assert_int_equal(b->n_rejects, 2);
+    s = rejects_text(b);
+    assert_string_equal(s, "src1\tretraction\tevent_key contains a control character (U+000A at byte 2)\t\\N\n"
+                           "src1\torigin\torigin contains a control character (U+0009 at byte 11)\t\\N\n");
+    free(s);
+    kpid_batch_free(b);
+
+    /* Without a locator, a refused event names its key only when the key is printable. */
+    kpid_event bad = {.event_key = "K\x01", .activity = "A"};
+    kpid_event bad2 = {.event_key = "K2", .activity = "A", .origin = "o\x02"};
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &bad, NULL), -EINVAL);
+    assert_int_equal(kpid_batch_emit(b, &bad2, NULL), -EINVAL);
+    s = rejects_text(b);
+    assert_string_equal(s, "src1\tkey:?\tevent_key contains a control character (U+0001 at byte 2)\t\\N\n"
+                           "src1\tkey:K2\torigin contains a control character (U+0002 at byte 2)\t\\N\n");
+    free(s);
+    kpid_batch_free(b);
+
+    /* Printable text, non-ASCII and U+00A0 included, is a valid identity; case_id and
+     * attrs may carry control characters (COPY escapes them). */
+    kpid_event ok = {.event_key = "Z\xc3\xbcrich \xc2\xa0/\xe2\x82\xac", .activity = "A",
+                     .case_id = "c\x01", .attrs_json = "{\n\"a\": 1}",
+                     .origin = "Encounter/7 \xc2\xbf"};
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &ok, NULL), 0);
+    assert_int_equal(kpid_batch_retract(b, ok.event_key), 0);
+    assert_int_equal(kpid_batch_replace_origin(b, ok.origin), 0);
+    assert_int_equal(b->n_events, 1);
+    assert_int_equal(b->n_ops, 2);
+    assert_int_equal(b->n_rejects, 0);
     kpid_batch_free(b);
 }
 
@@ -265,6 +318,7 @@ int main(void)
         cmocka_unit_test(emit_minimal_event_uses_nulls),
         cmocka_unit_test(retract_and_origin_rows),
         cmocka_unit_test(invalid_events_rejected),
+        cmocka_unit_test(identities_without_control_characters),
         cmocka_unit_test(reject_raw_sanitized_and_cut),
         cmocka_unit_test(pseudonymized_ids),
         cmocka_unit_test(utf8_validation),
