@@ -44,6 +44,7 @@
 #include "model_check.h"
 #include "model_kpi.h" /* kpid__model_quote */
 #include "pseudonym.h"
+#include "queue.h" /* KPID_QUEUE_MAX_*_LIMIT */
 
 #ifndef KPID_DEFAULT_PLUGIN_DIR
 #define KPID_DEFAULT_PLUGIN_DIR "/usr/lib/kpid/plugins"
@@ -658,10 +659,11 @@ static void parse_queue(loader *l)
 
     s = config_setting_get_member(group, "max_events");
     if (s)
-        (void)get_int(l, s, " in queue", 1, INT64_MAX, &cfg->queue.max_events);
+        (void)get_int(l, s, " in queue", 1, KPID_QUEUE_MAX_EVENTS_LIMIT, &cfg->queue.max_events);
     s = config_setting_get_member(group, "max_bytes");
     if (s)
-        (void)get_int(l, s, " in queue", 65536, INT64_MAX, &cfg->queue.max_bytes);
+        (void)get_int(l, s, " in queue", 65536, KPID_QUEUE_MAX_BYTES_LIMIT,
+                      &cfg->queue.max_bytes);
 }
 
 static bool source_name_is_valid(const char *name)

@@ -27,7 +27,8 @@ int kpid_queue_new(size_t max_events, size_t max_bytes, kpid_queue **ret_queue)
     pthread_condattr_t attr;
     kpid_queue *q;
 
-    if (max_events == 0 || max_bytes == 0)
+    if (max_events == 0 || max_bytes == 0 || (uint64_t)max_events > KPID_QUEUE_MAX_EVENTS_LIMIT ||
+        (uint64_t)max_bytes > KPID_QUEUE_MAX_BYTES_LIMIT)
         return -EINVAL;
     q = calloc(1, sizeof(*q));
     if (!q)

@@ -2,7 +2,12 @@
  * A bounded FIFO between the source threads (producers) and the writer (consumer).
  * Bounded in items' events and bytes: a push waits while admitting the item would
  * exceed either bound, so memory stays bounded whatever the backlog. An item larger than
- * a bound on its own is admitted when the queue is empty, so it cannot wait forever.
+ * a bound on its own is admitted when the queue is empty, so it cannot wait forever, and
+ * alone: the queue then holds nothing else until it is popped. So the queue never holds
+ * more than its bounds, or one item beyond them.
+ *
+ * The bounds themselves are bounded (KPID_QUEUE_MAX_EVENTS_LIMIT, ..._BYTES_LIMIT), so
+ * that a configured bound always bounds memory.
  *
  * Items are intrusive (kpid_queue_item embedded in the caller's struct); the queue never
  * allocates or frees them. All functions are thread-safe; one mutex guards the queue.
@@ -23,7 +28,11 @@ typedef struct kpid_queue_item {
 
 typedef struct kpid_queue kpid_queue;
 
-/* Creates a queue. Returns 0 or -ENOMEM / -EINVAL (a zero bound). */
+/* The largest bounds a queue takes: 10 million events, 4 GiB. */
+#define KPID_QUEUE_MAX_EVENTS_LIMIT INT64_C(10000000)
+#define KPID_QUEUE_MAX_BYTES_LIMIT (INT64_C(4) << 30)
+
+/* Creates a queue. Returns 0 or -ENOMEM / -EINVAL (a zero bound, or one above its limit). */
 int kpid_queue_new(size_t max_events, size_t max_bytes, kpid_queue **ret_queue);
 
 /* Frees the queue (not its items: drain it first). Accepts NULL; returns NULL. */

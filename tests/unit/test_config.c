@@ -565,10 +565,40 @@ static void test_out_of_range(void **state)
         "@:2: \"batch_max_rows\" in warehouse must be between 1 and 1000000, not 0\n"
         "@:3: \"flush_interval_ms\" in warehouse must be between 1 and 60000, not "
         "60001\n"
-        "@:4: \"max_events\" in queue must be at least 1, not 0\n"
-        "@:5: \"max_bytes\" in queue must be at least 65536, not 65535\n"
+        "@:4: \"max_events\" in queue must be between 1 and 10000000, not 0\n"
+        "@:5: \"max_bytes\" in queue must be between 65536 and 4294967296, not 65535\n"
         "@:7: \"batch\" in source \"s1\" must be between 1 and 1000, not 0\n"
         "@:8: \"batch\" in source \"s2\" must be between 1 and 1000, not 1001\n");
+}
+
+/* The queue's bounds have upper bounds of their own: a huge one would switch the memory
+ * bound off. */
+static void test_queue_upper_bounds(void **state)
+{
+    kpid_config *cfg = fixture_expect_ok(
+        "pseudonym_key_file = \"key\";\n"
+        "warehouse = { conninfo = \"x\"; };\n"
+        "queue = { max_events = 10000000; max_bytes = 4294967296L; };\n");
+    assert_int_equal(cfg->queue.max_events, 10000000);
+    assert_int_equal(cfg->queue.max_bytes, INT64_C(4294967296));
+    kpid_config_free(cfg);
+
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n"                                          /* 1 */
+        "warehouse = { conninfo = \"x\"; };\n"                                     /* 2 */
+        "queue = { max_events = 10000001;\n"                                       /* 3 */
+        "  max_bytes = 4294967297L; };\n",                                         /* 4 */
+        "@:3: \"max_events\" in queue must be between 1 and 10000000, not 10000001\n"
+        "@:4: \"max_bytes\" in queue must be between 65536 and 4294967296, not 4294967297\n");
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n"                                          /* 1 */
+        "warehouse = { conninfo = \"x\"; };\n"                                     /* 2 */
+        "queue = { max_events = 9223372036854775807L;\n"                           /* 3 */
+        "  max_bytes = 9223372036854775807L; };\n",                                /* 4 */
+        "@:3: \"max_events\" in queue must be between 1 and 10000000, not "
+        "9223372036854775807\n"
+        "@:4: \"max_bytes\" in queue must be between 65536 and 4294967296, not "
+        "9223372036854775807\n");
 }
 
 static void test_invalid_source_names(void **state)
@@ -1012,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_pseudonym_default_key_missing),
         cmocka_unit_test(test_invalid_durations),
         cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_queue_upper_bounds),
         cmocka_unit_test(test_invalid_source_names),
         cmocka_unit_test(test_invalid_log_level),
         cmocka_unit_test(test_many_errors),

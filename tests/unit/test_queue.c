@@ -48,6 +48,19 @@ static void zero_bounds_refused(void **unused)
     assert_null(q);
 }
 
+/* Bounds above the limits would not bound memory: refused; the limits themselves pass. */
+static void bounds_above_limits_refused(void **unused)
+{
+    kpid_queue *q = NULL;
+    /* 10 million events, 4 GiB (KPID_QUEUE_MAX_*_LIMIT). */
+    assert_int_equal(kpid_queue_new(10000001, 1000, &q), -EINVAL);
+    assert_int_equal(kpid_queue_new(10, (size_t)4294967297, &q), -EINVAL);
+    assert_int_equal(kpid_queue_new(SIZE_MAX, SIZE_MAX, &q), -EINVAL);
+    assert_null(q);
+    assert_int_equal(kpid_queue_new(10000000, (size_t)4294967296, &q), 0);
+    kpid_queue_free(q);
+}
+
 typedef struct pusher {
     kpid_queue *q;
     kpid_queue_item *it;
@@ -121,6 +134,42 @@ static void oversized_item_admitted_when_empty(void **unused)
     assert_int_equal(kpid_queue_new(10, 1000, &q), 0);
     assert_int_equal(kpid_queue_push(q, &big, NULL), 0);
     assert_ptr_equal(kpid_queue_pop(q, 0), &big);
+    kpid_queue_free(q);
+}
+
+/* An item beyond the bounds is admitted only into an empty queue, and then stays alone:
+ * neither a small item nor a second big one joins it before it is popped. The bound is
+ * exceeded by one item at most and a big item never waits forever. */
+static void oversized_item_stays_alone(void **unused)
+{
+    kpid_queue *q;
+    kpid_queue_item big = item(50, 5000), small = item(1, 1), big2 = item(1, 5000);
+    pusher ps = {.it = &small}, pb = {.it = &big2};
+    pthread_t ts, tb;
+    size_t items, bytes;
+
+    assert_int_equal(kpid_queue_new(10, 1000, &q), 0);
+    ps.q = pb.q = q;
+    assert_int_equal(kpid_queue_push(q, &big, NULL), 0);
+    pthread_create(&ts, NULL, push_thread, &ps);
+    assert_false(wait_done(&ps, 100));
+    kpid_queue_depth(q, &items, NULL, &bytes);
+    assert_int_equal(items, 1);
+    assert_int_equal(bytes, 5000);
+    /* Popping the big item lets the small one in; a second big one then waits for the
+     * queue to empty again, and gets in once it has. */
+    assert_ptr_equal(kpid_queue_pop(q, 0), &big);
+    assert_true(wait_done(&ps, 2000));
+    pthread_join(ts, NULL);
+    pthread_create(&tb, NULL, push_thread, &pb);
+    assert_false(wait_done(&pb, 100));
+    assert_ptr_equal(kpid_queue_pop(q, 0), &small);
+    assert_true(wait_done(&pb, 2000));
+    assert_int_equal(atomic_load(&pb.result), 0);
+    pthread_join(tb, NULL);
+    kpid_queue_depth(q, &items, NULL, &bytes);
+    assert_int_equal(items, 1);
+    assert_ptr_equal(kpid_queue_pop(q, 0), &big2);
     kpid_queue_free(q);
 }
 
@@ -228,9 +277,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fifo_order),
         cmocka_unit_test(zero_bounds_refused),
+        cmocka_unit_test(bounds_above_limits_refused),
         cmocka_unit_test(full_by_events_blocks_until_pop),
         cmocka_unit_test(full_by_bytes_blocks),
         cmocka_unit_test(oversized_item_admitted_when_empty),
+        cmocka_unit_test(oversized_item_stays_alone),
         cmocka_unit_test(cancel_releases_waiting_push),
         cmocka_unit_test(close_fails_push_and_drains),
         cmocka_unit_test(pop_times_out),
