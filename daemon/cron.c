@@ -286,9 +286,12 @@ bool kpid_cron_matches(const kpid_cron *c, const kpid_civil *l)
 }
 
 /*
- * Whether some day can ever match. With the OR rule every week has a matching weekday.
- * With the AND rule a (month, day) pair must exist (February 29th included): each such
- * date falls on every weekday within the 400-year cycle.
+ * Whether some day can ever match. Every field names at least one value (the parser
+ * refuses an empty one). With the OR rule every week has a matching weekday. With the
+ * AND rule a (month, day) pair must exist (February 29th included): each such date falls
+ * on every weekday within the 400-year cycle, so the weekdays do not matter. A day field
+ * starting with '*' names day 1, which every month has; so only a restricted day of
+ * month with a '*' weekday field can name days none of its months has.
  */
 static bool can_fire(const kpid_cron *c)
 {
@@ -299,6 +302,47 @@ static bool can_fire(const kpid_cron *c)
         if ((c->months >> m & 1) && (c->days & (((UINT32_C(1) << max_days[m]) - 1) << 1)))
             return c->weekdays != 0;
     return false;
+}
+
+/* Appends "a", "a or b", "a, b or c" (or "and"): item i of n. */
+static void put_list_item(char *out, size_t size, size_t *len, int i, int n, const char *conj,
+                          const char *item)
+{
+    const char *sep = i == 0 ? "" : i == n - 1 ? conj : ", ";
+    int w = snprintf(out + *len, size - *len, "%s%s", sep, item);
+    if (w > 0)
+        *len = *len + (size_t)w < size ? *len + (size_t)w : size - 1;
+}
+
+int kpid_cron_check(const kpid_cron *c, char *err, size_t errlen)
+{
+    static const char *const month_full[13] = {
+        "", "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December"};
+    char months[128] = "", days[64] = "";
+    size_t ml = 0, dl = 0;
+    int n_months = 0, n_days = 0, i;
+
+    if (can_fire(c))
+        return 0;
+    /* Never: every month it names lacks every day it names (30 and 31 only). */
+    for (int m = 1; m <= 12; m++)
+        n_months += c->months >> m & 1;
+    for (int d = 1; d <= 31; d++)
+        n_days += c->days >> d & 1;
+    i = 0;
+    for (int m = 1; m <= 12; m++)
+        if (c->months >> m & 1)
+            put_list_item(months, sizeof(months), &ml, i++, n_months, " and ", month_full[m]);
+    i = 0;
+    for (int d = 1; d <= 31; d++)
+        if (c->days >> d & 1) {
+            char num[4];
+            snprintf(num, sizeof(num), "%d", d);
+            put_list_item(days, sizeof(days), &dl, i++, n_days, " or ", num);
+        }
+    seterr(err, errlen, "%s %s no day %s", months, n_months == 1 ? "has" : "have", days);
+    return -ENOENT;
 }
 
 /* A local wall time at minute resolution. */

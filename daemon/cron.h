@@ -66,9 +66,23 @@ typedef struct kpid_cron {
  *   field 1 (minute): unexpected "x"
  *   unknown macro "@reboot"
  * *ret is written only on success. Expressions that can never fire ("0 0 30 2 *") parse;
- * kpid_cron_next tells that they never fire.
+ * kpid_cron_check tells why, and kpid_cron_next returns -ENOENT for them.
  */
 int kpid_cron_parse(const char *text, kpid_cron *ret, char *err, size_t errlen);
+
+/*
+ * Tells whether the expression fires at all: returns 0 when it fires at least once in
+ * the Gregorian 400-year cycle (and so in every 400 years: "0 0 29 2 *" fires in leap
+ * years), or -ENOENT when it never fires, with the reason in err (as for
+ * kpid_cron_parse), such as
+ *   February has no day 30
+ *   April, June, September and November have no day 31
+ *   February has no day 30 or 31
+ * Decided from the fields alone (no search): only a day of month that none of the named
+ * months has, with a day-of-week field starting with '*', never fires. A schedule that
+ * passes can still run out of firings near the end of year 9999 (kpid_cron_next).
+ */
+int kpid_cron_check(const kpid_cron *c, char *err, size_t errlen);
 
 /*
  * Tells whether the local wall time's minute (year, month, day, hour, minute of *local;

@@ -309,6 +309,11 @@ static void parse_schedule(kpid__model_parser *p, const config_setting_t *s, con
                             ctx, error);
         return;
     }
+    if (kpid_cron_check(&pr->schedule, error, sizeof(error)) < 0) {
+        kpid__config_report(p->l, s, "schedule never fires: \"%s\"%s: %s",
+                            kpid__model_quote(text, q), ctx, error);
+        return;
+    }
     pr->schedule_text = strdup(text);
     if (!pr->schedule_text)
         kpid__config_oom(p->l);

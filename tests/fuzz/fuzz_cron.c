@@ -4,7 +4,8 @@
  * Europe/Berlin and Australia/Lord_Howe, around their DST changes. Invariants:
  *   - next() returns an instant later than `after`, or -ENOENT, and -ENOENT for one
  *     instant means -ENOENT for all (an expression that can fire does so within 400
- *     years);
+ *     years); kpid_cron_check() refuses exactly the expressions that get -ENOENT, with
+ *     a reason;
  *   - the firing is a matching wall time at its first occurrence, or the end of a DST
  *     gap that skipped a matching wall time;
  *   - nothing fires in between, checked minute by minute when the firing is within three
@@ -122,12 +123,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < size; i++)
         h = (h ^ data[i]) * 1099511628211u;
+    err[0] = '\0';
+    int checked = kpid_cron_check(&c, err, sizeof(err));
+    if (checked != 0 && (checked != -ENOENT || strlen(err) == 0))
+        abort();
     for (int z = 0; z < N_ZONES; z++) {
         int never = -1;
         for (size_t i = 0; i < sizeof(instants) / sizeof(instants[0]); i++)
             check(&c, zones[z], instants[i], &never);
         /* One more instant from the input, 2000-2100. */
         check(&c, zones[z], 946684800 + (int64_t)(h % 3155760000u), &never);
+        if ((never == 1) != (checked == -ENOENT))
+            abort(); /* the check and the search disagree */
     }
     return 0;
 }

@@ -347,6 +347,105 @@ static void impossible(void **unused)
     assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
 }
 
+/* kpid_cron_check: the schedules that never fire, with their reason; the rare ones that
+ * do fire (leap days, a leap day on a weekday, the OR rule) pass. */
+static void check_never_fires(void **unused)
+{
+    static const struct {
+        const char *expr, *reason;
+    } never[] = {
+        {"0 0 30 2 *", "February has no day 30"},
+        {"0 0 31 feb *", "February has no day 31"},
+        {"0 0 30,31 2 *", "February has no day 30 or 31"},
+        {"0 0 30,31 2 */7", "February has no day 30 or 31"},
+        /* A weekday field starting with '*' is unrestricted for the day rule (cron.h). */
+        {"0 0 31 2 */7,1", "February has no day 31"},
+        {"0 0 31 4,6,9,11 *", "April, June, September and November have no day 31"},
+        {"0 0 31 2,4 *", "February and April have no day 31"},
+        {"*/5 1-3 31 2,4,6,9,11 *", "February, April, June, September and November have no "
+                                    "day 31"},
+    };
+    static const char *const fires[] = {
+        "0 0 29 2 *",   "0 0 29 2 */7", "0 0 29 2 MON", "0 0 30 2 1",  "0 0 31 2 1,*/7",
+        "0 0 */30 2 *", "0 0 31 * *",   "0 0 30 1-12 *", "0 0 31 1 *", "0 0 29-31 2 *",
+        "* * * * *",    "@yearly",      "0 0 31 12 *",   "0 0 31 4,12 *",
+    };
+    char err[200];
+
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        kpid_cron c = parse(never[i].expr);
+        int64_t t;
+        err[0] = '\0';
+        if (kpid_cron_check(&c, err, sizeof(err)) != -ENOENT)
+            fail_msg("\"%s\" passed the check", never[i].expr);
+        assert_string_equal(err, never[i].reason);
+        assert_int_equal(kpid_cron_next(&c, NULL, tf_utc(2025, 1, 1, 0, 0, 0), &t), -ENOENT);
+        /* The reason is cut to the buffer; no buffer at all is fine. */
+        assert_int_equal(kpid_cron_check(&c, err, 9), -ENOENT);
+        assert_int_equal(strlen(err), 8);
+        assert_memory_equal(err, never[i].reason, 8);
+        assert_int_equal(kpid_cron_check(&c, NULL, 0), -ENOENT);
+    }
+    for (size_t i = 0; i < sizeof(fires) / sizeof(fires[0]); i++) {
+        kpid_cron c = parse(fires[i]);
+        if (kpid_cron_check(&c, err, sizeof(err)) != 0)
+            fail_msg("\"%s\" refused: %s", fires[i], err);
+    }
+}
+
+/* Whether some day of the 400-year cycle from 2000-01-01 matches at 00:00, day by day. */
+static bool brute_fires(const kpid_cron *c)
+{
+    int64_t first = kpid_days_from_civil(2000, 1, 1);
+    for (int64_t d = first; d < first + 146097; d++) {
+        int64_t y;
+        kpid_civil l = {0};
+        kpid_civil_from_days(d, &y, &l.month, &l.day);
+        l.year = (int)y;
+        if (kpid_cron_matches(c, &l))
+            return true;
+    }
+    return false;
+}
+
+/* kpid_cron_check against a day-by-day search of the 400-year cycle: every set of months
+ * with the day-of-month lists that end months, and weekday fields with and without '*'. */
+static void check_against_brute_force(void **unused)
+{
+    static const char *const day_lists[] = {"30", "31", "30,31", "29", "29,31", "28-31/3",
+                                            "*/30", "1"};
+    static const char *const weekday_lists[] = {"*", "*/3", "1", "SUN-SAT"};
+    int never = 0, checked = 0;
+
+    for (unsigned mask = 1; mask < 4096; mask++) {
+        char months[64] = "", expr[128], err[200];
+        size_t len = 0;
+        for (int m = 1; m <= 12; m++)
+            if (mask >> (m - 1) & 1)
+                len += (size_t)snprintf(months + len, sizeof(months) - len, "%s%d",
+                                        len ? "," : "", m);
+        for (size_t d = 0; d < sizeof(day_lists) / sizeof(day_lists[0]); d++)
+            for (size_t w = 0; w < sizeof(weekday_lists) / sizeof(weekday_lists[0]); w++) {
+                /* The brute force is slow for the few that never fire: sample the rest. */
+                if (w > 0 && mask % 37 != 0 && mask != 2 && mask != 0x52a)
+                    continue;
+                snprintf(expr, sizeof(expr), "0 0 %s %s %s", day_lists[d], months,
+                         weekday_lists[w]);
+                kpid_cron c = parse(expr);
+                bool fires = kpid_cron_check(&c, err, sizeof(err)) == 0;
+                if (fires != brute_fires(&c))
+                    fail_msg("\"%s\": check says %s", expr, fires ? "fires" : err);
+                never += !fires;
+                checked++;
+            }
+    }
+    /* With weekday "*": day 30 in February, day 31 in any of the 31 sets of months
+     * shorter than 31 days, days 30 and 31 in February (33); with "*\/3", of the sampled
+     * month sets: February for the three, 2,4,6,9,11 and 4,6,9 (mask 296) for day 31. */
+    assert_int_equal(never, 33 + 5);
+    assert_true(checked > 4095 * 8);
+}
+
 static void next_berlin(void **unused)
 {
     kpid_tz *tz = tf_load("Europe/Berlin");
@@ -549,6 +648,7 @@ int main(void)
         cmocka_unit_test(parse_forms),    cmocka_unit_test(parse_macros),
         cmocka_unit_test(parse_errors),   cmocka_unit_test(day_rule),
         cmocka_unit_test(next_utc),       cmocka_unit_test(impossible),
+        cmocka_unit_test(check_never_fires), cmocka_unit_test(check_against_brute_force),
         cmocka_unit_test(next_berlin),    cmocka_unit_test(firings_per_day),
         cmocka_unit_test(next_almaty),    cmocka_unit_test(next_lord_howe),
         cmocka_unit_test(brute_force),

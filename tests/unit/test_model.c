@@ -974,6 +974,27 @@ static void test_invalid_schedule(void **state)
         "\"@reboot\"\n");
 }
 
+/* A schedule that parses but never fires is refused with its reason; one that fires
+ * only in leap years is not. */
+static void test_schedule_never_fires(void **state)
+{
+    fixture_expect_errors(
+        HEAD OBJ                                                                /* 1-2 */
+        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"      /* 3 */
+        "  timezone = \"UTC\"; schedule = \"0 0 30 2 *\"; },\n"                  /* 4 */
+        "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"
+        "    schedule = \"0 0 31 4,6,9,11 *\"; },\n"                             /* 6 */
+        "  { id = \"r\"; name = \"R\"; category = \"main\"; timezone = \"UTC\";\n"
+        "    schedule = \"0 0 29 2 *\"; } );\n",                                 /* 8 */
+        "@:4: schedule never fires: \"0 0 30 2 *\" in process \"p\": February has no day 30\n"
+        "@:6: schedule never fires: \"0 0 31 4,6,9,11 *\" in process \"q\": April, June, "
+        "September and November have no day 31\n");
+    kpid_config *cfg = fixture_expect_ok(
+        HEAD OBJ "processes = ( { id = \"r\"; name = \"R\"; category = \"main\";\n"
+        "  timezone = \"UTC\"; schedule = \"0 0 29 2 *\"; } );\n");
+    kpid_config_free(cfg);
+}
+
 static void test_invalid_period(void **state)
 {
     fixture_expect_errors(
@@ -1192,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_sql),
         cmocka_unit_test(test_invalid_timezone),
         cmocka_unit_test(test_invalid_schedule),
+        cmocka_unit_test(test_schedule_never_fires),
         cmocka_unit_test(test_invalid_period),
         cmocka_unit_test(test_statistics),
         cmocka_unit_test(test_census_lookback),
