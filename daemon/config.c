@@ -3,8 +3,9 @@
  *
  * The loader walks the whole file and collects every problem it finds as one
  * "FILE:LINE: message" line, sorted by file and line, instead of stopping at the first:
- * an operator fixes a configuration in one round. Only a libconfig syntax error stops
- * it, because nothing after it can be trusted. A problem that has no line of its own (a
+ * an operator fixes a configuration in one round. Only a libconfig syntax error, or
+ * nesting deeper than KPID_CONFIG_MAX_DEPTH, stops it, because nothing after it can be
+ * trusted. A problem that has no line of its own (a
  * required top-level group that is missing, the default key file that cannot be read)
  * is reported as "FILE: message".
  *
@@ -52,6 +53,15 @@
 #ifndef KPID_DEFAULT_PSEUDONYM_KEY_FILE
 #define KPID_DEFAULT_PSEUDONYM_KEY_FILE "/etc/kpid/pseudonym.key"
 #endif
+
+/*
+ * Groups, lists and arrays nest at most this deep (a top-level group is level 1).
+ * libconfig 1.5's parser keeps its state on a bison stack of 10000 entries and fails
+ * with "memory exhausted" at 1999 nested groups (2856 alternating lists and groups, 4997
+ * lists); kpid's own configurations need fewer than 10 levels.
+ */
+#define KPID_CONFIG_MAX_DEPTH 100
+#define NESTING_TOO_DEEP "nesting too deep: at most %d levels of groups, lists and arrays"
 
 #define MS_PER_SECOND INT64_C(1000)
 #define MS_PER_DAY INT64_C(86400000)
@@ -542,6 +552,92 @@ static char *directory_of(const char *path)
         dir = NULL;
     free(cwd);
     return dir;
+}
+
+/* ---- nesting ---------------------------------------------------------------------- */
+
+/*
+ * The first group, list or array nested deeper than KPID_CONFIG_MAX_DEPTH below group
+ * (itself at level), or NULL. The recursion stops at the limit.
+ */
+static const config_setting_t *first_too_deep(const config_setting_t *group, int level)
+{
+    for (int i = 0; i < config_setting_length(group); i++) {
+        const config_setting_t *e = config_setting_get_elem(group, i), *deep;
+        if (!config_setting_is_aggregate(e))
+            continue;
+        if (level + 1 > KPID_CONFIG_MAX_DEPTH)
+            return e;
+        if ((deep = first_too_deep(e, level + 1)))
+            return deep;
+    }
+    return NULL;
+}
+
+/*
+ * The line of the first '{', '(' or '[' of the file at path that opens a level deeper
+ * than KPID_CONFIG_MAX_DEPTH, reading the file as libconfig's scanner does (strings with
+ * backslash escapes, # and // comments to the end of the line, block comments); 0 when
+ * there is none or the file cannot be read. For the case where libconfig's parser ran
+ * out of memory ("memory exhausted") and built no settings to look at.
+ */
+static unsigned deep_line_of(const char *path)
+{
+    enum { CODE, STRING, LINE_COMMENT, BLOCK_COMMENT } state = CODE;
+    FILE *f = fopen(path, "re");
+    unsigned line = 1, found = 0;
+    int depth = 0, c, next;
+
+    if (!f)
+        return 0;
+    while (!found && (c = getc(f)) != EOF) {
+        if (c == '\n')
+            line++;
+        switch (state) {
+        case CODE:
+            if (c == '"')
+                state = STRING;
+            else if (c == '#')
+                state = LINE_COMMENT;
+            else if (c == '/') {
+                next = getc(f);
+                if (next == '/')
+                    state = LINE_COMMENT;
+                else if (next == '*')
+                    state = BLOCK_COMMENT;
+                else if (next != EOF)
+                    ungetc(next, f);
+            } else if (c == '{' || c == '(' || c == '[') {
+                if (++depth > KPID_CONFIG_MAX_DEPTH)
+                    found = line;
+            } else if ((c == '}' || c == ')' || c == ']') && depth > 0)
+                depth--;
+            break;
+        case STRING:
+            if (c == '\\') {
+                next = getc(f); /* the escaped character, whatever it is */
+                if (next == '\n')
+                    line++;
+            } else if (c == '"')
+                state = CODE;
+            break;
+        case LINE_COMMENT:
+            if (c == '\n')
+                state = CODE;
+            break;
+        case BLOCK_COMMENT:
+            if (c == '*') {
+                next = getc(f);
+                if (next == '/')
+                    state = CODE;
+                else if (next != EOF)
+                    ungetc(next, f);
+            }
+            break;
+        }
+    }
+    fclose(f);
+    return found;
 }
 
 static void parse_top(loader *l, const char *plugin_dir_override)
@@ -1089,13 +1185,35 @@ int kpid_config_load(const char *path, const char *plugin_dir_override,
             goto out;
         }
         file = file_name(&l, config_error_file(&l.cfg->lc));
-        if (!file || asprintf(&errors, "%s:%d: %s\n", file, config_error_line(&l.cfg->lc),
-                              config_error_text(&l.cfg->lc)) < 0) {
+        /* The parser's stack ran out: say that the nesting is too deep, and where it
+         * first goes beyond the limit (in the file the parser stopped in, or else in the
+         * main file, which may include it at depth). A real lack of memory is left as
+         * libconfig says it. */
+        unsigned deep = 0;
+        if (file && strcmp(config_error_text(&l.cfg->lc), "memory exhausted") == 0 &&
+            !(deep = deep_line_of(file)) && strcmp(file, path) != 0 &&
+            (deep = deep_line_of(path))) {
+            free(file);
+            file = strdup(path);
+        }
+        if (!file ||
+            (deep ? asprintf(&errors, "%s:%u: " NESTING_TOO_DEEP "\n", file, deep,
+                             KPID_CONFIG_MAX_DEPTH)
+                  : asprintf(&errors, "%s:%d: %s\n", file, config_error_line(&l.cfg->lc),
+                             config_error_text(&l.cfg->lc))) < 0) {
             errors = NULL;
             r = -ENOMEM;
         } else
             r = -EINVAL;
         free(file);
+        goto out;
+    }
+    /* Too deep for the parser's stack is refused above, too deep for the limit here:
+     * nothing is read from such a file. */
+    const config_setting_t *too_deep = first_too_deep(config_root_setting(&l.cfg->lc), 0);
+    if (too_deep) {
+        report(&l, too_deep, NESTING_TOO_DEEP, KPID_CONFIG_MAX_DEPTH);
+        r = l.oom ? -ENOMEM : -EINVAL;
         goto out;
     }
 

@@ -306,6 +306,81 @@ static void test_syntax_error(void **state)
                           "@:2: duplicate setting name\n");
 }
 
+/* A source whose section "mapping" holds lists nested lists deep, one '(' per line from
+ * line 5 on: the source's list and group are levels 1 and 2, so the whole nests
+ * lists + 2 deep. The caller frees the text. */
+static char *nested_mapping(int lists)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+
+    assert_non_null(f);
+    fputs("pseudonym_key_file = \"key\";\n"                                      /* 1 */
+          "warehouse = { conninfo = \"x\"; };\n"                                 /* 2 */
+          "sources = (\n"                                                        /* 3 */
+          "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; mapping =\n", f); /* 4 */
+    for (int i = 0; i < lists; i++)
+        fputs("(\n", f);
+    fputs("1", f);
+    for (int i = 0; i < lists; i++)
+        fputs(")", f);
+    fputs("; } );\n", f);
+    assert_int_equal(fclose(f), 0);
+    return text;
+}
+
+/* Nesting deeper than 100 levels is refused at the line where it goes beyond, whether
+ * libconfig parses it or runs out of its parser's stack ("memory exhausted", from about
+ * 2000 nested groups in libconfig 1.5). */
+static void test_nesting_too_deep(void **state)
+{
+    char *text = nested_mapping(98); /* 100 levels */
+    kpid_config *cfg = fixture_expect_ok(text);
+    kpid_config_free(cfg);
+    free(text);
+
+    /* The mapping is level 3 on line 4, its k-th list level k + 2 on line 4 + k. */
+    text = nested_mapping(99);
+    fixture_expect_errors(text, "@:103: nesting too deep: at most 100 levels of groups, "
+                                "lists and arrays\n");
+    free(text);
+    text = nested_mapping(3000);
+    fixture_expect_errors(text, "@:103: nesting too deep: at most 100 levels of groups, "
+                                "lists and arrays\n");
+    free(text);
+
+    /* Groups, beyond the parser's stack; brackets in comments and strings do not count. */
+    char *big = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&big, &size);
+    assert_non_null(f);
+    fputs("# a comment { ( [\n"                                      /* 1 */
+          "s = \"a string { ( [ \\\" [ and \\\\ ( more\";\n"           /* 2 */
+          "/* a block { ( [\n"                                        /* 3 */
+          "   comment */ // and a line comment { ( [\n"               /* 4 */
+          "x =\n", f);                                                /* 5 */
+    for (int i = 0; i < 2500; i++)
+        fputs("{ a =\n", f);                                          /* 6 ... */
+    fputs("1;", f);
+    for (int i = 0; i < 2500; i++)
+        fputs("};", f);
+    fputs("\n", f);
+    assert_int_equal(fclose(f), 0);
+    fixture_expect_errors(big, "@:106: nesting too deep: at most 100 levels of groups, "
+                               "lists and arrays\n");
+    free(big);
+
+    /* In an included file, the error names it. */
+    char *inc = fixture_path("deep.inc");
+    text = nested_mapping(99);
+    fixture_write_file(inc, text);
+    fixture_expect_errors("@include \"deep.inc\"\n", "$T/deep.inc:103: nesting too deep: at "
+                          "most 100 levels of groups, lists and arrays\n");
+    free(text);
+    free(inc);
+}
+
 static void test_unknown_keys(void **state)
 {
     static const char text[] =
@@ -1031,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_nesting_too_deep),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_wrong_section_types),
