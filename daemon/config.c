@@ -5,9 +5,8 @@
  * "FILE:LINE: message" line, sorted by file and line, instead of stopping at the first:
  * an operator fixes a configuration in one round. Only a libconfig syntax error, or
  * nesting deeper than KPID_CONFIG_MAX_DEPTH, stops it, because nothing after it can be
- * trusted. A problem that has no line of its own (a
- * required top-level group that is missing, the default key file that cannot be read)
- * is reported as "FILE: message".
+ * trusted. A problem that has no line of its own (a required top-level group that is
+ * missing, the default key file that cannot be read) is reported as "FILE: message".
  *
  * Relative paths in the file (plugin_dir, pseudonym_key_file, warehouse.password_file)
  * are relative to the directory of the main configuration file, made absolute at load
@@ -1190,11 +1189,12 @@ int kpid_config_load(const char *path, const char *plugin_dir_override,
          * main file, which may include it at depth). A real lack of memory is left as
          * libconfig says it. */
         unsigned deep = 0;
-        if (file && strcmp(config_error_text(&l.cfg->lc), "memory exhausted") == 0 &&
-            !(deep = deep_line_of(file)) && strcmp(file, path) != 0 &&
-            (deep = deep_line_of(path))) {
-            free(file);
-            file = strdup(path);
+        if (file && strcmp(config_error_text(&l.cfg->lc), "memory exhausted") == 0) {
+            deep = deep_line_of(file);
+            if (!deep && strcmp(file, path) != 0 && (deep = deep_line_of(path))) {
+                free(file);
+                file = strdup(path);
+            }
         }
         if (!file ||
             (deep ? asprintf(&errors, "%s:%u: " NESTING_TOO_DEEP "\n", file, deep,

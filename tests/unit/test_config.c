@@ -378,6 +378,24 @@ static void test_nesting_too_deep(void **state)
     fixture_expect_errors("@include \"deep.inc\"\n", "$T/deep.inc:103: nesting too deep: at "
                           "most 100 levels of groups, lists and arrays\n");
     free(text);
+
+    /* The parser runs out in an included file that is not deep itself: the error is
+     * where the main file goes beyond the limit. */
+    fixture_write_file(inc, "{ b = { b = { b = { b = { b = { b = { b = { b = { c = 1; }; }; "
+                            "}; }; }; }; }; }; };\n");
+    f = open_memstream(&big, &size);
+    assert_non_null(f);
+    fputs("x =\n", f);
+    for (int i = 0; i < 1995; i++)
+        fputs("{ a =\n", f);
+    fputs("@include \"deep.inc\"\n", f);
+    for (int i = 0; i < 1995; i++)
+        fputs("};", f);
+    fputs("\n", f);
+    assert_int_equal(fclose(f), 0);
+    fixture_expect_errors(big, "@:102: nesting too deep: at most 100 levels of groups, "
+                               "lists and arrays\n");
+    free(big);
     free(inc);
 }
 
