@@ -1,8 +1,10 @@
 # Writes OUT, a C file that holds every migration in SQL_DIR as a string, in file-name
-# order. Migration files are named NNN_description.sql; NNN is the schema version.
+# order, and SQL_DIR/grants.sql (run after them at every start, daemon/grants.c) as
+# kpid_grants_sql. Migration files are named NNN_description.sql; NNN is the schema
+# version.
 file(GLOB files "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* Generated from sql/ by cmake/embed_sql.cmake. Do not edit. */\n#include \"migrate.h\"\n\n")
+set(body "/* Generated from sql/ by cmake/embed_sql.cmake. Do not edit. */\n#include \"grants.h\"\n#include \"migrate.h\"\n\n")
 set(table "const kpid_migration kpid_migrations[] = {\n")
 set(i 0)
 foreach(f IN LISTS files)
@@ -16,5 +18,8 @@ foreach(f IN LISTS files)
     math(EXPR i "${i} + 1")
 endforeach()
 string(APPEND table "};\nconst size_t kpid_migrations_count = ${i};\n")
+file(READ "${SQL_DIR}/grants.sql" hex HEX)
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+string(APPEND table "\nconst char kpid_grants_sql[] = {${hex}0x00};\n")
 file(WRITE "${OUT}.tmp" "${body}\n${table}")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "grants.h"
 #include "log.h"
 #include "pgconn.h"
 
@@ -89,6 +90,8 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
         log_info("migration applied version=%d name=%s", m->version, m->name);
         applied++;
     }
+    /* After the migrations, at every start: roles a DBA created since get their grants. */
+    kpid_grants_apply(conn);
     r = 0;
 out:
     kpid_pg_exec(conn, MIGRATE_UNLOCK, NULL, NULL);

@@ -19,7 +19,8 @@ extern const kpid_migration kpid_migrations[];
 extern const size_t kpid_migrations_count;
 
 /*
- * Brings the warehouse to the newest version this binary knows. A warehouse newer than
+ * Brings the warehouse to the newest version this binary knows, then (re)applies the
+ * roles' grants (grants.h), also when no migration was due. A warehouse newer than
  * that is refused (-EPROTO): an older kpid must not write into a schema it does not
  * know. Returns 0, -EPROTO, or -EIO with *ret_error freshly allocated; *ret_applied
  * (if not NULL) is the number of migrations applied.

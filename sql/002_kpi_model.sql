@@ -150,32 +150,6 @@ LEFT JOIN kpid.scorecard s ON s.kpi_id = k.id AND s.stratum = '{}'
 GROUP BY p.category, p.id, p.name, p.owner;
 
 -- Roles: dashboards read the views and kpi_value and nothing else (never raw events);
--- analysts get the drill-down. Roles are global to the PostgreSQL cluster: they are
--- created when the migrating user may, otherwise a DBA creates them (NOLOGIN; grant
--- them to login roles) and the grants follow at the next migration.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kpid_reader') THEN
-        BEGIN
-            CREATE ROLE kpid_reader NOLOGIN;
-        EXCEPTION WHEN insufficient_privilege THEN
-            RAISE NOTICE 'cannot create role kpid_reader: create it as a DBA';
-        END;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kpid_analyst') THEN
-        BEGIN
-            CREATE ROLE kpid_analyst NOLOGIN;
-        EXCEPTION WHEN insufficient_privilege THEN
-            RAISE NOTICE 'cannot create role kpid_analyst: create it as a DBA';
-        END;
-    END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'kpid_reader') THEN
-        GRANT USAGE ON SCHEMA kpid TO kpid_reader;
-        GRANT SELECT ON kpid.scorecard, kpid.perspective_score, kpid.process_landscape,
-                        kpid.kpi_value TO kpid_reader;
-    END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'kpid_analyst') THEN
-        GRANT USAGE ON SCHEMA kpid TO kpid_analyst;
-    END IF;
-END
-$$;
+-- analysts get the drill-down. The roles and their grants are not a migration: they are
+-- (re)applied at every start by sql/grants.sql, so that roles a DBA creates later are
+-- granted too.

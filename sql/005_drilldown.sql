@@ -57,11 +57,4 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION kpid.kpi_cases(text, timestamptz, timestamptz, text, jsonb)
     FROM PUBLIC;
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'kpid_analyst') THEN
-        GRANT EXECUTE ON FUNCTION kpid.kpi_cases(text, timestamptz, timestamptz, text, jsonb)
-            TO kpid_analyst;
-    END IF;
-END
-$$;
+-- kpid_analyst gets EXECUTE from sql/grants.sql, at every start.

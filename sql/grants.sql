@@ -1,0 +1,64 @@
+-- The warehouse's roles and their privileges. Not a migration: kpid runs this script
+-- after the migrations at every start and at `kpid --migrate` (daemon/grants.c), under
+-- the migration lock, so that a role a DBA created since the last start is granted at
+-- the next one, and privileges that drifted are put right. Every statement in it is
+-- idempotent. Roles are global to the PostgreSQL cluster; everything else here belongs
+-- to this database.
+--
+--   kpid_reader   dashboards: USAGE on schema kpid, SELECT on the views scorecard,
+--                 perspective_score, process_landscape and on kpid.kpi_value; never raw
+--                 events or rejected input
+--   kpid_analyst  drill-down: USAGE on schema kpid, EXECUTE on kpid.kpi_cases
+--
+-- kpid creates the roles that are missing when it may (CREATEROLE); otherwise a DBA
+-- does. The last statement lists what is still missing, which kpid logs as warnings
+-- with the statements a DBA runs.
+DO $grants$
+DECLARE
+    role_name text;
+BEGIN
+    FOREACH role_name IN ARRAY ARRAY['kpid_reader', 'kpid_analyst'] LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role_name);
+        BEGIN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+        EXCEPTION
+            -- No CREATEROLE: reported below.
+            WHEN insufficient_privilege THEN NULL;
+            -- Another session (another kpid, on another database of the cluster) created
+            -- it at the same moment: it is there now.
+            WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+    END LOOP;
+
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kpid_reader') THEN
+        GRANT USAGE ON SCHEMA kpid TO kpid_reader;
+        GRANT SELECT ON kpid.scorecard, kpid.perspective_score, kpid.process_landscape,
+                        kpid.kpi_value TO kpid_reader;
+    END IF;
+
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kpid_analyst') THEN
+        GRANT USAGE ON SCHEMA kpid TO kpid_analyst;
+        GRANT EXECUTE ON FUNCTION kpid.kpi_cases(text, timestamptz, timestamptz, text, jsonb)
+            TO kpid_analyst;
+    END IF;
+END
+$grants$;
+
+-- What is not in place: role, problem (phrased after the role's name) and remedy.
+SELECT w.role, w.problem, w.remedy FROM (
+    SELECT 1 AS ord, session_user::text AS role,
+           'is a superuser, which kpid never needs' AS problem,
+           'connect as a role that is no superuser: the owner of schema kpid, with'
+           ' CREATEROLE or with the roles created by a DBA (see kpid.conf(5), warehouse)'
+               AS remedy
+    WHERE (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user)
+    UNION ALL
+    SELECT 2, m.role,
+           'does not exist and kpid may not create it (no CREATEROLE): ' || m.effect,
+           format('as a DBA run: CREATE ROLE %I NOLOGIN; then restart kpid or run'
+                  ' kpid --migrate', m.role)
+    FROM (VALUES ('kpid_reader', 'dashboards cannot read kpid.scorecard'),
+                 ('kpid_analyst', 'analysts cannot call kpid.kpi_cases')) AS m (role, effect)
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = m.role)
+) AS w
+ORDER BY w.ord;
