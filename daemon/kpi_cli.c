@@ -56,8 +56,9 @@ static int parse_date(const char *text, const kpid_tz *tz, int64_t *ret)
 }
 
 /* Evaluates every period of kpi that starts before to and ends after from. */
-static int backfill_kpi(PGconn *conn, const kpid_kpi *kpi, const char *from_text,
-                        const char *to_text, int *ret_values, int *ret_periods)
+static int backfill_kpi(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
+                        const char *from_text, const char *to_text, int *ret_values,
+                        int *ret_periods)
 {
     const kpid_tz *tz = kpi->process->tz;
     int64_t from, to, now = (int64_t)time(NULL);
@@ -73,7 +74,8 @@ static int backfill_kpi(PGconn *conn, const kpid_kpi *kpi, const char *from_text
     while (r == 0 && iv.start < to) {
         char *error = NULL;
         int written = 0;
-        if (kpid_kpi_evaluate(conn, kpi, &iv, iv.end > now, "backfill", &written, &error) < 0) {
+        if (kpid_kpi_evaluate(conn, sql, kpi, &iv, iv.end > now, "backfill", &written,
+                              &error) < 0) {
             log_err("kpi=%s evaluation failed error=\"%s\"", kpi->id,
                     kpid_log_value(error ? error : "?"));
             free(error);
@@ -97,6 +99,10 @@ int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
     };
     const char *from = NULL, *to = NULL, *process = NULL, *kpi_id = NULL;
     kpid_cursor_set unused = {0};
+    /* sql KPIs run on a connection of their own, opened at the first. */
+    kpid_sql_conn sql = {
+        .conninfo = cfg->warehouse.conninfo, .password_file = cfg->warehouse.password_file,
+    };
     char *error = NULL;
     PGconn *conn;
     int c, values = 0, periods = 0, status = EX_OK;
@@ -146,7 +152,7 @@ int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
             if ((kpi_id && strcmp(k->id, kpi_id) != 0) ||
                 (process && strcmp(k->process->id, process) != 0))
                 continue;
-            int r = backfill_kpi(conn, k, from, to, &values, &periods);
+            int r = backfill_kpi(conn, &sql, k, from, to, &values, &periods);
             if (r == -EINVAL) {
                 fprintf(stderr, "kpid: dates are YYYY-MM-DD\n");
                 status = EX_USAGE;
@@ -155,6 +161,7 @@ int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
             if (r < 0)
                 status = EX_FAILURE;
         }
+    kpid_sql_conn_close(&sql);
     PQfinish(conn);
     if (status == EX_OK)
         printf("backfill: %d periods, %d values\n", periods, values);

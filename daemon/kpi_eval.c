@@ -268,8 +268,9 @@ static int wrap_insert(const kpid_sql *sql, kpid_buf *out)
     return 0;
 }
 
-int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, bool partial,
-                      const char *reason, int *ret_written, char **ret_error)
+int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi,
+                      const kpid_interval *iv, bool partial, const char *reason,
+                      int *ret_written, char **ret_error)
 {
     char start[40], end[40];
     const char *params[KPID_SQL_PARAMS_MAX + 4];
@@ -284,8 +285,10 @@ int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
     if (kpid_format_time(iv->start * 1000000, start) < 0 || kpid_format_time(iv->end * 1000000, end) < 0)
         return kpid_pg_fail(ret_error, kpi->id, "period outside years 0001-9999");
     if (kpi->type == KPID_KPI_SQL) {
-        /* The operator's own query: read-only, then checked, then written (kpi_sql.c). */
-        r = kpid_kpi_sql_evaluate(conn, kpi, start, end, partial, &written, ret_error);
+        /* The operator's own query: on a connection of its own, as role kpid_sql, read
+         * only; then checked, then written here (kpi_sql.c). */
+        r = kpid_kpi_sql_evaluate(conn, sql_conn, kpi, start, end, partial, &written,
+                                  ret_error);
         if (r == 0)
             *ret_written = written;
         record_run(conn, kpi, start, end, reason, now_ms() - t0, written,

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "kpi_compile.h"
+#include "kpi_sql.h"
 #include "model.h"
 #include "period.h"
 
@@ -33,10 +34,12 @@ int kpid_model_sync(PGconn *conn, const kpid_model *model, char **ret_error);
 /*
  * Evaluates kpi for the period iv: replaces its values of that period. partial marks
  * an open period; reason is recorded in kpid.kpi_run ("schedule", "late", "backfill",
- * ...). Returns 0 and *ret_written (the rows written), or -EIO with *ret_error freshly
- * allocated (the run is recorded with the error all the same).
+ * ...). An sql KPI's query runs on sql's connection (kpi_sql.h), opened if need be;
+ * everything else on conn. Returns 0 and *ret_written (the rows written), or -EIO with
+ * *ret_error freshly allocated (the run is recorded with the error all the same).
  */
-int kpid_kpi_evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, bool partial,
-                      const char *reason, int *ret_written, char **ret_error);
+int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
+                      const kpid_interval *iv, bool partial, const char *reason,
+                      int *ret_written, char **ret_error);
 
 #endif

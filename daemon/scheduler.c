@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "kpi_dirty.h"
 #include "kpi_eval.h"
+#include "kpi_sql.h"
 #include "log.h"
 #include "pgconn.h"
 #include "queue.h"
@@ -45,10 +46,12 @@ typedef struct proc_thread {
     const kpid_process *process;
     pthread_t thread;
     _Atomic bool finished;
-    int fd; /* guarded by s->lock: the connection's socket while connected, else -1 */
+    int fd;     /* guarded by s->lock: the connection's socket while connected, else -1 */
+    int sql_fd; /* guarded by s->lock: the socket of sql's connection while open, else -1 */
 
     /* The thread only. */
     PGconn *conn;
+    kpid_sql_conn sql;      /* where the process's sql KPIs run, opened at the first */
     bool down;              /* the warehouse is failing this thread; logged */
     int64_t down_since_us;
     unsigned attempts;      /* failed attempts since down */
@@ -98,6 +101,7 @@ typedef struct tick_options {
     bool dedupe;                    /* skip KPIs another instance evaluated for the firing */
     int64_t lock_wait_us;           /* 0: skip the tick when the lock is taken */
     enum kpid_log_level fail_level; /* for each failed evaluation */
+    kpid_sql_conn *sql;             /* the connection for sql KPIs (the thread's) */
 } tick_options;
 
 typedef struct tick_result {
@@ -225,7 +229,7 @@ static int evaluate(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, 
     char *error = NULL;
     int written = 0;
 
-    if (kpid_kpi_evaluate(conn, kpi, iv, partial, reason, &written, &error) == 0) {
+    if (kpid_kpi_evaluate(conn, opt->sql, kpi, iv, partial, reason, &written, &error) == 0) {
         atomic_fetch_add(&kpi_runs, 1);
         res->evaluated++;
         res->values += written;
@@ -665,8 +669,10 @@ static void set_up(proc_thread *t)
     t->backoff_us = BACKOFF_MIN_US;
 }
 
+/* Closes the thread's connections (sql KPIs' too). */
 static void drop_connection(proc_thread *t)
 {
+    kpid_sql_conn_close(&t->sql);
     if (!t->conn)
         return;
     pthread_mutex_lock(&t->s->lock);
@@ -674,6 +680,19 @@ static void drop_connection(proc_thread *t)
     pthread_mutex_unlock(&t->s->lock);
     PQfinish(t->conn);
     t->conn = NULL;
+}
+
+/* sql's publish (kpi_sql.h): the socket is shut down by a stop, as t->fd is. */
+static bool publish_sql_fd(void *arg, int fd)
+{
+    proc_thread *t = arg;
+    bool ok;
+
+    pthread_mutex_lock(&t->s->lock);
+    ok = fd < 0 || !atomic_load(&t->s->stopping);
+    t->sql_fd = ok ? fd : -1;
+    pthread_mutex_unlock(&t->s->lock);
+    return ok;
 }
 
 static int connect_warehouse(proc_thread *t)
@@ -827,7 +846,7 @@ static void *thread_main(void *arg)
     proc_thread *t = arg;
     kpid_scheduler *s = t->s;
     const tick_options opt = {
-        .s = s, .dedupe = true, .lock_wait_us = 0, .fail_level = KPID_LOG_DEBUG,
+        .s = s, .dedupe = true, .lock_wait_us = 0, .fail_level = KPID_LOG_DEBUG, .sql = &t->sql,
     };
     const char *pending = NULL; /* the tick to run next; NULL: wait for the next firing */
     int64_t pending_fire = 0, next_fire = -1;
@@ -970,6 +989,11 @@ int kpid_scheduler_start(const kpid_scheduler_options *opt, kpid_scheduler **ret
         t->s = s;
         t->process = &m->processes[i];
         t->fd = -1;
+        t->sql_fd = -1;
+        t->sql = (kpid_sql_conn){
+            .conninfo = opt->conninfo, .password_file = opt->password_file,
+            .publish = publish_sql_fd, .arg = t,
+        };
         t->backoff_us = BACKOFF_MIN_US;
         t->seed = (unsigned)(kpid_now_us() ^ (int64_t)i * 2654435761u);
         int r = -pthread_create(&t->thread, NULL, thread_main, t);
@@ -1010,10 +1034,13 @@ int kpid_scheduler_stop(kpid_scheduler *s, int64_t deadline_us)
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_started; i++) {
             proc_thread *t = &s->threads[i];
-            if (!atomic_load(&t->finished) && t->fd >= 0) {
+            if (!atomic_load(&t->finished) && (t->fd >= 0 || t->sql_fd >= 0)) {
                 log_notice("process=%s ending the evaluation in progress: stopping",
                            t->process->id);
-                shutdown(t->fd, SHUT_RDWR);
+                if (t->fd >= 0)
+                    shutdown(t->fd, SHUT_RDWR);
+                if (t->sql_fd >= 0)
+                    shutdown(t->sql_fd, SHUT_RDWR);
             }
         }
         pthread_mutex_unlock(&s->lock);
@@ -1035,9 +1062,10 @@ int kpid_scheduler_stop(kpid_scheduler *s, int64_t deadline_us)
 int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
 {
     const kpid_model *m = opt->model;
+    kpid_sql_conn sql = {.conninfo = opt->conninfo, .password_file = opt->password_file};
     const tick_options topt = {
         .s = NULL, .dedupe = false, .lock_wait_us = ONCE_LOCK_WAIT_US,
-        .fail_level = KPID_LOG_ERR,
+        .fail_level = KPID_LOG_ERR, .sql = &sql,
     };
     char *error = NULL;
     PGconn *conn;
@@ -1082,6 +1110,7 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
         }
         free(res.error);
     }
+    kpid_sql_conn_close(&sql);
     PQfinish(conn);
     return status;
 }

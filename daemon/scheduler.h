@@ -1,7 +1,8 @@
 /*
  * The KPI scheduler: one thread per process of the management model, each on its own
- * warehouse connection, evaluating the process's KPIs at the firings of its cron
- * schedule (in the process's time zone).
+ * warehouse connection (and one more for its sql KPIs, opened at the first: kpi_sql.h),
+ * evaluating the process's KPIs at the firings of its cron schedule (in the process's
+ * time zone).
  *
  * A tick of a process evaluates every KPI of it, non-ratio KPIs first (ratios read their
  * values): the open period, the one containing now (partial); the period before it when

@@ -9,6 +9,11 @@
 --                 perspective_score, process_landscape and on kpid.kpi_value; never raw
 --                 events or rejected input
 --   kpid_analyst  drill-down: USAGE on schema kpid, EXECUTE on kpid.kpi_cases
+--   kpid_sql      what sql KPIs run as (sql/009_sql_kpi_role.sql): NOLOGIN, a member of
+--                 no role; USAGE on schema kpid and SELECT on kpid.event, kpid.kpi_value
+--                 and the three views, exactly (other privileges on the schema's tables
+--                 are revoked); owner of kpid.sql_kpi_rows; kpid's login role is a
+--                 member of it
 --
 -- kpid creates the roles that are missing when it may (CREATEROLE); otherwise a DBA
 -- does. The last statement lists what is still missing, which kpid logs as warnings
@@ -17,7 +22,7 @@ DO $grants$
 DECLARE
     role_name text;
 BEGIN
-    FOREACH role_name IN ARRAY ARRAY['kpid_reader', 'kpid_analyst'] LOOP
+    FOREACH role_name IN ARRAY ARRAY['kpid_reader', 'kpid_analyst', 'kpid_sql'] LOOP
         CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role_name);
         BEGIN
             EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
@@ -41,6 +46,34 @@ BEGIN
         GRANT EXECUTE ON FUNCTION kpid.kpi_cases(text, timestamptz, timestamptz, text, jsonb)
             TO kpid_analyst;
     END IF;
+
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kpid_sql') THEN
+        IF NOT pg_catalog.pg_has_role('kpid_sql', 'MEMBER') THEN
+            BEGIN
+                GRANT kpid_sql TO SESSION_USER;
+            EXCEPTION
+                -- A DBA created the role and kept it: reported below.
+                WHEN insufficient_privilege THEN NULL;
+                WHEN unique_violation THEN NULL;
+            END;
+        END IF;
+        REVOKE ALL ON ALL TABLES IN SCHEMA kpid FROM kpid_sql;
+        GRANT USAGE ON SCHEMA kpid TO kpid_sql;
+        GRANT SELECT ON kpid.event, kpid.kpi_value, kpid.scorecard, kpid.perspective_score,
+                        kpid.process_landscape TO kpid_sql;
+        -- The function runs as its owner. ALTER ... OWNER TO needs the new owner to have
+        -- CREATE on the schema: it has it for this moment only, in this transaction.
+        IF pg_catalog.pg_has_role('kpid_sql', 'MEMBER') AND NOT EXISTS (
+            SELECT FROM pg_catalog.pg_proc f
+            WHERE f.oid = 'kpid.sql_kpi_rows(text, timestamptz, timestamptz)'::regprocedure
+              AND f.proowner = 'kpid_sql'::regrole AND f.prosecdef)
+        THEN
+            GRANT CREATE ON SCHEMA kpid TO kpid_sql;
+            ALTER FUNCTION kpid.sql_kpi_rows(text, timestamptz, timestamptz) SECURITY DEFINER;
+            ALTER FUNCTION kpid.sql_kpi_rows(text, timestamptz, timestamptz) OWNER TO kpid_sql;
+            REVOKE CREATE ON SCHEMA kpid FROM kpid_sql;
+        END IF;
+    END IF;
 END
 $grants$;
 
@@ -60,5 +93,8 @@ SELECT w.role, w.problem, w.remedy FROM (
     FROM (VALUES ('kpid_reader', 'dashboards cannot read kpid.scorecard'),
                  ('kpid_analyst', 'analysts cannot call kpid.kpi_cases')) AS m (role, effect)
     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = m.role)
+    UNION ALL
+    SELECT 3, 'kpid_sql', p.problem || ': sql KPIs are not evaluated', p.remedy
+    FROM kpid.sql_kpi_role_problems() AS p
 ) AS w
 ORDER BY w.ord;

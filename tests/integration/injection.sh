@@ -62,6 +62,7 @@ sql_kpis() {
     sql_kpi sql_multi 'SELECT 1 AS value; DELETE FROM kpid.event'
     sql_kpi sql_commit_then 'COMMIT; DELETE FROM kpid.event'
     sql_kpi sql_nextval "SELECT nextval('kpid.kpi_run_id_seq') AS value"
+    sql_kpi sql_nextval_public "SELECT nextval('public.open_seq') AS value"
     sql_kpi sql_rw "SELECT set_config('transaction_read_only', 'off', true), 1 AS value"
     sql_kpi sql_cte 'WITH d AS (DELETE FROM kpid.event RETURNING 1) SELECT count(*) AS value FROM d'
     sql_kpi sql_sleep 'SELECT 1 AS value FROM pg_sleep(10)' 500ms
@@ -116,7 +117,9 @@ assert_sql "SELECT count(*) FROM kpid.kpi_value WHERE kpi_id = 'by_ward'
             AND period_start = '2025-01-01 00:00:00+00'" 9 "8 strata and {}"
 
 # The sql KPIs: a first backfill syncs their definitions (and fails); sentinel values
-# stand for what they stored before; then each is evaluated on its own.
+# stand for what they stored before; then each is evaluated on its own. A sequence that
+# everyone may use, made by the DBA.
+sql "CREATE SEQUENCE public.open_seq; GRANT USAGE, UPDATE ON SEQUENCE public.open_seq TO PUBLIC" >/dev/null
 KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" backfill --kpi sql_delete \
     --from 2025-01-01 --to 2025-02-01 >>"$KPID_LOG" 2>&1 && fail "sql_delete succeeded"
 declare -A want=(
@@ -124,7 +127,9 @@ declare -A want=(
     [sql_create]='ERROR:  cannot execute CREATE TABLE AS in a read-only transaction'
     [sql_multi]='ERROR:  cannot insert multiple commands into a prepared statement'
     [sql_commit_then]='ERROR:  cannot insert multiple commands into a prepared statement'
-    [sql_nextval]='ERROR:  cannot execute nextval() in a read-only transaction'
+    # kpid's own sequences are not the sql KPIs' role's; one it may use is read only.
+    [sql_nextval]='ERROR:  permission denied for sequence kpi_run_id_seq'
+    [sql_nextval_public]='ERROR:  cannot execute nextval() in a read-only transaction'
     [sql_rw]='ERROR:  transaction read-write mode must be set before any query'
     # A data-modifying WITH is refused as the SELECT it is part of.
     [sql_cte]='ERROR:  cannot execute SELECT in a read-only transaction'
