@@ -222,11 +222,17 @@ static bool ends_transaction(const char *q)
             q += strcspn(q, "\n");
         else if (q[0] == '/' && q[1] == '*') { /* comments nest */
             int depth = 1;
-            for (q += 2; *q && depth > 0; q++)
+            for (q += 2; *q && depth > 0;) {
                 if (q[0] == '/' && q[1] == '*')
-                    depth++, q++;
+                    depth++;
                 else if (q[0] == '*' && q[1] == '/')
-                    depth--, q++;
+                    depth--;
+                else {
+                    q++;
+                    continue;
+                }
+                q += 2;
+            }
         } else
             break;
     }

@@ -122,6 +122,7 @@ conf "$KPID_WORK/bad.conf" "$(
     bad text_stratum "SELECT 1 AS value, 'x' AS stratum"
     bad no_rows "SET LOCAL work_mem = '1MB'"
     bad ends_txn "COMMIT"
+    bad ends_txn_comment '/* a /* nested */ comment */ -- and a line\n  rollback'
     bad syntax "SELEC 1"
     bad missing_table "SELECT count(*) AS value FROM kpid.no_such_table"
 )"
@@ -139,6 +140,7 @@ declare -A want=(
     [text_stratum]='text_stratum: column "stratum" is text, not jsonb'
     [no_rows]='no_rows: the query returns no rows: it must be a SELECT'
     [ends_txn]='ends_txn: the query ended its read-only transaction'
+    [ends_txn_comment]='ends_txn_comment: the query ended its read-only transaction'
     [syntax]='syntax: ERROR:  syntax error at or near "SELEC"'
     [missing_table]='missing_table: ERROR:  relation "kpid.no_such_table" does not exist'
 )
