@@ -25,7 +25,8 @@ void kpid_cursor_set_clear(kpid_cursor_set *set);
 const char *kpid_cursor_set_get(const kpid_cursor_set *set, const char *source);
 
 /*
- * Connects to the warehouse, applies migrations and reads the committed cursors.
+ * Connects to the warehouse, applies migrations and the roles' grants (migrate.h) and
+ * reads the committed cursors.
  * Returns 0; -EPROTO when the warehouse schema is newer than this binary (not worth
  * retrying); or -EIO when the warehouse cannot be reached or migrated (worth retrying).
  * On failure *ret_error is freshly allocated.
