@@ -47,6 +47,7 @@ const char *const kpid__model_direction_names[] = {"higher", "lower", NULL};
 const char *const kpid__model_status_names[] = {"green", "amber", "red", NULL};
 const char *const kpid__model_count_names[] = {"events", "cases", "subjects", NULL};
 const char *const kpid__model_link_names[] = {"case", "subject", NULL};
+const char *const kpid__model_basis_names[] = {"case", "subject", "event", NULL};
 const char *const kpid__model_population_keys[] = {
     "population", "denominator", "denominator_exclusion", "numerator", "numerator_exclusion",
     NULL,
@@ -60,6 +61,7 @@ _Static_assert(N_ELEMS(kpid__model_direction_names) == KPID_DIRECTION_LOWER + 2,
 _Static_assert(N_ELEMS(kpid__model_status_names) == KPID_STATUS_RED + 2, "statuses");
 _Static_assert(N_ELEMS(kpid__model_count_names) == KPID_COUNT_SUBJECTS + 2, "count kinds");
 _Static_assert(N_ELEMS(kpid__model_link_names) == KPID_LINK_SUBJECT + 2, "links");
+_Static_assert(N_ELEMS(kpid__model_basis_names) == KPID_BASIS_EVENT + 2, "bases");
 _Static_assert(N_ELEMS(kpid__model_population_keys) == KPID_POP_COUNT + 1, "populations");
 
 /* ---- helpers shared with model_kpi.c ------------------------------------------------ */
@@ -805,6 +807,11 @@ const char *kpid_statistic_name(kpid_statistic statistic)
 const char *kpid_link_name(kpid_link link)
 {
     return NAME_OF(kpid__model_link_names, link);
+}
+
+const char *kpid_basis_name(kpid_basis basis)
+{
+    return NAME_OF(kpid__model_basis_names, basis);
 }
 
 const char *kpid_population_name(kpid_population population)

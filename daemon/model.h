@@ -110,6 +110,17 @@ typedef enum kpid_link {
 } kpid_link;
 
 /*
+ * What a member of a proportion KPI's populations is (FHIR Measure populationBasis):
+ * the population events are grouped by case, by subject (within the period), or each
+ * is a member of its own (docs/kpi-semantics.md).
+ */
+typedef enum kpid_basis {
+    KPID_BASIS_CASE,    /* a case, anchored at its first population event (the default) */
+    KPID_BASIS_SUBJECT, /* a subject, anchored at its first population event in the period */
+    KPID_BASIS_EVENT,   /* every population event */
+} kpid_basis;
+
+/*
  * The populations of a proportion KPI (FHIR Measure proportion scoring); the score is
  * (numerator - numerator_exclusion) / (denominator - denominator_exclusion).
  */
@@ -205,6 +216,7 @@ struct kpid_kpi {
         } count;
         struct {
             kpid_condition populations[KPID_POP_COUNT]; /* indexed by kpid_population */
+            kpid_basis basis;       /* default case */
         } proportion;
         struct {
             char *from, *to;        /* per case, first from to the first to after it */
@@ -276,7 +288,7 @@ const kpid_process *kpid_model_find_process(const kpid_model *model, const char 
 
 /*
  * The names of the enum values, as the configuration writes them ("patient", "main",
- * "proportion", "higher", "amber", "cases", "subject", "numerator_exclusion"); static
+ * "proportion", "higher", "amber", "cases", "subject", "numerator_exclusion", "event"); static
  * strings, "?" for a value outside the enum. kpid_statistic_name gives "avg", "median",
  * "p" (PERCENTILE: the number is in the KPI), "min", "max", "sum", "within" and
  * "case_days" (a census's "average" is AVG); kpid_population_name gives the key of the
@@ -290,6 +302,7 @@ const char *kpid_status_name(kpid_status status);
 const char *kpid_count_kind_name(kpid_count_kind kind);
 const char *kpid_statistic_name(kpid_statistic statistic);
 const char *kpid_link_name(kpid_link link);
+const char *kpid_basis_name(kpid_basis basis);
 const char *kpid_population_name(kpid_population population);
 
 /*

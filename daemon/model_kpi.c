@@ -32,10 +32,10 @@ static const char *const common_keys[] = {
     "id",        "name",   "unit",  "type",    "period",   "target", "direction",
     "objective", "weight", "bands", "filters", "stratify", NULL,
 };
-static const char *const type_keys[][6] = {
+static const char *const type_keys[][7] = {
     [KPID_KPI_COUNT] = {"activity", "count", NULL},
     [KPID_KPI_PROPORTION] = {"population", "denominator", "denominator_exclusion", "numerator",
-                             "numerator_exclusion", NULL},
+                             "numerator_exclusion", "basis", NULL},
     [KPID_KPI_DURATION] = {"from", "to", "statistic", "within", NULL},
     [KPID_KPI_VALUE] = {"activity", "statistic", NULL},
     [KPID_KPI_CENSUS] = {"from", "to", "statistic", "capacity", "lookback", NULL},
@@ -562,6 +562,13 @@ static void parse_condition(kpid__model_parser *p, const config_setting_t *s, kp
 static void parse_proportion(kpid__model_parser *p, const config_setting_t *group,
                              const kpi_names *names, kpid_kpi *kpi)
 {
+    const config_setting_t *basis = config_setting_get_member(group, "basis");
+    int v;
+
+    kpi->u.proportion.basis = KPID_BASIS_CASE;
+    if (basis &&
+        kpid__model_get_enum(p, basis, names->ctx, "basis", kpid__model_basis_names, &v) == 0)
+        kpi->u.proportion.basis = (kpid_basis)v;
     for (int pop = 0; pop < KPID_POP_COUNT; pop++) {
         const char *key = kpid__model_population_keys[pop];
         bool required = pop == KPID_POP_INITIAL || pop == KPID_POP_NUMERATOR;

@@ -33,6 +33,7 @@ extern const char *const kpid__model_direction_names[];
 extern const char *const kpid__model_status_names[];
 extern const char *const kpid__model_count_names[];
 extern const char *const kpid__model_link_names[];
+extern const char *const kpid__model_basis_names[];
 extern const char *const kpid__model_population_keys[]; /* "population", "numerator", ... */
 
 /* ---- helpers, in model.c ----------------------------------------------------------- */

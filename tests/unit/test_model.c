@@ -120,7 +120,7 @@ static const char full_text[] =
     "        denominator_exclusion = { activity = \"DEATH\"; link = \"case\"; };\n"   /* 45 */
     "        numerator = { activity = \"ADMISSION\"; link = \"subject\"; within = \"30d\"; };\n"
     "        numerator_exclusion = { activity = \"PLANNED_ADMISSION\"; link = \"subject\";\n"
-    "                                within = 86400000; negate = true; }; },\n"       /* 48 */
+    "                                within = 86400000; negate = true; }; basis = \"event\"; },\n"
     "      { id = \"occupancy\"; name = \"Bed occupancy\"; type = \"census\";\n"      /* 49 */
     "        period = \"fiscal_year:4\"; target = 0.85; direction = \"higher\"; "
     "objective = \"cost\";\n"
@@ -281,6 +281,7 @@ static void test_full_model(void **state)
     assert_int_equal(c->link, KPID_LINK_CASE);
     assert_int_equal(c->within_ms, 0);
     assert_false(c->negate);
+    assert_int_equal(k->u.proportion.basis, KPID_BASIS_CASE); /* the default */
 
     /* count without a target */
     k = kpid_model_find_kpi(m, "ed_arrivals");
@@ -310,6 +311,8 @@ static void test_full_model(void **state)
     assert_int_equal(c[KPID_POP_NUMERATOR_EXCLUSION].within_ms, 86400000);
     assert_true(c[KPID_POP_NUMERATOR_EXCLUSION].negate);
     assert_int_equal(c[KPID_POP_NUMERATOR_EXCLUSION].line, 47);
+    assert_int_equal(k->u.proportion.basis, KPID_BASIS_EVENT);
+    assert_string_equal(kpid_basis_name(k->u.proportion.basis), "event");
 
     /* census: occupancy and case-days */
     k = kpid_model_find_kpi(m, "occupancy");
@@ -395,6 +398,8 @@ static void test_free_and_names(void **state)
     assert_string_equal(kpid_statistic_name(KPID_STAT_PERCENTILE), "p");
     assert_string_equal(kpid_statistic_name((kpid_statistic)-1), "?");
     assert_string_equal(kpid_link_name(KPID_LINK_SUBJECT), "subject");
+    assert_string_equal(kpid_basis_name(KPID_BASIS_CASE), "case");
+    assert_string_equal(kpid_basis_name(KPID_BASIS_SUBJECT), "subject");
     assert_string_equal(kpid_population_name(KPID_POP_NUMERATOR_EXCLUSION),
                         "numerator_exclusion");
     assert_string_equal(kpid_population_name(KPID_POP_COUNT), "?");
@@ -693,7 +698,7 @@ static void test_bad_enums(void **state)
         "    bands = ( { status = \"yellow\"; } ); },\n"                                /* 7 */
         "  { id = \"k2\"; " K_COMMON " type = \"proportion\"; target = 1;\n"            /* 8 */
         "    population = { activity = \"A\"; };\n"                                     /* 9 */
-        "    numerator = { activity = \"B\"; link = \"patient\"; }; },\n"               /* 10 */
+        "    numerator = { activity = \"B\"; link = \"patient\"; }; basis = \"visit\"; },\n"
         "  { id = \"k3\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
         "    statistic = \"max\"; },\n"                                                 /* 12 */
         "  { id = \"k4\"; " K_COMMON " type = \"Count\"; activity = \"A\"; } ); } );\n"; /* 13 */
@@ -706,6 +711,7 @@ static void test_bad_enums(void **state)
         "@:5: invalid direction \"up\" in KPI \"k1\": use higher or lower\n"
         "@:6: invalid count \"visits\" in KPI \"k1\": use events, cases or subjects\n"
         "@:7: invalid status \"yellow\" in bands[0] of KPI \"k1\": use green, amber or red\n"
+        "@:10: invalid basis \"visit\" in KPI \"k2\": use case, subject or event\n"
         "@:10: invalid link \"patient\" in numerator of KPI \"k2\": use case or subject\n"
         "@:12: invalid statistic \"max\" in KPI \"k3\": use average or case_days\n"
         "@:13: invalid type \"Count\" in KPI \"k4\": use count, proportion, duration, value, "
