@@ -11,14 +11,16 @@
 /*
  * Every value statement has the shape
  *
- *   SELECT <stratum>, <value>, <numerator>, <denominator>, <n>
+ *   SELECT <stratum>, <value>, <numerator>, <denominator>, <n>, <excluded_incomplete>
  *   FROM (<one row per member of the population, with its stratum attributes s1..s3>) q
  *   [WHERE <member filter>]
  *   GROUP BY GROUPING SETS ((), (s1, ...))
  *
  * so that the whole population and every stratum come from one scan. The members
  * statement selects from the same member subquery (members_*), one row per member with
- * a boolean per population.
+ * a boolean per population. Where members can lack what a rule follows (proportion,
+ * duration, census), the subquery keeps them with inc = true: the value statement
+ * counts them apart, the members statement leaves them out.
  */
 
 typedef struct builder {
@@ -117,27 +119,54 @@ static int param_array(builder *b, char *const *values, size_t n)
     return n_param;
 }
 
-/* AND-ed attribute filters on the event alias. */
-static void put_filters(builder *b, const char *alias, const kpid_filter *f, size_t n)
+/* The parameters of a list of filters, made once so that the same filters can be put on
+ * more than one event alias. */
+#define FILTERS_MAX (KPID_SQL_PARAMS_MAX / 2)
+typedef struct filter_params {
+    int attr[FILTERS_MAX], values[FILTERS_MAX];
+} filter_params;
+
+static void make_filter_params(builder *b, const kpid_filter *f, size_t n, filter_params *k)
 {
+    if (n > FILTERS_MAX) {
+        if (b->err == 0)
+            b->err = -E2BIG;
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        int k = param(b, f[i].attr);
+        k->attr[i] = param(b, f[i].attr);
+        k->values[i] = f[i].op == KPID_FILTER_EQUALS ? param(b, f[i].values[0])
+                                                     : param_array(b, f[i].values, f[i].n_values);
+    }
+}
+
+/* AND-ed attribute filters on the event alias, with the parameters of k. */
+static void put_filter_conds(builder *b, const char *alias, const kpid_filter *f, size_t n,
+                             const filter_params *k)
+{
+    for (size_t i = 0; i < n && i < FILTERS_MAX; i++) {
         switch (f[i].op) {
         case KPID_FILTER_EQUALS:
-            putf(b, " AND %s.attrs ->> $%d = $%d", alias, k, param(b, f[i].values[0]));
+            putf(b, " AND %s.attrs ->> $%d = $%d", alias, k->attr[i], k->values[i]);
             break;
         case KPID_FILTER_IN:
-            putf(b, " AND %s.attrs ->> $%d = ANY ($%d::text[])", alias, k,
-                 param_array(b, f[i].values, f[i].n_values));
+            putf(b, " AND %s.attrs ->> $%d = ANY ($%d::text[])", alias, k->attr[i], k->values[i]);
             break;
-        case KPID_FILTER_NOT_IN: {
-            int v = param_array(b, f[i].values, f[i].n_values);
+        case KPID_FILTER_NOT_IN:
             putf(b, " AND (%s.attrs ->> $%d IS NULL OR NOT %s.attrs ->> $%d = ANY ($%d::text[]))",
-                 alias, k, alias, k, v);
+                 alias, k->attr[i], alias, k->attr[i], k->values[i]);
             break;
-        }
         }
     }
+}
+
+/* AND-ed attribute filters on the event alias, with parameters of their own. */
+static void put_filters(builder *b, const char *alias, const kpid_filter *f, size_t n)
+{
+    filter_params k;
+
+    make_filter_params(b, f, n, &k);
+    put_filter_conds(b, alias, f, n, &k);
 }
 
 /* Parameters for the stratum attribute names, numbered into keys[]. Parameters are
@@ -188,14 +217,23 @@ static void put_anchor(builder *b, const kpid_kpi *kpi, int activity)
     put_filters(b, "e", kpi->filters, kpi->n_filters);
 }
 
-/* "e is its case's first event of activity": ties go by (time, source, event_key). */
-static void put_first_of_case(builder *b, int activity)
+/*
+ * "e is its case's first event of activity": ties go by (time, source, event_key). An
+ * anchor without a case_id is kept as a member that cannot be followed (inc): always
+ * (null_from NULL), or only when it is at or after null_from (census: openings within
+ * the period, not those of the lookback before it).
+ */
+static void put_first_of_case(builder *b, int activity, const char *null_from)
 {
+    if (null_from)
+        putf(b, " AND (e.case_id IS NULL AND e.time >= %s OR e.case_id IS NOT NULL AND", null_from);
+    else
+        put(b, " AND (e.case_id IS NULL OR");
     /* OFFSET 0 keeps this a probe of the (case_id, activity, time) index per anchor:
      * as an anti-join the planner would hash every event of the activity ever stored. */
-    putf(b, " AND e.case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM kpid.event p"
+    putf(b, " NOT EXISTS (SELECT 1 FROM kpid.event p"
             " WHERE p.case_id = e.case_id AND p.activity = $%d"
-            " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key) OFFSET 0)",
+            " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key) OFFSET 0))",
          activity);
 }
 
@@ -207,14 +245,16 @@ static void put_first_after(builder *b, int activity)
          activity);
 }
 
-/* An aggregate of column col for avg, median, pNN, min, max, sum. */
-static void put_aggregate(builder *b, kpid_statistic st, int percentile, const char *col)
+/* An aggregate of column col for avg, median, pNN, min, max, sum, over the rows where
+ * filter holds (NULL: all). A sum over no value is 0 (a total); the others are NULL. */
+static void put_aggregate(builder *b, kpid_statistic st, int percentile, const char *col,
+                          const char *filter)
 {
     switch (st) {
     case KPID_STAT_AVG: putf(b, "avg(%s)", col); break;
     case KPID_STAT_MIN: putf(b, "min(%s)", col); break;
     case KPID_STAT_MAX: putf(b, "max(%s)", col); break;
-    case KPID_STAT_SUM: putf(b, "sum(%s)", col); break;
+    case KPID_STAT_SUM: putf(b, "coalesce(sum(%s)", col); break;
     case KPID_STAT_MEDIAN:
     case KPID_STAT_PERCENTILE:
         putf(b, "percentile_cont($%d::float8) WITHIN GROUP (ORDER BY %s)",
@@ -225,6 +265,10 @@ static void put_aggregate(builder *b, kpid_statistic st, int percentile, const c
             b->err = -EINVAL;
         break;
     }
+    if (filter)
+        putf(b, " FILTER (WHERE %s)", filter);
+    if (st == KPID_STAT_SUM)
+        put(b, ", 0)");
 }
 
 /* Seconds per unit of a duration KPI: s, min, h, d; minutes otherwise. */
@@ -355,7 +399,16 @@ static void members_value(builder *b, const kpid_kpi *kpi, const int keys[])
     put(b, ") q");
 }
 
-/* d: the case's duration in the KPI's unit, NULL without an end; ok (statistic within
+/* Whether the members of kpi's type may be left out as incomplete: their subquery has
+ * the column inc and the value statement counts them as excluded_incomplete. */
+static bool has_incomplete(const kpid_kpi *kpi)
+{
+    return kpi->type == KPID_KPI_PROPORTION || kpi->type == KPID_KPI_DURATION ||
+           kpi->type == KPID_KPI_CENSUS;
+}
+
+/* inc: the anchor has no case_id, so the case cannot be followed; d: the case's duration
+ * in the KPI's unit, NULL without an end (or without a case); ok (statistic within
  * only): d is at most the limit. */
 static void members_duration(builder *b, const kpid_kpi *kpi, const int keys[])
 {
@@ -367,27 +420,66 @@ static void members_duration(builder *b, const kpid_kpi *kpi, const int keys[])
         putf(b, "$%d::float8 AS ok FROM ",
              param_double(b, (double)kpi->u.duration.within_ms / 1000.0 /
                                  unit_seconds(kpi->unit)));
-    put(b, "(SELECT e.case_id, e.subject_id, extract(epoch FROM ");
+    put(b, "(SELECT e.case_id, e.subject_id, e.case_id IS NULL AS inc, extract(epoch FROM ");
     put_first_after(b, param(b, kpi->u.duration.to));
     putf(b, " - e.time)::float8 / $%d::float8 AS d", param_double(b, unit_seconds(kpi->unit)));
     put_strata_columns(b, kpi, keys);
     put_anchor(b, kpi, from);
-    put_first_of_case(b, from);
+    put_first_of_case(b, from, NULL);
     put(b, within ? ") m) q" : ") q");
 }
 
-/* d, dx, nm, nx: the member meets the condition of the denominator, ... */
+/* Whether a present condition of a proportion follows link. */
+static bool needs_link(const kpid_kpi *kpi, kpid_link link)
+{
+    for (int i = KPID_POP_DENOMINATOR; i < KPID_POP_COUNT; i++) {
+        const kpid_condition *c = &kpi->u.proportion.populations[i];
+        if (c->present && c->link == link)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * inc of a proportion member: what its basis groups by is missing (a case, a subject),
+ * or the anchor lacks the case or subject a condition follows.
+ */
+static void put_proportion_inc(builder *b, const kpid_kpi *kpi)
+{
+    kpid_basis basis = kpi->u.proportion.basis;
+    bool by_case = basis == KPID_BASIS_CASE || needs_link(kpi, KPID_LINK_CASE);
+    bool by_subject = basis == KPID_BASIS_SUBJECT || needs_link(kpi, KPID_LINK_SUBJECT);
+
+    if (!by_case && !by_subject) {
+        put(b, "false");
+        return;
+    }
+    putf(b, "(%s%s%s)", by_case ? "e.case_id IS NULL" : "", by_case && by_subject ? " OR " : "",
+         by_subject ? "e.subject_id IS NULL" : "");
+}
+
+/*
+ * inc (put_proportion_inc); d, dx, nm, nx: the member meets the condition of the
+ * denominator, ... The anchors: every population event of the period (basis event),
+ * each case's first population event, if it is in the period (case), or each subject's
+ * first population event in the period (subject); ties by (time, source, event_key).
+ * Population events without what the basis groups by are kept, as incomplete members.
+ */
 static void members_proportion(builder *b, const kpid_kpi *kpi, const int keys[])
 {
     const kpid_condition *pop = kpi->u.proportion.populations;
+    kpid_basis basis = kpi->u.proportion.basis;
     static const char *const names[] = {
         [KPID_POP_DENOMINATOR] = "d",
         [KPID_POP_DENOMINATOR_EXCLUSION] = "dx",
         [KPID_POP_NUMERATOR] = "nm",
         [KPID_POP_NUMERATOR_EXCLUSION] = "nx",
     };
+    filter_params kf, pf;
 
-    put(b, "(SELECT e.case_id, e.subject_id");
+    put(b, "(SELECT e.case_id, e.subject_id, ");
+    put_proportion_inc(b, kpi);
+    put(b, " AS inc");
     for (int i = KPID_POP_DENOMINATOR; i <= KPID_POP_NUMERATOR_EXCLUSION; i++) {
         put(b, ", ");
         if (pop[i].present)
@@ -397,20 +489,37 @@ static void members_proportion(builder *b, const kpid_kpi *kpi, const int keys[]
         putf(b, " AS %s", names[i]);
     }
     put_strata_columns(b, kpi, keys);
-    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2",
-         param(b, pop[KPID_POP_INITIAL].activity));
-    put_filters(b, "e", kpi->filters, kpi->n_filters);
-    put_filters(b, "e", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters);
+    int act = param(b, pop[KPID_POP_INITIAL].activity);
+    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2", act);
+    make_filter_params(b, kpi->filters, kpi->n_filters, &kf);
+    make_filter_params(b, pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters, &pf);
+    put_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
+    put_filter_conds(b, "e", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters, &pf);
+    if (basis != KPID_BASIS_EVENT) {
+        /* No earlier population event of the same case (at any time) or subject (in the
+         * period). OFFSET 0: a probe of the case or subject index per anchor. */
+        const char *id = basis == KPID_BASIS_CASE ? "case_id" : "subject_id";
+        putf(b, " AND (e.%s IS NULL OR NOT EXISTS (SELECT 1 FROM kpid.event p"
+                " WHERE p.%s = e.%s AND p.activity = $%d%s",
+             id, id, id, act, basis == KPID_BASIS_SUBJECT ? " AND p.time >= $1" : "");
+        put_filter_conds(b, "p", kpi->filters, kpi->n_filters, &kf);
+        put_filter_conds(b, "p", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters,
+                         &pf);
+        put(b, " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key)"
+               " OFFSET 0))");
+    }
     put(b, ") q");
 }
 
-/* o, c: the case's opening and closing (NULL while open); cases open during some part
- * of the period, opened at most lookback before its start. */
+/* inc: an opening in the period without a case_id; o, c: the case's opening and closing
+ * (NULL while open); cases open during some part of the period, opened at most lookback
+ * before its start. A case is open during [o, c): one closed at its opening never is. */
 static void members_census(builder *b, const kpid_kpi *kpi, const int keys[])
 {
     int from = param(b, kpi->u.census.from);
 
-    put(b, "(SELECT * FROM (SELECT e.case_id, e.subject_id, e.time AS o, ");
+    put(b, "(SELECT * FROM (SELECT e.case_id, e.subject_id, e.case_id IS NULL AS inc,"
+           " e.time AS o, ");
     put_first_after(b, param(b, kpi->u.census.to));
     put(b, " AS c");
     put_strata_columns(b, kpi, keys);
@@ -418,9 +527,10 @@ static void members_census(builder *b, const kpid_kpi *kpi, const int keys[])
             " AND e.time < $2",
          from, param_interval(b, kpi->u.census.lookback_ms));
     put_filters(b, "e", kpi->filters, kpi->n_filters);
-    put_first_of_case(b, from);
-    /* OFFSET 0: the filter on c must not be pushed down, which would copy c's subquery. */
-    put(b, " OFFSET 0) m WHERE c IS NULL OR c > $1) q");
+    put_first_of_case(b, from, "$1");
+    /* OFFSET 0: the filter on c must not be pushed down, which would copy c's subquery.
+     * c is NULL for an incomplete member (no case to close). */
+    put(b, " OFFSET 0) m WHERE c IS NULL OR (c > $1 AND c > o)) q");
 }
 
 /* The member subquery of kpi, or -ENOTSUP for ratio and sql KPIs. */
@@ -453,12 +563,14 @@ static void compile_count(builder *b, const kpid_kpi *kpi)
     put(b, "SELECT ");
     put_stratum_expr(b, kpi, keys);
     putf(b, ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-            " count(*) AS n FROM ",
+            " count(*) AS n, NULL::bigint AS excluded_incomplete FROM ",
          agg[kpi->u.count.count]);
     members_count(b, kpi, keys);
     put_group_by(b, kpi);
 }
 
+/* Every event of the activity is a member, with a value or not: a stratum whose events
+ * have none has its row (n 0, no value; a sum is 0). */
 static void compile_value(builder *b, const kpid_kpi *kpi)
 {
     int keys[KPID_MODEL_STRATIFY_MAX];
@@ -467,11 +579,10 @@ static void compile_value(builder *b, const kpid_kpi *kpi)
     put(b, "SELECT ");
     put_stratum_expr(b, kpi, keys);
     put(b, ", ");
-    put_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v");
+    put_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v", NULL);
     put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-           " count(*) AS n FROM ");
+           " count(v) AS n, NULL::bigint AS excluded_incomplete FROM ");
     members_value(b, kpi, keys);
-    put(b, " WHERE v IS NOT NULL"); /* the measure population */
     put_group_by(b, kpi);
 }
 
@@ -484,16 +595,18 @@ static void compile_duration(builder *b, const kpid_kpi *kpi)
     put_stratum_expr(b, kpi, keys);
     if (kpi->u.duration.statistic == KPID_STAT_WITHIN)
         /* The share of the period's cases that ended within the limit. */
-        put(b, ", (count(*) FILTER (WHERE ok))::float8 / NULLIF(count(*), 0) AS value,"
-               " (count(*) FILTER (WHERE ok))::float8 AS numerator,"
-               " count(*)::float8 AS denominator, count(*) AS n");
+        put(b, ", (count(*) FILTER (WHERE ok AND NOT inc))::float8"
+               " / NULLIF(count(*) FILTER (WHERE NOT inc), 0) AS value,"
+               " (count(*) FILTER (WHERE ok AND NOT inc))::float8 AS numerator,"
+               " (count(*) FILTER (WHERE NOT inc))::float8 AS denominator,"
+               " count(*) FILTER (WHERE NOT inc) AS n");
     else {
         put(b, ", ");
-        put_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d");
+        put_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d", "NOT inc");
         put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-               " count(d) AS n");
+               " count(d) FILTER (WHERE NOT inc) AS n");
     }
-    put(b, " FROM ");
+    put(b, ", count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
     members_duration(b, kpi, keys);
     put_group_by(b, kpi);
 }
@@ -505,11 +618,15 @@ static void compile_proportion(builder *b, const kpid_kpi *kpi)
     strata_keys(b, kpi, keys);
     put(b, "SELECT ");
     put_stratum_expr(b, kpi, keys);
-    /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX. */
-    put(b, ", (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8"
-           " / NULLIF(count(*) FILTER (WHERE d AND NOT dx), 0) AS value,"
-           " (count(*) FILTER (WHERE d AND NOT dx AND nm AND NOT nx))::float8 AS numerator,"
-           " (count(*) FILTER (WHERE d AND NOT dx))::float8 AS denominator, count(*) AS n FROM ");
+    /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX, over the
+     * members that can be followed. */
+    put(b, ", (count(*) FILTER (WHERE NOT inc AND d AND NOT dx AND nm AND NOT nx))::float8"
+           " / NULLIF(count(*) FILTER (WHERE NOT inc AND d AND NOT dx), 0) AS value,"
+           " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx AND nm AND NOT nx))::float8"
+           " AS numerator,"
+           " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx))::float8 AS denominator,"
+           " count(*) FILTER (WHERE NOT inc) AS n,"
+           " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
     members_proportion(b, kpi, keys);
     put_group_by(b, kpi);
 }
@@ -522,12 +639,12 @@ static void compile_census(builder *b, const kpid_kpi *kpi)
     strata_keys(b, kpi, keys);
     put(b, "SELECT ");
     put_stratum_expr(b, kpi, keys);
-    /* Open seconds of each case within the period, summed. */
+    /* Open seconds of each case within the period, summed; an empty census is 0. */
     const char *open = "sum(extract(epoch FROM least(coalesce(c, $2::timestamptz), $2::timestamptz)"
-                       " - greatest(o, $1::timestamptz)))";
+                       " - greatest(o, $1::timestamptz))) FILTER (WHERE NOT inc)";
     if (kpi->u.census.statistic == KPID_STAT_CASE_DAYS)
         putf(b, ", coalesce(%s, 0)::float8 / 86400 AS value, NULL::float8 AS numerator,"
-                " NULL::float8 AS denominator, count(*) AS n",
+                " NULL::float8 AS denominator",
              open);
     else if (capacity > 0) {
         int cap = param_double(b, capacity);
@@ -535,13 +652,14 @@ static void compile_census(builder *b, const kpid_kpi *kpi)
                 " / $%d::float8 AS value",
              open, cap);
         putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
-                " AS numerator, $%d::float8 AS denominator, count(*) AS n",
+                " AS numerator, $%d::float8 AS denominator",
              open, cap);
     } else
         putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
-                " AS value, NULL::float8 AS numerator, NULL::float8 AS denominator, count(*) AS n",
+                " AS value, NULL::float8 AS numerator, NULL::float8 AS denominator",
              open);
-    put(b, " FROM ");
+    put(b, ", count(*) FILTER (WHERE NOT inc) AS n,"
+           " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
     members_census(b, kpi, keys);
     put_group_by(b, kpi);
 }
@@ -553,7 +671,8 @@ static void compile_ratio(builder *b, const kpid_kpi *kpi)
     int factor = param_double(b, kpi->u.ratio.factor);
 
     putf(b, "SELECT nv.stratum, nv.value / NULLIF(dv.value, 0) * $%d::float8 AS value,"
-            " nv.value AS numerator, dv.value AS denominator, NULL::bigint AS n"
+            " nv.value AS numerator, dv.value AS denominator, NULL::bigint AS n,"
+            " NULL::bigint AS excluded_incomplete"
             " FROM kpid.kpi_value nv JOIN kpid.kpi_value dv"
             " ON dv.period_start = nv.period_start AND dv.stratum = nv.stratum"
             " WHERE nv.kpi_id = $%d AND dv.kpi_id = $%d"
@@ -610,6 +729,9 @@ static void put_members_statement(builder *b, const kpid_kpi *kpi)
         putf(b, ", (%s) AS \"%s\"", pops[i].cond, pops[i].code);
     put(b, " FROM ");
     put_members(b, kpi, keys);
+    /* A member that cannot be followed is in no population. */
+    if (has_incomplete(kpi))
+        put(b, " WHERE NOT q.inc");
 }
 
 static void compile_sql(builder *b, const kpid_kpi *kpi)

@@ -4,7 +4,9 @@
  *
  * The statement takes $1 = period start and $2 = period end (timestamptz) and returns
  * one row per stratum: (stratum jsonb, value float8, numerator float8, denominator
- * float8, n bigint), the whole population as stratum {}. The SQL text is made of fixed
+ * float8, n bigint, excluded_incomplete bigint), the whole population as stratum {};
+ * excluded_incomplete counts the members left out because the case or subject a rule
+ * needs is missing (NULL for count, value and ratio KPIs). The SQL text is made of fixed
  * fragments only: every value that comes from the configuration (activities, attribute
  * names, filter values, limits, KPI ids) is a parameter, $3 and up, never spliced into
  * the text. The one exception is the query of an sql KPI, which is the operator's own
@@ -39,7 +41,7 @@ int kpid_kpi_compile(const kpid_kpi *kpi, kpid_sql *out);
  * columns case_id text, subject_id text, stratum jsonb (the member's full stratum, {}
  * for a KPI without stratify) and one boolean column per population, named by its code
  * (kpid_kpi_population_code). The value statement of kpid_kpi_compile aggregates the
- * same member subquery. A ratio lists the initial population of its numerator KPI,
+ * same member subquery; members that cannot be followed are not listed. A ratio lists the initial population of its numerator KPI,
  * flagged "numerator", and of its denominator KPI, flagged "denominator". Returns 0,
  * -ENOMEM, -E2BIG, or -ENOTSUP for an sql KPI (it has no drill-down) and for a ratio
  * whose numerator or denominator is a ratio or an sql KPI.

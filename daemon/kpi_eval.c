@@ -254,8 +254,10 @@ static int wrap_insert(const kpid_sql *sql, kpid_buf *out)
     char head[512];
     int m = snprintf(head, sizeof(head),
                      "INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, stratum,"
-                     " value, numerator, denominator, n, status, partial, version_hash)"
+                     " value, numerator, denominator, n, excluded_incomplete, status, partial,"
+                     " version_hash)"
                      " SELECT k.id, $1, $2, r.stratum, r.value, r.numerator, r.denominator, r.n,"
+                     " r.excluded_incomplete,"
                      " kpid.kpi_status(r.value, k.bands, k.target, k.direction), $%zu::boolean,"
                      " k.version_hash FROM (",
                      sql->n_params + 4);

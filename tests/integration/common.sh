@@ -61,10 +61,14 @@ make_events() {
 }
 
 # ev KEY CASE SUBJECT ACTIVITY TIME [VALUE] [ATTRS_JSON]: one NDJSON event line for the
-# file source (VALUE and ATTRS left out when empty).
+# file source (VALUE and ATTRS left out when empty; CASE or SUBJECT "-": the event has
+# none).
 ev() {
-    printf '{"event_key":"%s","case_id":"%s","subject_id":"%s","activity":"%s","time":"%s"%s%s}\n' \
-        "$1" "$2" "$3" "$4" "$5" "${6:+,\"value\":$6}" "${7:+,\"attrs\":$7}"
+    local c=,\"case_id\":\"$2\" s=,\"subject_id\":\"$3\"
+    [ "$2" != - ] || c=''
+    [ "$3" != - ] || s=''
+    printf '{"event_key":"%s"%s%s,"activity":"%s","time":"%s"%s%s}\n' \
+        "$1" "$c" "$s" "$4" "$5" "${6:+,\"value\":$6}" "${7:+,\"attrs\":$7}"
 }
 
 # assert_failure_keeps_values CONF KPI ERROR: with a sentinel value (42) stored for

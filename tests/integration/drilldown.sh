@@ -56,7 +56,7 @@ processes = (
         direction = "higher"; objective = "care"; activity = "ARRIVAL";
         stratify = [ "ward" ]; },
       { id = "left_rate"; name = "Left rate"; type = "proportion"; period = "month";
-        target = 0.1; direction = "lower"; objective = "care";
+        target = 0.1; direction = "lower"; objective = "care"; basis = "event";
         population = { activity = "ARRIVAL"; };
         denominator = { activity = "TRIAGE"; };
         denominator_exclusion = { activity = "DEATH"; };

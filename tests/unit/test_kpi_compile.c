@@ -59,6 +59,14 @@ static const char kpis_template[] =
     "  numerator = { activity = \"%3$s\"; link = \"subject\"; within = \"30d\";"
     "                filters = ( { attr = \"%4$s\"; not_in = [ \"%1$s\" ]; } ); };"
     "  numerator_exclusion = { activity = \"LEFT\"; negate = true; within = \"1h\"; }; },\n"
+    "{ id = \"props_%2$s\"; " K_COMMON " type = \"proportion\"; target = 0.5; basis = \"subject\";"
+    "  filters = ( { attr = \"%4$s\"; equals = \"%1$s\"; } );"
+    "  population = { activity = \"%3$s\"; filters = ( { attr = \"a\"; in = [ \"%1$s\" ]; } ); };"
+    "  numerator = { activity = \"LEFT\"; }; },\n"
+    "{ id = \"prope_%2$s\"; " K_COMMON " type = \"proportion\"; target = 0.5; basis = \"event\";"
+    "  stratify = [ \"%4$s\" ]; population = { activity = \"%3$s\";"
+    "  filters = ( { attr = \"%4$s\"; equals = \"%1$s\"; } ); };"
+    "  numerator = { activity = \"LEFT\"; link = \"subject\"; }; },\n"
     "{ id = \"dur_%2$s\"; " K_COMMON " type = \"duration\"; target = 30.0; unit = \"h\";"
     "  from = \"%3$s\"; to = \"SEEN\"; statistic = \"p90\"; stratify = [ \"%4$s\" ];"
     "  filters = ( { attr = \"%4$s\"; equals = \"%1$s\"; } ); },\n"
@@ -87,7 +95,8 @@ static const struct kind {
     const char *prefix;
     bool value, attr;
 } kinds[] = {
-    {"count", true, true},   {"prop", true, true},   {"dur", true, true},
+    {"count", true, true},   {"prop", true, true},   {"props", true, true},
+    {"prope", true, true},   {"dur", true, true},
     {"durw", false, true},   {"val", true, true},    {"valsum", false, true},
     {"cen", true, true},     {"cend", false, false}, {"cenavg", false, false},
     {"ratio", false, false}, {"sql", false, false},
@@ -124,14 +133,14 @@ static char *config_text(const char *value, const char *activity, const char *at
     return text;
 }
 
-/* Compiles the KPI kind_suffix into *out. */
+/* Compiles the KPI kind_suffix (suffix NULL: kind) into *out. */
 static const kpid_kpi *compile(const kpid_config *cfg, const char *kind, const char *suffix,
                                kpid_sql *out)
 {
     char id[64];
     const kpid_kpi *kpi;
 
-    snprintf(id, sizeof(id), "%s_%s", kind, suffix);
+    snprintf(id, sizeof(id), "%s%s%s", kind, suffix ? "_" : "", suffix ? suffix : "");
     kpi = kpid_model_find_kpi(cfg->model, id);
     assert_non_null(kpi);
     memset(out, 0, sizeof(*out));
@@ -342,6 +351,58 @@ static void test_hostile_identifiers(void **state)
     fixture_expect_errors(text, expected);
 }
 
+/*
+ * The basis of a proportion changes who its members are, and so its statement: three
+ * texts; the members statements list only the members that can be followed; a KPI with
+ * more filters than parameters can bind is refused with -E2BIG.
+ */
+static void test_basis_and_limits(void **state)
+{
+    static const char *const bases[] = {"case", "subject", "event"};
+    char text[4096], filters[2048] = "";
+    kpid_sql sql[3], members;
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(text, sizeof(text),
+                 HEAD "{ id = \"k\"; " K_COMMON " type = \"proportion\"; target = 1.0;\n"
+                      "  basis = \"%s\"; population = { activity = \"A\"; };\n"
+                      "  numerator = { activity = \"B\"; }; }\n" TAIL,
+                 bases[i]);
+        kpid_config *cfg = fixture_expect_ok(text);
+        const kpid_kpi *kpi = compile(cfg, "k", NULL, &sql[i]);
+        check_placeholders(&sql[i], bases[i]);
+        memset(&members, 0, sizeof(members));
+        assert_int_equal(kpid_kpi_compile_members(kpi, &members), 0);
+        check_placeholders(&members, bases[i]);
+        const char *tail = " WHERE NOT q.inc";
+        assert_true(members.text.len > strlen(tail));
+        assert_string_equal(members.text.data + members.text.len - strlen(tail), tail);
+        kpid_sql_clear(&members);
+        kpid_config_free(cfg);
+    }
+    assert_string_not_equal(sql[0].text.data, sql[1].text.data);
+    assert_string_not_equal(sql[0].text.data, sql[2].text.data);
+    assert_string_not_equal(sql[1].text.data, sql[2].text.data);
+    for (int i = 0; i < 3; i++)
+        kpid_sql_clear(&sql[i]);
+
+    /* 40 filters need 80 parameters. */
+    for (int i = 0; i < 40; i++) {
+        size_t len = strlen(filters);
+        snprintf(filters + len, sizeof(filters) - len, "%s{ attr = \"a%d\"; equals = \"v\"; }",
+                 i ? ", " : "", i);
+    }
+    snprintf(text, sizeof(text),
+             HEAD "{ id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"
+                  "  filters = ( %s ); }\n" TAIL,
+             filters);
+    kpid_config *cfg = fixture_expect_ok(text);
+    memset(&sql[0], 0, sizeof(sql[0]));
+    assert_int_equal(kpid_kpi_compile(kpid_model_find_kpi(cfg->model, "k"), &sql[0]), -E2BIG);
+    assert_null(sql[0].text.data);
+    kpid_config_free(cfg);
+}
+
 static int group_setup(void **state)
 {
     /* Without sources every activity draws a warning (model_check.h): not tested here. */
@@ -362,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_odd_identifiers),
         cmocka_unit_test(test_sql_query),
         cmocka_unit_test(test_hostile_identifiers),
+        cmocka_unit_test(test_basis_and_limits),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
