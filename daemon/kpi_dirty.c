@@ -51,7 +51,9 @@ static const char SQL_DURATION[] =
 /* proportion ($1 population, $2 activities of conditions linked by case, $3 by subject,
  * $4 the longest `within` of those in ms, 0: unlimited): the changed members; the
  * members of a case with a changed event of a case-linked condition; the members of the
- * same subject up to `within` before a changed event of a subject-linked condition. */
+ * same subject up to `within` before a changed event of a subject-linked condition.
+ * With basis case, $2 also has the population's activity: a changed population event
+ * can move its case's anchor (the first one) to another population event of the case. */
 static const char SQL_PROPORTION[] =
     "SELECT t, t FROM (SELECT extract(epoch FROM time)::float8 AS t FROM kpid_changed"
     " WHERE activity = $1"
@@ -168,13 +170,16 @@ static int add_range(const kpid_kpi *kpi, int64_t lo, int64_t hi, int64_t now_s,
 }
 
 /* Writes the activities of the conditions with link into buf as a text[] literal
- * (activities are [A-Z0-9_]+, so they need no quoting), and raises *max_within. */
-static void condition_array(const kpid_kpi *kpi, kpid_link link, char *buf, size_t len,
-                            int64_t *max_within, bool *unlimited)
+ * (activities are [A-Z0-9_]+, so they need no quoting), first, when given, also; and
+ * raises *max_within. */
+static void condition_array(const kpid_kpi *kpi, kpid_link link, const char *also, char *buf,
+                            size_t len, int64_t *max_within, bool *unlimited)
 {
     size_t used = 0;
 
     buf[used++] = '{';
+    if (also)
+        used += (size_t)snprintf(buf + used, len - used, "%s", also);
     for (int p = KPID_POP_DENOMINATOR; p < KPID_POP_COUNT; p++) {
         const kpid_condition *c = &kpi->u.proportion.populations[p];
         if (!c->present || c->link != link)
@@ -193,8 +198,9 @@ static void condition_array(const kpid_kpi *kpi, kpid_link link, char *buf, size
 static int kpi_rows(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set *s,
                     char **ret_error)
 {
-    /* Up to 4 conditions of 64-byte activities each, with commas and braces. */
-    char by_case[4 * (KPID_MODEL_ACTIVITY_MAX + 1) + 3];
+    /* Up to 4 conditions and the population, 64-byte activities each, with commas and
+     * braces. */
+    char by_case[5 * (KPID_MODEL_ACTIVITY_MAX + 1) + 3];
     char by_subject[sizeof(by_case)], within[32];
     const char *params[4] = {0};
     const char *sql;
@@ -219,10 +225,13 @@ static int kpi_rows(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set
     case KPID_KPI_PROPORTION: {
         int64_t max_within = 0;
         bool unlimited = false, unused = false;
-        condition_array(kpi, KPID_LINK_CASE, by_case, sizeof(by_case), &max_within, &unused);
+        const char *pop = kpi->u.proportion.populations[KPID_POP_INITIAL].activity;
+        condition_array(kpi, KPID_LINK_CASE,
+                        kpi->u.proportion.basis == KPID_BASIS_CASE ? pop : NULL, by_case,
+                        sizeof(by_case), &max_within, &unused);
         max_within = 0;
-        condition_array(kpi, KPID_LINK_SUBJECT, by_subject, sizeof(by_subject), &max_within,
-                        &unlimited);
+        condition_array(kpi, KPID_LINK_SUBJECT, NULL, by_subject, sizeof(by_subject),
+                        &max_within, &unlimited);
         snprintf(within, sizeof(within), "%lld", unlimited ? 0LL : (long long)max_within);
         sql = SQL_PROPORTION;
         params[n++] = kpi->u.proportion.populations[KPID_POP_INITIAL].activity;

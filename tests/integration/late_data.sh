@@ -2,7 +2,9 @@
 # PHYSICIAN_SEEN (its case's ED_ARRIVAL in an earlier, closed month), a correction that
 # moves an event into another month and a retraction change, at the next tick, exactly
 # the KPI values they affect (to what a full backfill computes), and rewrite no other
-# row. A tick with nothing new re-evaluates only the open periods.
+# row; a retraction that moves a case's first registration into another month makes
+# both months of a per-visit proportion dirty. A tick with nothing new re-evaluates only
+# the open periods.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/common.sh"
 kpid_test_init late_data
@@ -29,6 +31,10 @@ mkdir "$KPID_WORK/inbox"
     ev d2 I2 P1 DISCHARGE 2025-02-09T10:00:00Z
     ev a3 I3 P2 ADMISSION 2025-03-02T10:00:00Z
     ev d3 I3 P2 DISCHARGE 2025-03-04T10:00:00Z
+    # Visit V9 registered on January 31 and again on February 2, when the patient left.
+    ev r9a V9 P3 REGISTRATION 2025-01-31T23:00:00Z
+    ev r9b V9 P3 REGISTRATION 2025-02-02T08:00:00Z
+    ev r9l V9 P3 LEFT 2025-02-02T09:00:00Z
 } >"$KPID_WORK/inbox/a.ndjson"
 
 cat >"$KPID_WORK/kpid.conf" <<CONF
@@ -53,6 +59,10 @@ processes = (
         target = 0.1; direction = "lower"; objective = "care";
         population = { activity = "DISCHARGE"; };
         numerator = { activity = "ADMISSION"; link = "subject"; within = "30d"; }; },
+      { id = "visits_left"; name = "Visits left"; type = "proportion"; period = "month";
+        target = 0.1; direction = "lower"; objective = "care"; basis = "case";
+        population = { activity = "REGISTRATION"; };
+        numerator = { activity = "LEFT"; link = "case"; }; },
       { id = "days"; name = "Patient days"; type = "census"; period = "month"; target = 1.0;
         direction = "higher"; objective = "care"; from = "ADMISSION"; to = "DISCHARGE";
         statistic = "case_days"; },
@@ -80,7 +90,7 @@ v() { # KPI MONTH: the whole population's value
 
 # 1. The first tick sets the watermark and finds nothing late: history is backfill's.
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
-assert_sql "SELECT count(*) FROM kpid.event" 17 "events"
+assert_sql "SELECT count(*) FROM kpid.event" 20 "events"
 assert_sql "SELECT count(*) FROM kpid.process_watermark WHERE process_id = 'hospital'" 1 \
     "the first tick stored a watermark"
 assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE reason = 'late'" 0 "late runs at the first tick"
@@ -89,6 +99,8 @@ assert_eq "$(v d2d 2025-01)" 35 "door to doctor, January, before"
 assert_eq "$(v labs 2025-02)" 2 "labs, February, before"
 assert_eq "$(v readmit 2025-01)" 1 "readmission, January, before"
 assert_eq "$(v days 2025-02)" 4 "patient days, February, before"
+assert_eq "$(v visits_left 2025-01)" 1 "visits left, January, before: V9 is January's"
+assert_eq "$(v visits_left 2025-02)" "" "visits left, February, before: no visit"
 
 # 2. A tick with nothing new: only the open periods (the one before is settled).
 mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
@@ -96,11 +108,12 @@ kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 assert_sql "SELECT count(*), count(DISTINCT kpi_id), count(*) FILTER (WHERE reason <> 'schedule'),
                    count(*) FILTER (WHERE kpi_id <> 'labs_1d' AND period_start
                                     < date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
-            FROM kpid.kpi_run WHERE id > $mark" "7|7|0|0" "a tick without changes"
+            FROM kpid.kpi_run WHERE id > $mark" "8|8|0|0" "a tick without changes"
 
 # 3. Late data: (a) E3 was seen at 00:30 on February 1 (40 min after its January
 #    arrival), (b) lab order l2 moves from February 10 to March 10, (c) admission a2 is
-#    retracted (P1 was not readmitted, I2 has no opening).
+#    retracted (P1 was not readmitted, I2 has no opening), (d) V9's January registration
+#    is retracted: the visit's first registration is now in February.
 before=$(values)
 sql "SELECT kpi_id || ' ' || period_start || ' ' || computed_at FROM kpid.kpi_value
      WHERE period_start < '2026-01-01'" | sort >"$KPID_WORK/computed.before"
@@ -108,18 +121,19 @@ sql "SELECT kpi_id || ' ' || period_start || ' ' || computed_at FROM kpid.kpi_va
     ev e3b E3 P13 PHYSICIAN_SEEN 2025-02-01T00:30:00Z
     ev l2 L2 P22 LAB_ORDER 2025-03-10T10:00:00Z
     printf '{"event_key":"a2","retract":true}\n'
+    printf '{"event_key":"r9a","retract":true}\n'
 } >"$KPID_WORK/late.tmp"
 mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/b.ndjson"
 mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
-assert_sql "SELECT count(*) FROM kpid.event" 17 "events after the late ones"
+assert_sql "SELECT count(*) FROM kpid.event" 19 "events after the late ones"
 
 # Exactly the affected periods were evaluated, with reason "late": the ratio after its
 # numerator (patient days, February) and denominator (labs, February and March).
 assert_sql "SELECT string_agg(kpi_id || ' ' || to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM'),
                               ', ' ORDER BY kpi_id, period_start)
             FROM kpid.kpi_run WHERE id > $mark AND reason = 'late' AND error IS NULL" \
-    "d2d 2025-01, days 2025-02, days_per_lab 2025-02, days_per_lab 2025-03, labs 2025-02, labs 2025-03, readmit 2025-01" \
+    "d2d 2025-01, days 2025-02, days_per_lab 2025-02, days_per_lab 2025-03, labs 2025-02, labs 2025-03, readmit 2025-01, visits_left 2025-01, visits_left 2025-02" \
     "late evaluations"
 assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE id > $mark AND error IS NOT NULL" 0 "failed runs"
 assert_sql "SELECT max(id) FILTER (WHERE kpi_id IN ('days', 'labs'))
@@ -135,14 +149,16 @@ assert_eq "$(v labs 2025-03)" 2 "labs, March, after"
 assert_eq "$(v readmit 2025-01)" 0 "readmission, January, after"
 assert_eq "$(v days 2025-02)" 0 "patient days, February, after"
 assert_eq "$(v days_per_lab 2025-03)" 1 "patient days per lab order, March, after"
+assert_eq "$(v visits_left 2025-01)" "" "visits left, January, after: no visit"
+assert_eq "$(v visits_left 2025-02)" 1 "visits left, February, after: V9"
 
 # No other row was rewritten.
 sql "SELECT kpi_id || ' ' || period_start || ' ' || computed_at FROM kpid.kpi_value
      WHERE period_start < '2026-01-01'" | sort >"$KPID_WORK/computed.after"
 changed=$(comm -13 "$KPID_WORK/computed.before" "$KPID_WORK/computed.after" | wc -l)
-assert_eq "$changed" 7 "rows rewritten by the tick"
+assert_eq "$changed" 9 "rows rewritten by the tick"
 after=$(values)
-assert_eq "$(diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -c '^>')" 7 \
+assert_eq "$(diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -c '^>')" 9 \
     "rows whose values changed"
 
 # The tick's values are what a full recompute gives.
