@@ -106,6 +106,13 @@ static int definition_json(const kpid_kpi *kpi, const kpid_sql *sql, const kpid_
     def = json_pack("{s:s, s:s, s:s?, s:s, s:O, s:o}", "type", kpid_kpi_type_name(kpi->type),
                     "period", kpi->period_text, "unit", kpi->unit, "sql", sql->text.data,
                     "bands", bands, "params", params);
+    /* A proportion's population basis, as dashboards and the drill-down need it. */
+    const char *basis = kpi->type == KPID_KPI_PROPORTION
+                            ? kpid_basis_name(kpi->u.proportion.basis) : NULL;
+    if (def && basis && json_object_set_new(def, "basis", json_string(basis)) < 0) {
+        json_decref(def);
+        def = NULL;
+    }
     *ret_bands = json_dumps(bands, JSON_COMPACT);
     *ret_definition = def && members_json(def, kpi, members) == 0
                           ? json_dumps(def, JSON_COMPACT) : NULL;

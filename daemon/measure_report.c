@@ -7,6 +7,9 @@
 #include "kpi_compile.h"
 
 #define POPULATION_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-population"
+#define SCORING_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-scoring"
+#define POPULATION_BASIS_URL "http://hl7.org/fhir/uv/cqm/StructureDefinition/cqm-populationBasis"
+#define CONTAINED_MEASURE_ID "measure"
 #define IMPROVEMENT_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
 #define MEASURE_PREFIX "urn:kpid:measure:"
 #define FHIR_ID_MAX 64
@@ -164,6 +167,72 @@ out:
     return out;
 }
 
+/*
+ * The FHIR type of the KPI's members, the code of cqm-populationBasis: "Encounter" for
+ * cases, "boolean" for subjects (a subject-based measure: its subject, the patient, is
+ * the member), "Resource" for events (of any kind); NULL for a ratio, whose two
+ * populations are other KPIs'.
+ */
+static const char *population_basis(const kpid_kpi *kpi)
+{
+    switch (kpi->type) {
+    case KPID_KPI_PROPORTION:
+        switch (kpi->u.proportion.basis) {
+        case KPID_BASIS_CASE: return "Encounter";
+        case KPID_BASIS_SUBJECT: return "boolean";
+        case KPID_BASIS_EVENT: return "Resource";
+        }
+        return NULL;
+    case KPID_KPI_DURATION:
+    case KPID_KPI_CENSUS: return "Encounter";
+    case KPID_KPI_COUNT:
+    case KPID_KPI_VALUE: return "Resource";
+    case KPID_KPI_RATIO:
+    case KPID_KPI_SQL: return NULL;
+    }
+    return NULL;
+}
+
+/* The measure-scoring code of the KPI's type (docs/kpi-semantics.md). */
+static const char *scoring(const kpid_kpi *kpi)
+{
+    switch (kpi->type) {
+    case KPID_KPI_COUNT: return "cohort";
+    case KPID_KPI_PROPORTION: return "proportion";
+    case KPID_KPI_DURATION:
+        return kpi->u.duration.statistic == KPID_STAT_WITHIN ? "proportion"
+                                                             : "continuous-variable";
+    case KPID_KPI_VALUE:
+    case KPID_KPI_CENSUS:
+    case KPID_KPI_SQL: return "continuous-variable";
+    case KPID_KPI_RATIO: return "ratio";
+    }
+    return "continuous-variable";
+}
+
+/*
+ * The Measure the report is of, to be contained in it: R4 has no populationBasis
+ * element, and the extension that states it (cqm-populationBasis) may stand on a
+ * Measure, not on a MeasureReport; the report's measure refers to it as "#measure".
+ */
+static json_t *measure_resource(const kpid_kpi *kpi, const char *url)
+{
+    const char *basis = population_basis(kpi);
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "resourceType",
+                          "Measure", "id", CONTAINED_MEASURE_ID, "url", url, "status", "active",
+                          "title", kpi->name, "scoring", "coding", "system", SCORING_SYSTEM,
+                          "code", scoring(kpi));
+
+    if (m && basis &&
+        json_object_set_new(m, "extension",
+                            json_pack("[{s:s, s:s}]", "url", POPULATION_BASIS_URL, "valueCode",
+                                      basis)) < 0) {
+        json_decref(m);
+        m = NULL;
+    }
+    return m;
+}
+
 json_t *kpid_measure_report(const kpid_mr_input *in)
 {
     const kpid_kpi *kpi = in->kpi;
@@ -180,11 +249,13 @@ json_t *kpid_measure_report(const kpid_mr_input *in)
         goto fail;
     if (kpi->n_stratify && json_object_set_new(group, "stratifier", json_pack("[o]", stratifier(in))) < 0)
         goto fail;
-    report = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s},"
+    report = json_pack("{s:s, s:s, s:[o], s:s, s:s, s:s, s:s, s:{s:s, s:s},"
                        " s:{s:[{s:s, s:s}]}, s:[O]}",
-                       "resourceType", "MeasureReport", "id", id, "status",
+                       "resourceType", "MeasureReport", "id", id, "contained",
+                       measure_resource(kpi, measure), "status",
                        in->now >= in->period.end ? "complete" : "pending", "type", "summary",
-                       "measure", measure, "date", date, "period", "start", start, "end", end,
+                       "measure", "#" CONTAINED_MEASURE_ID, "date", date, "period", "start",
+                       start, "end", end,
                        "improvementNotation", "coding", "system", IMPROVEMENT_SYSTEM, "code",
                        kpi->direction == KPID_DIRECTION_HIGHER ? "increase" : "decrease",
                        "group", group);

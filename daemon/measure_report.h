@@ -3,6 +3,10 @@
  * of its populations (docs/kpi-semantics.md, codes of the measure-population code
  * system) and its value as measureScore, for the whole population and, for a
  * stratified KPI, per stratum (one stratifier over all of its stratify attributes).
+ * The report contains the Measure it is of (id "measure", url urn:kpid:measure:ID,
+ * referred to by the report's measure as "#measure") with its scoring and, as the
+ * extension cqm-populationBasis, the type of its members: Encounter (cases), boolean
+ * (subjects), Resource (events); none for a ratio.
  */
 #ifndef KPID_MEASURE_REPORT_H
 #define KPID_MEASURE_REPORT_H

@@ -1,9 +1,10 @@
 # The drill-down on a small hand-made event set (see docs/kpi-semantics.md, "n, and the
 # populations behind a value"): `kpid cases` lists the exact cases of every population
-# of every KPI type (a stratified count, a proportion with all four populations,
-# durations, a value, censuses with and without lookback, a ratio); kpid.kpi_cases gives
-# the same rows to kpid_analyst and refuses kpid_reader; `kpid measure-report` is a
-# structurally valid R4 MeasureReport whose counts are the members the values count, and the
+# of every KPI type (a stratified count, a proportion with all four populations on each
+# population basis, durations, a value, censuses with and without lookback, a ratio);
+# kpid.kpi_cases gives the same rows to kpid_analyst and refuses kpid_reader; `kpid
+# measure-report` is a structurally valid R4 MeasureReport whose counts are the members
+# the values count and whose contained Measure states the population basis, and the
 # validator itself rejects broken reports.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/common.sh"
@@ -62,6 +63,18 @@ processes = (
         denominator_exclusion = { activity = "DEATH"; };
         numerator = { activity = "LEFT"; };
         numerator_exclusion = { activity = "PLANNED"; within = "1h"; }; },
+      { id = "left_case"; name = "Left rate per visit"; type = "proportion"; period = "month";
+        target = 0.1; direction = "lower"; objective = "care"; stratify = [ "ward" ];
+        population = { activity = "ARRIVAL"; };
+        denominator = { activity = "TRIAGE"; };
+        denominator_exclusion = { activity = "DEATH"; };
+        numerator = { activity = "LEFT"; };
+        numerator_exclusion = { activity = "PLANNED"; within = "1h"; }; },
+      { id = "left_subject"; name = "Left rate per patient"; type = "proportion";
+        period = "month"; target = 0.1; direction = "lower"; objective = "care";
+        basis = "subject"; stratify = [ "ward" ];
+        population = { activity = "ARRIVAL"; };
+        numerator = { activity = "LEFT"; }; },
       { id = "seen_avg"; name = "Seen, mean"; unit = "min"; type = "duration"; period = "month";
         target = 30.0; direction = "lower"; objective = "care";
         from = "ARRIVAL"; to = "SEEN"; statistic = "avg"; },
@@ -126,6 +139,12 @@ v() { sql "SELECT round(value::numeric, 6), n FROM kpid.kpi_value WHERE kpi_id =
 assert_eq "$(v arrivals)" "4.000000|4" "arrivals"
 assert_eq "$(v arrivals '{"ward": "A"}')" "2.000000|2" "arrivals, ward A"
 assert_eq "$(v left_rate)" "0.500000|4" "left rate: (2 - 1) / (3 - 1)"
+# Per visit: C1 once, anchored at a1 (ward A, 10:00), so its planned return at 10:30 is
+# within the hour: (1 - 1) / (2 - 1).
+assert_eq "$(v left_case)" "0.000000|3" "left rate per visit"
+assert_eq "$(v left_case '{"ward": "A"}')" "0.000000|2" "per visit, ward A: C1 and C3"
+assert_eq "$(v left_case '{"ward": "B"}')" "|1" "per visit, ward B: C2 only (died)"
+assert_eq "$(v left_subject)" "0.333333|3" "left rate per patient"
 assert_eq "$(v seen_avg)" "40.000000|2" "seen, mean"
 assert_eq "$(v seen_30)" "0.333333|3" "seen within 30 min"
 assert_eq "$(v cost)" "200.000000|2" "cost"
@@ -144,6 +163,18 @@ check left_rate "denominator C1 S1" "denominator C2 S2" "denominator-exclusion C
     "numerator C1 S1" "numerator-exclusion C1 S1"
 assert_eq "$(cases left_rate --population numerator)" "numerator C1 S1" "--population"
 assert_eq "$(fn left_rate denominator-exclusion)" "denominator-exclusion C2 S2" "population_code"
+check left_case "denominator C1 S1" "denominator C2 S2" "denominator-exclusion C2 S2" \
+    "initial-population C1 S1" "initial-population C2 S2" "initial-population C3 S3" \
+    "numerator C1 S1" "numerator-exclusion C1 S1"
+# A visit is in the stratum of its first arrival only: C1 is not in ward B.
+assert_eq "$(cases left_case --stratum '{"ward": "B"}')" \
+    "$(lines "denominator C2 S2" "denominator-exclusion C2 S2" "initial-population C2 S2")" \
+    "per visit, ward B"
+assert_eq "$(fn left_subject initial-population '{"ward": "B"}')" "initial-population C2 S2" \
+    "per patient, ward B"
+check left_subject "denominator C1 S1" "denominator C2 S2" "denominator C3 S3" \
+    "initial-population C1 S1" "initial-population C2 S2" "initial-population C3 S3" \
+    "numerator C1 S1"
 check seen_avg "initial-population C1 S1" "initial-population C2 S2" "initial-population C3 S3" \
     "measure-population C1 S1" "measure-population C2 S2"
 check seen_30 "denominator C1 S1" "denominator C2 S2" "denominator C3 S3" \
@@ -221,7 +252,7 @@ stored() {
     sql "SELECT ($2)::bigint FROM kpid.kpi_value WHERE kpi_id = '$1'
          AND period_start = '2025-01-01 00:00+00' AND stratum = '{}'"
 }
-for kpi in arrivals left_rate seen_avg seen_30 cost beds beds365 per_bed; do
+for kpi in arrivals left_rate left_case left_subject seen_avg seen_30 cost beds beds365 per_bed; do
     report "$kpi"
 done
 # The counts are the members the stored values count.
@@ -251,8 +282,29 @@ assert_eq "$(counts left_rate)" \
 assert_eq "$(counts per_bed)" "numerator=4 denominator=2" "per_bed counts: the members of arrivals and beds"
 j() { jq -c "$2" "$KPID_WORK/$1.json"; }
 assert_eq "$(j left_rate '[.resourceType, .status, .type, .measure, .period, .group[0].measureScore.value]')" \
-    '["MeasureReport","complete","summary","urn:kpid:measure:left_rate",{"start":"2025-01-01T00:00:00Z","end":"2025-02-01T00:00:00Z"},0.5]' \
+    '["MeasureReport","complete","summary","#measure",{"start":"2025-01-01T00:00:00Z","end":"2025-02-01T00:00:00Z"},0.5]' \
     "left_rate report"
+# The contained Measure: its canonical URL, scoring and population basis.
+assert_eq "$(j left_rate '.contained[0] | [.resourceType, .id, .url, .status, .title, .scoring.coding[0].code]')" \
+    '["Measure","measure","urn:kpid:measure:left_rate","active","Left rate","proportion"]' \
+    "the contained Measure"
+basis() { jq -r '.contained[0].extension // [] | map(select(.url ==
+    "http://hl7.org/fhir/uv/cqm/StructureDefinition/cqm-populationBasis")) | .[0].valueCode // "none"' \
+    "$KPID_WORK/$1.json"; }
+assert_eq "$(basis left_case)" Encounter "populationBasis of a proportion per visit"
+assert_eq "$(basis left_subject)" boolean "populationBasis of a proportion per patient"
+assert_eq "$(basis left_rate)" Resource "populationBasis of a proportion per event"
+assert_eq "$(basis seen_avg)" Encounter "populationBasis of a duration"
+assert_eq "$(basis beds)" Encounter "populationBasis of a census"
+assert_eq "$(basis arrivals)" Resource "populationBasis of a count"
+assert_eq "$(basis cost)" Resource "populationBasis of a value"
+assert_eq "$(basis per_bed)" none "a ratio has no population basis"
+assert_eq "$(j seen_30 '.contained[0].scoring.coding[0].code')" '"proportion"' "a share within is a proportion"
+assert_eq "$(j seen_avg '.contained[0].scoring.coding[0].code')" '"continuous-variable"' "a duration"
+assert_eq "$(j per_bed '.contained[0].scoring.coding[0].code')" '"ratio"' "a ratio"
+assert_eq "$(counts left_case)" \
+    "initial-population=3 denominator=2 denominator-exclusion=1 numerator=1 numerator-exclusion=1" \
+    "left_case counts: visits"
 assert_eq "$(j left_rate '.improvementNotation.coding[0].code')" '"decrease"' "lower is better"
 assert_eq "$(j arrivals '.improvementNotation.coding[0].code')" '"increase"' "higher is better"
 assert_eq "$(j seen_avg '.group[0].measureScore')" '{"value":40,"unit":"min"}' "score with unit"
@@ -284,6 +336,21 @@ rejects "a string score" '.group[0].measureScore.value = "0.5"' 'measureScore.va
 rejects "an unknown element" '.score = 1' 'MeasureReport.score: not an element'
 rejects "no period" 'del(.period)' 'MeasureReport.period: required'
 rejects "no measure" 'del(.measure)' 'MeasureReport.measure: required'
+rejects "a measure not contained" '.measure = "#other"' '"#other" names no contained resource'
+rejects "an orphan contained resource" '.measure = "urn:kpid:measure:left_rate"' \
+    'is not referred to from the report (dom-3)'
+rejects "a relative measure" '.measure = "left_rate"' 'neither a canonical URL nor "#id"'
+rejects "a basis that is a string" '.contained[0].extension[0] |= (del(.valueCode) | .valueString = "event")' \
+    'cqm-populationBasis takes a valueCode'
+rejects "a basis that is no type" '.contained[0].extension[0].valueCode = "event"' \
+    'populationBasis "event" is not a FHIR type'
+rejects "two bases" '.contained[0].extension += .contained[0].extension' 'a second'
+rejects "an extension with two values" '.contained[0].extension[0].valueString = "x"' \
+    'must have exactly one value[x], has 2'
+rejects "a Measure without status" 'del(.contained[0].status)' 'contained[0].status: required'
+rejects "a relative Measure url" '.contained[0].url = "left_rate"' 'is not an absolute URI'
+rejects "a wrong scoring" '.contained[0].scoring.coding[0].code = "share"' 'scoring.coding[0]: not a code'
+rejects "a contained id twice" '.contained += .contained' 'is used twice'
 
 # A KPI synced without a members statement has no drill-down in the function either.
 sql "UPDATE kpid.kpi SET definition = definition - 'members_sql' WHERE id = 'beds'" >/dev/null

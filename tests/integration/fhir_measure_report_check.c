@@ -1,9 +1,13 @@
 /*
  * A structural check of a FHIR R4 MeasureReport, for the tests of `kpid measure-report`:
  * required elements with their cardinality and JSON types, codes in their value sets
- * (status, type, measure-population, measure-improvement-notation), counts integers
- * >= 0, scores numbers, and no element at the top level that R4 does not define.
- * It is not a full FHIR validator (no profiles, no invariants beyond these).
+ * (status, type, measure-population, measure-improvement-notation, measure-scoring),
+ * counts integers >= 0, scores numbers, and no element at the top level that R4 does not
+ * define. Contained resources have an id, unique, and are referred to from the report
+ * (dom-3); a measure "#id" names a contained Measure, which has a status, an absolute
+ * url, and at most one cqm-populationBasis extension with a valueCode of the FHIR type
+ * shape ("boolean" or a resource type such as "Encounter"); every extension has a url
+ * and one value. It is not a full FHIR validator (no profiles, no other invariants).
  *
  *   fhir_measure_report_check FILE   exit 0 when valid; 1 with one line per problem.
  */
@@ -15,6 +19,8 @@
 
 #define POPULATION_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-population"
 #define IMPROVEMENT_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
+#define SCORING_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-scoring"
+#define POPULATION_BASIS_URL "http://hl7.org/fhir/uv/cqm/StructureDefinition/cqm-populationBasis"
 
 static int problems;
 
@@ -171,6 +177,106 @@ static void stratifiers(json_t *list, const char *where)
     }
 }
 
+/* A FHIR id: [A-Za-z0-9-.]{1,64}. */
+static bool fhir_id(const char *s)
+{
+    return s && *s && strlen(s) <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.") ==
+               strlen(s);
+}
+
+/* extension[]: objects with a url and exactly one value[x]; returns the valueCode of the
+ * extension with url want (NULL when there is none), reporting a second one. */
+static const char *extensions(json_t *obj, const char *want, const char *where)
+{
+    const char *found = NULL, *key;
+    size_t i;
+    json_t *e, *v;
+    char at[300];
+
+    json_array_foreach(array_at(obj, "extension", where), i, e) {
+        snprintf(at, sizeof(at), "%s.extension[%zu]", where, i);
+        if (!json_is_object(e)) {
+            bad("%s: must be an object", at);
+            continue;
+        }
+        const char *url = string_at(e, "url", true, at);
+        int values = 0;
+        json_object_foreach(e, key, v)
+            values += strncmp(key, "value", 5) == 0;
+        if (values != 1)
+            bad("%s: must have exactly one value[x], has %d", at, values);
+        if (!url || strcmp(url, want) != 0)
+            continue;
+        json_t *code = json_object_get(e, "valueCode");
+        if (!json_is_string(code)) {
+            bad("%s: %s takes a valueCode", at, want);
+            continue;
+        }
+        if (found)
+            bad("%s: a second %s (0..1)", at, want);
+        found = json_string_value(code);
+    }
+    return found;
+}
+
+/* The contained Measure (docs: measure_report.h): status, url, scoring, populationBasis. */
+static void measure(json_t *m, const char *where)
+{
+    static const char *const statuses[] = {"draft", "active", "retired", "unknown", NULL};
+    static const char *const scorings[] = {"proportion", "ratio", "continuous-variable",
+                                           "cohort", NULL};
+    const char *s = string_at(m, "status", true, where), *basis;
+
+    if (s && !in_set(s, statuses))
+        bad("%s.status: \"%s\" is not draft | active | retired | unknown", where, s);
+    s = string_at(m, "url", false, where);
+    if (s && !strchr(s, ':'))
+        bad("%s.url: \"%s\" is not an absolute URI (a contained canonical must be)", where, s);
+    json_t *sc = json_object_get(m, "scoring"), *c;
+    size_t i;
+    json_array_foreach(sc ? json_object_get(sc, "coding") : NULL, i, c) {
+        const char *system = json_string_value(json_object_get(c, "system"));
+        const char *code = json_string_value(json_object_get(c, "code"));
+        if (!system || strcmp(system, SCORING_SYSTEM) != 0 || !in_set(code, scorings))
+            bad("%s.scoring.coding[%zu]: not a code of %s", where, i, SCORING_SYSTEM);
+    }
+    basis = extensions(m, POPULATION_BASIS_URL, where);
+    /* all-types: "boolean" or a type name, which begins with an uppercase letter. */
+    if (basis && strcmp(basis, "boolean") != 0 &&
+        !(basis[0] >= 'A' && basis[0] <= 'Z' &&
+          strspn(basis, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == strlen(basis)))
+        bad("%s: populationBasis \"%s\" is not a FHIR type", where, basis);
+}
+
+/* contained[]: resources with unique ids; returns the array (NULL when absent). */
+static json_t *contained(json_t *r)
+{
+    json_t *list = array_at(r, "contained", "MeasureReport"), *c;
+    size_t i, j;
+    char at[64];
+
+    json_array_foreach(list, i, c) {
+        snprintf(at, sizeof(at), "MeasureReport.contained[%zu]", i);
+        if (!json_is_object(c)) {
+            bad("%s: must be a resource (object)", at);
+            continue;
+        }
+        const char *type = string_at(c, "resourceType", true, at);
+        const char *id = string_at(c, "id", true, at);
+        if (id && !fhir_id(id))
+            bad("%s.id: \"%s\" is not [A-Za-z0-9-.]{1,64}", at, id);
+        for (j = 0; id && j < i; j++) {
+            const char *other = json_string_value(json_object_get(json_array_get(list, j), "id"));
+            if (other && strcmp(id, other) == 0)
+                bad("%s.id: \"%s\" is used twice", at, id);
+        }
+        if (type && strcmp(type, "Measure") == 0)
+            measure(c, at);
+    }
+    return list;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const elements[] = {
@@ -211,7 +317,29 @@ int main(int argc, char **argv)
     s = string_at(r, "type", true, "MeasureReport");
     if (s && !in_set(s, types))
         bad("MeasureReport.type: \"%s\" is not in the measure-report-type value set", s);
-    (void)string_at(r, "measure", true, "MeasureReport");
+    json_t *inner = contained(r), *res;
+    s = string_at(r, "measure", true, "MeasureReport");
+    if (s && s[0] == '#') {
+        /* A canonical to a contained resource: it must be there, and be a Measure. */
+        json_t *found = NULL;
+        json_array_foreach(inner, i, res)
+            if (json_is_object(res) && json_string_value(json_object_get(res, "id")) &&
+                strcmp(json_string_value(json_object_get(res, "id")), s + 1) == 0)
+                found = res;
+        if (!found)
+            bad("MeasureReport.measure: \"%s\" names no contained resource", s);
+        else if (!json_is_string(json_object_get(found, "resourceType")) ||
+                 strcmp(json_string_value(json_object_get(found, "resourceType")), "Measure") != 0)
+            bad("MeasureReport.measure: \"%s\" is not a Measure", s);
+    } else if (s && !strchr(s, ':'))
+        bad("MeasureReport.measure: \"%s\" is neither a canonical URL nor \"#id\"", s);
+    /* dom-3: every contained resource is referred to from the report (only measure can). */
+    json_array_foreach(inner, i, res) {
+        const char *id = json_string_value(json_object_get(res, "id"));
+        if (id && !(s && s[0] == '#' && strcmp(s + 1, id) == 0))
+            bad("MeasureReport.contained[%zu]: \"%s\" is not referred to from the report (dom-3)",
+                i, id);
+    }
     s = string_at(r, "date", false, "MeasureReport");
     if (s && !datetime(s))
         bad("MeasureReport.date: \"%s\" is not a dateTime with seconds and zone", s);
