@@ -310,6 +310,12 @@ static void get_kpi(struct reader *r, const config_setting_t *g, const char *tz,
             get_cond(r, g, keys[c], &k->cond[c]);
         if (!k->cond[HT_C_POPULATION].present || !k->cond[HT_C_NUM].present)
             report(r, g, "a proportion needs \"population\" and \"numerator\"");
+        s = get_str(r, g, "basis", false);
+        k->basis = !s || strcmp(s, "case") == 0 ? HT_BASIS_CASE
+                   : strcmp(s, "subject") == 0  ? HT_BASIS_SUBJECT
+                                                : HT_BASIS_EVENT;
+        if (s && k->basis == HT_BASIS_EVENT && strcmp(s, "event") != 0)
+            report(r, g, "\"basis\" must be case, subject or event");
         break;
     }
     case HT_DURATION:

@@ -20,6 +20,8 @@ enum ht_type { HT_COUNT, HT_PROPORTION, HT_DURATION, HT_VALUE, HT_CENSUS, HT_RAT
 enum ht_stat { HT_AVG, HT_MIN, HT_MAX, HT_SUM, HT_PCT, HT_WITHIN, HT_CASE_DAYS };
 enum ht_count { HT_EVENTS, HT_CASES, HT_SUBJECTS };
 enum ht_filter_op { HT_EQUALS, HT_IN, HT_NOT_IN };
+/* What a member of a proportion is: a case (the default), a subject, an event. */
+enum ht_basis { HT_BASIS_CASE, HT_BASIS_SUBJECT, HT_BASIS_EVENT };
 /* The conditions of a proportion, in the order of the populations they define. */
 enum ht_cond_kind { HT_C_POPULATION, HT_C_DEN, HT_C_DENX, HT_C_NUM, HT_C_NUMX, HT_C__COUNT };
 
@@ -62,6 +64,7 @@ struct ht_kpi {
     double capacity;                 /* census: 0 for none */
     int64_t lookback_us;             /* census */
     struct ht_cond cond[HT_C__COUNT];
+    enum ht_basis basis;             /* proportion */
     char *num_id, *den_id;           /* ratio */
     double factor;
 };

@@ -14,6 +14,7 @@ enum {
     F_N = 8,   /* proportion: meets numerator */
     F_NX = 16, /* proportion: meets numerator_exclusion */
     F_IN = 32, /* duration within: ended within the limit */
+    F_INC = 64, /* incomplete: the case or subject a rule needs is missing; in no population */
 };
 
 /* One member of a KPI's population in a period: an event or a case. */
@@ -164,6 +165,92 @@ static struct ht_range in_period(const struct ht_store *s, uint32_t act, int64_t
 
 /* ---- members of each type ---------------------------------------------------------- */
 
+/* A population event of a proportion: of the population's activity, passing the KPI's
+ * filters and the population's. */
+static bool population_event(const struct ht_store *s, const struct ht_kpi *k,
+                             const struct ht_event *e)
+{
+    return e->act == k->cond[HT_C_POPULATION].act && filters_pass(s, e, &k->filters) &&
+           filters_pass(s, e, &k->cond[HT_C_POPULATION].filters);
+}
+
+/* Whether some present condition of k follows link (subject: true, case: false). */
+static bool follows(const struct ht_kpi *k, bool subject)
+{
+    for (int c = HT_C_DEN; c < HT_C__COUNT; c++)
+        if (k->cond[c].present && k->cond[c].link_subject == subject)
+            return true;
+    return false;
+}
+
+/*
+ * Whether population event e is the first of its group: among the population events
+ * of its case (at any time, basis case) or of its subject in [start, e] (basis
+ * subject), none comes before it by (time, event_key).
+ */
+static bool first_of_group(const struct ht_store *s, const struct ht_kpi *k,
+                           const struct ht_event *e, int64_t start)
+{
+    struct ht_range r = k->basis == HT_BASIS_CASE ? ht_by_case(s, e->case_id)
+                                                  : ht_by_subject(s, e->subject);
+
+    for (size_t i = 0; i < r.n; i++) {
+        const struct ht_event *x = &s->ev[r.idx[i]];
+        if (x == e || !population_event(s, k, x))
+            continue;
+        if (k->basis == HT_BASIS_SUBJECT && x->time < start)
+            continue;
+        if (ht_event_order_cmp(s, x, e) < 0)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The members of a proportion (docs/kpi-semantics.md): every population event of the
+ * period (basis event), or the first population event of each case, when it is in the
+ * period (case), or of each subject in the period (subject). A population event without
+ * what its basis groups by, and a member whose anchor lacks the case or subject a
+ * condition follows, are incomplete: counted, in no population.
+ */
+static int collect_proportion(const struct ht_store *s, const struct ht_kpi *k, int64_t start,
+                              int64_t end, struct members *ms)
+{
+    const struct ht_cond *c = k->cond;
+    bool by_case = k->basis == HT_BASIS_CASE || follows(k, false);
+    bool by_subject = k->basis == HT_BASIS_SUBJECT || follows(k, true);
+    struct ht_range r = in_period(s, c[HT_C_POPULATION].act, start, end);
+    int rc = 0;
+
+    for (size_t i = 0; i < r.n && rc == 0; i++) {
+        const struct ht_event *e = &s->ev[r.idx[i]];
+        if (!population_event(s, k, e))
+            continue;
+        struct member m = member_of(s, k, e);
+        bool grouped = k->basis == HT_BASIS_CASE      ? e->case_id != HT_NONE
+                       : k->basis == HT_BASIS_SUBJECT ? e->subject != HT_NONE
+                                                      : true;
+        if (grouped && k->basis != HT_BASIS_EVENT && !first_of_group(s, k, e, start))
+            continue;
+        if ((by_case && e->case_id == HT_NONE) || (by_subject && e->subject == HT_NONE)) {
+            m.f |= F_INC;
+            rc = push(ms, &m);
+            continue;
+        }
+        /* Absent conditions: everybody is in the denominator, nobody excluded. */
+        if (!c[HT_C_DEN].present || cond_holds(s, &c[HT_C_DEN], e))
+            m.f |= F_D;
+        if (c[HT_C_DENX].present && cond_holds(s, &c[HT_C_DENX], e))
+            m.f |= F_DX;
+        if (c[HT_C_NUM].present && cond_holds(s, &c[HT_C_NUM], e))
+            m.f |= F_N;
+        if (c[HT_C_NUMX].present && cond_holds(s, &c[HT_C_NUMX], e))
+            m.f |= F_NX;
+        rc = push(ms, &m);
+    }
+    return rc;
+}
+
 static int collect(const struct ht_store *s, const struct ht_kpi *k, int64_t start, int64_t end,
                    struct members *ms)
 {
@@ -186,28 +273,9 @@ static int collect(const struct ht_store *s, const struct ht_kpi *k, int64_t sta
             rc = push(ms, &m);
         }
         break;
-    case HT_PROPORTION: {
-        const struct ht_cond *c = k->cond;
-        r = in_period(s, c[HT_C_POPULATION].act, start, end);
-        for (size_t i = 0; i < r.n && rc == 0; i++) {
-            const struct ht_event *e = &s->ev[r.idx[i]];
-            if (!filters_pass(s, e, &k->filters) ||
-                !filters_pass(s, e, &c[HT_C_POPULATION].filters))
-                continue;
-            struct member m = member_of(s, k, e);
-            /* Absent conditions: everybody is in the denominator, nobody excluded. */
-            if (!c[HT_C_DEN].present || cond_holds(s, &c[HT_C_DEN], e))
-                m.f |= F_D;
-            if (c[HT_C_DENX].present && cond_holds(s, &c[HT_C_DENX], e))
-                m.f |= F_DX;
-            if (c[HT_C_NUM].present && cond_holds(s, &c[HT_C_NUM], e))
-                m.f |= F_N;
-            if (c[HT_C_NUMX].present && cond_holds(s, &c[HT_C_NUMX], e))
-                m.f |= F_NX;
-            rc = push(ms, &m);
-        }
+    case HT_PROPORTION:
+        rc = collect_proportion(s, k, start, end, ms);
         break;
-    }
     case HT_DURATION: {
         /* The limit in the KPI's unit, computed as kpid binds it. */
         double limit = (double)(k->within_us / 1000) / 1000.0 / k->unit_s;
@@ -215,10 +283,12 @@ static int collect(const struct ht_store *s, const struct ht_kpi *k, int64_t sta
         for (size_t i = 0; i < r.n && rc == 0; i++) {
             const struct ht_event *e = &s->ev[r.idx[i]];
             int64_t t;
-            if (!e->first || e->case_id == HT_NONE || !filters_pass(s, e, &k->filters))
+            if ((e->case_id != HT_NONE && !e->first) || !filters_pass(s, e, &k->filters))
                 continue;
             struct member m = member_of(s, k, e);
-            if (first_after(s, e, k->to, &t)) {
+            if (e->case_id == HT_NONE) /* an anchor without its case */
+                m.f |= F_INC;
+            else if (first_after(s, e, k->to, &t)) {
                 m.f |= F_X;
                 m.x = (double)(t - e->time) / 1e6 / k->unit_s;
                 if (m.x <= limit)
@@ -229,16 +299,29 @@ static int collect(const struct ht_store *s, const struct ht_kpi *k, int64_t sta
         break;
     }
     case HT_CENSUS: {
-        /* Cases opened in [start - lookback, end): scan the openings in that range. */
+        /* Cases opened in [start - lookback, end): scan the openings in that range; an
+         * opening without a case counts as incomplete when it is in the period. */
         r = in_period(s, k->from, start - k->lookback_us, end);
         for (size_t i = 0; i < r.n && rc == 0; i++) {
             const struct ht_event *e = &s->ev[r.idx[i]];
             int64_t close;
             bool closed;
-            if (!e->first || e->case_id == HT_NONE || !filters_pass(s, e, &k->filters))
+            if (!filters_pass(s, e, &k->filters))
+                continue;
+            if (e->case_id == HT_NONE) {
+                if (e->time >= start) {
+                    struct member m = member_of(s, k, e);
+                    m.f |= F_INC;
+                    rc = push(ms, &m);
+                }
+                continue;
+            }
+            if (!e->first)
                 continue;
             closed = first_after(s, e, k->to, &close);
-            if (closed && close <= start)
+            /* Open during [open, close): closed before the period, or at its opening
+             * (a stay of zero length), it is never open in the period. */
+            if (closed && (close <= start || close == e->time))
                 continue;
             struct member m = member_of(s, k, e);
             int64_t hi = closed && close < end ? close : end;
@@ -275,7 +358,8 @@ double ht_percentile_cont(double *v, size_t n, double p)
     return v[(size_t)lo] + ((pos - lo) * (v[(size_t)hi] - v[(size_t)lo]));
 }
 
-/* The statistic of the values x of the members with F_X. Returns false for none. */
+/* The statistic of the values x of the members with F_X into *ret; *ret_has is false
+ * when there are none, except for a sum, which is then 0. */
 static int statistic(const struct ht_kpi *k, const struct member *m, size_t n, double *ret,
                      bool *ret_has)
 {
@@ -287,7 +371,9 @@ static int statistic(const struct ht_kpi *k, const struct member *m, size_t n, d
     for (size_t i = 0; i < n; i++)
         if (m[i].f & F_X)
             v[c++] = m[i].x;
-    *ret_has = c > 0;
+    *ret_has = c > 0 || k->stat == HT_SUM;
+    if (c == 0)
+        *ret = 0;
     if (c > 0) {
         double acc = v[0];
         switch (k->stat) {
@@ -340,7 +426,7 @@ static int cmp_pair(const void *pa, const void *pb)
 }
 
 /* Adds population code of the members whose flags have all of want and none of
- * refuse (0, 0: all). */
+ * refuse (0, 0: all); an incomplete member is in none. */
 static int add_pop(const struct ht_store *s, struct ht_row *row, const char *code,
                    const struct member *m, size_t n, uint8_t want, uint8_t refuse)
 {
@@ -353,7 +439,7 @@ static int add_pop(const struct ht_store *s, struct ht_row *row, const char *cod
         return -ENOMEM;
     row->n_pop++;
     for (size_t i = 0; i < n; i++)
-        if ((m[i].f & want) == want && !(m[i].f & refuse))
+        if ((m[i].f & want) == want && !(m[i].f & (refuse | F_INC)))
             p->p[c++] = (struct ht_pair){m[i].case_id, m[i].subject};
     sort_pool = &s->pool;
     ht_sort(p->p, c, sizeof(*p->p), cmp_pair);
@@ -370,12 +456,20 @@ static int cmp_u32(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
-/* The value, numerator, denominator, n and populations of members m[0..n) into row. */
+/* The value, numerator, denominator, n, excluded and populations of members m[0..n)
+ * into row. */
 static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t start,
                      int64_t end, const struct member *m, size_t n, struct ht_row *row)
 {
-    int64_t c = 0;
+    int64_t c = 0, inc = 0;
     int rc = 0;
+
+    for (size_t i = 0; i < n; i++)
+        inc += (m[i].f & F_INC) != 0;
+    if (k->type == HT_PROPORTION || k->type == HT_DURATION || k->type == HT_CENSUS) {
+        row->has_excl = true;
+        row->excluded = inc;
+    }
 
     switch (k->type) {
     case HT_COUNT:
@@ -413,14 +507,15 @@ static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t s
         row->has_n = true;
         rc = add_pop(s, row, "initial-population", m, n, 0, 0);
         if (k->stat == HT_WITHIN) {
+            int64_t cases = (int64_t)n - inc;
             for (size_t i = 0; i < n; i++)
                 c += (m[i].f & F_IN) != 0;
-            row->n = (int64_t)n;
+            row->n = cases;
             row->has_num = row->has_den = true;
             row->num = (double)c;
-            row->den = (double)n;
-            row->has_value = n > 0;
-            row->value = n > 0 ? (double)c / (double)n : 0;
+            row->den = (double)cases;
+            row->has_value = cases > 0;
+            row->value = cases > 0 ? (double)c / (double)cases : 0;
             if (rc == 0)
                 rc = add_pop(s, row, "denominator", m, n, 0, 0);
             if (rc == 0)
@@ -439,13 +534,13 @@ static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t s
         int64_t num = 0, den = 0;
         for (size_t i = 0; i < n; i++) {
             uint8_t f = m[i].f;
-            if ((f & F_D) && !(f & F_DX)) {
+            if ((f & F_D) && !(f & F_DX) && !(f & F_INC)) {
                 den++;
                 num += (f & F_N) && !(f & F_NX);
             }
         }
         row->has_n = row->has_num = row->has_den = true;
-        row->n = (int64_t)n;
+        row->n = (int64_t)n - inc;
         row->num = (double)num;
         row->den = (double)den;
         row->has_value = den > 0;
@@ -468,7 +563,7 @@ static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t s
         /* As the warehouse: exact sum of seconds, then float8 arithmetic left to right. */
         double open_s = (double)us / 1e6, len_s = (double)(end - start) / 1e6;
         row->has_value = row->has_n = true;
-        row->n = (int64_t)n;
+        row->n = (int64_t)n - inc;
         if (k->stat == HT_CASE_DAYS)
             row->value = open_s / 86400;
         else if (k->capacity > 0) {
@@ -595,14 +690,11 @@ static int eval_members(const struct ht_store *s, const struct ht_kpi *k, int64_
     /* Member order within a stratum stays the anchor order: stable by construction
      * is not needed, populations are sorted by text. */
     ht_sort(ms->m, ms->n, sizeof(*ms->m), cmp_stratum);
+    /* A stratum has a row when it has members, or members left out as incomplete (a
+     * value KPI's members are its events, with a value or not). */
     for (size_t i = 0, j; i < ms->n && rc == 0; i = j) {
-        bool valued = false;
         for (j = i; j < ms->n && cmp_stratum(&ms->m[i], &ms->m[j]) == 0; j++)
-            valued |= (ms->m[j].f & F_X) != 0;
-        /* kpid reads only valued events for a value KPI: a stratum without a value has
-         * no row. */
-        if (k->type == HT_VALUE && !valued)
-            continue;
+            ;
         rc = add_row(s, k, start, end, ms->m + i, j - i, /* whole= */ false, res);
     }
     if (rc == 0)

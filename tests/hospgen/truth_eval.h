@@ -29,9 +29,11 @@ struct ht_pop {
 /* One row: the whole population (stratum "{}") or one stratum. */
 struct ht_row {
     char *stratum; /* compact JSON object, owned */
-    bool has_value, has_num, has_den, has_n;
+    bool has_value, has_num, has_den, has_n, has_excl;
     double value, num, den;
     int64_t n;
+    int64_t excluded; /* members left out as incomplete (has_excl: proportion, duration,
+                         census) */
     struct ht_pop pop[HT_POP_MAX];
     size_t n_pop;
 };

@@ -127,9 +127,11 @@ static int store_add(struct ht_store *s, const struct ht_input *in)
         s->attr = a;
         s->cap_attr = cap;
     }
+    const char *key_case = in->key_case ? in->key_case : in->case_id ? in->case_id : "";
     if (intern_opt(&s->pool, in->case_id, &e.case_id) < 0 ||
         intern_opt(&s->pool, in->subject_id, &e.subject) < 0 ||
-        intern_opt(&s->pool, in->activity, &e.act) < 0)
+        intern_opt(&s->pool, in->activity, &e.act) < 0 ||
+        ht_pool_intern(&s->pool, key_case, strlen(key_case), &e.key_case) < 0)
         return -ENOMEM;
     e.attr = (uint32_t)s->n_attr;
     for (unsigned i = 0; i < in->n_attr; i++) {
@@ -161,6 +163,25 @@ int ht_seq_cmp(uint32_t a, uint32_t b)
     snprintf(ta, sizeof(ta), "%u", a);
     snprintf(tb, sizeof(tb), "%u", b);
     return strcmp(ta, tb);
+}
+
+/* Writes e's event_key, <case>/<ACTIVITY>/<seq>, into out (len bytes). */
+static void event_key(const struct ht_store *s, const struct ht_event *e, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s/%u", ht_pool_str(&s->pool, e->key_case),
+             ht_pool_str(&s->pool, e->act), e->seq);
+}
+
+int ht_event_order_cmp(const struct ht_store *s, const struct ht_event *a,
+                       const struct ht_event *b)
+{
+    char ka[256], kb[256];
+
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    event_key(s, a, ka, sizeof(ka));
+    event_key(s, b, kb, sizeof(kb));
+    return strcmp(ka, kb);
 }
 
 /* A sort record: the index entry with the keys it is sorted by. */

@@ -40,6 +40,7 @@ struct ht_event {
     uint32_t subject;  /* string id or HT_NONE */
     uint32_t act;      /* string id */
     uint32_t seq;      /* the n of the event_key <case>/<ACTIVITY>/<n>: breaks time ties */
+    uint32_t key_case; /* string id of the <case> of the event_key (also without case_id) */
     uint32_t attr;     /* index of the first attribute in ht_store.attr */
     uint8_t n_attr;
     uint8_t first;     /* 1: the first event of its activity in its case */
@@ -64,9 +65,10 @@ struct ht_store {
     uint32_t n_indexed; /* pool.n when indexed: ids from here on have no events */
 };
 
-/* One event to add; strings are copied (interned). NULL case/subject: none. */
+/* One event to add; strings are copied (interned). NULL case/subject: none. key_case is
+ * the <case> of its event_key <case>/<ACTIVITY>/<seq> (NULL: case_id, or "" without). */
 struct ht_input {
-    const char *case_id, *subject_id, *activity;
+    const char *case_id, *subject_id, *activity, *key_case;
     int64_t time;
     double value; /* NAN: none */
     uint32_t seq;
@@ -106,5 +108,9 @@ struct ht_range ht_by_subject(const struct ht_store *s, uint32_t subject);
 uint32_t ht_event_attr(const struct ht_store *s, const struct ht_event *e, uint32_t key);
 /* Compares the event_key tie-breaks of a and b (same case and activity): <0, 0, >0. */
 int ht_seq_cmp(uint32_t a, uint32_t b);
+/* Compares a and b as kpid orders the first of several events: by time, then by
+ * event_key in byte order (all events are of one source): <0, 0, >0. */
+int ht_event_order_cmp(const struct ht_store *s, const struct ht_event *a,
+                       const struct ht_event *b);
 
 #endif

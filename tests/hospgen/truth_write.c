@@ -63,7 +63,11 @@ static void write_rows(FILE *tf, FILE *cf, const struct ht_store *s, const char 
         put_num(tf, row->has_num, row->num);
         put_num(tf, row->has_den, row->den);
         if (row->has_n)
-            fprintf(tf, "\t%lld\n", (long long)row->n);
+            fprintf(tf, "\t%lld", (long long)row->n);
+        else
+            fputs("\t\\N", tf);
+        if (row->has_excl)
+            fprintf(tf, "\t%lld\n", (long long)row->excluded);
         else
             fputs("\t\\N\n", tf);
         ht_sort(row->pop, row->n_pop, sizeof(row->pop[0]), cmp_pop);

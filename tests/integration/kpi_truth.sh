@@ -2,8 +2,9 @@
 # with its own code (tests/hospgen/truth*.c), the value of every KPI of
 # data/kpi_truth.conf.model for every period and stratum, and the cases behind each.
 # kpid ingests the events and backfills the same periods; kpid.kpi_value must equal the
-# truth: exactly for counts, numerators, denominators and n, within a relative 1e-9
-# for means, percentiles, durations and census figures. The SQL function
+# truth: exactly for counts, numerators, denominators, n and the members left out as
+# incomplete, within a relative 1e-9 for means, percentiles, durations and census
+# figures. The SQL function
 # kpid.kpi_cases must list exactly the cases the truth counts, per population. Then the
 # same for every KPI of the demo's management model (etc/demo.conf.in).
 source "$(dirname "$0")/lib.sh"
@@ -48,7 +49,8 @@ kpid_run "$conf" backfill --process berlin_days --from 2025-03-24 --to 2025-04-0
 _kpid_say "backfilled ${SECONDS}s"
 
 sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
-       stratum jsonb, value float8, numerator float8, denominator float8, n bigint);
+       stratum jsonb, value float8, numerator float8, denominator float8, n bigint,
+       excluded_incomplete bigint);
      CREATE TABLE truth_cases (kpi_id text, period_start timestamptz, stratum jsonb,
        population text, case_id text, subject_id text)" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth FROM '$gen/truth.tsv'" >>"$KPID_LOG" 2>&1 ||
@@ -82,7 +84,8 @@ CREATE TEMP VIEW diff AS
 SELECT coalesce(t.kpi_id, v.kpi_id) AS kpi_id, coalesce(t.period_start, v.period_start) AS period_start,
        coalesce(t.stratum, v.stratum) AS stratum,
        t.value AS t_value, v.value AS k_value, t.numerator AS t_num, v.numerator AS k_num,
-       t.denominator AS t_den, v.denominator AS k_den, t.n AS t_n, v.n AS k_n
+       t.denominator AS t_den, v.denominator AS k_den, t.n AS t_n, v.n AS k_n,
+       t.excluded_incomplete AS t_excl, v.excluded_incomplete AS k_excl
 FROM truth t
 FULL JOIN (SELECT v.* FROM kpid.kpi_value v JOIN kpid.kpi k ON k.id = v.kpi_id AND k.active
            WHERE v.period_start >= (SELECT min(period_start) FROM truth)) v
@@ -93,7 +96,8 @@ WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
    OR NOT pg_temp.near(t.value, v.value, k.type = 'count')
    OR NOT pg_temp.near(t.numerator, v.numerator, k.type IN ('proportion', 'duration'))
    OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
-   OR t.n IS DISTINCT FROM v.n;
+   OR t.n IS DISTINCT FROM v.n
+   OR t.excluded_incomplete IS DISTINCT FROM v.excluded_incomplete;
 SQL
 {
     printf '%s\n' "$(cat "$KPID_WORK/compare.sql")"
