@@ -65,6 +65,18 @@ static char *put_key(char *p, const struct hg_event *o, const char *case_id, siz
     return put_u64(p, o->seq);
 }
 
+/* Whether s is a run of digits without a leading zero, which JSON may write as a number
+ * ("3" and 3 are the same attribute value to kpid, which compares text). */
+static int digits_only(const char *s)
+{
+    if (!*s || (s[0] == '0' && s[1]))
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
 /* Writes e's attributes as a JSON object; for_copy selects the COPY-escaped forms. */
 static char *put_attrs(char *p, const struct hg_event *e, int for_copy)
 {
@@ -78,7 +90,9 @@ static char *put_attrs(char *p, const struct hg_event *e, int for_copy)
         p = put_str(p, hg_attr_key_name[key], hg_attr_key_len[key]);
         *p++ = '"';
         *p++ = ':';
-        if (for_copy)
+        if ((e->flags & HG_EF_NUMERIC) && digits_only(s->raw))
+            p = put_str(p, s->raw, strlen(s->raw));
+        else if (for_copy)
             p = put_str(p, s->copy, s->copy_len);
         else if (e->flags & HG_EF_UESC)
             p = put_str(p, s->json_u, s->json_u_len);
@@ -201,11 +215,18 @@ int hg_emit_line(struct hg_emitter *em, const struct hg_journey *j, const struct
     if (l->kind == HG_L_RETRACT) {
         p = PUT_LIT(p, "\",\"retract\":true}\n");
     } else {
-        p = PUT_LIT(p, "\",\"case_id\":\"");
-        p = put_str(p, case_id, case_len);
-        p = PUT_LIT(p, "\",\"subject_id\":\"");
-        p += hg_subject_id(j, e, p);
-        p = PUT_LIT(p, "\",\"activity\":\"");
+        *p++ = '"';
+        if (!(e->flags & HG_EF_NO_CASE)) {
+            p = PUT_LIT(p, ",\"case_id\":\"");
+            p = put_str(p, case_id, case_len);
+            *p++ = '"';
+        }
+        if (!(e->flags & HG_EF_NO_SUBJECT)) {
+            p = PUT_LIT(p, ",\"subject_id\":\"");
+            p += hg_subject_id(j, e, p);
+            *p++ = '"';
+        }
+        p = PUT_LIT(p, ",\"activity\":\"");
         p = put_str(p, hg_activity_name[e->act], hg_activity_len[e->act]);
         p = PUT_LIT(p, "\",\"time\":\"");
         p += hg_fmt_rfc3339(p, e->time, e->tfmt & HG_TF_DIGITS, e->tfmt & HG_TF_ZULU,
@@ -237,9 +258,15 @@ void hg_emit_expected(struct hg_emitter *em, const struct hg_journey *j, unsigne
 
     p = put_key(p, &j->ev[key_slot], case_id, case_len);
     *p++ = '\t';
-    p = put_str(p, case_id, case_len);
+    if (e->flags & HG_EF_NO_CASE)
+        p = PUT_LIT(p, "\\N");
+    else
+        p = put_str(p, case_id, case_len);
     *p++ = '\t';
-    p += hg_subject_id(j, e, p);
+    if (e->flags & HG_EF_NO_SUBJECT)
+        p = PUT_LIT(p, "\\N");
+    else
+        p += hg_subject_id(j, e, p);
     *p++ = '\t';
     p = put_str(p, hg_activity_name[e->act], hg_activity_len[e->act]);
     *p++ = '\t';

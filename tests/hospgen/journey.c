@@ -86,8 +86,8 @@ int64_t hg_builder_last_time(const struct hg_builder *b)
 
 /*
  * Chooses how e's time and attributes are written (offset or Z, 0..6 fractional
- * digits, \u escapes, attrs omitted or {}), and cuts e->time to the digits chosen so
- * that the expected time is exactly what the line says.
+ * digits, \u escapes, values of digits as numbers, attrs omitted or {}), and cuts
+ * e->time to the digits chosen so that the expected time is exactly what the line says.
  */
 static void choose_form(struct hg_event *e, struct hg_rng *rng)
 {
@@ -96,7 +96,9 @@ static void choose_form(struct hg_event *e, struct hg_rng *rng)
 
     e->tfmt = (uint8_t)(digits | (hg_rng_chance(rng, 0.35) ? HG_TF_ZULU : 0));
     e->time = hg_time_trunc(e->time, digits);
-    e->flags = hg_rng_chance(rng, 0.35) ? HG_EF_UESC : 0;
+    e->flags &= (uint8_t)~HG_EF_FORM; /* what the event is stays: no case, no subject */
+    e->flags |= hg_rng_chance(rng, 0.35) ? HG_EF_UESC : 0;
+    e->flags |= hg_rng_chance(rng, 0.3) ? HG_EF_NUMERIC : 0;
     e->form = e->n_attr == 0 && hg_rng_chance(rng, 0.6) ? HG_AF_OMIT : HG_AF_OBJECT;
 }
 

@@ -20,7 +20,7 @@
 #include "rng.h"
 #include "vocab.h"
 
-#define HG_MAX_ATTR 4
+#define HG_MAX_ATTR 5
 #define HG_MAX_ORIG 20 /* originals per journey */
 #define HG_MAX_EV 40   /* slots: every original adds at most one more */
 #define HG_MAX_LINE 60 /* every original gives at most three lines */
@@ -45,6 +45,10 @@ struct hg_attr {
 #define HG_TF_ZULU 0x80    /* tfmt: write "Z" instead of the configured offset */
 #define HG_TF_DIGITS 0x07  /* tfmt: number of fractional digits, 0..6 */
 #define HG_EF_UESC 0x01    /* flags: write non-ASCII attribute values as \u escapes */
+#define HG_EF_NUMERIC 0x02 /* flags: write attribute values of digits as JSON numbers */
+#define HG_EF_NO_CASE 0x04 /* flags: the event has no case_id (its key still names one) */
+#define HG_EF_NO_SUBJECT 0x08 /* flags: the event has no subject_id */
+#define HG_EF_FORM (HG_EF_UESC | HG_EF_NUMERIC) /* the flags of how a line is written */
 #define HG_FINAL_NONE 0xff /* final: nothing written yet */
 #define HG_FINAL_GONE 0xfe /* final: retracted */
 

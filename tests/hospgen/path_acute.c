@@ -5,19 +5,48 @@
 #include "timefmt.h"
 
 #define ED_WARD 21 /* "Қабылдау бөлімі", the receiving unit of the emergency department */
+#define ED_STUB 1  /* spawn cls of an ED visit opened twice: the second visit, a stub */
 
 enum { CLS_EMERGENCY, CLS_ELECTIVE, CLS_DAY_CASE };
 
-/* Adds a satisfaction survey answered some days after 'after'. */
+/* Adds a satisfaction survey some days after 'after': answered with a score, or (7 %)
+ * declined, without one. */
 static void survey(struct hg_world *w, int64_t after, uint32_t subject, unsigned dept,
                    int64_t median)
 {
     struct hg_rng *r = &w->rng;
     int64_t t = after + hg_rng_span(r, median, 0.6, 2 * HG_HOUR, 30 * HG_DAY);
     struct hg_event *e = hg_builder_add(&w->b, HG_A_SATISFACTION_SURVEY, t, subject);
+    unsigned declined = hg_rng_chance(r, 0.07);
 
-    hg_event_value(e, hg_satisfaction_score(r), 0);
+    if (!declined)
+        hg_event_value(e, hg_satisfaction_score(r), 0);
     hg_event_attr(e, HG_K_DEPARTMENT, hg_dom(HG_D_DEPARTMENT, dept));
+    hg_event_attr(e, HG_K_RESPONSE, hg_dom(HG_D_RESPONSE, declined));
+}
+
+/* t, or the next whole second after it: a time that every time form writes exactly, for
+ * events meant to tie. */
+static int64_t whole_second(int64_t t)
+{
+    return t + (HG_SEC - t % HG_SEC) % HG_SEC;
+}
+
+/* How an ED visit is registered (shares of visits). */
+enum ed_registration {
+    REG_ONCE,        /* one ED_ARRIVAL */
+    REG_TWICE,       /* registered again minutes later, the mode perhaps changed */
+    REG_TIE,         /* registered twice at the same instant, with another mode */
+    REG_CASELESS,    /* first registered before the visit number existed, then again */
+    REG_ONLY_CASELESS, /* only registered without the visit number */
+    REG_TWO_VISITS,  /* a second visit opened at the same instant, never continued */
+};
+
+static enum ed_registration pick_registration(struct hg_rng *r)
+{
+    static const double w[6] = {94.3, 2.5, 1.0, 1.0, 0.5, 0.7};
+
+    return (enum ed_registration)hg_rng_pick(r, w, 6);
 }
 
 /*
@@ -37,16 +66,44 @@ void hg_path_ed(struct hg_world *w, const struct hg_spawn *sp)
     struct hg_builder *b = &w->b;
     uint32_t pat = sp->subject ? sp->subject : hg_world_patient(w);
     unsigned age = hg_age_group(pat);
-    unsigned level = hg_rng_pick(r, level_w, 5);
     int64_t t = sp->time;
     struct hg_event *e;
 
     hg_builder_start(b, HG_J_ED, hg_world_case(w, HG_J_ED));
+    if (sp->cls == ED_STUB) {
+        /* The second visit of a patient opened twice: its registration only, at the
+         * instant of the first (sp->dept carries the mode). */
+        e = hg_builder_add(b, HG_A_ED_ARRIVAL, t, pat);
+        hg_event_attr(e, HG_K_ARRIVAL_MODE, hg_dom(HG_D_ARRIVAL_MODE, sp->dept));
+        hg_event_attr(e, HG_K_AGE_GROUP, hg_dom(HG_D_AGE_GROUP, age));
+        return;
+    }
+    unsigned level = hg_rng_pick(r, level_w, 5);
+    enum ed_registration reg = pick_registration(r);
+    unsigned mode = hg_rng_pick(r, mode_w, 3);
+    if (reg == REG_TIE || reg == REG_TWO_VISITS)
+        t = whole_second(t);
     e = hg_builder_add(b, HG_A_ED_ARRIVAL, t, pat);
-    hg_event_attr(e, HG_K_ARRIVAL_MODE, hg_dom(HG_D_ARRIVAL_MODE, hg_rng_pick(r, mode_w, 3)));
+    hg_event_attr(e, HG_K_ARRIVAL_MODE, hg_dom(HG_D_ARRIVAL_MODE, mode));
     hg_event_attr(e, HG_K_AGE_GROUP, hg_dom(HG_D_AGE_GROUP, age));
+    if (reg == REG_CASELESS || reg == REG_ONLY_CASELESS)
+        e->flags |= HG_EF_NO_CASE;
+    if (reg == REG_TWO_VISITS)
+        hg_spawn_journey(w, HG_J_ED, t, pat, ED_STUB, mode, HG_ANY);
 
-    t += hg_rng_span(r, 8 * HG_MIN, 0.6, HG_MIN, 90 * HG_MIN);
+    int64_t t_triage = t + hg_rng_span(r, 8 * HG_MIN, 0.6, HG_MIN, 90 * HG_MIN);
+    if (reg == REG_TWICE || reg == REG_TIE || reg == REG_CASELESS) {
+        /* The registration again: later (before triage) or at the same instant; the
+         * same mode, or (twice, and at a tie always) another one. */
+        int64_t again = reg == REG_TIE ? t : hg_rng_range(r, t, t_triage);
+        unsigned other = (mode + 1 + (unsigned)hg_rng_below(r, 2)) % 3;
+        unsigned mode2 = reg == REG_TIE || (reg == REG_TWICE && hg_rng_chance(r, 0.3)) ? other
+                                                                                      : mode;
+        e = hg_builder_add(b, HG_A_ED_ARRIVAL, again, pat);
+        hg_event_attr(e, HG_K_ARRIVAL_MODE, hg_dom(HG_D_ARRIVAL_MODE, mode2));
+        hg_event_attr(e, HG_K_AGE_GROUP, hg_dom(HG_D_AGE_GROUP, age));
+    }
+    t = t_triage;
     e = hg_builder_add(b, HG_A_TRIAGE, t, pat);
     hg_event_attr(e, HG_K_TRIAGE_LEVEL, hg_dom(HG_D_TRIAGE_LEVEL, level));
 
@@ -215,6 +272,17 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
         hg_builder_plan(b, e, HG_P_RETRACT, 0);
         return;
     }
+    if (hg_rng_chance(r, 0.005)) {
+        /* An administrative admission, discharged at the instant it opened (sent on to
+         * another hospital): a stay of zero length, never open. */
+        e->time = whole_second(e->time);
+        hg_event_attr(e, HG_K_ADMISSION_TYPE, hg_dom(HG_D_ADMISSION_TYPE, 0));
+        e = hg_builder_add(b, HG_A_DISCHARGE, e->time, pat);
+        hg_event_attr(e, HG_K_DISPOSITION, hg_dom(HG_D_DISPOSITION, 3));
+        hg_event_attr(e, HG_K_WARD, hg_dom(HG_D_WARD, s.tr_ward[0]));
+        hg_event_attr(e, HG_K_DEPARTMENT, hg_dom(HG_D_DEPARTMENT, dept));
+        return;
+    }
 
     s.end = stay_end(w, s.t0, cls, dept);
     int64_t los = s.end - s.t0;
@@ -278,6 +346,8 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
     }
     hg_event_attr(e, HG_K_WARD, hg_dom(HG_D_WARD, final_ward));
     hg_event_attr(e, HG_K_DEPARTMENT, hg_dom(HG_D_DEPARTMENT, final_dept));
+    if (hg_rng_chance(r, 0.005)) /* discharged under no patient: a registration error */
+        e->flags |= HG_EF_NO_SUBJECT;
 
     e = hg_builder_add(b, HG_A_COST, s.end + hg_rng_range(r, 5 * HG_MIN, 2 * HG_HOUR), pat);
     hg_event_value(e, stay_cost(r, &s, cls, dept), 2);

@@ -156,7 +156,10 @@ void hg_path_outpatient(struct hg_world *w, const struct hg_spawn *sp)
     if (hg_rng_chance(r, 0.12)) {
         e = hg_builder_add(b, HG_A_SATISFACTION_SURVEY,
                            ts + hg_rng_span(r, 2 * HG_DAY, 0.7, 2 * HG_HOUR, 14 * HG_DAY), pat);
-        hg_event_value(e, hg_satisfaction_score(r), 0);
+        unsigned declined = hg_rng_chance(r, 0.07); /* no score */
+        if (!declined)
+            hg_event_value(e, hg_satisfaction_score(r), 0);
         hg_event_attr(e, HG_K_SPECIALTY, hg_dom(HG_D_SPECIALTY, spec));
+        hg_event_attr(e, HG_K_RESPONSE, hg_dom(HG_D_RESPONSE, declined));
     }
 }

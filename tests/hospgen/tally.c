@@ -21,7 +21,9 @@ static void truth_add(struct ht_store *s, const struct hg_journey *j, unsigned i
 {
     static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
     char case_id[32], subject[32];
-    struct ht_input in = {.case_id = case_id, .subject_id = subject,
+    struct ht_input in = {.case_id = e->flags & HG_EF_NO_CASE ? NULL : case_id,
+                          .key_case = case_id,
+                          .subject_id = e->flags & HG_EF_NO_SUBJECT ? NULL : subject,
                           .activity = hg_activity_name[e->act], .time = e->time,
                           .value = NAN, .seq = j->ev[i].seq, .n_attr = e->n_attr};
 

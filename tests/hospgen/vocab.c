@@ -35,7 +35,8 @@ uint8_t hg_activity_len[HG_A__COUNT];
 const char *const hg_attr_key_name[HG_K__COUNT] = {
     "ward",     "from_ward", "department", "patient_class", "triage_level", "age_group",
     "arrival_mode", "disposition", "specialty", "test", "unit", "priority",
-    "site",     "reason",    "theatre",    "course",        "role",
+    "site",     "reason",    "theatre",    "course",        "role",         "response",
+    "admission_type",
 };
 
 uint8_t hg_attr_key_len[HG_K__COUNT];
@@ -44,7 +45,7 @@ const uint8_t hg_attr_key_domain[HG_K__COUNT] = {
     HG_D_WARD,      HG_D_WARD,   HG_D_DEPARTMENT, HG_D_PATIENT_CLASS, HG_D_TRIAGE_LEVEL,
     HG_D_AGE_GROUP, HG_D_ARRIVAL_MODE, HG_D_DISPOSITION, HG_D_SPECIALTY, HG_D_TEST,
     HG_D_UNIT,      HG_D_PRIORITY, HG_D_SITE,     HG_D_REASON,        HG_D_THEATRE,
-    HG_D_COURSE,    HG_D_ROLE,
+    HG_D_COURSE,    HG_D_ROLE,   HG_D_RESPONSE,   HG_D_ADMISSION_TYPE,
 };
 
 /* Wards, each followed in ward_dept by the department it belongs to. */
@@ -88,6 +89,10 @@ static const char *const courses[] = {"BLS",         "ACLS",          "hand hygi
                                       "fire safety", "IT security",   "sepsis recognition",
                                       "manual handling", "Инфекционный контроль"};
 static const char *const roles[] = {"nurse", "physician", "technician", "admin"};
+/* A survey answered (with a score) or declined (without one). */
+static const char *const responses[] = {"answered", "declined"};
+/* Only administrative admissions, stays closed at the moment they open, carry it. */
+static const char *const admission_types[] = {"administrative"};
 
 static const struct {
     const char *const *list;
@@ -109,6 +114,8 @@ static const struct {
     [HG_D_THEATRE] = {theatres, N_OF(theatres)},
     [HG_D_COURSE] = {courses, N_OF(courses)},
     [HG_D_ROLE] = {roles, N_OF(roles)},
+    [HG_D_RESPONSE] = {responses, N_OF(responses)},
+    [HG_D_ADMISSION_TYPE] = {admission_types, N_OF(admission_types)},
 };
 
 static struct hg_str *table;

@@ -59,6 +59,8 @@ enum hg_attr_key {
     HG_K_THEATRE,
     HG_K_COURSE,
     HG_K_ROLE,
+    HG_K_RESPONSE,
+    HG_K_ADMISSION_TYPE,
     HG_K__COUNT
 };
 
@@ -80,6 +82,8 @@ enum hg_domain {
     HG_D_THEATRE,
     HG_D_COURSE,
     HG_D_ROLE,
+    HG_D_RESPONSE,
+    HG_D_ADMISSION_TYPE,
     HG_D__COUNT
 };
 

@@ -21,8 +21,9 @@ struct hg_spawn {
     uint64_t order;   /* tie-break among equal times */
     uint32_t subject; /* patient number, 0 = pick one */
     uint8_t type;     /* enum hg_jtype */
-    uint8_t cls;      /* inpatient: patient class k; lab: priority k; else HG_ANY */
-    uint8_t dept;     /* department k or HG_ANY */
+    uint8_t cls;      /* inpatient: patient class k; lab: priority k; ED: 1 for the
+                         second visit of a patient registered twice at once; else HG_ANY */
+    uint8_t dept;     /* department k or HG_ANY; that second ED visit: its arrival mode k */
     uint8_t ward;     /* ward k or HG_ANY (lab: the ordering ward; HG_ANY = outpatient) */
 };
 
