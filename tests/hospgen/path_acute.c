@@ -272,7 +272,9 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
         hg_builder_plan(b, e, HG_P_RETRACT, 0);
         return;
     }
-    if (hg_rng_chance(r, 0.005)) {
+    if (hg_rng_chance(r, 0.004)) /* registered before the case had its number */
+        e->flags |= HG_EF_NO_CASE;
+    if (hg_rng_chance(r, 0.01)) {
         /* An administrative admission, discharged at the instant it opened (sent on to
          * another hospital): a stay of zero length, never open. */
         e->time = whole_second(e->time);

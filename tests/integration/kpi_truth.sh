@@ -116,6 +116,55 @@ nonnull=$(sql "SELECT count(*) FROM truth WHERE value IS NOT NULL AND value <> 0
 _kpid_say "$rows values equal the ground truth ($strata of strata, $nonnull non-zero)"
 [ "$nonnull" -gt $((rows / 2)) ] || fail "too few non-zero values to mean anything"
 
+# The edge rules of docs/kpi-semantics.md are in the data and in the values compared:
+# each of these counts something (the numbers themselves were compared above).
+cover() { # WHAT SQL
+    local n
+    n=$(sql "$2")
+    [ "$n" -gt 0 ] || fail "the comparison covers no $1"
+}
+arrivals="FROM kpid.event WHERE activity = 'ED_ARRIVAL'"
+cover "ED visit registered twice" "SELECT count(*) FROM (SELECT 1 $arrivals
+    AND case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1) c"
+cover "tie of a visit's first registrations" "SELECT count(*) FROM (SELECT 1 $arrivals
+    AND case_id IS NOT NULL GROUP BY case_id, time HAVING count(*) > 1) c"
+cover "tie of a patient's first registrations in two visits" "SELECT count(*) FROM (SELECT 1
+    $arrivals AND case_id IS NOT NULL GROUP BY subject_id, time
+    HAVING count(DISTINCT case_id) > 1) c"
+cover "registration without a visit number" "SELECT count(*) $arrivals AND case_id IS NULL"
+cover "discharge without a patient" "SELECT count(*) FROM kpid.event
+    WHERE activity = 'DISCHARGE' AND subject_id IS NULL"
+cover "stay of zero length" "SELECT count(*) FROM kpid.event a JOIN kpid.event d
+    ON d.case_id = a.case_id AND d.activity = 'DISCHARGE' AND d.time = a.time
+    WHERE a.activity = 'ADMISSION'"
+cover "attribute written as a number" "SELECT count(*) FROM kpid.event
+    WHERE jsonb_typeof(attrs -> 'triage_level') = 'number'"
+cover "attribute written as a string" "SELECT count(*) FROM kpid.event
+    WHERE jsonb_typeof(attrs -> 'triage_level') = 'string'"
+for k in a_lwbs_visit_month a_lwbs_patient_month a_lwbs_arrival_month a_readmit_month \
+    a_d2d_mode_month a_seen_60_month a_occupancy_type_month; do
+    cover "member left out in $k" "SELECT count(*) FROM truth WHERE kpi_id = '$k'
+        AND excluded_incomplete > 0"
+done
+cover "value stratum without values" "SELECT count(*) FROM truth
+    WHERE kpi_id = 'a_satisfaction_response_month' AND stratum = '{\"response\": \"declined\"}'
+      AND value IS NULL AND n = 0"
+cover "sum over no value" "SELECT count(*) FROM truth WHERE kpi_id = 'a_satisfaction_points_quarter'
+    AND stratum ->> 'response' = 'declined' AND value = 0 AND n = 0"
+cover "sum over an empty period" "SELECT count(*) FROM truth WHERE kpi_id = 'b_headcount_day'
+    AND value = 0 AND n = 0"
+cover "ratio over a zero denominator" "SELECT count(*) FROM truth
+    WHERE kpi_id = 'b_arrivals_per_staff_day' AND denominator = 0 AND value IS NULL
+      AND numerator > 0"
+cover "empty census" "SELECT count(*) FROM truth WHERE kpi_id = 'a_census_admin_week'
+    AND value = 0 AND n = 0 AND stratum = '{}'"
+cover "month whose administrative stays are all of zero length: counted, no census row" \
+    "SELECT count(*) FROM kpid.kpi_value c WHERE c.kpi_id = 'a_admissions_type_month'
+       AND c.stratum ->> 'admission_type' = 'administrative' AND NOT EXISTS
+       (SELECT FROM kpid.kpi_value o WHERE o.kpi_id = 'a_occupancy_type_month'
+          AND o.period_start = c.period_start AND o.stratum = c.stratum)"
+_kpid_say "every edge rule is covered"
+
 # DST: the Berlin days of 2025-03-30 and 2025-10-26 last 23 and 25 hours.
 assert_sql "SELECT string_agg(DISTINCT extract(epoch FROM period_end - period_start)::bigint::text, ',')
             FROM kpid.kpi_value WHERE kpi_id = 'b_arrivals_day'
@@ -134,14 +183,17 @@ CREATE TEMP TABLE expected_cases AS SELECT * FROM truth_cases;
 SELECT (SELECT count(*) FROM (SELECT * FROM listed EXCEPT ALL SELECT * FROM expected_cases) a)
     || '|' || (SELECT count(*) FROM (SELECT * FROM expected_cases EXCEPT ALL SELECT * FROM listed) b)
     || '|' || (SELECT count(*) FROM listed)
-    || '|' || (SELECT count(DISTINCT (k.type, l.population)) FROM listed l JOIN kpid.kpi k ON k.id = l.kpi_id);
+    || '|' || (SELECT count(DISTINCT (k.type, l.population)) FROM listed l JOIN kpid.kpi k ON k.id = l.kpi_id)
+    || '|' || (SELECT count(DISTINCT k.definition ->> 'basis') FROM listed l
+               JOIN kpid.kpi k ON k.id = l.kpi_id WHERE k.type = 'proportion');
 SQL
 got=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -f "$KPID_WORK/cases.sql" 2>&1) || fail "kpi_cases: $got"
-IFS='|' read -r extra missing listed kinds <<<"$got"
+IFS='|' read -r extra missing listed kinds bases <<<"$got"
 [ "$extra" = 0 ] && [ "$missing" = 0 ] ||
     fail "drill-down differs from the truth: $extra listed but not counted, $missing counted but not listed"
 [ "$listed" -gt 1000 ] || fail "only $listed cases listed"
 [ "$kinds" -ge 11 ] || fail "only $kinds (type, population) pairs compared"
+[ "$bases" = 3 ] || fail "the members of $bases population bases compared, not of all 3"
 _kpid_say "$listed listed cases equal the truth's ($kinds type/population pairs)"
 
 # The demo's management model (etc/demo.conf.in) on the same hospital: every one of its
