@@ -1142,12 +1142,22 @@ static void test_error_paths_free_everything(void **state)
 
 /* ---- etc/kpid.conf ----------------------------------------------------------------- */
 
+/* Whether kpi's value is a share (a proportion, a duration's share within a limit, an
+ * occupancy): its unit, if any, must say so, never "%" (the value is 0.02, not 2). */
+static bool value_is_share(const kpid_kpi *kpi)
+{
+    return kpi->type == KPID_KPI_PROPORTION ||
+           (kpi->type == KPID_KPI_DURATION && kpi->u.duration.statistic == KPID_STAT_WITHIN) ||
+           (kpi->type == KPID_KPI_CENSUS && kpi->u.census.capacity > 0);
+}
+
 /*
- * The management model of the example configuration loads, and covers every
- * perspective and every process category. The sources are blanked out (their plugins are
- * test_config's business) and pseudonymization is switched off, keeping line numbers.
+ * The management model of a shipped configuration (etc/kpid.conf, etc/demo.conf.in)
+ * loads, covers every perspective, and labels every share as a share. The sources are
+ * blanked out (their plugins are test_config's business) and pseudonymization is
+ * switched off, keeping line numbers.
  */
-static void test_example_model(void **state)
+static void check_shipped_model(const char *name)
 {
     const char *source_dir = getenv("KPID_SOURCE_DIR");
     char *path, *copy = NULL;
@@ -1159,7 +1169,7 @@ static void test_example_model(void **state)
 
     if (!source_dir)
         skip();
-    assert_true(asprintf(&path, "%s/etc/kpid.conf", source_dir) > 0);
+    assert_true(asprintf(&path, "%s/etc/%s", source_dir, name) > 0);
     in = fopen(path, "re");
     assert_non_null(in);
     out = open_memstream(&copy, &size);
@@ -1189,12 +1199,29 @@ static void test_example_model(void **state)
     for (size_t i = 0; i < 4; i++)
         assert_true(perspectives[i]);
     for (size_t i = 0; i < m->n_kpis; i++) {
-        assert_non_null(m->kpis[i]->objective);
-        assert_non_null(m->kpis[i]->process->tz);
+        const kpid_kpi *kpi = m->kpis[i];
+        assert_non_null(kpi->objective);
+        assert_non_null(kpi->process->tz);
+        if (value_is_share(kpi) && kpi->unit && strcmp(kpi->unit, "share") != 0)
+            fail_msg("%s: KPI \"%s\" has a share as its value, but unit \"%s\"", name, kpi->id,
+                     kpi->unit);
+        if (value_is_share(kpi) && kpi->has_target && !(kpi->target >= 0 && kpi->target <= 1))
+            fail_msg("%s: KPI \"%s\" has a share as its value, but target %g", name, kpi->id,
+                     kpi->target);
     }
     kpid_config_free(cfg);
     free(copy);
     free(path);
+}
+
+static void test_example_model(void **state)
+{
+    check_shipped_model("kpid.conf");
+}
+
+static void test_demo_model(void **state)
+{
+    check_shipped_model("demo.conf.in");
 }
 
 int main(void)
@@ -1225,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_census_lookback),
         cmocka_unit_test(test_error_paths_free_everything),
         cmocka_unit_test(test_example_model),
+        cmocka_unit_test(test_demo_model),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
