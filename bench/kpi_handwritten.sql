@@ -5,17 +5,21 @@
 --
 -- :'start' and :'end' are the period [start, end) as timestamptz (the demo's processes
 -- run on Asia/Almaty time, so a month starts at 19:00 UTC the day before). Each KPI is
--- one statement whose row (kpi, value, numerator, denominator, n) goes into the temporary
--- table hand; the ratio KPIs read their two inputs from there, as kpid's read theirs
--- from kpid.kpi_value. The last statement prints every row: kpi|value|numerator|
--- denominator|n. bench/kpi runs this file with \timing on and reads each KPI's time after
--- its "\echo kpi ID" line.
+-- one statement whose row (kpi, value, numerator, denominator, n, excluded: the members
+-- left out because their case or subject is missing) goes into the temporary table
+-- hand; the ratio KPIs read their two inputs from there, as kpid's read theirs from
+-- kpid.kpi_value. The last statement prints every row: kpi|value|numerator|
+-- denominator|n|excluded. bench/kpi runs this file with \timing on and reads each KPI's
+-- time after its "\echo kpi ID" line.
 --
 -- Shapes: a duration KPI takes the period's first `from` event per case (DISTINCT ON),
 -- drops cases with an earlier `from` before the period (an index probe), and finds the
--- end with a LATERAL first-`to` lookup; a proportion counts the period's population
--- events with EXISTS probes; a census walks the openings within the lookback (365 days)
--- the same way as a duration, clipped to the period.
+-- end with a LATERAL first-`to` lookup; a proportion (the demo's are all per case,
+-- basis "case") takes the cases the same way and tests its conditions with EXISTS
+-- probes; a census walks the openings within the lookback (365 days) the same way as a
+-- duration, clipped to the period, without stays of zero length. The members without a
+-- case (events of the anchor activity in the period with no case_id) are counted
+-- beside.
 
 \set ON_ERROR_STOP on
 CREATE TEMPORARY TABLE hand (
@@ -23,7 +27,8 @@ CREATE TEMPORARY TABLE hand (
     value float8,
     numerator float8,
     denominator float8,
-    n bigint
+    n bigint,
+    excluded bigint
 );
 
 -- duration: ED_ARRIVAL -> PHYSICIAN_SEEN, median, minutes.
@@ -31,7 +36,9 @@ CREATE TEMPORARY TABLE hand (
 INSERT INTO hand
 SELECT 'ed_door_to_doctor',
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.time - a.time) / 60),
-       NULL, NULL, count(s.time)
+       NULL, NULL, count(s.time),
+       (SELECT count(*) FROM kpid.event
+        WHERE activity = 'ED_ARRIVAL' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT DISTINCT ON (case_id) case_id, time
       FROM kpid.event
       WHERE activity = 'ED_ARRIVAL' AND time >= :'start' AND time < :'end'
@@ -45,22 +52,33 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
                   WHERE p.case_id = a.case_id AND p.activity = 'ED_ARRIVAL'
                     AND p.time < :'start');
 
--- proportion: ED arrivals whose case has an LWBS event.
+-- proportion per visit: the cases whose first ED arrival is in the period, and those of
+-- them with an LWBS event.
 \echo kpi ed_lwbs_rate
 INSERT INTO hand
 SELECT 'ed_lwbs_rate', count(*) FILTER (WHERE lwbs)::float8 / NULLIF(count(*), 0),
-       count(*) FILTER (WHERE lwbs), count(*), count(*)
+       count(*) FILTER (WHERE lwbs), count(*), count(*),
+       (SELECT count(*) FROM kpid.event
+        WHERE activity = 'ED_ARRIVAL' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT EXISTS (SELECT FROM kpid.event x
-                     WHERE x.case_id = e.case_id
+                     WHERE x.case_id = a.case_id
                        AND x.activity = 'ED_LEFT_WITHOUT_BEING_SEEN') AS lwbs
-      FROM kpid.event e
-      WHERE e.activity = 'ED_ARRIVAL' AND e.time >= :'start' AND e.time < :'end') m;
+      FROM (SELECT DISTINCT ON (case_id) case_id, time
+            FROM kpid.event
+            WHERE activity = 'ED_ARRIVAL' AND time >= :'start' AND time < :'end'
+              AND case_id IS NOT NULL
+            ORDER BY case_id, time) a
+      WHERE NOT EXISTS (SELECT FROM kpid.event p
+                        WHERE p.case_id = a.case_id AND p.activity = 'ED_ARRIVAL'
+                          AND p.time < :'start')) m;
 
 -- duration: ADMISSION -> DISCHARGE, mean, days.
 \echo kpi average_length_of_stay
 INSERT INTO hand
 SELECT 'average_length_of_stay', avg(extract(epoch FROM s.time - a.time) / 86400),
-       NULL, NULL, count(s.time)
+       NULL, NULL, count(s.time),
+       (SELECT count(*) FROM kpid.event
+        WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT DISTINCT ON (case_id) case_id, time
       FROM kpid.event
       WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end'
@@ -75,10 +93,12 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
                     AND p.time < :'start');
 
 -- census: stays open during the period (first ADMISSION within the 365-day lookback, to
--- the first DISCHARGE at or after it), average open stays / capacity 400.
+-- the first DISCHARGE at or after it, never one of zero length), average open stays /
+-- capacity 400.
 \echo kpi bed_occupancy
 INSERT INTO hand
-SELECT 'bed_occupancy', avg_open / 400, avg_open, 400, n
+SELECT 'bed_occupancy', avg_open / 400, avg_open, 400, n, (SELECT count(*) FROM kpid.event
+        WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT coalesce(sum(extract(epoch FROM least(coalesce(c.closed, :'end'), :'end')
                                              - greatest(o.opened, :'start'))), 0)
              / extract(epoch FROM :'end'::timestamptz - :'start'::timestamptz) AS avg_open,
@@ -92,55 +112,85 @@ FROM (SELECT coalesce(sum(extract(epoch FROM least(coalesce(c.closed, :'end'), :
                          WHERE t.case_id = o.case_id AND t.activity = 'DISCHARGE'
                            AND t.time >= o.opened
                          ORDER BY t.time LIMIT 1) c ON true
-      WHERE (c.closed IS NULL OR c.closed > :'start')
+      WHERE (c.closed IS NULL OR c.closed > :'start' AND c.closed > o.opened)
         AND NOT EXISTS (SELECT FROM kpid.event p
                         WHERE p.case_id = o.case_id AND p.activity = 'ADMISSION'
                           AND p.time < :'start'::timestamptz - interval '365 days')) s;
 
--- proportion: discharges followed by an admission of the same patient within 30 days;
--- discharges of a case with a death excluded.
+-- proportion per stay: the cases whose first discharge is in the period, followed by an
+-- admission of the same patient within 30 days of it; stays ending in death excluded.
+-- A discharge without a case, or a first discharge without a patient (the readmission
+-- cannot be followed), is left out and counted.
 \echo kpi readmission_30d
 INSERT INTO hand
-SELECT 'readmission_30d', count(*) FILTER (WHERE NOT died AND readmitted)::float8
-                          / NULLIF(count(*) FILTER (WHERE NOT died), 0),
-       count(*) FILTER (WHERE NOT died AND readmitted), count(*) FILTER (WHERE NOT died),
-       count(*)
-FROM (SELECT EXISTS (SELECT FROM kpid.event x
+SELECT 'readmission_30d',
+       count(*) FILTER (WHERE followed AND NOT died AND readmitted)::float8
+           / NULLIF(count(*) FILTER (WHERE followed AND NOT died), 0),
+       count(*) FILTER (WHERE followed AND NOT died AND readmitted),
+       count(*) FILTER (WHERE followed AND NOT died), count(*) FILTER (WHERE followed),
+       count(*) FILTER (WHERE NOT followed) + (SELECT count(*) FROM kpid.event
+        WHERE activity = 'DISCHARGE' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
+FROM (SELECT d.subject_id IS NOT NULL AS followed,
+             EXISTS (SELECT FROM kpid.event x
                      WHERE x.case_id = d.case_id AND x.activity = 'DEATH') AS died,
              EXISTS (SELECT FROM kpid.event x
                      WHERE x.subject_id = d.subject_id AND x.activity = 'ADMISSION'
                        AND x.time > d.time AND x.time <= d.time + interval '30 days')
                  AS readmitted
-      FROM kpid.event d
-      WHERE d.activity = 'DISCHARGE' AND d.time >= :'start' AND d.time < :'end') m;
+      FROM (SELECT DISTINCT ON (case_id) case_id, subject_id, time
+            FROM kpid.event
+            WHERE activity = 'DISCHARGE' AND time >= :'start' AND time < :'end'
+              AND case_id IS NOT NULL
+            ORDER BY case_id, time, source, event_key) d
+      WHERE NOT EXISTS (SELECT FROM kpid.event p
+                        WHERE p.case_id = d.case_id AND p.activity = 'DISCHARGE'
+                          AND p.time < :'start')) m;
 
--- proportion: admissions whose case has a death.
+-- proportion per stay: the cases whose first admission is in the period, and those of
+-- them with a death.
 \echo kpi in_hospital_mortality
 INSERT INTO hand
 SELECT 'in_hospital_mortality', count(*) FILTER (WHERE died)::float8 / NULLIF(count(*), 0),
-       count(*) FILTER (WHERE died), count(*), count(*)
+       count(*) FILTER (WHERE died), count(*), count(*), (SELECT count(*) FROM kpid.event
+        WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT EXISTS (SELECT FROM kpid.event x
-                     WHERE x.case_id = e.case_id AND x.activity = 'DEATH') AS died
-      FROM kpid.event e
-      WHERE e.activity = 'ADMISSION' AND e.time >= :'start' AND e.time < :'end') m;
+                     WHERE x.case_id = a.case_id AND x.activity = 'DEATH') AS died
+      FROM (SELECT DISTINCT ON (case_id) case_id, time
+            FROM kpid.event
+            WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end'
+              AND case_id IS NOT NULL
+            ORDER BY case_id, time) a
+      WHERE NOT EXISTS (SELECT FROM kpid.event p
+                        WHERE p.case_id = a.case_id AND p.activity = 'ADMISSION'
+                          AND p.time < :'start')) m;
 
--- proportion: scheduled surgeries whose case has a cancellation.
+-- proportion per surgery case: the cases first scheduled in the period, and those of
+-- them with a cancellation.
 \echo kpi surgery_cancellation_rate
 INSERT INTO hand
 SELECT 'surgery_cancellation_rate',
        count(*) FILTER (WHERE cancelled)::float8 / NULLIF(count(*), 0),
-       count(*) FILTER (WHERE cancelled), count(*), count(*)
+       count(*) FILTER (WHERE cancelled), count(*), count(*), (SELECT count(*) FROM kpid.event
+        WHERE activity = 'SURGERY_SCHEDULED' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT EXISTS (SELECT FROM kpid.event x
-                     WHERE x.case_id = e.case_id AND x.activity = 'SURGERY_CANCELLED')
+                     WHERE x.case_id = a.case_id AND x.activity = 'SURGERY_CANCELLED')
                  AS cancelled
-      FROM kpid.event e
-      WHERE e.activity = 'SURGERY_SCHEDULED' AND e.time >= :'start' AND e.time < :'end') m;
+      FROM (SELECT DISTINCT ON (case_id) case_id, time
+            FROM kpid.event
+            WHERE activity = 'SURGERY_SCHEDULED' AND time >= :'start' AND time < :'end'
+              AND case_id IS NOT NULL
+            ORDER BY case_id, time) a
+      WHERE NOT EXISTS (SELECT FROM kpid.event p
+                        WHERE p.case_id = a.case_id AND p.activity = 'SURGERY_SCHEDULED'
+                          AND p.time < :'start')) m;
 
 -- duration: APPOINTMENT_BOOKED -> APPOINTMENT_SEEN, mean, days.
 \echo kpi outpatient_waiting_time
 INSERT INTO hand
 SELECT 'outpatient_waiting_time', avg(extract(epoch FROM s.time - a.time) / 86400),
-       NULL, NULL, count(s.time)
+       NULL, NULL, count(s.time),
+       (SELECT count(*) FROM kpid.event
+        WHERE activity = 'APPOINTMENT_BOOKED' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT DISTINCT ON (case_id) case_id, time
       FROM kpid.event
       WHERE activity = 'APPOINTMENT_BOOKED' AND time >= :'start' AND time < :'end'
@@ -159,7 +209,9 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 INSERT INTO hand
 SELECT 'lab_turnaround_p90',
        percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM s.time - a.time) / 60),
-       NULL, NULL, count(s.time)
+       NULL, NULL, count(s.time),
+       (SELECT count(*) FROM kpid.event
+        WHERE activity = 'LAB_ORDER' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT DISTINCT ON (case_id) case_id, time
       FROM kpid.event
       WHERE activity = 'LAB_ORDER' AND time >= :'start' AND time < :'end'
@@ -179,7 +231,9 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 INSERT INTO hand
 SELECT 'lab_within_60', count(*) FILTER (WHERE s.time <= a.time + interval '60 minutes')::float8
                         / NULLIF(count(*), 0),
-       count(*) FILTER (WHERE s.time <= a.time + interval '60 minutes'), count(*), count(*)
+       count(*) FILTER (WHERE s.time <= a.time + interval '60 minutes'), count(*), count(*),
+       (SELECT count(*) FROM kpid.event
+        WHERE activity = 'LAB_ORDER' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT DISTINCT ON (case_id) case_id, time
       FROM kpid.event
       WHERE activity = 'LAB_ORDER' AND time >= :'start' AND time < :'end'
@@ -196,7 +250,7 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 -- count: hospital-acquired infections.
 \echo kpi hai_count
 INSERT INTO hand
-SELECT 'hai_count', count(*), NULL, NULL, count(*)
+SELECT 'hai_count', count(*), NULL, NULL, count(*), NULL
 FROM kpid.event
 WHERE activity = 'HOSPITAL_ACQUIRED_INFECTION' AND time >= :'start' AND time < :'end';
 
@@ -206,7 +260,8 @@ INSERT INTO hand
 SELECT 'patient_days',
        coalesce(sum(extract(epoch FROM least(coalesce(c.closed, :'end'), :'end')
                                        - greatest(o.opened, :'start'))), 0) / 86400,
-       NULL, NULL, count(*)
+       NULL, NULL, count(*), (SELECT count(*) FROM kpid.event
+        WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT DISTINCT ON (case_id) case_id, time AS opened
       FROM kpid.event
       WHERE activity = 'ADMISSION' AND case_id IS NOT NULL AND time < :'end'
@@ -216,7 +271,7 @@ LEFT JOIN LATERAL (SELECT t.time AS closed FROM kpid.event t
                    WHERE t.case_id = o.case_id AND t.activity = 'DISCHARGE'
                      AND t.time >= o.opened
                    ORDER BY t.time LIMIT 1) c ON true
-WHERE (c.closed IS NULL OR c.closed > :'start')
+WHERE (c.closed IS NULL OR c.closed > :'start' AND c.closed > o.opened)
   AND NOT EXISTS (SELECT FROM kpid.event p
                   WHERE p.case_id = o.case_id AND p.activity = 'ADMISSION'
                     AND p.time < :'start'::timestamptz - interval '365 days');
@@ -224,47 +279,46 @@ WHERE (c.closed IS NULL OR c.closed > :'start')
 -- ratio: HAI per 1000 patient-days, from the two values above.
 \echo kpi hai_per_1000_patient_days
 INSERT INTO hand
-SELECT 'hai_per_1000_patient_days', h.value / NULLIF(d.value, 0) * 1000, h.value, d.value, NULL
+SELECT 'hai_per_1000_patient_days', h.value / NULLIF(d.value, 0) * 1000, h.value, d.value, NULL,
+       NULL
 FROM hand h, hand d
 WHERE h.kpi = 'hai_count' AND d.kpi = 'patient_days';
 
--- value: training hours, sum.
+-- value: training hours, sum (0 over none); n counts the events with a value.
 \echo kpi training_hours
 INSERT INTO hand
-SELECT 'training_hours', sum(value), NULL, NULL, count(*)
+SELECT 'training_hours', coalesce(sum(value), 0), NULL, NULL, count(value), NULL
 FROM kpid.event
-WHERE activity = 'TRAINING_HOURS' AND time >= :'start' AND time < :'end'
-  AND value IS NOT NULL;
+WHERE activity = 'TRAINING_HOURS' AND time >= :'start' AND time < :'end';
 
 -- value: staff headcount, sum.
 \echo kpi headcount
 INSERT INTO hand
-SELECT 'headcount', sum(value), NULL, NULL, count(*)
+SELECT 'headcount', coalesce(sum(value), 0), NULL, NULL, count(value), NULL
 FROM kpid.event
-WHERE activity = 'STAFF_HEADCOUNT' AND time >= :'start' AND time < :'end'
-  AND value IS NOT NULL;
+WHERE activity = 'STAFF_HEADCOUNT' AND time >= :'start' AND time < :'end';
 
 -- ratio: training hours per employee, factor 1.
 \echo kpi training_hours_per_employee
 INSERT INTO hand
-SELECT 'training_hours_per_employee', h.value / NULLIF(d.value, 0), h.value, d.value, NULL
+SELECT 'training_hours_per_employee', h.value / NULLIF(d.value, 0), h.value, d.value, NULL,
+       NULL
 FROM hand h, hand d
 WHERE h.kpi = 'training_hours' AND d.kpi = 'headcount';
 
 -- value: patient satisfaction, mean score.
 \echo kpi patient_satisfaction
 INSERT INTO hand
-SELECT 'patient_satisfaction', avg(value), NULL, NULL, count(*)
+SELECT 'patient_satisfaction', avg(value), NULL, NULL, count(value), NULL
 FROM kpid.event
-WHERE activity = 'SATISFACTION_SURVEY' AND time >= :'start' AND time < :'end'
-  AND value IS NOT NULL;
+WHERE activity = 'SATISFACTION_SURVEY' AND time >= :'start' AND time < :'end';
 
 -- value: cost per case, mean.
 \echo kpi cost_per_case
 INSERT INTO hand
-SELECT 'cost_per_case', avg(value), NULL, NULL, count(*)
+SELECT 'cost_per_case', avg(value), NULL, NULL, count(value), NULL
 FROM kpid.event
-WHERE activity = 'COST' AND time >= :'start' AND time < :'end' AND value IS NOT NULL;
+WHERE activity = 'COST' AND time >= :'start' AND time < :'end';
 
 \echo results
-SELECT kpi, value, numerator, denominator, n FROM hand ORDER BY kpi;
+SELECT kpi, value, numerator, denominator, n, excluded FROM hand ORDER BY kpi;

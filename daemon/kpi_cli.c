@@ -33,8 +33,10 @@ int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
         kpid_sql_clear(&sql);
         return EX_FAILURE;
     }
-    printf("-- KPI %s (%s, %s, period %s), defined at %s:%d\n", kpi->id,
-           kpid_kpi_type_name(kpi->type), kpi->process->id, kpi->period_text, kpi->file, kpi->line);
+    printf("-- KPI %s (%s%s%s, %s, period %s), defined at %s:%d\n", kpi->id,
+           kpid_kpi_type_name(kpi->type), kpi->type == KPID_KPI_PROPORTION ? " per " : "",
+           kpi->type == KPID_KPI_PROPORTION ? kpid_basis_name(kpi->u.proportion.basis) : "",
+           kpi->process->id, kpi->period_text, kpi->file, kpi->line);
     printf("-- version %s\n", hash);
     printf("%s;\n", sql.text.data);
     printf("-- $1 = period start (timestamptz)\n-- $2 = period end (timestamptz)\n");

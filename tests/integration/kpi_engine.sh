@@ -230,6 +230,9 @@ grep -q "^-- \$[0-9]* = '{\"x'); DROP TABLE kpid.event; --\"}'" "$KPID_WORK/expl
     { cat "$KPID_WORK/explain.txt" >&2; fail "the hostile value is not a parameter"; }
 ! grep -v '^--' "$KPID_WORK/explain.txt" | grep -q "DROP TABLE" || fail "a value was spliced into SQL"
 grep -q "= ANY (\$[0-9]*::text\[\])" "$KPID_WORK/explain.txt" || fail "not_in is not an array parameter"
+KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" --explain r_lwbs_subject |
+    head -n 1 | grep -q '^-- KPI r_lwbs_subject (proportion per subject, rules, period month)' ||
+    fail "--explain does not name the population basis"
 
 KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" backfill --from 2025-01-01 --to 2025-03-01 \
     >>"$KPID_LOG" 2>&1 || fail "backfill failed"
