@@ -88,6 +88,26 @@ static size_t lower_bound(const struct ht_store *s, const uint32_t *idx, size_t 
     return lo;
 }
 
+/* The run of activity act in r, a range of the subject index ((activity, time) order):
+ * [*ret_lo, *ret_hi). */
+static void activity_run(const struct ht_store *s, struct ht_range r, uint32_t act,
+                         size_t *ret_lo, size_t *ret_hi)
+{
+    size_t lo = 0, hi = r.n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->ev[r.idx[mid]].act < act)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *ret_lo = lo;
+    while (hi < r.n && s->ev[r.idx[hi]].act == act)
+        hi++;
+    *ret_hi = hi;
+}
+
 /* Whether condition c holds for member event m (before negate). */
 static bool cond_exists(const struct ht_store *s, const struct ht_cond *c,
                         const struct ht_event *m)
@@ -108,17 +128,8 @@ static bool cond_exists(const struct ht_store *s, const struct ht_cond *c,
     /* The subject index is in (activity, time) order: find the activity's run, then
      * the first event after m. */
     struct ht_range r = ht_by_subject(s, m->subject);
-    size_t lo = 0, hi = r.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->ev[r.idx[mid]].act < c->act)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
-    while (end < r.n && s->ev[r.idx[end]].act == c->act)
-        end++;
+    size_t lo, end;
+    activity_run(s, r, c->act, &lo, &end);
     for (size_t i = lower_bound(s, r.idx, lo, end, m->time, /* strict= */ true); i < end; i++) {
         const struct ht_event *x = &s->ev[r.idx[i]];
         if (c->within_us > 0 && x->time > m->time + c->within_us)
@@ -193,8 +204,12 @@ static bool first_of_group(const struct ht_store *s, const struct ht_kpi *k,
 {
     struct ht_range r = k->basis == HT_BASIS_CASE ? ht_by_case(s, e->case_id)
                                                   : ht_by_subject(s, e->subject);
+    size_t lo = 0, hi = r.n;
 
-    for (size_t i = 0; i < r.n; i++) {
+    /* A subject may have many events: only the run of the population's activity. */
+    if (k->basis == HT_BASIS_SUBJECT)
+        activity_run(s, r, k->cond[HT_C_POPULATION].act, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
         const struct ht_event *x = &s->ev[r.idx[i]];
         if (x == e || !population_event(s, k, x))
             continue;
