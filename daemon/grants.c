@@ -11,7 +11,7 @@ void kpid_grants_apply(PGconn *conn)
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 3) {
         log_warning("cannot apply the warehouse roles' grants error=\"%s\"; dashboards, "
                     "analysts and sql KPIs may lack privileges until a start succeeds",
-                    kpid_pg_error_line(conn, res));
+                    kpid_log_value(kpid_pg_error_line(conn, res)));
         PQclear(res);
         return;
     }
