@@ -29,7 +29,10 @@
  *   transaction. Only after COMMIT does it call committed(); only then may the plugin
  *   acknowledge upstream (HL7 ACK, Kafka offset commit, deleting a spool file). After a
  *   crash the plugin is started with the last committed cursor, so what was submitted
- *   but not committed is read again; event keys make the rewrite idempotent.
+ *   but not committed is read again; event keys make the rewrite idempotent. A position
+ *   too large for one cursor (one per file of a spool folder, per Kafka partition)
+ *   goes into keyed source state (state_put, since ABI 1.1), which rides in the batch
+ *   and commits with it.
  *
  * Threads
  *   Each source instance has its own thread: init, poll/run and fini are called from it.
@@ -46,6 +49,13 @@
  * Return values
  *   Callbacks and host functions return 0 (or a non-negative count) on success and a
  *   negative errno on failure.
+ *
+ * Minor versions
+ *   A minor version only adds: members at the end of a struct, before its reserved
+ *   fields, which grow struct_size. ABI 1.1 adds keyed source state (state_put,
+ *   state_load) and two helpers for rejected input (pseudonymize, event_invalid) to
+ *   kpid_host. A plugin built for 1.0 runs unchanged on a 1.1 host; a plugin built for
+ *   1.1 that may meet a 1.0 host tests each member with KPID_HOST_HAS() first.
  */
 #ifndef KPID_PLUGIN_H
 #define KPID_PLUGIN_H
@@ -59,7 +69,7 @@ extern "C" {
 #endif
 
 #define KPID_ABI_MAJOR 1
-#define KPID_ABI_MINOR 0
+#define KPID_ABI_MINOR 1
 
 /* The name of the one function a plugin exports. */
 #define KPID_PLUGIN_ENTRY "kpid_plugin_entry"
@@ -69,6 +79,19 @@ struct config_setting_t; /* libconfig's setting, for nested sections */
 
 typedef struct kpid_source kpid_source; /* the host's handle of one source instance */
 typedef struct kpid_batch kpid_batch;   /* a batch under construction */
+
+/* Limits of keyed source state (state_put, since ABI 1.1), in bytes. */
+#define KPID_STATE_KEY_MAX 256
+#define KPID_STATE_VALUE_MAX 4096
+
+/* Length of a pseudonym (pseudonymize, since ABI 1.1): hex digits, without the NUL. */
+#define KPID_PSEUDONYM_LEN 64
+
+/* The identifier fields the host may pseudonymize (pseudonymize, since ABI 1.1). */
+enum kpid_id_field {
+    KPID_ID_SUBJECT = 1, /* subject_id: pseudonymized unless pseudonymize = false */
+    KPID_ID_CASE = 2,    /* case_id: only where the source sets pseudonymize_case_id */
+};
 
 /* Log levels: the syslog / sd-daemon priorities. */
 enum kpid_log_level {
@@ -212,8 +235,73 @@ typedef struct kpid_host {
     /* Adds delta to a named counter of this source, reported in the status. */
     void (*metric_add)(kpid_source *src, const char *name, int64_t delta);
 
+    /* ---- since ABI 1.1: test with KPID_HOST_HAS(host, member) before use ---- */
+
+    /*
+     * Keyed source state: small values a plugin keeps per key (a file's position, the
+     * last committed HL7 control id, a Kafka partition's offset), stored in
+     * kpid.source_state under the source's name.
+     *
+     * state_put() records, in the batch, that key now holds value, or that key is
+     * deleted when value is NULL. The host writes the batch's puts in the batch's own
+     * transaction, after its events and before its cursor: state is exactly as durable
+     * as the cursor, never ahead of the events and never behind them. Within a batch,
+     * and across the batches written in one transaction, the last put of a key wins, in
+     * the order the puts were made and the batches submitted. key is 1 to
+     * KPID_STATE_KEY_MAX bytes of valid UTF-8 without control characters (C0, DEL, C1);
+     * value is at most KPID_STATE_VALUE_MAX bytes of valid UTF-8 without NUL. Anything
+     * else returns -EINVAL and records nothing (it is a bug of the plugin, not rejected
+     * input); the batch stays usable. Puts count in batch_rows() and batch_bytes().
+     */
+    int (*state_put)(kpid_batch *batch, const char *key, const char *value);
+
+    /*
+     * Calls fn(arg, key, value) for every committed key of this source, in bytewise
+     * (strcmp) order of the keys; key and value are valid only during the call. Reads
+     * the warehouse in pages, over a connection of its own that is closed before it
+     * returns, so that any number of keys may be loaded in bounded memory; call it from
+     * the source thread (in init, or at the start of poll or run), when none of the
+     * source's batches is in flight: what it sees then belongs with the cursor that
+     * cursor_load() returns. Returns 0; the first negative value fn returned (the load
+     * stops there); or -EIO when the warehouse cannot be read (logged): a plugin then
+     * fails init, and the host restarts it with backoff.
+     */
+    int (*state_load)(kpid_source *src, int (*fn)(void *arg, const char *key, const char *value),
+                      void *arg);
+
+    /*
+     * Writes into out (out_size bytes, always NUL-terminated) what the host would store
+     * in kpid.event for the identifier id (len bytes) of the given field: its pseudonym
+     * (KPID_PSEUDONYM_LEN lowercase hex digits) and returns 1, or, when the host stores
+     * that field of this source in clear (pseudonymization off; case_id without
+     * pseudonymize_case_id), id itself, cut to out_size - 1 bytes, and returns 0. For
+     * rejected input that must not keep clear identifiers. Calling it with len 0 tells
+     * whether the field is pseudonymized at all. Returns -EINVAL for an unknown field
+     * or out_size 0, -ENOBUFS when a pseudonym does not fit in out, -EIO when the
+     * hash cannot be computed.
+     */
+    int (*pseudonymize)(kpid_source *src, enum kpid_id_field field, const char *id, size_t len,
+                        char *out, size_t out_size);
+
+    /*
+     * The reason, one printable line, why emit() would refuse ev (a missing key, a bad
+     * activity, a time outside years 0001-9999, invalid UTF-8, ...), or NULL when it
+     * would accept it. A plugin that asks first can reject a refused event with its own
+     * locator and raw input (reject()), instead of the host recording it without its
+     * raw input. The text is valid until the next call from the same thread.
+     */
+    const char *(*event_invalid)(kpid_source *src, const kpid_event *ev);
+
     void *reserved[8];
 } kpid_host;
+
+/*
+ * True when the host's table covers member: a plugin built against a newer minor version
+ * than the daemon it runs in tests the members it needs, e.g.
+ * KPID_HOST_HAS(host, state_put), and fails init (or does without) when one is missing.
+ */
+#define KPID_HOST_HAS(host, member)                                                   \
+    ((host)->struct_size >= offsetof(kpid_host, member) + sizeof((host)->member))
 
 /*
  * What a plugin exports. Fields are read only when struct_size covers them.
