@@ -33,6 +33,7 @@ struct kpid_batch *kpid_batch_free(struct kpid_batch *b)
     kpid_buf_free(&b->rows);
     kpid_buf_free(&b->rejects);
     kpid_buf_free(&b->ops_text);
+    kpid_buf_free(&b->state);
     free(b->ops);
     free(b->cursor);
     free(b);
@@ -476,6 +477,49 @@ int kpid_batch_reject(struct kpid_batch *b, const char *locator, const char *rea
     return r;
 }
 
+const char *kpid_event_invalid(const kpid_event *ev)
+{
+    return check_event(ev);
+}
+
+/* A state key: 1..KPID_STATE_KEY_MAX bytes of valid UTF-8 without C0, DEL or C1. */
+static bool state_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+
+    if (n == 0 || n > KPID_STATE_KEY_MAX || !kpid_utf8_valid(key, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        /* U+0080..U+009F are C2 80..C2 9F. */
+        if (c == 0xc2 && (unsigned char)key[i + 1] <= 0x9f)
+            return false;
+    }
+    return true;
+}
+
+int kpid_batch_state_put(struct kpid_batch *b, const char *key, const char *value)
+{
+    kpid_buf *t = &b->state;
+    size_t mark = t->len;
+    int r;
+
+    if (!key || !state_key_valid(key))
+        return -EINVAL;
+    if (value && (strlen(value) > KPID_STATE_VALUE_MAX || !kpid_utf8_valid(value, strlen(value))))
+        return -EINVAL;
+    if ((r = put_str(t, b->ctx->source)) < 0 || (r = put_sep(t, '\t')) < 0 ||
+        (r = put_str(t, key)) < 0 || (r = put_sep(t, '\t')) < 0 ||
+        (r = put_str(t, value)) < 0 || (r = put_sep(t, '\n')) < 0) {
+        t->len = mark;
+        return r;
+    }
+    b->n_state++;
+    return 0;
+}
+
 int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor)
 {
     char *c;
@@ -495,7 +539,7 @@ int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor)
 void kpid_batch_seal(struct kpid_batch *b)
 {
     b->item.events = kpid_batch_weight(b);
-    b->item.bytes = b->rows.cap + b->rejects.cap + b->ops_text.cap +
+    b->item.bytes = b->rows.cap + b->rejects.cap + b->ops_text.cap + b->state.cap +
                     b->ops_cap * sizeof(*b->ops) + sizeof(*b);
 }
 

@@ -8,6 +8,8 @@
  * events (how many events were emitted before it), so that the writer can restore the
  * order when it must stage the batch: see kpid_batch_stage_rows.
  * Rejected input is kept as kpid_stage_rejected rows: source, locator, reason, raw.
+ * Keyed source state (state_put) is kept as kpid_stage_state rows: source, key, value
+ * (\N = delete), in the order put; the writer applies the last per key.
  *
  * A batch is touched by one thread at a time: its source thread until it is queued,
  * then the writer.
@@ -58,6 +60,8 @@ struct kpid_batch {
     kpid_batch_op *ops;
     size_t n_ops, ops_cap;
     size_t n_events, n_rejects;
+    kpid_buf state;            /* kpid_stage_state rows */
+    size_t n_state;
     char *cursor;              /* NULL = unchanged */
 };
 
@@ -80,6 +84,18 @@ int kpid_batch_reject(struct kpid_batch *b, const char *locator, const char *rea
 /* Appends one kpid_stage_rejected row to out (the writer's own rejects use it too). */
 int kpid_reject_row(kpid_buf *out, const char *source, const char *locator,
                     const char *reason, const char *raw, size_t raw_len);
+/*
+ * Appends a state put (value NULL: a delete) as one kpid_stage_state row. Returns 0, or
+ * -EINVAL without recording anything when key is not 1..KPID_STATE_KEY_MAX bytes of
+ * valid UTF-8 without control characters or value is longer than KPID_STATE_VALUE_MAX
+ * bytes or not valid UTF-8, or -ENOMEM.
+ */
+int kpid_batch_state_put(struct kpid_batch *b, const char *key, const char *value);
+/*
+ * Why kpid_batch_emit would refuse ev (the text of its rejected row), or NULL when it
+ * would accept it. The text is static or per-thread: valid until the next call.
+ */
+const char *kpid_event_invalid(const kpid_event *ev);
 /* Sets the cursor after the batch (copied; NULL keeps the previous one). */
 int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor);
 /* Updates item.events and item.bytes for the queue. */
@@ -105,10 +121,16 @@ typedef struct kpid_batch_iter {
 bool kpid_batch_next(const struct kpid_batch *b, kpid_batch_iter *it, char *ret_op,
                      const char **ret_row, size_t *ret_len);
 
-/* Rows the batch weighs: events, operations and rejected input. */
+/* Rows the batch weighs: events, operations, rejected input and state puts. */
 static inline size_t kpid_batch_weight(const struct kpid_batch *b)
 {
-    return b->n_events + b->n_ops + b->n_rejects;
+    return b->n_events + b->n_ops + b->n_rejects + b->n_state;
+}
+
+/* Bytes of COPY data the batch holds so far. */
+static inline size_t kpid_batch_bytes(const struct kpid_batch *b)
+{
+    return b->rows.len + b->rejects.len + b->ops_text.len + b->state.len;
 }
 
 /* Helpers shared with the tests. */

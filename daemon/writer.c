@@ -32,6 +32,9 @@ static const char SQL_STAGE[] =
     " ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS kpid_keys (source text, event_key text)"
     " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS kpid_stage_state ("
+    " seq bigint GENERATED ALWAYS AS IDENTITY, source text COLLATE \"C\" NOT NULL,"
+    " key text COLLATE \"C\" NOT NULL, value text) ON COMMIT DELETE ROWS;"
     /* Every join the writer makes is a small set against kpid.event by its key: index
      * lookups are right, and the temporary tables have no statistics to tell. */
     "SET enable_hashjoin = off; SET enable_mergejoin = off";
@@ -83,6 +86,19 @@ static const char SQL_REJECTED[] =
     " FROM kpid_stage_rejected ORDER BY source, locator"
     " ON CONFLICT (source, locator) DO UPDATE SET reason = EXCLUDED.reason,"
     " raw = EXCLUDED.raw, rejected_at = now()";
+
+/* Keyed source state: the last put per (source, key) in COPY order decides, a value or
+ * a delete (NULL). */
+#define STATE_LAST                                                                            \
+    "(SELECT DISTINCT ON (source, key) source, key, value FROM kpid_stage_state"              \
+    " ORDER BY source, key, seq DESC)"
+static const char SQL_STATE[] =
+    "INSERT INTO kpid.source_state AS s (source, key, value)"
+    " SELECT source, key, value FROM " STATE_LAST " l WHERE value IS NOT NULL"
+    " ON CONFLICT (source, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
+    " WHERE s.value IS DISTINCT FROM EXCLUDED.value;"
+    "DELETE FROM kpid.source_state s USING " STATE_LAST " l"
+    " WHERE l.value IS NULL AND s.source = l.source AND s.key = l.key";
 
 static const char SQL_CURSOR[] =
     "INSERT INTO kpid.cursor (source, cursor) VALUES ($1, $2)"
@@ -449,6 +465,24 @@ static int stage_rejects(kpid_writer *w, struct kpid_batch **set, size_t n, bool
     return r;
 }
 
+/* Writes the state puts of the set's batches, in set order, into kpid.source_state. */
+static int store_state(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
+{
+    chunk *chunks = malloc((n ? n : 1) * sizeof(*chunks));
+    size_t k = 0;
+    int r = 0;
+
+    if (!chunks)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (set[i]->state.len)
+            chunks[k++] = (chunk){set[i]->state.data, set[i]->state.len};
+    if (k && (r = copy_chunks(w, "kpid_stage_state (source, key, value)", chunks, k, err)) == 0)
+        r = exec_step(w, SQL_STATE, err);
+    free(chunks);
+    return r;
+}
+
 /* Stores the newest cursor of each source in the set. */
 static int store_cursors(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
 {
@@ -501,6 +535,8 @@ static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_err
     if ((r = stage_rejects(w, set, n, &any_rejects, err)) < 0)
         goto fail;
     if (any_rejects && (r = exec_step(w, SQL_REJECTED, err)) < 0)
+        goto fail;
+    if ((r = store_state(w, set, n, err)) < 0)
         goto fail;
     if ((r = store_cursors(w, set, n, err)) < 0)
         goto fail;

@@ -310,6 +310,105 @@ static void cursor_rules(void **unused)
     kpid_batch_free(b);
 }
 
+static char *state_text(const struct kpid_batch *b)
+{
+    char *s = malloc(b->state.len + 1);
+    memcpy(s, b->state.data ? b->state.data : "", b->state.len);
+    s[b->state.len] = '\0';
+    return s;
+}
+
+/* Keyed source state: the limits of keys and values; refused puts record nothing. */
+static void state_put_limits(void **unused)
+{
+    struct kpid_batch *b;
+    char key[KPID_STATE_KEY_MAX + 2], *value = malloc(KPID_STATE_VALUE_MAX + 2);
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    memset(key, 'k', sizeof(key));
+    key[KPID_STATE_KEY_MAX] = '\0';
+    memset(value, 'v', KPID_STATE_VALUE_MAX + 1);
+    value[KPID_STATE_VALUE_MAX] = '\0';
+    /* At the limits: accepted. */
+    assert_int_equal(kpid_batch_state_put(b, key, value), 0);
+    assert_int_equal(kpid_batch_state_put(b, "a", ""), 0);
+    assert_int_equal(kpid_batch_state_put(b, "\xc3\xa9t\xc3\xa9 ~", "\xf0\x9f\x98\x80"), 0);
+    assert_int_equal(b->n_state, 3);
+    size_t len = b->state.len;
+
+    /* One byte over, empty, control characters (C0, DEL, C1), invalid UTF-8: refused. */
+    key[KPID_STATE_KEY_MAX] = 'k';
+    key[KPID_STATE_KEY_MAX + 1] = '\0';
+    assert_int_equal(kpid_batch_state_put(b, key, "v"), -EINVAL);
+    value[KPID_STATE_VALUE_MAX] = 'v';
+    value[KPID_STATE_VALUE_MAX + 1] = '\0';
+    assert_int_equal(kpid_batch_state_put(b, "a", value), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, "", "v"), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, NULL, "v"), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, "a\tb", "v"), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, "a\nb", "v"), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, "a\x7f", "v"), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, "a\xc2\x85", "v"), -EINVAL); /* U+0085 NEL */
+    assert_int_equal(kpid_batch_state_put(b, "a\xc2\x9f", "v"), -EINVAL); /* U+009F */
+    assert_int_equal(kpid_batch_state_put(b, "a\xff", "v"), -EINVAL);
+    assert_int_equal(kpid_batch_state_put(b, "a", "\xc0\xaf"), -EINVAL);
+    assert_int_equal(b->n_state, 3);
+    assert_int_equal(b->state.len, len);
+    /* U+00A0 is the first code point after C1: a key may hold it. */
+    assert_int_equal(kpid_batch_state_put(b, "a\xc2\xa0", "v"), 0);
+    assert_int_equal(kpid_batch_weight(b), 4);
+    assert_int_equal(kpid_batch_bytes(b), b->state.len);
+    free(value);
+    kpid_batch_free(b);
+}
+
+/* Puts are kept in the order made, as COPY rows; a delete is \N; escaping applies. The
+ * writer's staging keeps that order (its seq), so the last put of a key wins. */
+static void state_put_rows_in_order(void **unused)
+{
+    struct kpid_batch *b;
+
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_state_put(b, "f:1:2", "{\"off\":1}"), 0);
+    assert_int_equal(kpid_batch_state_put(b, "g", "back\\slash"), 0);
+    assert_int_equal(kpid_batch_state_put(b, "f:1:2", "{\"off\":2}"), 0);
+    assert_int_equal(kpid_batch_state_put(b, "g", NULL), 0);
+    char *s = state_text(b);
+    assert_string_equal(s, "src1\tf:1:2\t{\"off\":1}\n"
+                           "src1\tg\tback\\\\slash\n"
+                           "src1\tf:1:2\t{\"off\":2}\n"
+                           "src1\tg\t\\N\n");
+    free(s);
+    assert_int_equal(b->n_state, 4);
+    assert_int_equal(b->n_events, 0);
+    /* A batch of state only still weighs, and the queue counts its bytes. */
+    kpid_batch_seal(b);
+    assert_int_equal(b->item.events, 4);
+    assert_true(b->item.bytes >= b->state.len);
+    kpid_batch_free(b);
+}
+
+/* kpid_event_invalid says what kpid_batch_emit would refuse, and nothing else. */
+static void event_invalid_matches_emit(void **unused)
+{
+    struct kpid_batch *b;
+    kpid_event good = {.event_key = "k", .activity = "A", .time_us = 0};
+    kpid_event late = good, bad = good;
+    late.time_us = 253402300800000000LL; /* 10000-01-01 */
+    bad.activity = "lower";
+
+    assert_null(kpid_event_invalid(&good));
+    assert_string_equal(kpid_event_invalid(&late), "time outside years 0001-9999");
+    assert_string_equal(kpid_event_invalid(&bad), "activity must match [A-Z0-9_]{1,64}");
+    assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
+    assert_int_equal(kpid_batch_emit(b, &good, NULL), 0);
+    assert_int_equal(kpid_batch_emit(b, &late, "f:1"), -EINVAL);
+    char *s = rejects_text(b);
+    assert_string_equal(s, "src1\tf:1\ttime outside years 0001-9999\t\\N\n");
+    free(s);
+    kpid_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +422,9 @@ int main(void)
         cmocka_unit_test(pseudonymized_ids),
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(cursor_rules),
+        cmocka_unit_test(state_put_limits),
+        cmocka_unit_test(state_put_rows_in_order),
+        cmocka_unit_test(event_invalid_matches_emit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
