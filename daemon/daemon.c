@@ -135,6 +135,8 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
             .key = cfg->pseudonymize ? cfg->pseudonym_key : NULL,
             .key_len = cfg->pseudonym_key_len,
             .initial_cursor = kpid_cursor_set_get(cursors, sc->name),
+            .conninfo = cfg->warehouse.conninfo,
+            .password_file = cfg->warehouse.password_file,
             .once = once,
         };
         r = kpid_source_start(sc, &so, &d->sources[i]);

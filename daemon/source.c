@@ -10,6 +10,8 @@
 
 #include "batch.h"
 #include "log.h"
+#include "pseudonym.h"
+#include "source_state.h"
 
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 60000
@@ -21,6 +23,8 @@ struct kpid_source {
     const kpid_plugin_def *def;
     kpid_queue *queue;
     kpid_batch_ctx ctx;
+    char *conninfo;        /* the warehouse, for state_load */
+    char *password_file;
     bool once;
     pthread_t thread;
 
@@ -118,7 +122,7 @@ static size_t host_batch_rows(const kpid_batch *b)
 
 static size_t host_batch_bytes(const kpid_batch *b)
 {
-    return b->rows.len + b->rejects.len + b->ops_text.len;
+    return kpid_batch_bytes(b);
 }
 
 static int host_batch_submit(kpid_batch *b, const char *cursor, uint64_t *ret_batch_id)
@@ -175,6 +179,63 @@ static void host_metric_add(kpid_source *src, const char *name, int64_t delta)
              (long long)delta);
 }
 
+static int host_state_put(kpid_batch *b, const char *key, const char *value)
+{
+    return kpid_batch_state_put(b, key, value);
+}
+
+static int host_state_load(kpid_source *src,
+                           int (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+    char *error = NULL;
+    int r;
+
+    if (!src->conninfo) {
+        host_log(src, KPID_LOG_ERR, "cannot read the source's state: no warehouse configured");
+        return -EIO;
+    }
+    r = kpid_source_state_load(src->conninfo, src->password_file, src->cfg->name, fn, arg, &error);
+    if (r == -EIO && error)
+        host_log(src, KPID_LOG_ERR, "cannot read the source's state: %s", error);
+    free(error);
+    return r;
+}
+
+static int host_pseudonymize(kpid_source *src, enum kpid_id_field field, const char *id,
+                             size_t len, char *out, size_t out_size)
+{
+    bool on;
+
+    if (field == KPID_ID_SUBJECT)
+        on = src->ctx.key != NULL;
+    else if (field == KPID_ID_CASE)
+        on = src->ctx.key != NULL && src->ctx.pseudonymize_case_id;
+    else
+        return -EINVAL;
+    if (!out || out_size == 0 || (!id && len > 0))
+        return -EINVAL;
+    if (!on) {
+        size_t n = len < out_size - 1 ? len : out_size - 1;
+        if (n)
+            memcpy(out, id, n);
+        out[n] = '\0';
+        return 0;
+    }
+    if (out_size < KPID_PSEUDONYM_HEX_LEN + 1)
+        return -ENOBUFS;
+    if (kpid_pseudonymize(src->ctx.key, src->ctx.key_len, len ? id : "", len, out) < 0)
+        return -EIO;
+    return 1;
+}
+
+static const char *host_event_invalid(kpid_source *src, const kpid_event *ev)
+{
+    (void)src;
+    return ev ? kpid_event_invalid(ev) : "no event";
+}
+
+_Static_assert(KPID_PSEUDONYM_LEN == KPID_PSEUDONYM_HEX_LEN, "the SDK's pseudonym length");
+
 static const kpid_host host_table = {
     .abi_major = KPID_ABI_MAJOR,
     .abi_minor = KPID_ABI_MINOR,
@@ -193,6 +254,10 @@ static const kpid_host host_table = {
     .batch_submit = host_batch_submit,
     .batch_abort = host_batch_abort,
     .metric_add = host_metric_add,
+    .state_put = host_state_put,
+    .state_load = host_state_load,
+    .pseudonymize = host_pseudonymize,
+    .event_invalid = host_event_invalid,
 };
 
 /* ---- the writer's side ------------------------------------------------------------ */
@@ -376,7 +441,12 @@ int kpid_source_start(const kpid_source_config *cfg, const kpid_source_options *
     src->ctx.key = opt->key;
     src->ctx.key_len = opt->key_len;
     src->ctx.pseudonymize_case_id = cfg->pseudonymize_case_id && opt->key;
-    if (opt->initial_cursor && !(src->committed = strdup(opt->initial_cursor))) {
+    if ((opt->initial_cursor && !(src->committed = strdup(opt->initial_cursor))) ||
+        (opt->conninfo && !(src->conninfo = strdup(opt->conninfo))) ||
+        (opt->password_file && !(src->password_file = strdup(opt->password_file)))) {
+        free(src->committed);
+        free(src->conninfo);
+        free(src->password_file);
         free(src);
         return -ENOMEM;
     }
@@ -390,6 +460,8 @@ int kpid_source_start(const kpid_source_config *cfg, const kpid_source_options *
         pthread_cond_destroy(&src->cond);
         pthread_mutex_destroy(&src->lock);
         free(src->committed);
+        free(src->conninfo);
+        free(src->password_file);
         free(src);
         return r;
     }
@@ -427,6 +499,8 @@ kpid_source *kpid_source_free(kpid_source *src)
     pthread_mutex_destroy(&src->lock);
     free(src->committed);
     free(src->submitted);
+    free(src->conninfo);
+    free(src->password_file);
     free(src);
     return NULL;
 }

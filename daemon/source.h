@@ -26,6 +26,8 @@ typedef struct kpid_source_options {
     const uint8_t *key;          /* pseudonym key or NULL; outlives the source */
     size_t key_len;
     const char *initial_cursor;  /* last committed cursor, copied; NULL = none */
+    const char *conninfo;        /* the warehouse, for state_load; copied; NULL = none */
+    const char *password_file;   /* copied; NULL = none */
     bool once;                   /* --once: poll until idle, then end the thread */
 } kpid_source_options;
 
