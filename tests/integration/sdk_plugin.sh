@@ -37,6 +37,22 @@ assert_sql "SELECT cursor FROM kpid.cursor WHERE source = 'ticks'" 250 "cursor"
 sed -i 's/total = 250/total = 300/' "$KPID_WORK/kpid.conf"
 KPID_PLUGIN_DIR=$KPID_WORK/plugins kpid_run "$KPID_WORK/kpid.conf" --once || fail "second run"
 assert_sql "SELECT count(*), count(DISTINCT event_key) FROM kpid.event" "300|300" "resumed ticks"
+# Built against the ABI 1.0 header (tests/fixtures/abi-1.0, the header as 1.0 shipped
+# it), the same plugin loads and runs on this 1.1 host: a minor version only adds.
+mkdir "$KPID_WORK/ticker-1.0" "$KPID_WORK/plugins-1.0"
+grep -q '#define KPID_ABI_MINOR 0' "$KPID_SOURCE_DIR/tests/fixtures/abi-1.0/kpid/plugin.h" ||
+    fail "the ABI 1.0 fixture is not the 1.0 header"
+cc -std=c17 -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden \
+    -I"$KPID_SOURCE_DIR/tests/fixtures/abi-1.0" -o "$KPID_WORK/plugins-1.0/ticker.so" \
+    "$KPID_SOURCE_DIR/examples/ticker/ticker.c" || fail "the example does not build against ABI 1.0"
+sed 's/name = "ticks"/name = "ticks10"/; s/total = 300/total = 40/' "$KPID_WORK/kpid.conf" \
+    >"$KPID_WORK/abi10.conf"
+KPID_PLUGIN_DIR=$KPID_WORK/plugins-1.0 kpid_run "$KPID_WORK/abi10.conf" --once ||
+    fail "kpid --once with the plugin built for ABI 1.0"
+assert_sql "SELECT count(*), min(value), max(value) FROM kpid.event WHERE source = 'ticks10'" \
+    "40|0|39" "ticks of the ABI 1.0 plugin"
+assert_sql "SELECT cursor FROM kpid.cursor WHERE source = 'ticks10'" 40 "cursor of the ABI 1.0 plugin"
+
 # A key the plugin does not declare is refused with the line.
 sed -i 's/per_batch = 20;/per_bacth = 20;/' "$KPID_WORK/kpid.conf"
 KPID_PLUGIN_DIR=$KPID_WORK/plugins kpid_run "$KPID_WORK/kpid.conf" --check-config && fail "a typo was accepted"
@@ -50,5 +66,5 @@ cc -std=c17 -shared -fPIC -I"$prefix/include" -fvisibility=hidden -o "$KPID_WORK
 sed -i 's/plugin = "ticker"/plugin = "future"/; s/per_bacth/per_batch/' "$KPID_WORK/kpid.conf"
 KPID_PLUGIN_DIR=$KPID_WORK/plugins kpid_run "$KPID_WORK/kpid.conf" --check-config && fail "an ABI 2 plugin was accepted"
 assert_eq "$KPID_EXIT" 78 "exit status for an ABI mismatch"
-grep -q 'ABI mismatch; kpid speaks ABI 1.0, the plugin was built for ABI 2.0' "$KPID_LOG" ||
+grep -q 'ABI mismatch; kpid speaks ABI 1.1, the plugin was built for ABI 2.0' "$KPID_LOG" ||
     fail "the ABI message does not name both versions"
