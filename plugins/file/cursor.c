@@ -1,4 +1,5 @@
 #include "cursor.h"
+#include "path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,60 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if there is none. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        len = 2, cp = s[0] & 0x1F;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        len = 3, cp = s[0] & 0x0F;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    /* Overlong forms, surrogates and code points above U+10FFFF. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-/* A copy of path that is printable valid UTF-8, cut at a character boundary. */
-static char *path_sanitize(const char *path)
-{
-    size_t n = strnlen(path, FILE_CURSOR_PATH_MAX), i = 0;
-    char *out = malloc(n + 1);
-
-    if (!out)
-        return NULL;
-    while (i < n) {
-        const unsigned char *s = (const unsigned char *)path + i;
-        size_t len = utf8_sequence(s, n - i);
-        if (len == 1 && (s[0] < 0x20 || s[0] == 0x7F))
-            len = 0;
-        if (len == 0) {
-            out[i++] = '?';
-            continue;
-        }
-        memcpy(out + i, s, len);
-        i += len;
-    }
-    out[n] = '\0';
-    return out;
-}
 
 int file_cursor_add(file_cursor *c, uint64_t dev, uint64_t ino, int64_t off, int64_t line,
                     const char *path)
@@ -74,7 +21,7 @@ int file_cursor_add(file_cursor *c, uint64_t dev, uint64_t ino, int64_t off, int
         c->files = files;
         c->cap = cap;
     }
-    char *copy = path_sanitize(path);
+    char *copy = file_path_printable(path, FILE_CURSOR_PATH_MAX);
     if (!copy)
         return -ENOMEM;
     c->files[c->n_files++] =
