@@ -56,3 +56,44 @@ kpid_run "$KPID_WORK/kpid.conf" --once || fail "second --once exited with $KPID_
 grep -q "source=sk state loaded keys=$((bulk + 2)) sorted=yes k=3 w=b d=- n=$bulk\$" "$KPID_LOG" ||
     fail "the restarted plugin did not load the committed state"
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'sk'" 2 "nothing new at the restart"
+
+# ---- the file source: no state without its batch's commit ----
+mkdir "$KPID_WORK/inbox"
+make_events "$KPID_WORK/inbox/a.ndjson" a 50
+cat >"$KPID_WORK/file.conf" <<CONF
+pseudonymize = false;
+warehouse = { conninfo = "$KPID_TEST_CONNINFO"; flush_interval_ms = 20; };
+sources = ( { name = "events"; plugin = "file"; path = "$KPID_WORK/inbox/*.ndjson"; interval = "100ms"; } );
+CONF
+kpid_start "$KPID_WORK/file.conf"
+wait_for "SELECT count(*) = 1 FROM kpid.source_state WHERE source = 'events' AND value LIKE '%\"line\":50,%'" 30
+before=$(sql "SELECT (SELECT count(*) FROM kpid.event WHERE source = 'events'),
+                     (SELECT cursor FROM kpid.cursor WHERE source = 'events'),
+                     (SELECT string_agg(key || '=' || value, ',') FROM kpid.source_state WHERE source = 'events')")
+# Another session holds kpid.source_state: the next batch's transaction writes its events,
+# then waits for the table inside the transaction, before its cursor and its COMMIT.
+PGAPPNAME=kpid_test_locker psql -X -q -c "BEGIN; LOCK TABLE kpid.source_state IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep(120); COMMIT" >/dev/null 2>&1 &
+locker=$!
+kpid_track_pid "$locker"
+wait_for "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+          WHERE a.application_name = 'kpid_test_locker' AND l.mode = 'AccessExclusiveLock'
+          AND l.granted)" 30
+make_events "$KPID_WORK/more.ndjson" a 80
+tail -n 30 "$KPID_WORK/more.ndjson" >>"$KPID_WORK/inbox/a.ndjson"
+wait_for "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE usename = '$KPID_PG_USER'
+          AND wait_event_type = 'Lock' AND query LIKE '%kpid.source_state%')" 30
+# kill -9 between the batch's submit and its commit.
+kpid_kill KILL
+sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'kpid_test_locker'" >/dev/null
+wait "$locker" 2>/dev/null || true
+assert_eq "$(sql "SELECT (SELECT count(*) FROM kpid.event WHERE source = 'events'),
+                         (SELECT cursor FROM kpid.cursor WHERE source = 'events'),
+                         (SELECT string_agg(key || '=' || value, ',') FROM kpid.source_state WHERE source = 'events')")" \
+    "$before" "events, cursor and state after a kill inside the transaction"
+# The next run reads the uncommitted lines again: every line once.
+kpid_run "$KPID_WORK/file.conf" --once || fail "kpid --once after the kill exited with $KPID_EXIT"
+assert_sql "SELECT count(*), count(DISTINCT event_key), min(value), max(value) FROM kpid.event
+            WHERE source = 'events'" "80|80|1|80" "every line once after the restart"
+assert_sql "SELECT count(*) FROM kpid.source_state WHERE source = 'events' AND value LIKE '%\"line\":80,%'" 1 \
+    "the state moved with the committed batch"
