@@ -1,7 +1,7 @@
 /*
  * Fuzz target of the host side of the plugin ABI: whatever a plugin hands over
  * (arbitrary bytes in every field) is validated, escaped into COPY rows, compacted by
- * the transaction plan and staged. Invariants: every row has exactly its columns and
+ * the transaction plan and staged; keyed state puts too. Invariants: every row has exactly its columns and
  * one newline, and no row carries a raw tab, newline or NUL inside a field.
  */
 #include <stdint.h>
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(&v, p + 8, 8);
             p += 16;
         }
-        switch (op % 4) {
+        switch (op % 5) {
         case 0: {
             kpid_event ev = {.event_key = key, .activity = a, .case_id = c, .subject_id = c,
                              .time_us = t, .value = v, .has_value = op & 4,
@@ -80,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 1: kpid_batch_retract(b, key); break;
         case 2: kpid_batch_replace_origin(b, a); break;
         case 3: kpid_batch_reject(b, key, a, c, strlen(c)); break;
+        case 4: kpid_batch_state_put(b, key, op & 8 ? NULL : a); break;
         }
         free(key);
         free(a);
@@ -87,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_rows(&b->rows, 9);
     check_rows(&b->rejects, 4);
+    check_rows(&b->state, 3);
     if (kpid_batch_stage_rows(b, &staged) == 0)
         check_rows(&staged, 11);
     struct kpid_batch *set[] = {b};
