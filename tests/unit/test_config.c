@@ -1077,7 +1077,9 @@ static void test_example_config(void **state)
             fputs("plugin = \"testsrc\";\n", out);
             plugin_lines++;
         } else if (!have_file_plugin &&
-                   (line_sets(line, "batch_max_lines") || line_sets(line, "max_line_bytes")))
+                   (line_sets(line, "batch_max_lines") || line_sets(line, "max_line_bytes") ||
+                    line_sets(line, "rotate_wait") || line_sets(line, "max_open_files") ||
+                    line_sets(line, "follow_symlinks") || line_sets(line, "rejected_raw")))
             fputs("\n", out); /* keeps the line numbers */
         else
             fprintf(out, "%s\n", line);
