@@ -1,7 +1,11 @@
 /*
- * The file source's cursor: how far each file has been read.
+ * The file source's version 1 cursor: how far each file has been read, every file in
+ * the one cursor (which grows with the number of files; a few hundred filled its 64
+ * KiB). The file source now keeps each file's position as keyed source state and
+ * submits the constant cursor {"v":2} (state.h); it decodes a version 1 cursor found at
+ * start once, to take its positions over.
  *
- * Text form (what the host stores in kpid.cursor, at most FILE_CURSOR_MAX bytes):
+ * Text form (what the host stored in kpid.cursor, at most FILE_CURSOR_MAX bytes):
  *
  *   {"v":1,"files":[{"dev":"2049","ino":"1835012","off":5120,"line":20,
  *                    "path":"/var/spool/kpid/ed-2024-03-01.ndjson"}, ...]}
