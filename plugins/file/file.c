@@ -246,8 +246,15 @@ static int file_init(const kpid_host *host, kpid_source *src, const void *config
     int r;
 
     (void)setting;
-    if (host->abi_major != KPID_ABI_MAJOR || !KPID_HOST_HAS(host, event_invalid))
-        return -EPROTO; /* needs keyed state and the helpers of ABI 1.1 */
+    if (host->abi_major != KPID_ABI_MAJOR)
+        return -EPROTO;
+    if (!KPID_HOST_HAS(host, event_invalid)) {
+        /* Keyed state and the helpers of ABI 1.1 hold this plugin's positions. */
+        host->log(src, KPID_LOG_ERR,
+                  "the file plugin needs a kpid of plugin ABI 1.1 or later: host_abi=%u.%u",
+                  (unsigned)host->abi_major, (unsigned)host->abi_minor);
+        return -EPROTO;
+    }
     s = calloc(1, sizeof(*s));
     *ret_state = s; /* the host owns it from now on, and calls fini */
     if (!s)

@@ -275,6 +275,11 @@ static const kpid_host host = {
     .event_invalid = h_event_invalid,
 };
 
+const kpid_host *fake_host_table(void)
+{
+    return &host;
+}
+
 int fake_load_plugin(void)
 {
     void *h = dlopen(FILE_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);

@@ -57,6 +57,9 @@ extern char dir[256];
 extern struct cfg cfg;
 extern void *st;
 
+/* The fake host's table. */
+const kpid_host *fake_host_table(void);
+
 /* Loads file.so (FILE_PLUGIN_PATH); returns 0 or prints why and returns 1. */
 int fake_load_plugin(void);
 

@@ -60,6 +60,12 @@ static void test_definition(void **state)
     void *s = (void *)0x1;
     assert_int_equal(def->init(&(kpid_host){0}, NULL, &bad, NULL, &s), -EPROTO);
     assert_ptr_equal(s, (void *)0x1); /* refused before it allocated anything */
+    /* A host of ABI 1.0 (its table ends at metric_add) is refused with a message. */
+    kpid_host old = *fake_host_table();
+    old.abi_minor = 0;
+    old.struct_size = (uint32_t)offsetof(kpid_host, state_put);
+    assert_int_equal(def->init(&old, NULL, &bad, NULL, &s), -EPROTO);
+    assert_non_null(strstr(H.logs, "needs a kpid of plugin ABI 1.1 or later: host_abi=1.0"));
     cfg = bad;
     assert_int_equal(start_cfg(), -EINVAL);
     def->fini(st);
