@@ -72,7 +72,9 @@ static const char *const top_keys[] = {
     NULL,
 };
 static const char *const warehouse_keys[] = {
-    "conninfo", "password_file", "batch_max_rows", "flush_interval_ms", NULL,
+    "conninfo", "password_file", "batch_max_rows", "flush_interval_ms", "statement_timeout",
+    "lock_timeout", "idle_in_transaction_session_timeout", "connect_timeout", "wait_notice",
+    NULL,
 };
 static const char *const queue_keys[] = {"max_events", "max_bytes", NULL};
 static const char *const source_keys[] = {
@@ -704,6 +706,11 @@ static void parse_warehouse(loader *l)
 
     cfg->warehouse.batch_max_rows = 10000;
     cfg->warehouse.flush_interval_ms = 200;
+    cfg->warehouse.wait_notice_ms = 10 * 1000;
+    cfg->warehouse.pg.statement_timeout_ms = 10 * 60 * 1000;
+    cfg->warehouse.pg.lock_timeout_ms = 60 * 1000;
+    cfg->warehouse.pg.idle_in_transaction_ms = 10 * 60 * 1000;
+    cfg->warehouse.pg.connect_timeout_ms = 10 * 1000;
 
     group = config_setting_get_member(root, "warehouse");
     if (!group) {
@@ -720,11 +727,11 @@ static void parse_warehouse(loader *l)
     if (!s)
         report(l, group, "missing required key \"conninfo\" in warehouse");
     else if (get_string(l, s, " in warehouse", &text) == 0)
-        cfg->warehouse.conninfo = xstrdup(l, text);
+        cfg->warehouse.pg.conninfo = xstrdup(l, text);
 
     s = config_setting_get_member(group, "password_file");
     if (s)
-        (void)get_path(l, s, " in warehouse", &cfg->warehouse.password_file);
+        (void)get_path(l, s, " in warehouse", &cfg->warehouse.pg.password_file);
 
     s = config_setting_get_member(group, "batch_max_rows");
     if (s)
@@ -733,6 +740,27 @@ static void parse_warehouse(loader *l)
     s = config_setting_get_member(group, "flush_interval_ms");
     if (s)
         (void)get_int(l, s, " in warehouse", 1, 60000, &cfg->warehouse.flush_interval_ms);
+
+    /* 0 switches a timeout off, as in PostgreSQL; a day is more than any kpid statement
+     * needs, and PostgreSQL's own limit (INT_MAX ms) is larger. */
+    static const struct {
+        const char *key;
+        int64_t min_ms;
+        size_t offset;
+    } durations[] = {
+        {"statement_timeout", 0, offsetof(kpid_config, warehouse.pg.statement_timeout_ms)},
+        {"lock_timeout", 0, offsetof(kpid_config, warehouse.pg.lock_timeout_ms)},
+        {"idle_in_transaction_session_timeout", 0,
+         offsetof(kpid_config, warehouse.pg.idle_in_transaction_ms)},
+        {"connect_timeout", 1000, offsetof(kpid_config, warehouse.pg.connect_timeout_ms)},
+        {"wait_notice", 1000, offsetof(kpid_config, warehouse.wait_notice_ms)},
+    };
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        s = config_setting_get_member(group, durations[i].key);
+        if (s)
+            (void)get_duration(l, s, " in warehouse", durations[i].min_ms, MS_PER_DAY,
+                               (int64_t *)((char *)cfg + durations[i].offset));
+    }
 }
 
 static void parse_queue(loader *l)
@@ -1274,8 +1302,8 @@ kpid_config *kpid_config_free(kpid_config *config)
     free(config->pseudonym_key_file);
     config->pseudonym_key = kpid_pseudonym_key_free(config->pseudonym_key,
                                                     config->pseudonym_key_len);
-    free(config->warehouse.conninfo);
-    free(config->warehouse.password_file);
+    free(config->warehouse.pg.conninfo);
+    free(config->warehouse.pg.password_file);
     config_destroy(&config->lc);
     free(config);
     return NULL;

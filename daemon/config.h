@@ -9,7 +9,9 @@
  *   pseudonymize = true;                            # false switches it off everywhere
  *   pseudonym_key_file = "/etc/kpid/pseudonym.key"; # required while pseudonymize
  *   warehouse = { conninfo = "..."; password_file = "..."; batch_max_rows = 10000;
- *                 flush_interval_ms = 200; };
+ *                 flush_interval_ms = 200; statement_timeout = "10m";
+ *                 lock_timeout = "1m"; idle_in_transaction_session_timeout = "10m";
+ *                 connect_timeout = "10s"; wait_notice = "10s"; };
  *   queue = { max_events = 100000; max_bytes = 33554432; };
  *   sources = ( { name = "events"; plugin = "file"; interval = "1s";
  *                 pseudonymize_case_id = false; activities = [ "ED_ARRIVAL" ];
@@ -28,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgconn.h"
 #include "plugin_load.h"
 
 #define KPID_EX_CONFIG 78
@@ -62,10 +65,15 @@ typedef struct kpid_config {
     size_t pseudonym_key_len;
 
     struct {
-        char *conninfo;           /* required */
-        char *password_file;      /* optional: the password, first line */
+        /* conninfo (required), password_file (optional: the password, first line) and
+         * the session settings (defaults: statement_timeout 10min, lock_timeout 1min,
+         * idle_in_transaction_session_timeout 10min, connect_timeout 10s); the strings
+         * are owned here. */
+        kpid_pg_target pg;
         int64_t batch_max_rows;   /* default 10000, 1..1000000 */
         int64_t flush_interval_ms;/* default 200, 1..60000 */
+        int64_t wait_notice_ms;   /* a statement waiting this long is logged with what
+                                     blocks it; default 10s */
     } warehouse;
 
     struct {

@@ -81,13 +81,13 @@ static int load_cursors(PGconn *conn, kpid_cursor_set *set, char **ret_error)
 int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_cursor_set *ret_cursors,
                            char **ret_error)
 {
-    PGconn *conn;
+    PGconn *conn = NULL;
     int applied = 0, r;
 
     *ret_error = NULL;
-    conn = kpid_pg_connect(cfg->warehouse.conninfo, cfg->warehouse.password_file, ret_error);
-    if (!conn)
-        return -EIO;
+    r = kpid_pg_open(&cfg->warehouse.pg, &conn, ret_error);
+    if (r < 0)
+        return r == -EACCES ? r : -EIO;
     r = kpid_migrate(conn, &applied, ret_error);
     if (r == 0) {
         log_info("warehouse schema version=%d applied=%d", kpid_migrate_latest(), applied);
@@ -116,8 +116,9 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
     if (r < 0)
         goto fail;
     kpid_writer_options wo = {
-        .conninfo = cfg->warehouse.conninfo,
-        .password_file = cfg->warehouse.password_file,
+        .warehouse = &cfg->warehouse.pg,
+        .wait_notice_ms = cfg->warehouse.wait_notice_ms,
+        .once = once,
         .batch_max_rows = cfg->warehouse.batch_max_rows,
         .flush_interval_ms = cfg->warehouse.flush_interval_ms,
     };
@@ -135,8 +136,7 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
             .key = cfg->pseudonymize ? cfg->pseudonym_key : NULL,
             .key_len = cfg->pseudonym_key_len,
             .initial_cursor = kpid_cursor_set_get(cursors, sc->name),
-            .conninfo = cfg->warehouse.conninfo,
-            .password_file = cfg->warehouse.password_file,
+            .warehouse = &cfg->warehouse.pg,
             .once = once,
         };
         r = kpid_source_start(sc, &so, &d->sources[i]);
@@ -147,8 +147,7 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
     }
     if (!once) {
         kpid_scheduler_options sco = {
-            .conninfo = cfg->warehouse.conninfo,
-            .password_file = cfg->warehouse.password_file,
+            .warehouse = &cfg->warehouse.pg,
             .model = cfg->model,
         };
         r = kpid_scheduler_start(&sco, &d->scheduler);
@@ -180,20 +179,24 @@ bool kpid_daemon_failed(kpid_daemon *d)
     return false;
 }
 
-bool kpid_daemon_alive(kpid_daemon *d, int64_t since_us)
+bool kpid_daemon_refused(kpid_daemon *d)
 {
-    return !d->writer || kpid_writer_heartbeat(d->writer) >= since_us;
+    return d->writer && kpid_writer_refused(d->writer);
 }
 
 void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t cap)
 {
     size_t items = 0, events = 0, bytes = 0;
+    int64_t waited_s = 0;
+    const char *state = d->writer ? kpid_writer_state(d->writer, &waited_s) : "ok";
+    char waited[32] = "";
 
+    if (strcmp(state, "waiting") == 0)
+        snprintf(waited, sizeof(waited), " waited=%llds", (long long)waited_s);
     kpid_queue_depth(d->queue, &items, &events, &bytes);
     snprintf(out, cap,
-             "events/s=%.0f queue_events=%zu queue_bytes=%zu warehouse=%s kpi_runs=%llu",
-             events_per_s, events, bytes,
-             d->writer && kpid_writer_healthy(d->writer) ? "ok" : "waiting",
+             "events/s=%.0f queue_events=%zu queue_bytes=%zu warehouse=%s%s kpi_runs=%llu",
+             events_per_s, events, bytes, state, waited,
              (unsigned long long)kpid_scheduler_runs());
 }
 
@@ -205,8 +208,7 @@ static size_t n_abandoned;
 int kpid_daemon_evaluate_once(kpid_daemon *d)
 {
     kpid_scheduler_options sco = {
-        .conninfo = d->cfg->warehouse.conninfo,
-        .password_file = d->cfg->warehouse.password_file,
+        .warehouse = &d->cfg->warehouse.pg,
         .model = d->cfg->model,
     };
     return kpid_scheduler_run_once(&sco);

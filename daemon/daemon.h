@@ -28,7 +28,9 @@ const char *kpid_cursor_set_get(const kpid_cursor_set *set, const char *source);
  * Connects to the warehouse, applies migrations and the roles' grants (migrate.h) and
  * reads the committed cursors.
  * Returns 0; -EPROTO when the warehouse schema is newer than this binary (not worth
- * retrying); or -EIO when the warehouse cannot be reached or migrated (worth retrying).
+ * retrying); -EACCES when the warehouse refused kpid's role (pgconn.h: worth retrying
+ * only slowly, after an operator's fix); or -EIO when the warehouse cannot be reached or
+ * migrated (worth retrying).
  * On failure *ret_error is freshly allocated.
  */
 int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_cursor_set *ret_cursors,
@@ -47,15 +49,20 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
 bool kpid_daemon_sources_finished(kpid_daemon *d);
 /* True when a source gave up (--once). */
 bool kpid_daemon_failed(kpid_daemon *d);
-/* True when the writer's loop turned since since_us (for the watchdog). */
-bool kpid_daemon_alive(kpid_daemon *d, int64_t since_us);
+/* True when the writer gave up because the warehouse refused kpid's role (--once). */
+bool kpid_daemon_refused(kpid_daemon *d);
 /*
  * For --once, when the sources have finished: evaluates every process's KPIs once, now
- * (kpid_scheduler_run_once). Returns 0, -ENOTCONN (warehouse unreachable), -EIO (an
+ * (kpid_scheduler_run_once). Returns 0, -ENOTCONN (warehouse unreachable), -EACCES (the
+ * warehouse refuses kpid's role), -EIO (an
  * evaluation failed) or -ETIMEDOUT (another instance kept a process's lock).
  */
 int kpid_daemon_evaluate_once(kpid_daemon *d);
-/* A one-line status for systemd's STATUS=, ending in kpi_runs=N (evaluations done). */
+/*
+ * A one-line status for systemd's STATUS=: events/s, queue depth, warehouse=ok,
+ * unavailable, refused, or waiting waited=Ns (a statement in progress for that long), and
+ * kpi_runs=N (evaluations done).
+ */
 void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t cap);
 
 /*

@@ -117,24 +117,31 @@ static int resolve(const kpid_config *cfg, const args *a, const kpid_kpi **ret_k
     return EX_OK;
 }
 
-/* Connects and opens a READ ONLY transaction: these commands never write. */
-static PGconn *connect_read_only(const kpid_config *cfg)
+/*
+ * Connects and opens a READ ONLY transaction: these commands never write. Returns EX_OK
+ * and *ret_conn, EX_UNAVAILABLE or KPID_EX_REFUSED.
+ */
+static int connect_read_only(const kpid_config *cfg, PGconn **ret_conn)
 {
     char *error = NULL;
-    PGconn *conn = kpid_pg_connect(cfg->warehouse.conninfo, cfg->warehouse.password_file, &error);
-    const char *msg;
+    PGconn *conn = NULL;
+    const char *msg, *state;
+    int r = kpid_pg_open(&cfg->warehouse.pg, &conn, &error);
 
-    if (!conn) {
-        log_err("%s", error ? error : "warehouse unavailable");
+    if (r < 0) {
+        log_err("cannot connect to the warehouse error=\"%s\"%s",
+                kpid_log_value(error ? error : "out of memory"),
+                r == -EACCES ? " hint=\"" KPID_PG_REFUSED_HINT "\"" : "");
         free(error);
-        return NULL;
+        return r == -EACCES ? KPID_EX_REFUSED : EX_UNAVAILABLE;
     }
-    if (kpid_pg_exec(conn, "BEGIN READ ONLY", NULL, &msg) < 0) {
+    if (kpid_pg_exec(conn, "BEGIN READ ONLY", &state, &msg) < 0) {
         log_err("cannot begin a transaction: %s", msg);
         PQfinish(conn);
-        return NULL;
+        return kpid_pg_refused(state) ? KPID_EX_REFUSED : EX_UNAVAILABLE;
     }
-    return conn;
+    *ret_conn = conn;
+    return EX_OK;
 }
 
 /* Reports a failed drill-down query; returns the exit status. */
@@ -146,7 +153,7 @@ static int drill_failed(const kpid_kpi *kpi, int r, char *error)
     else
         log_err("%s", error ? error : strerror(-r));
     free(error);
-    return r == -ENOTSUP ? EX_USAGE : EX_FAILURE;
+    return r == -ENOTSUP ? EX_USAGE : r == -EACCES ? KPID_EX_REFUSED : EX_FAILURE;
 }
 
 int kpid_cli_cases(const kpid_config *cfg, int argc, char **argv)
@@ -176,8 +183,8 @@ int kpid_cli_cases(const kpid_config *cfg, int argc, char **argv)
     }
     if (a.stratum && check_stratum(kpi, a.stratum) < 0)
         return EX_USAGE;
-    if (!(conn = connect_read_only(cfg)))
-        return EX_UNAVAILABLE;
+    if ((status = connect_read_only(cfg, &conn)) != EX_OK)
+        return status;
     r = kpid_drilldown_cases(conn, kpi, &iv, a.population, a.stratum ? a.stratum : "{}", &res,
                              &error);
     if (r < 0) {
@@ -269,8 +276,8 @@ int kpid_cli_measure_report(const kpid_config *cfg, int argc, char **argv)
     }
     if ((status = resolve(cfg, &a, &kpi, &iv)) != EX_OK)
         return status;
-    if (!(conn = connect_read_only(cfg)))
-        return EX_UNAVAILABLE;
+    if ((status = connect_read_only(cfg, &conn)) != EX_OK)
+        return status;
     if ((r = kpid_drilldown_counts(conn, kpi, &iv, &counts, &error)) < 0) {
         status = drill_failed(kpi, r, error);
         goto out;

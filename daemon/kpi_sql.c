@@ -249,13 +249,12 @@ static bool ends_transaction(const char *q)
 static int open_conn(kpid_sql_conn *sql, const kpid_kpi *kpi, char **ret_error)
 {
     char *error = NULL;
-    PGconn *conn;
+    PGconn *conn = NULL;
     int r;
 
     if (sql->conn)
         return 0;
-    conn = kpid_pg_connect(sql->conninfo, sql->password_file, &error);
-    if (!conn) {
+    if (kpid_pg_open(sql->warehouse, &conn, &error) < 0) {
         r = failf(ret_error, kpi, "cannot connect for sql KPIs: %s",
                   error ? error : "out of memory");
         free(error);

@@ -39,19 +39,19 @@
 #include <stdbool.h>
 
 #include "model.h"
+#include "pgconn.h"
 
 /*
  * The warehouse connection sql KPIs run on, apart from the caller's: opened at the first
  * sql KPI evaluated with it, closed by kpid_sql_conn_close, and when it breaks (the
- * next sql KPI opens another). One thread uses it at a time. Set conninfo,
- * password_file (may be NULL; both borrowed) and optionally publish; zero the rest.
+ * next sql KPI opens another). One thread uses it at a time. Set warehouse (borrowed)
+ * and optionally publish; zero the rest.
  * publish is called with the connection's socket right after it opens, and may refuse
  * it by returning false (the caller is stopping: the evaluation then fails), and with
  * -1 just before it closes; so that a stopping scheduler can shut it down.
  */
 typedef struct kpid_sql_conn {
-    const char *conninfo;
-    const char *password_file;
+    const kpid_pg_target *warehouse;
     bool (*publish)(void *arg, int fd);
     void *arg;
     PGconn *conn; /* NULL while closed */

@@ -17,15 +17,22 @@ int kpid_migrate_latest(void)
     return kpid_migrations_count ? kpid_migrations[kpid_migrations_count - 1].version : 0;
 }
 
+/* kpid_pg_fail, but -EACCES when the warehouse refused kpid's role (pgconn.h). */
+static int failed(char **ret_error, const char *what, const char *state, const char *msg)
+{
+    int r = kpid_pg_fail(ret_error, what, msg);
+    return kpid_pg_refused(state) ? -EACCES : r;
+}
+
 int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
 {
-    const char *msg;
+    const char *msg, *state = NULL;
     PGresult *res;
     int current, applied = 0, r;
 
     *ret_error = NULL;
-    if (kpid_pg_exec(conn, MIGRATE_LOCK, NULL, &msg) < 0)
-        return kpid_pg_fail(ret_error, "cannot lock the warehouse for migration", msg);
+    if (kpid_pg_exec(conn, MIGRATE_LOCK, &state, &msg) < 0)
+        return failed(ret_error, "cannot lock the warehouse for migration", state, msg);
     /* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema is
      * there: a DBA who made kpid the owner of schema kpid grants nothing else. */
     if (kpid_pg_exec(conn,
@@ -34,14 +41,14 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
                      "CREATE TABLE IF NOT EXISTS kpid.schema_version ("
                      " version integer PRIMARY KEY, name text NOT NULL,"
                      " applied_at timestamptz NOT NULL DEFAULT now())",
-                     NULL, &msg) < 0) {
-        r = kpid_pg_fail(ret_error, "cannot create kpid.schema_version", msg);
+                     &state, &msg) < 0) {
+        r = failed(ret_error, "cannot create kpid.schema_version", state, msg);
         goto out;
     }
     res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM kpid.schema_version");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        r = kpid_pg_fail(ret_error, "cannot read kpid.schema_version",
-                         kpid_pg_error_line(conn, res));
+        r = failed(ret_error, "cannot read kpid.schema_version",
+                   PQresultErrorField(res, PG_DIAG_SQLSTATE), kpid_pg_error_line(conn, res));
         PQclear(res);
         goto out;
     }
@@ -65,12 +72,13 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
         if (m->version <= current)
             continue;
         snprintf(version, sizeof(version), "%d", m->version);
-        if (kpid_pg_exec(conn, "BEGIN", NULL, &msg) < 0) {
-            r = kpid_pg_fail(ret_error, m->name, msg);
+        /* A migration may build an index over a long event log: no statement_timeout. */
+        if (kpid_pg_exec(conn, "BEGIN; SET LOCAL statement_timeout = 0", &state, &msg) < 0) {
+            r = failed(ret_error, m->name, state, msg);
             goto out;
         }
-        if (kpid_pg_exec(conn, m->sql, NULL, &msg) < 0) {
-            r = kpid_pg_fail(ret_error, m->name, msg);
+        if (kpid_pg_exec(conn, m->sql, &state, &msg) < 0) {
+            r = failed(ret_error, m->name, state, msg);
             kpid_pg_exec(conn, "ROLLBACK", NULL, NULL);
             goto out;
         }

@@ -22,7 +22,8 @@ extern const size_t kpid_migrations_count;
  * Brings the warehouse to the newest version this binary knows, then (re)applies the
  * roles' grants (grants.h), also when no migration was due. A warehouse newer than
  * that is refused (-EPROTO): an older kpid must not write into a schema it does not
- * know. Returns 0, -EPROTO, or -EIO with *ret_error freshly allocated; *ret_applied
+ * know. Returns 0, -EPROTO, or -EIO (-EACCES when the warehouse refused kpid's role,
+ * pgconn.h) with *ret_error freshly allocated; *ret_applied
  * (if not NULL) is the number of migrations applied.
  */
 int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error);

@@ -699,9 +699,9 @@ static int connect_warehouse(proc_thread *t)
 {
     kpid_scheduler *s = t->s;
     char *error = NULL;
-    PGconn *conn = kpid_pg_connect(s->opt.conninfo, s->opt.password_file, &error);
+    PGconn *conn = NULL;
 
-    if (!conn) {
+    if (kpid_pg_open(s->opt.warehouse, &conn, &error) < 0) {
         set_down(t, "connect", error);
         free(error);
         return -EIO;
@@ -991,7 +991,7 @@ int kpid_scheduler_start(const kpid_scheduler_options *opt, kpid_scheduler **ret
         t->fd = -1;
         t->sql_fd = -1;
         t->sql = (kpid_sql_conn){
-            .conninfo = opt->conninfo, .password_file = opt->password_file,
+            .warehouse = opt->warehouse,
             .publish = publish_sql_fd, .arg = t,
         };
         t->backoff_us = BACKOFF_MIN_US;
@@ -1062,31 +1062,34 @@ int kpid_scheduler_stop(kpid_scheduler *s, int64_t deadline_us)
 int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
 {
     const kpid_model *m = opt->model;
-    kpid_sql_conn sql = {.conninfo = opt->conninfo, .password_file = opt->password_file};
+    kpid_sql_conn sql = {.warehouse = opt->warehouse};
     const tick_options topt = {
         .s = NULL, .dedupe = false, .lock_wait_us = ONCE_LOCK_WAIT_US,
         .fail_level = KPID_LOG_ERR, .sql = &sql,
     };
     char *error = NULL;
-    PGconn *conn;
-    int status = 0;
+    PGconn *conn = NULL;
+    int status = 0, r;
 
     if (m->n_processes == 0)
         return 0;
-    conn = kpid_pg_connect(opt->conninfo, opt->password_file, &error);
-    if (!conn || kpid_model_sync(conn, m, &error) < 0) {
-        log_err("cannot evaluate KPIs: %s error=\"%s\"",
+    r = kpid_pg_open(opt->warehouse, &conn, &error);
+    if (r == 0)
+        r = kpid_model_sync(conn, m, &error);
+    if (r < 0) {
+        log_err("cannot evaluate KPIs: %s error=\"%s\"%s%s",
                 conn ? "model not synced" : "warehouse unavailable",
-                kpid_log_value(error ? error : "out of memory"));
+                kpid_log_value(error ? error : "out of memory"), r == -EACCES ? " hint=" : "",
+                r == -EACCES ? "\"" KPID_PG_REFUSED_HINT "\"" : "");
         free(error);
         if (conn)
             PQfinish(conn);
-        return -ENOTCONN;
+        return r == -EACCES ? r : -ENOTCONN;
     }
     for (size_t i = 0; i < m->n_processes; i++) {
         const kpid_process *p = &m->processes[i];
         tick_result res = {0};
-        int r = run_tick(conn, p, REASON_SCHEDULE, wall_now_s(), &topt, &res);
+        r = run_tick(conn, p, REASON_SCHEDULE, wall_now_s(), &topt, &res);
 
         if (r == -ENOTCONN) {
             log_err("process=%s not evaluated: warehouse unavailable error=\"%s\"", p->id,

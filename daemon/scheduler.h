@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "pgconn.h"
 
 /* How far before a firing another instance's run still counts as that firing's. */
 #define KPID_SCHEDULER_SKEW_S 5
@@ -56,8 +57,7 @@
 typedef struct kpid_scheduler kpid_scheduler;
 
 typedef struct kpid_scheduler_options {
-    const char *conninfo;      /* the warehouse; must outlive the scheduler */
-    const char *password_file; /* may be NULL; must outlive the scheduler */
+    const kpid_pg_target *warehouse; /* must outlive the scheduler */
     const kpid_model *model;   /* must outlive the scheduler */
     uint32_t reserved[4];
 } kpid_scheduler_options;
@@ -86,7 +86,8 @@ int kpid_scheduler_stop(kpid_scheduler *s, int64_t deadline_us);
 /*
  * For --once: on a connection of its own, syncs the model and runs one tick of every
  * process, with reason "schedule", waiting (up to a minute) for the process's advisory
- * lock where another instance holds it. Returns 0; -ENOTCONN when the warehouse cannot
+ * lock where another instance holds it. Returns 0; -EACCES when the warehouse refuses
+ * kpid's role; -ENOTCONN when the warehouse cannot
  * be reached or the model not synced; -EIO when an evaluation failed (each failure is
  * logged and recorded in kpid.kpi_run); -ETIMEDOUT when a lock stayed taken.
  */

@@ -23,8 +23,7 @@ struct kpid_source {
     const kpid_plugin_def *def;
     kpid_queue *queue;
     kpid_batch_ctx ctx;
-    char *conninfo;        /* the warehouse, for state_load */
-    char *password_file;
+    const kpid_pg_target *warehouse; /* for state_load; NULL = none */
     bool once;
     pthread_t thread;
 
@@ -190,12 +189,12 @@ static int host_state_load(kpid_source *src,
     char *error = NULL;
     int r;
 
-    if (!src->conninfo) {
+    if (!src->warehouse) {
         host_log(src, KPID_LOG_ERR, "cannot read the source's state: no warehouse configured");
         return -EIO;
     }
-    r = kpid_source_state_load(src->conninfo, src->password_file, src->cfg->name, fn, arg, &error);
-    if (r == -EIO && error)
+    r = kpid_source_state_load(src->warehouse, src->cfg->name, fn, arg, &error);
+    if ((r == -EIO || r == -EACCES) && error)
         host_log(src, KPID_LOG_ERR, "cannot read the source's state: %s", error);
     free(error);
     return r;
@@ -441,12 +440,8 @@ int kpid_source_start(const kpid_source_config *cfg, const kpid_source_options *
     src->ctx.key = opt->key;
     src->ctx.key_len = opt->key_len;
     src->ctx.pseudonymize_case_id = cfg->pseudonymize_case_id && opt->key;
-    if ((opt->initial_cursor && !(src->committed = strdup(opt->initial_cursor))) ||
-        (opt->conninfo && !(src->conninfo = strdup(opt->conninfo))) ||
-        (opt->password_file && !(src->password_file = strdup(opt->password_file)))) {
-        free(src->committed);
-        free(src->conninfo);
-        free(src->password_file);
+    src->warehouse = opt->warehouse;
+    if (opt->initial_cursor && !(src->committed = strdup(opt->initial_cursor))) {
         free(src);
         return -ENOMEM;
     }
@@ -460,8 +455,6 @@ int kpid_source_start(const kpid_source_config *cfg, const kpid_source_options *
         pthread_cond_destroy(&src->cond);
         pthread_mutex_destroy(&src->lock);
         free(src->committed);
-        free(src->conninfo);
-        free(src->password_file);
         free(src);
         return r;
     }
@@ -499,8 +492,6 @@ kpid_source *kpid_source_free(kpid_source *src)
     pthread_mutex_destroy(&src->lock);
     free(src->committed);
     free(src->submitted);
-    free(src->conninfo);
-    free(src->password_file);
     free(src);
     return NULL;
 }

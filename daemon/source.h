@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "pgconn.h"
 #include "queue.h"
 
 struct kpid_batch;
@@ -26,8 +27,7 @@ typedef struct kpid_source_options {
     const uint8_t *key;          /* pseudonym key or NULL; outlives the source */
     size_t key_len;
     const char *initial_cursor;  /* last committed cursor, copied; NULL = none */
-    const char *conninfo;        /* the warehouse, for state_load; copied; NULL = none */
-    const char *password_file;   /* copied; NULL = none */
+    const kpid_pg_target *warehouse; /* for state_load; outlives the source; NULL = none */
     bool once;                   /* --once: poll until idle, then end the thread */
 } kpid_source_options;
 

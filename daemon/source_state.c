@@ -15,22 +15,23 @@ static const char SQL_DECLARE[] =
 #define XSTR(x) STR(x)
 static const char SQL_FETCH[] = "FETCH " XSTR(KPID_STATE_PAGE_ROWS) " FROM kpid_state";
 
-int kpid_source_state_load(const char *conninfo, const char *password_file, const char *source,
+int kpid_source_state_load(const kpid_pg_target *warehouse, const char *source,
                            int (*fn)(void *arg, const char *key, const char *value), void *arg,
                            char **ret_error)
 {
     const char *params[1] = {source};
     char *msg = NULL;
     PGresult *res = NULL;
-    PGconn *conn;
+    PGconn *conn = NULL;
     int r;
 
     *ret_error = NULL;
-    conn = kpid_pg_connect(conninfo, password_file, &msg);
-    if (!conn) {
+    r = kpid_pg_open(warehouse, &conn, &msg);
+    if (r < 0) {
+        int e = r;
         r = kpid_pg_fail(ret_error, "cannot connect to the warehouse", msg ? msg : "out of memory");
         free(msg);
-        return r;
+        return e == -EACCES ? e : r;
     }
     /* One snapshot for all pages. */
     r = kpid_pg_query(conn, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
@@ -56,7 +57,7 @@ int kpid_source_state_load(const char *conninfo, const char *password_file, cons
         r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, "cannot end reading kpid.source_state",
                           ret_error);
     PQfinish(conn);
-    if (r < 0 && r != -EIO) {
+    if (r < 0 && r != -EIO && r != -EACCES) {
         free(*ret_error);
         *ret_error = NULL;
     }

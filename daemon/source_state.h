@@ -8,19 +8,21 @@
 
 #include <stddef.h>
 
+#include "pgconn.h"
+
 /* Rows fetched per round trip: a page, never the whole table in one PGresult. */
 #define KPID_STATE_PAGE_ROWS 10000
 
 /*
- * Connects to the warehouse (conninfo, password_file as kpid_pg_connect takes them),
+ * Connects to the warehouse,
  * reads every key of source in bytewise key order through a cursor, KPID_STATE_PAGE_ROWS
  * rows at a time, in one read-only transaction, and calls fn(arg, key, value) for each;
  * closes the connection before it returns. Returns 0; the first negative value fn
  * returned (the walk stops there); or -EIO with *ret_error freshly allocated (one line;
  * the caller frees it) when the warehouse cannot be read; -ENOMEM. *ret_error is NULL
- * unless -EIO is returned.
+ * unless -EIO (or -EACCES: the warehouse refused kpid's role, pgconn.h) is returned.
  */
-int kpid_source_state_load(const char *conninfo, const char *password_file, const char *source,
+int kpid_source_state_load(const kpid_pg_target *warehouse, const char *source,
                            int (*fn)(void *arg, const char *key, const char *value), void *arg,
                            char **ret_error);
 

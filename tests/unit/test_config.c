@@ -100,8 +100,8 @@ static void test_full_config(void **state)
     assert_string_equal(cfg->pseudonym_key_file, key_file);
     assert_int_equal(cfg->pseudonym_key_len, strlen(KEY_TEXT));
     assert_memory_equal(cfg->pseudonym_key, KEY_TEXT, strlen(KEY_TEXT));
-    assert_string_equal(cfg->warehouse.conninfo, "host=db dbname=kpid");
-    assert_string_equal(cfg->warehouse.password_file, password_file);
+    assert_string_equal(cfg->warehouse.pg.conninfo, "host=db dbname=kpid");
+    assert_string_equal(cfg->warehouse.pg.password_file, password_file);
     assert_int_equal(cfg->warehouse.batch_max_rows, 500);
     assert_int_equal(cfg->warehouse.flush_interval_ms, 50);
     assert_int_equal(cfg->queue.max_events, 7);
@@ -157,8 +157,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->pseudonym_key_file, "/etc/kpid/pseudonym.key");
     assert_null(cfg->pseudonym_key);
     assert_int_equal(cfg->pseudonym_key_len, 0);
-    assert_string_equal(cfg->warehouse.conninfo, "");
-    assert_null(cfg->warehouse.password_file);
+    assert_string_equal(cfg->warehouse.pg.conninfo, "");
+    assert_null(cfg->warehouse.pg.password_file);
     assert_int_equal(cfg->warehouse.batch_max_rows, 10000);
     assert_int_equal(cfg->warehouse.flush_interval_ms, 200);
     assert_int_equal(cfg->queue.max_events, 100000);
@@ -240,7 +240,7 @@ static void test_relative_paths(void **state)
     assert_string_equal(cfg->plugin_dir, expected);
     free(expected);
     expected = fixture_path("../pw");
-    assert_string_equal(cfg->warehouse.password_file, expected);
+    assert_string_equal(cfg->warehouse.pg.password_file, expected);
     free(expected);
     kpid_config_free(cfg);
 
@@ -267,7 +267,7 @@ static void test_include(void **state)
 
     fixture_write_file(inc, "\nwarehouse = { conninfo = \"from-include\"; };\n");
     kpid_config *cfg = fixture_expect_ok("pseudonymize = false;\n@include \"warehouse.inc\"\n");
-    assert_string_equal(cfg->warehouse.conninfo, "from-include");
+    assert_string_equal(cfg->warehouse.pg.conninfo, "from-include");
     kpid_config_free(cfg);
 
     fixture_write_file(inc, "\nwarehouse = { conninfo = 5; };\n");
@@ -1094,7 +1094,7 @@ static void test_example_config(void **state)
     assert_int_equal(cfg->log_level, KPID_LOG_INFO);
     assert_true(cfg->pseudonymize);
     assert_non_null(cfg->pseudonym_key);
-    assert_string_equal(cfg->warehouse.password_file, "/etc/kpid/warehouse.password");
+    assert_string_equal(cfg->warehouse.pg.password_file, "/etc/kpid/warehouse.password");
     assert_int_equal(cfg->warehouse.batch_max_rows, 10000);
     assert_int_equal(cfg->warehouse.flush_interval_ms, 200);
     assert_int_equal(cfg->queue.max_events, 100000);
