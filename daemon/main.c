@@ -2,8 +2,9 @@
  * kpid: collects process KPIs from hospital systems.
  *
  * The main thread owns the configuration and the pipeline (kpid_daemon); it waits for
- * signals, reports status and watchdog pings to systemd, reloads on SIGHUP and stops on
- * SIGTERM/SIGINT. Every other thread is started by the pipeline.
+ * signals, reports status to systemd, reloads on SIGHUP and stops on SIGTERM/SIGINT. The
+ * watchdog thread (watchdog.h) pings systemd while the main thread and the writer make
+ * progress; every other thread is started by the pipeline.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,10 +21,13 @@
 #include "daemon.h"
 #include "drilldown_cli.h"
 #include "kpi_cli.h"
+#include "liveness.h"
 #include "log.h"
 #include "migrate.h"
+#include "pgconn.h"
 #include "queue.h"
 #include "source.h"
+#include "watchdog.h"
 
 #define EX_OK 0
 #define EX_FAILURE 1
@@ -34,6 +38,12 @@
 #define STOP_BUDGET_US (8 * 1000000LL)
 /* --migrate and --once give up on an unreachable warehouse after this long. */
 #define CONNECT_BUDGET_US (30 * 1000000LL)
+/* Backoff while the warehouse is unavailable, and while it refuses kpid's role. */
+#define BACKOFF_MAX_MS 5000
+#define REFUSED_BACKOFF_MAX_MS 60000
+
+/* The main thread's beat: each turn of its loop; its warehouse calls are waits. */
+static kpid_beat main_beat = {.name = "main"};
 
 static void usage(FILE *f)
 {
@@ -67,7 +77,8 @@ static void usage(FILE *f)
             "\n"
             "Environment: KPID_PLUGIN_DIR overrides plugin_dir; KPID_LOG_LEVEL overrides\n"
             "log_level. Exit status: 0 success, 1 failure, 64 usage, 69 warehouse\n"
-            "unreachable (--migrate, --once), 78 configuration error.\n");
+            "unreachable (--migrate, --once, commands), 77 the warehouse refuses kpid's\n"
+            "role (authentication, database, privilege), 78 configuration error.\n");
 }
 
 typedef struct options {
@@ -120,18 +131,22 @@ static int wait_signal(const sigset_t *set, int timeout_ms)
 
 /*
  * Connects, migrates and reads cursors, retrying with backoff while the warehouse is
- * unavailable. Gives up at deadline_us (0 = never) or on SIGTERM/SIGINT. Returns 0,
- * -EPROTO (schema too new), -ETIMEDOUT or -EINTR.
+ * unavailable, and slowly while it refuses kpid's role (said once per state change).
+ * Gives up at deadline_us (0 = never) or on SIGTERM/SIGINT; with a deadline (--once,
+ * --migrate) a refusal gives up at once. Returns 0, -EPROTO (schema too new), -EACCES,
+ * -ETIMEDOUT or -EINTR.
  */
 static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const sigset_t *sigs,
                              int64_t deadline_us, kpid_cursor_set *ret_cursors)
 {
     int64_t backoff_ms = 200;
-    bool said = false;
+    int said = 0; /* the failure logged last: 0, -EIO or -EACCES */
 
     for (;;) {
         char *error = NULL;
+        kpid_beat_wait(&main_beat, true);
         int r = kpid_warehouse_prepare(cfg, migrate_only, ret_cursors, &error);
+        kpid_beat_wait(&main_beat, false);
 
         if (r == 0) {
             if (said)
@@ -143,17 +158,24 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
             free(error);
             return r;
         }
-        if (!said)
+        if (r == -EACCES && said != r)
+            log_err("warehouse refuses kpid's role error=\"%s\" hint=\"%s\"%s",
+                    kpid_log_value(error), KPID_PG_REFUSED_HINT,
+                    deadline_us ? "" : "; retrying every minute at most");
+        else if (r != -EACCES && said != -EIO)
             log_warning("warehouse unavailable error=\"%s\"; retrying with backoff",
                         kpid_log_value(error ? error : strerror(-r)));
-        said = true;
+        said = r == -EACCES ? r : -EIO;
         free(error);
+        if (deadline_us && r == -EACCES)
+            return r;
         if (deadline_us && kpid_now_us() >= deadline_us)
             return -ETIMEDOUT;
         int sig = wait_signal(sigs, (int)backoff_ms);
         if (sig == SIGTERM || sig == SIGINT)
             return -EINTR;
-        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+        int64_t cap = r == -EACCES ? REFUSED_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+        backoff_ms = backoff_ms * 2 > cap ? cap : backoff_ms * 2;
     }
 }
 
@@ -205,18 +227,17 @@ static int parse_options(int argc, char **argv, options *o)
 }
 
 /* Replaces the running pipeline with one of a new configuration, if it is valid. */
-static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const sigset_t *sigs)
+static void reload_pipeline(const options *o, kpid_config **cfg, kpid_daemon **d,
+                            const sigset_t *sigs)
 {
     kpid_cursor_set cursors = {0};
     kpid_config *next;
     int r;
 
-    sd_notify(0, "RELOADING=1");
     log_notice("reloading configuration path=\"%s\"", kpid_log_value(o->config_path));
     next = load_config(o->config_path);
     if (!next) {
         log_err("new configuration is invalid; the running one stays in effect");
-        sd_notify(0, "READY=1");
         return;
     }
     /* Stop the old pipeline first: its committed cursors are the new one's start. A
@@ -233,7 +254,6 @@ static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const s
         if (r == 0 && kpid_daemon_start(*cfg, &cursors, false, d) < 0)
             *d = NULL;
         kpid_cursor_set_clear(&cursors);
-        sd_notify(0, "READY=1");
         return;
     }
     apply_log_level(next);
@@ -246,6 +266,16 @@ static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const s
         kpid_config_free(*cfg);
     *cfg = next;
     log_notice("configuration reloaded sources=%zu", next->n_sources);
+}
+
+/* SIGHUP: a reload, told to systemd; stopping a pipeline and preparing the warehouse are
+ * bounded waits, not a stall. */
+static void reload(const options *o, kpid_config **cfg, kpid_daemon **d, const sigset_t *sigs)
+{
+    sd_notify(0, "RELOADING=1");
+    kpid_beat_wait(&main_beat, true);
+    reload_pipeline(o, cfg, d, sigs);
+    kpid_beat_wait(&main_beat, false);
     sd_notify(0, "READY=1");
 }
 
@@ -256,7 +286,7 @@ int main(int argc, char **argv)
     kpid_daemon *d = NULL;
     kpid_cursor_set cursors = {0};
     sigset_t sigs;
-    uint64_t watchdog_us = 0;
+    kpid_watchdog *watchdog = NULL;
     int status = EX_FAILURE, r;
 
     if (parse_options(argc, argv, &o) < 0)
@@ -296,7 +326,10 @@ int main(int argc, char **argv)
     r = prepare_warehouse(cfg, o.migrate, &sigs,
                           o.migrate || o.once ? kpid_now_us() + CONNECT_BUDGET_US : 0, &cursors);
     if (r < 0) {
-        status = r == -EINTR ? EX_OK : r == -ETIMEDOUT ? EX_UNAVAILABLE : EX_FAILURE;
+        status = r == -EINTR       ? EX_OK
+                 : r == -ETIMEDOUT ? EX_UNAVAILABLE
+                 : r == -EACCES    ? KPID_EX_REFUSED
+                                   : EX_FAILURE;
         goto out;
     }
     if (o.migrate) {
@@ -309,15 +342,17 @@ int main(int argc, char **argv)
     if (r < 0)
         goto out;
 
-    if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
-        watchdog_us = 0;
+    kpid_liveness_add(&main_beat);
+    if ((r = kpid_watchdog_start(&watchdog)) < 0)
+        log_warning("cannot start the watchdog thread error=\"%s\"; systemd will restart kpid",
+                    strerror(-r));
     sd_notifyf(0, "READY=1\nSTATUS=ingesting from %zu sources\nMAINPID=%lu", cfg->n_sources,
                (unsigned long)getpid());
     log_notice("kpid %s started sources=%zu once=%s", KPID_VERSION, cfg->n_sources,
                o.once ? "yes" : "no");
 
     uint64_t last_events = kpid_sources_committed_events();
-    int64_t last_status = kpid_now_us(), last_ping = kpid_now_us();
+    int64_t last_status = kpid_now_us();
     int64_t deadline = 0;
     bool evaluate = false;
     status = EX_OK;
@@ -325,14 +360,18 @@ int main(int argc, char **argv)
         int sig = wait_signal(&sigs, 250);
         int64_t now = kpid_now_us();
 
+        kpid_beat_now(&main_beat);
         if (sig == SIGTERM || sig == SIGINT) {
             log_notice("stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
             deadline = now + STOP_BUDGET_US;
             break;
         }
-        if (sig == SIGHUP && !o.once) {
+        if (sig == SIGHUP && !o.once)
             reload(&o, &cfg, &d, &sigs);
-            last_ping = 0;
+        if (o.once && d && kpid_daemon_refused(d)) {
+            status = KPID_EX_REFUSED; /* logged by the writer */
+            deadline = now + STOP_BUDGET_US;
+            break;
         }
         if (o.once && d && kpid_daemon_sources_finished(d)) {
             if (kpid_daemon_failed(d))
@@ -351,25 +390,24 @@ int main(int argc, char **argv)
             last_events = ev;
             last_status = now;
         }
-        /* Ping only while the writer's loop turns: a stuck writer gets us restarted. */
-        if (watchdog_us && now - last_ping >= (int64_t)watchdog_us / 3 &&
-            (!d || kpid_daemon_alive(d, now - (int64_t)watchdog_us / 2))) {
-            sd_notify(0, "WATCHDOG=1");
-            last_ping = now;
-        }
     }
     if (evaluate) {
         /* --once: what was ingested is committed; evaluate what is due, then exit. */
         r = kpid_daemon_evaluate_once(d);
         if (r == -ENOTCONN && status == EX_OK)
             status = EX_UNAVAILABLE;
+        else if (r == -EACCES)
+            status = KPID_EX_REFUSED;
         else if (r < 0)
             status = EX_FAILURE;
     }
     sd_notify(0, "STOPPING=1");
+    kpid_beat_wait(&main_beat, true); /* the stop is bounded by its deadline */
     if (kpid_daemon_stop(d, deadline) == -EBUSY)
         cfg = NULL; /* a stuck thread still uses it; exit ends it */
     d = NULL;
+    watchdog = kpid_watchdog_stop(watchdog);
+    kpid_liveness_remove(&main_beat);
     log_notice("stopped committed_events=%llu",
                (unsigned long long)kpid_sources_committed_events());
 out:

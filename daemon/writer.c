@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "liveness.h"
 #include "log.h"
 #include "pgconn.h"
 #include "source.h"
@@ -15,6 +16,13 @@
 
 #define BACKOFF_MIN_US 100000
 #define BACKOFF_MAX_US 5000000
+/* When the warehouse refuses kpid's role, only an operator helps: retry slowly. */
+#define REFUSED_BACKOFF_MIN_US 5000000
+#define REFUSED_BACKOFF_MAX_US 60000000
+/* When stopping, a statement in progress may go on this long before it is canceled. */
+#define STOP_GRACE_US 1000000
+/* STATUS= says "waiting" once a statement has waited this long. */
+#define WAITING_STATUS_US 2000000
 /* After a COPY met a stored key, transactions probe before they COPY, until a probe
  * finds no stored key or this many have. */
 #define PROBE_TXNS 256
@@ -105,20 +113,27 @@ static const char SQL_CURSOR[] =
     " ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()";
 
 struct kpid_writer {
-    char *conninfo;
-    char *password_file;
+    const kpid_pg_target *warehouse;
     size_t max_rows;
     int64_t flush_us;
+    int64_t wait_notice_us;
+    bool once;
     kpid_queue *q;
     pthread_t thread;
 
     _Atomic bool stopping;        /* set by kpid_writer_stop: drain, then exit */
     _Atomic int64_t deadline_us;  /* after stopping: give up on the warehouse then */
     _Atomic bool healthy;
-    _Atomic int64_t heartbeat_us;
+    _Atomic bool role_refused;    /* the warehouse refuses kpid's role (pgconn.h) */
+    _Atomic bool gave_up_refused; /* --once gave up on that */
+    kpid_beat beat;               /* watched (liveness.h): each turn, each wait slice */
+    _Atomic int64_t waiting_since_us; /* a statement in progress since; 0 = none */
 
     /* Writer thread only. */
     PGconn *conn;
+    kpid_pg_waiter waiter;        /* watches every statement (statement_waiting) */
+    bool wait_logged;             /* the statement in progress was logged as blocked */
+    bool canceled;                /* a stop canceled a statement: stop writing */
     bool down;                    /* the warehouse is failing; logged once */
     int64_t down_since_us;
     unsigned failures;
@@ -154,9 +169,63 @@ static void error_from(kpid_writer *w, PGresult *res, step_error *err)
     err->transient = kpid_pg_transient(w->conn, s);
 }
 
+/*
+ * The writer's waiter (pgconn.h): beats the heartbeat while a statement waits, logs a
+ * long wait once with what blocks it, and cancels the statement when a stop has given it
+ * its grace.
+ */
+static bool statement_waiting(void *arg, PGconn *conn, int64_t waited_us)
+{
+    kpid_writer *w = arg;
+    int64_t now = kpid_now_us();
+
+    kpid_beat_now(&w->beat);
+    if (atomic_load(&w->waiting_since_us) == 0)
+        atomic_store(&w->waiting_since_us, now - waited_us);
+    if (!w->wait_logged && waited_us >= w->wait_notice_us) {
+        char why[1024];
+        kpid_beat_wait(&w->beat, true); /* asking the warehouse is a wait on it too */
+        kpid_pg_describe_wait(w->warehouse, PQbackendPID(conn), why, sizeof(why));
+        kpid_beat_wait(&w->beat, false);
+        log_notice("warehouse statement waiting waited=%llds %s",
+                   (long long)(waited_us / 1000000), why);
+        w->wait_logged = true;
+    }
+    if (atomic_load(&w->stopping) &&
+        (waited_us >= STOP_GRACE_US || now >= atomic_load(&w->deadline_us))) {
+        if (!w->canceled)
+            log_notice("stopping: canceling the warehouse statement in progress waited=%.1fs; "
+                       "its batches are read again at the next start",
+                       (double)waited_us / 1e6);
+        w->canceled = true;
+        return true;
+    }
+    return false;
+}
+
+/* A statement watched by statement_waiting has its answer. */
+static void statement_done(kpid_writer *w)
+{
+    int64_t since = atomic_exchange(&w->waiting_since_us, 0);
+
+    if (w->wait_logged)
+        log_notice("warehouse statement done waited=%.1fs",
+                   (double)(kpid_now_us() - since) / 1e6);
+    w->wait_logged = false;
+    kpid_beat_now(&w->beat);
+}
+
+/* Runs sql as PQexec (params NULL) or PQexecParams would, watched by statement_waiting. */
+static PGresult *run(kpid_writer *w, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = kpid_pg_run(w->conn, sql, n, params, &w->waiter);
+    statement_done(w);
+    return res;
+}
+
 static int exec_step(kpid_writer *w, const char *sql, step_error *err)
 {
-    PGresult *res = PQexec(w->conn, sql);
+    PGresult *res = run(w, sql, 0, NULL);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     int r = 0;
 
@@ -183,7 +252,7 @@ static int copy_chunks(kpid_writer *w, const char *table, const chunk *chunks, s
     int r = 0;
 
     snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", table);
-    res = PQexec(w->conn, sql);
+    res = run(w, sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         error_from(w, res, err);
         PQclear(res);
@@ -195,15 +264,15 @@ static int copy_chunks(kpid_writer *w, const char *table, const chunk *chunks, s
             r = -EIO;
     if (PQputCopyEnd(w->conn, r == 0 ? NULL : "kpid: send failed") != 1)
         r = -EIO;
-    /* The COPY's result, then NULL. */
-    while ((res = PQgetResult(w->conn))) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
-            error_from(w, res, err);
-            r = -EIO;
-        } else if (r < 0 && !err->message[0])
-            error_from(w, res, err);
-        PQclear(res);
-    }
+    /* The COPY's result. */
+    res = kpid_pg_await(w->conn, &w->waiter);
+    statement_done(w);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0) {
+        error_from(w, res, err);
+        r = -EIO;
+    } else if (r < 0 && !err->message[0])
+        error_from(w, res, err);
+    PQclear(res);
     if (r < 0 && !err->message[0]) {
         error_from(w, NULL, err);
         err->transient = true;
@@ -335,7 +404,7 @@ static int probe_stored(kpid_writer *w, step_error *err)
     if ((r = exec_step(w, "DELETE FROM kpid_keys", err)) < 0 ||
         (r = copy_chunks(w, "kpid_keys", &keys, 1, err)) < 0)
         return r;
-    res = PQexec(w->conn, SQL_PROBE);
+    res = run(w, SQL_PROBE, 0, NULL);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         error_from(w, res, err);
         PQclear(res);
@@ -499,7 +568,7 @@ static int store_cursors(kpid_writer *w, struct kpid_batch **set, size_t n, step
             continue;
         params[0] = set[i]->ctx->source;
         params[1] = set[i]->cursor;
-        res = PQexecParams(w->conn, SQL_CURSOR, 2, NULL, params, NULL, NULL, 0);
+        res = run(w, SQL_CURSOR, 2, params);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             error_from(w, res, err);
             PQclear(res);
@@ -546,16 +615,15 @@ static int write_txn(kpid_writer *w, struct kpid_batch **set, size_t n, step_err
 fail:
     if (r == -ENOMEM)
         snprintf(err->message, sizeof(err->message), "out of memory");
-    if (PQstatus(w->conn) == CONNECTION_OK && PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
-        PGresult *res = PQexec(w->conn, "ROLLBACK");
-        PQclear(res);
-    }
+    if (PQstatus(w->conn) == CONNECTION_OK && PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+        PQclear(run(w, "ROLLBACK", 0, NULL));
     return r;
 }
 
 static bool give_up(kpid_writer *w)
 {
-    return atomic_load(&w->stopping) && kpid_now_us() >= atomic_load(&w->deadline_us);
+    return atomic_load(&w->stopping) &&
+           (w->canceled || kpid_now_us() >= atomic_load(&w->deadline_us));
 }
 
 /* Sleeps up to us, returning early when the writer must give up. */
@@ -563,26 +631,52 @@ static void backoff_sleep(kpid_writer *w, int64_t us)
 {
     int64_t end = kpid_now_us() + us;
     while (!give_up(w) && kpid_now_us() < end) {
-        atomic_store(&w->heartbeat_us, kpid_now_us());
+        kpid_beat_now(&w->beat);
         usleep(20000);
     }
 }
 
-static void set_down(kpid_writer *w, const char *what, const step_error *err, const char *msg)
+/*
+ * The warehouse failed: says so once per state change, as what it is. A statement ended
+ * by kpid's own statement_timeout (or by an administrator) or lock_timeout is not an
+ * outage; a refusal of kpid's role is an error an operator must fix.
+ */
+static void set_down(kpid_writer *w, const char *what, const step_error *err, const char *msg,
+                     bool refused)
 {
+    const char *state = err && err->state[0] ? err->state : "-";
+
     atomic_store(&w->healthy, false);
     w->failures++;
-    if (w->down)
+    if (w->down && refused == atomic_load(&w->role_refused))
         return;
+    if (!w->down)
+        w->down_since_us = kpid_now_us();
     w->down = true;
-    w->down_since_us = kpid_now_us();
-    log_warning("warehouse unavailable step=%s sqlstate=%s error=\"%s\"; retrying with backoff",
-                what, err && err->state[0] ? err->state : "-", kpid_log_value(msg));
+    atomic_store(&w->role_refused, refused);
+    if (refused)
+        log_err("warehouse refuses kpid's role step=%s sqlstate=%s error=\"%s\" hint=\"%s\"; "
+                "retrying every minute at most",
+                what, state, kpid_log_value(msg), KPID_PG_REFUSED_HINT);
+    else if (strcmp(state, "57014") == 0)
+        log_warning("warehouse statement canceled step=%s sqlstate=%s error=\"%s\" "
+                    "statement_timeout=%lldms hint=\"raise warehouse.statement_timeout if the "
+                    "warehouse is merely slow\"; retrying with backoff",
+                    what, state, kpid_log_value(msg), (long long)w->warehouse->statement_timeout_ms);
+    else if (strcmp(state, "55P03") == 0)
+        log_warning("warehouse lock wait timed out step=%s sqlstate=%s error=\"%s\" "
+                    "lock_timeout=%lldms; retrying with backoff",
+                    what, state, kpid_log_value(msg), (long long)w->warehouse->lock_timeout_ms);
+    else
+        log_warning("warehouse unavailable step=%s sqlstate=%s error=\"%s\"; retrying with "
+                    "backoff",
+                    what, state, kpid_log_value(msg));
 }
 
 static void set_up(kpid_writer *w)
 {
     atomic_store(&w->healthy, true);
+    atomic_store(&w->role_refused, false);
     if (w->down)
         log_notice("warehouse available again after=%.1fs attempts=%u",
                    (double)(kpid_now_us() - w->down_since_us) / 1e6, w->failures);
@@ -590,19 +684,21 @@ static void set_up(kpid_writer *w)
     w->failures = 0;
 }
 
-static int connect_warehouse(kpid_writer *w)
+static int connect_warehouse(kpid_writer *w, step_error *err)
 {
-    step_error err = {0};
     char *msg = NULL;
+    int r;
 
-    w->conn = kpid_pg_connect(w->conninfo, w->password_file, &msg);
-    if (!w->conn) {
-        set_down(w, "connect", NULL, msg ? msg : "out of memory");
+    memset(err, 0, sizeof(*err));
+    r = kpid_pg_open(w->warehouse, &w->conn, &msg);
+    if (r < 0) {
+        set_down(w, "connect", NULL, msg ? msg : "out of memory", r == -EACCES);
         free(msg);
+        w->conn = NULL;
         return -EIO;
     }
-    if (exec_step(w, SQL_STAGE, &err) < 0) {
-        set_down(w, "staging", &err, err.message);
+    if (exec_step(w, SQL_STAGE, err) < 0) {
+        set_down(w, "staging", err, err->message, kpid_pg_refused(err->state));
         PQfinish(w->conn);
         w->conn = NULL;
         return -EIO;
@@ -610,42 +706,64 @@ static int connect_warehouse(kpid_writer *w)
     return 0;
 }
 
-/* Writes the set, retrying until it is durable or the writer gives up (-ECANCELED). */
+/* The next backoff: doubling, within the bounds of the kind of failure. */
+static int64_t next_backoff(kpid_writer *w, int64_t backoff)
+{
+    int64_t lo = BACKOFF_MIN_US, hi = BACKOFF_MAX_US;
+
+    if (atomic_load(&w->role_refused)) {
+        lo = REFUSED_BACKOFF_MIN_US;
+        hi = REFUSED_BACKOFF_MAX_US;
+    }
+    backoff *= 2;
+    return backoff < lo ? lo : backoff > hi ? hi : backoff;
+}
+
+/*
+ * Writes the set, retrying until it is durable or the writer gives up: -ECANCELED when
+ * stopping, -EACCES with --once when the warehouse refuses kpid's role.
+ */
 static int write_with_retry(kpid_writer *w, struct kpid_batch **set, size_t n)
 {
-    int64_t backoff = BACKOFF_MIN_US;
+    int64_t backoff = BACKOFF_MIN_US / 2;
     step_error err;
 
     for (;;) {
         if (give_up(w))
             return -ECANCELED;
-        if (!w->conn && connect_warehouse(w) < 0) {
+        if (!w->conn && connect_warehouse(w, &err) < 0) {
+            if (w->once && atomic_load(&w->role_refused))
+                return -EACCES;
+            backoff = next_backoff(w, backoff);
             backoff_sleep(w, backoff);
-            backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
             continue;
         }
         if (write_txn(w, set, n, &err) == 0) {
             set_up(w);
             return 0;
         }
+        if (w->once && kpid_pg_refused(err.state)) {
+            set_down(w, "write", &err, err.message, kpid_pg_refused(err.state));
+            return -EACCES;
+        }
         if (err.transient || PQstatus(w->conn) != CONNECTION_OK) {
-            set_down(w, "write", &err, err.message);
+            set_down(w, "write", &err, err.message, kpid_pg_refused(err.state));
             PQfinish(w->conn);
             w->conn = NULL;
         } else {
             /* Not the data, not the connection: a schema or permission problem an
              * operator must fix. Keep the data and keep trying. */
-            if (!w->down) {
+            if (!w->down && !kpid_pg_refused(err.state)) {
                 log_err("warehouse write failed sqlstate=%s error=\"%s\"; the batches are "
                         "kept and retried",
                         err.state, kpid_log_value(err.message));
                 w->down = true;
                 w->down_since_us = kpid_now_us();
             }
-            set_down(w, "write", &err, err.message);
+            set_down(w, "write", &err, err.message, kpid_pg_refused(err.state));
         }
+        backoff = next_backoff(w, backoff);
         backoff_sleep(w, backoff);
-        backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
     }
 }
 
@@ -659,7 +777,7 @@ static void *writer_main(void *arg)
         int64_t first_us;
         kpid_queue_item *item;
 
-        atomic_store(&w->heartbeat_us, kpid_now_us());
+        kpid_beat_now(&w->beat);
         item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000);
         if (!item) {
             if (atomic_load(&w->stopping))
@@ -682,12 +800,16 @@ static void *writer_main(void *arg)
             kpid_source_batch_done(set[i], r == 0);
         if (r < 0) {
             size_t dropped = n;
+            if (r == -EACCES)
+                atomic_store(&w->gave_up_refused, true);
             while ((item = kpid_queue_pop(w->q, 0))) {
                 kpid_source_batch_done((struct kpid_batch *)item, false);
                 dropped++;
             }
-            log_warning("writer stopped before the warehouse came back; batches=%zu were not "
-                        "committed and will be read again at the next start",
+            log_warning("writer stopped %s; batches=%zu were not committed and will be read "
+                        "again at the next start",
+                        r == -EACCES ? "because the warehouse refuses kpid's role"
+                                     : "before the warehouse came back",
                         dropped);
             break;
         }
@@ -705,12 +827,10 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
 
     if (!w)
         return -ENOMEM;
-    w->conninfo = strdup(opt->conninfo);
-    w->password_file = opt->password_file ? strdup(opt->password_file) : NULL;
-    if (!w->conninfo || (opt->password_file && !w->password_file)) {
-        r = -ENOMEM;
-        goto fail;
-    }
+    w->warehouse = opt->warehouse;
+    w->wait_notice_us = opt->wait_notice_ms * 1000;
+    w->once = opt->once;
+    w->waiter = (kpid_pg_waiter){.waiting = statement_waiting, .arg = w};
     w->max_rows = (size_t)opt->batch_max_rows;
     w->set = calloc(w->max_rows + 1, sizeof(*w->set));
     if (!w->set) {
@@ -722,16 +842,18 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     /* Without it every correction costs a probe; a daemon short of 4 MiB does without. */
     if (kpid_bloom_init(&w->committed_keys, BLOOM_BYTES) < 0)
         log_warning("writer runs without its filter of committed keys: out of memory");
-    atomic_store(&w->heartbeat_us, kpid_now_us());
+    w->beat.name = "writer";
+    kpid_liveness_add(&w->beat);
+    atomic_store(&w->healthy, true); /* the warehouse was there at start */
     r = -pthread_create(&w->thread, NULL, writer_main, w);
-    if (r < 0)
+    if (r < 0) {
+        kpid_liveness_remove(&w->beat);
         goto fail;
+    }
     *ret_writer = w;
     return 0;
 fail:
     free(w->set);
-    free(w->conninfo);
-    free(w->password_file);
     free(w);
     return r;
 }
@@ -744,6 +866,7 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     atomic_store(&w->stopping, true);
     kpid_queue_wake(w->q);
     pthread_join(w->thread, NULL);
+    kpid_liveness_remove(&w->beat);
     kpid_buf_free(&w->refused);
     kpid_buf_free(&w->stage);
     kpid_buf_free(&w->direct);
@@ -751,8 +874,6 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     kpid_plan_free(&w->plan);
     kpid_bloom_free(&w->committed_keys);
     free(w->set);
-    free(w->conninfo);
-    free(w->password_file);
     free(w);
     return NULL;
 }
@@ -762,7 +883,21 @@ bool kpid_writer_healthy(kpid_writer *w)
     return atomic_load(&w->healthy);
 }
 
-int64_t kpid_writer_heartbeat(kpid_writer *w)
+const char *kpid_writer_state(kpid_writer *w, int64_t *ret_waited_s)
 {
-    return atomic_load(&w->heartbeat_us);
+    int64_t since = atomic_load(&w->waiting_since_us), now = kpid_now_us();
+
+    if (since && now - since >= WAITING_STATUS_US) {
+        *ret_waited_s = (now - since) / 1000000;
+        return "waiting";
+    }
+    if (atomic_load(&w->healthy))
+        return "ok";
+    return atomic_load(&w->role_refused) ? "refused" : "unavailable";
 }
+
+bool kpid_writer_refused(kpid_writer *w)
+{
+    return atomic_load(&w->gave_up_refused);
+}
+
