@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "kpi_compile.h"
@@ -57,10 +58,48 @@ static int parse_date(const char *text, const kpid_tz *tz, int64_t *ret)
     return kpid_tz_from_local(tz, &c, 0, ret, NULL);
 }
 
+/* A lost connection is reopened this many times, waiting 1, 2, 4, ... 8 s between. */
+#define BACKFILL_RECONNECTS 8
+
+/* The connection of a backfill, reopened when the warehouse drops it. */
+typedef struct backfill_conn {
+    const kpid_config *cfg;
+    PGconn *conn;
+    kpid_sql_conn sql; /* sql KPIs run on a connection of their own, opened at the first */
+} backfill_conn;
+
+/*
+ * After a failed evaluation: when the connection was lost, reopens it (as the daemon
+ * would, with backoff) and returns 0 so that the period is evaluated again; otherwise,
+ * or when the warehouse stays away, returns -EIO (-EACCES when it refuses kpid's role).
+ */
+static int backfill_reconnect(backfill_conn *bc, const kpid_kpi *kpi)
+{
+    if (PQstatus(bc->conn) == CONNECTION_OK)
+        return -EIO;
+    log_warning("kpi=%s warehouse connection lost during backfill; reconnecting", kpi->id);
+    kpid_sql_conn_close(&bc->sql);
+    for (int attempt = 0; attempt < BACKFILL_RECONNECTS; attempt++) {
+        char *error = NULL;
+        PGconn *conn = NULL;
+        sleep(1u << (attempt < 3 ? attempt : 3));
+        int r = kpid_pg_open(&bc->cfg->warehouse.pg, &conn, &error);
+        free(error);
+        if (r == 0) {
+            PQfinish(bc->conn);
+            bc->conn = conn;
+            log_notice("kpi=%s warehouse connection reopened attempts=%d", kpi->id, attempt + 1);
+            return 0;
+        }
+        if (r == -EACCES)
+            return r;
+    }
+    return -EIO;
+}
+
 /* Evaluates every period of kpi that starts before to and ends after from. */
-static int backfill_kpi(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
-                        const char *from_text, const char *to_text, int *ret_values,
-                        int *ret_periods)
+static int backfill_kpi(backfill_conn *bc, const kpid_kpi *kpi, const char *from_text,
+                        const char *to_text, int *ret_values, int *ret_periods)
 {
     const kpid_tz *tz = kpi->process->tz;
     int64_t from, to, now = (int64_t)time(NULL);
@@ -76,12 +115,22 @@ static int backfill_kpi(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
     while (r == 0 && iv.start < to) {
         char *error = NULL;
         int written = 0;
-        if (kpid_kpi_evaluate(conn, sql, kpi, &iv, iv.end > now, "backfill", &written,
+        if (kpid_kpi_evaluate(bc->conn, &bc->sql, kpi, &iv, iv.end > now, "backfill", &written,
                               &error) < 0) {
             log_err("kpi=%s evaluation failed error=\"%s\"", kpi->id,
                     kpid_log_value(error ? error : "?"));
             free(error);
-            return -EIO;
+            if ((r = backfill_reconnect(bc, kpi)) == 0)
+                continue; /* the same period again */
+            kpid_civil c = {0};
+            kpid_tz_to_local(tz, iv.start, &c);
+            fprintf(stderr,
+                    "kpid: KPI \"%s\" failed at its period starting %04d-%02d-%02d; its later "
+                    "periods were not evaluated, the values written stay. Run the same command "
+                    "again (backfill is idempotent), or: backfill --kpi %s --from %04d-%02d-%02d "
+                    "--to %s\n",
+                    kpi->id, c.year, c.month, c.day, kpi->id, c.year, c.month, c.day, to_text);
+            return r;
         }
         *ret_values += written;
         (*ret_periods)++;
@@ -101,13 +150,9 @@ int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
     };
     const char *from = NULL, *to = NULL, *process = NULL, *kpi_id = NULL;
     kpid_cursor_set unused = {0};
-    /* sql KPIs run on a connection of their own, opened at the first. */
-    kpid_sql_conn sql = {
-        .conninfo = cfg->warehouse.conninfo, .password_file = cfg->warehouse.password_file,
-    };
+    backfill_conn bc = {.cfg = cfg, .sql = {.warehouse = &cfg->warehouse.pg}};
     char *error = NULL;
-    PGconn *conn;
-    int c, values = 0, periods = 0, status = EX_OK;
+    int c, r, values = 0, periods = 0, status = EX_OK;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -132,18 +177,17 @@ int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
         fprintf(stderr, "kpid: no process \"%s\" in %s\n", process, cfg->path);
         return EX_USAGE;
     }
-    if (kpid_warehouse_prepare(cfg, true, &unused, &error) < 0) {
-        log_err("%s", error ? error : "warehouse unavailable");
+    r = kpid_warehouse_prepare(cfg, true, &unused, &error);
+    if (r == 0 && (r = kpid_pg_open(&cfg->warehouse.pg, &bc.conn, &error)) == 0)
+        r = kpid_model_sync(bc.conn, cfg->model, &error);
+    if (r < 0) {
+        log_err("backfill not started error=\"%s\"%s",
+                kpid_log_value(error ? error : "warehouse unavailable"),
+                r == -EACCES ? " hint=\"" KPID_PG_REFUSED_HINT "\"" : "");
         free(error);
-        return EX_UNAVAILABLE;
-    }
-    conn = kpid_pg_connect(cfg->warehouse.conninfo, cfg->warehouse.password_file, &error);
-    if (!conn || kpid_model_sync(conn, cfg->model, &error) < 0) {
-        log_err("%s", error ? error : "warehouse unavailable");
-        free(error);
-        if (conn)
-            PQfinish(conn);
-        return conn ? EX_FAILURE : EX_UNAVAILABLE;
+        status = r == -EACCES ? KPID_EX_REFUSED : bc.conn ? EX_FAILURE : EX_UNAVAILABLE;
+        PQfinish(bc.conn);
+        return status;
     }
     /* Ratios read the values of other KPIs: they come last. */
     for (int pass = 0; pass < 2 && status == EX_OK; pass++)
@@ -154,17 +198,21 @@ int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
             if ((kpi_id && strcmp(k->id, kpi_id) != 0) ||
                 (process && strcmp(k->process->id, process) != 0))
                 continue;
-            int r = backfill_kpi(conn, &sql, k, from, to, &values, &periods);
+            r = backfill_kpi(&bc, k, from, to, &values, &periods);
             if (r == -EINVAL) {
                 fprintf(stderr, "kpid: dates are YYYY-MM-DD\n");
                 status = EX_USAGE;
                 break;
             }
+            if (r == -EACCES) {
+                status = KPID_EX_REFUSED; /* no other KPI would fare better */
+                break;
+            }
             if (r < 0)
-                status = EX_FAILURE;
+                status = EX_FAILURE; /* the other KPIs are still backfilled */
         }
-    kpid_sql_conn_close(&sql);
-    PQfinish(conn);
+    kpid_sql_conn_close(&bc.sql);
+    PQfinish(bc.conn);
     if (status == EX_OK)
         printf("backfill: %d periods, %d values\n", periods, values);
     return status;
