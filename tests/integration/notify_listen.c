@@ -1,7 +1,8 @@
 /*
- * notify_listen PATH SECONDS: a stand-in for systemd's notification socket. Binds a
- * unix datagram socket at PATH and prints every message it receives on one line (its
+ * notify_listen [-t] PATH SECONDS: a stand-in for systemd's notification socket. Binds
+ * a unix datagram socket at PATH and prints every message it receives on one line (its
  * newlines shown as '|'), until SECONDS have passed or a message with STOPPING=1 came.
+ * With -t, each line starts with the monotonic time it came, in seconds ("12.345 ").
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,10 +26,12 @@ int main(int argc, char **argv)
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     char msg[4096];
     double end;
-    int fd;
+    int fd, times = argc > 1 && strcmp(argv[1], "-t") == 0;
 
+    argc -= times;
+    argv += times;
     if (argc != 3 || strlen(argv[1]) >= sizeof(addr.sun_path)) {
-        fprintf(stderr, "usage: notify_listen PATH SECONDS\n");
+        fprintf(stderr, "usage: notify_listen [-t] PATH SECONDS\n");
         return 64;
     }
     end = now() + atof(argv[2]);
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
         for (ssize_t i = 0; i < n; i++)
             if (msg[i] == '\n')
                 msg[i] = '|';
+        if (times)
+            printf("%.3f ", now());
         printf("%s\n", msg);
         if (strstr(msg, "STOPPING=1"))
             break;

@@ -46,8 +46,8 @@ kill_all="SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE us
 declare -A query=(
     [lock]="SELECT 1 AS value FROM pg_advisory_lock(4242)"
     [lock_xact]="SELECT 1 AS value FROM pg_advisory_xact_lock(4243)"
-    [dblink]="SELECT 1 AS value FROM dblink_exec('$conninfo', 'CREATE TABLE kpid.dblink_made ()')"
-    [dblink_u]="SELECT 1 AS value FROM dblink_connect_u('x', '$conninfo'), dblink_exec('x', 'CREATE TABLE kpid.dblink_made ()')"
+    [dblink]="SELECT 1 AS value FROM public.dblink_exec('$conninfo', 'CREATE TABLE kpid.dblink_made ()')"
+    [dblink_u]="SELECT 1 AS value FROM public.dblink_connect_u('x', '$conninfo'), public.dblink_exec('x', 'CREATE TABLE kpid.dblink_made ()')"
     [read_file]="SELECT 1 AS value, jsonb_build_object('secret', pg_read_file('PG_VERSION')) AS stratum"
     [kill_writer]="SELECT count(pg_terminate_backend(pid)) AS value FROM pg_stat_activity WHERE usename = 'kpid' AND datname = current_database() AND pid <> pg_backend_pid()"
     [kill_other]="SELECT count(pg_terminate_backend(pid)) AS value FROM pg_stat_activity WHERE datname = 'other'"

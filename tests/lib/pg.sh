@@ -225,6 +225,13 @@ timezone = 'UTC'
 EOF
     fi
 
+    # One role logs in with a password (the tests of a wrong password); everyone else is
+    # trusted. First match wins, so the line goes first; idempotent for old directories.
+    if ! grep -q '^local all kpid_password scram-sha-256' "$_pg_data/pg_hba.conf"; then
+        { printf 'local all kpid_password scram-sha-256\n'; cat "$_pg_data/pg_hba.conf"; } \
+            >"$_pg_data/pg_hba.conf.new" && cat "$_pg_data/pg_hba.conf.new" >"$_pg_data/pg_hba.conf" &&
+            rm -f "$_pg_data/pg_hba.conf.new" || return 1
+    fi
     rm -f "$_pg_sock/.s.PGSQL.$KPID_PG_PORT" "$_pg_sock/.s.PGSQL.$KPID_PG_PORT.lock" 2>/dev/null || true
     # The shell (not the server) opens the log, so it may live where nobody cannot write.
     # setsid: a Ctrl-C in the terminal reaches the script's trap, not the server; -w: if
