@@ -44,6 +44,66 @@
 
 /* The main thread's beat: each turn of its loop; its warehouse calls are waits. */
 static kpid_beat main_beat = {.name = "main"};
+static int wait_signal(const sigset_t *set, int timeout_ms);
+
+/* A SIGTERM or SIGINT taken while preparing the warehouse, for the main loop. */
+static bool stop_signaled;
+
+/* One attempt of kpid_warehouse_prepare, in a thread of its own (prepare_attempt). */
+typedef struct prepare_job {
+    const kpid_config *cfg;
+    bool migrate_only;
+    kpid_cursor_set cursors;
+    char *error;
+    int r;
+    _Atomic bool done;
+} prepare_job;
+
+static void *prepare_main(void *arg)
+{
+    prepare_job *job = arg;
+    job->r = kpid_warehouse_prepare(job->cfg, job->migrate_only, &job->cursors, &job->error);
+    atomic_store(&job->done, true);
+    return NULL;
+}
+
+/*
+ * Runs kpid_warehouse_prepare in a thread while this one keeps taking signals: a
+ * warehouse that does not answer (a connection attempt, a lock) cannot hold a stop up.
+ * Returns what it returned, or -EINTR on SIGTERM/SIGINT: the attempt is then left to
+ * run out on its own (the caller exits; the configuration stays allocated).
+ */
+static int prepare_attempt(const kpid_config *cfg, bool migrate_only, const sigset_t *sigs,
+                           kpid_cursor_set *ret_cursors, char **ret_error)
+{
+    prepare_job *job = calloc(1, sizeof(*job));
+    pthread_t thread;
+    int r;
+
+    *ret_error = NULL;
+    if (!job)
+        return -ENOMEM;
+    job->cfg = cfg;
+    job->migrate_only = migrate_only;
+    if ((r = -pthread_create(&thread, NULL, prepare_main, job)) < 0) {
+        free(job);
+        return r;
+    }
+    while (!atomic_load(&job->done)) {
+        int sig = wait_signal(sigs, 100);
+        if (sig == SIGTERM || sig == SIGINT) {
+            stop_signaled = true;
+            pthread_detach(thread); /* job is its own until exit */
+            return -EINTR;
+        }
+    }
+    pthread_join(thread, NULL);
+    r = job->r;
+    *ret_cursors = job->cursors;
+    *ret_error = job->error;
+    free(job);
+    return r;
+}
 
 static void usage(FILE *f)
 {
@@ -145,9 +205,11 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
     for (;;) {
         char *error = NULL;
         kpid_beat_wait(&main_beat, true);
-        int r = kpid_warehouse_prepare(cfg, migrate_only, ret_cursors, &error);
+        int r = prepare_attempt(cfg, migrate_only, sigs, ret_cursors, &error);
         kpid_beat_wait(&main_beat, false);
 
+        if (r == -EINTR)
+            return r;
         if (r == 0) {
             if (said)
                 log_notice("warehouse available");
@@ -172,8 +234,10 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
         if (deadline_us && kpid_now_us() >= deadline_us)
             return -ETIMEDOUT;
         int sig = wait_signal(sigs, (int)backoff_ms);
-        if (sig == SIGTERM || sig == SIGINT)
+        if (sig == SIGTERM || sig == SIGINT) {
+            stop_signaled = true;
             return -EINTR;
+        }
         int64_t cap = r == -EACCES ? REFUSED_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
         backoff_ms = backoff_ms * 2 > cap ? cap : backoff_ms * 2;
     }
@@ -245,9 +309,11 @@ static void reload_pipeline(const options *o, kpid_config **cfg, kpid_daemon **d
     bool keep_old = kpid_daemon_stop(*d, kpid_now_us() + STOP_BUDGET_US) == -EBUSY;
     *d = NULL;
     r = prepare_warehouse(next, false, sigs, 0, &cursors);
+    if (r == -EINTR)
+        return; /* a stop: the main loop ends; next may still be in use, it stays */
     if (r < 0) {
-        /* Only a refused schema or a stop request end up here; run the old config's
-         * sources again rather than nothing, the main loop handles a stop. */
+        /* Only a refused schema ends up here: run the old config's sources again
+         * rather than nothing. */
         kpid_config_free(next);
         next = NULL;
         r = prepare_warehouse(*cfg, false, sigs, 0, &cursors);
@@ -325,6 +391,8 @@ int main(int argc, char **argv)
 
     r = prepare_warehouse(cfg, o.migrate, &sigs,
                           o.migrate || o.once ? kpid_now_us() + CONNECT_BUDGET_US : 0, &cursors);
+    if (r == -EINTR)
+        cfg = NULL; /* an attempt may still use it; exit ends it */
     if (r < 0) {
         status = r == -EINTR       ? EX_OK
                  : r == -ETIMEDOUT ? EX_UNAVAILABLE
@@ -368,6 +436,11 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP && !o.once)
             reload(&o, &cfg, &d, &sigs);
+        if (stop_signaled) {
+            log_notice("stopping: a signal came during the reload");
+            deadline = kpid_now_us() + STOP_BUDGET_US;
+            break;
+        }
         if (o.once && d && kpid_daemon_refused(d)) {
             status = KPID_EX_REFUSED; /* logged by the writer */
             deadline = now + STOP_BUDGET_US;

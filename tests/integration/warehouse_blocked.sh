@@ -88,3 +88,24 @@ wait "$locker" || fail "the locker failed: $(cat "$KPID_WORK/locker.txt")"
 assert_sql "SELECT count(*) FROM kpid.event" 500 "events committed while the lock was held"
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "kpid --once after the lock exited $KPID_EXIT"
 assert_sql "SELECT count(*), count(DISTINCT event_key) FROM kpid.event" "800|800" "events after the lock"
+
+# Starting up while another instance migrates (its migration lock held): SIGTERM is
+# answered within 10 s as well, with nothing written.
+psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/migrator.txt" 2>&1 <<SQL &
+SELECT pg_advisory_lock(1802529124, 1);
+SELECT pg_sleep(30);
+SQL
+migrator=$!
+kpid_track_pid "$migrator"
+wait_for "SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 1
+          AND classid = 1802529124 AND granted" 20
+kpid_start "$KPID_WORK/kpid.conf"
+wait_for "SELECT count(*) >= 1 FROM pg_stat_activity WHERE datname = current_database()
+          AND application_name = 'kpid' AND wait_event_type = 'Lock'" 20
+sleep 1
+t0=$(date +%s.%N)
+kpid_stop 0 15
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+_kpid_say "SIGTERM answered in ${took}s while waiting for the migration lock"
+awk -v t="$took" 'BEGIN { exit !(t <= 10) }' || fail "SIGTERM at start-up took ${took}s (more than 10 s)"
+kill "$migrator" 2>/dev/null || true
