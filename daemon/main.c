@@ -48,6 +48,9 @@ static int wait_signal(const sigset_t *set, int timeout_ms);
 
 /* A SIGTERM or SIGINT taken while preparing the warehouse, for the main loop. */
 static bool stop_signaled;
+/* An attempt still running when a stop came: it uses its configuration until exit, so
+ * neither may be freed (and both stay reachable, for leak checkers). */
+static struct prepare_job *abandoned_prepare;
 
 /* One attempt of kpid_warehouse_prepare, in a thread of its own (prepare_attempt). */
 typedef struct prepare_job {
@@ -70,8 +73,9 @@ static void *prepare_main(void *arg)
 /*
  * Runs kpid_warehouse_prepare in a thread while this one keeps taking signals: a
  * warehouse that does not answer (a connection attempt, a lock) cannot hold a stop up.
- * Returns what it returned, or -EINTR on SIGTERM/SIGINT: the attempt is then left to
- * run out on its own (the caller exits; the configuration stays allocated).
+ * Returns what it returned, or -EINTR on SIGTERM/SIGINT. An attempt that has not ended
+ * a second after the signal is left to run out on its own (abandoned_prepare): the
+ * caller exits, and must not free the configuration then.
  */
 static int prepare_attempt(const kpid_config *cfg, bool migrate_only, const sigset_t *sigs,
                            kpid_cursor_set *ret_cursors, char **ret_error)
@@ -89,19 +93,30 @@ static int prepare_attempt(const kpid_config *cfg, bool migrate_only, const sigs
         free(job);
         return r;
     }
-    while (!atomic_load(&job->done)) {
-        int sig = wait_signal(sigs, 100);
-        if (sig == SIGTERM || sig == SIGINT) {
+    int64_t give_up_us = INT64_MAX;
+    while (!atomic_load(&job->done) && kpid_now_us() < give_up_us) {
+        int sig = wait_signal(sigs, 20);
+        if ((sig == SIGTERM || sig == SIGINT) && !stop_signaled) {
             stop_signaled = true;
-            pthread_detach(thread); /* job is its own until exit */
-            return -EINTR;
+            give_up_us = kpid_now_us() + 1000000;
         }
+    }
+    if (!atomic_load(&job->done)) {
+        pthread_detach(thread);
+        abandoned_prepare = job;
+        return -EINTR;
     }
     pthread_join(thread, NULL);
     r = job->r;
     *ret_cursors = job->cursors;
     *ret_error = job->error;
     free(job);
+    if (stop_signaled) {
+        kpid_cursor_set_clear(ret_cursors);
+        free(*ret_error);
+        *ret_error = NULL;
+        return -EINTR;
+    }
     return r;
 }
 
@@ -309,8 +324,12 @@ static void reload_pipeline(const options *o, kpid_config **cfg, kpid_daemon **d
     bool keep_old = kpid_daemon_stop(*d, kpid_now_us() + STOP_BUDGET_US) == -EBUSY;
     *d = NULL;
     r = prepare_warehouse(next, false, sigs, 0, &cursors);
-    if (r == -EINTR)
-        return; /* a stop: the main loop ends; next may still be in use, it stays */
+    if (r == -EINTR) {
+        /* A stop: the main loop ends. An abandoned attempt still uses next. */
+        if (!abandoned_prepare)
+            kpid_config_free(next);
+        return;
+    }
     if (r < 0) {
         /* Only a refused schema ends up here: run the old config's sources again
          * rather than nothing. */
@@ -391,8 +410,8 @@ int main(int argc, char **argv)
 
     r = prepare_warehouse(cfg, o.migrate, &sigs,
                           o.migrate || o.once ? kpid_now_us() + CONNECT_BUDGET_US : 0, &cursors);
-    if (r == -EINTR)
-        cfg = NULL; /* an attempt may still use it; exit ends it */
+    if (r == -EINTR && abandoned_prepare)
+        cfg = NULL; /* the attempt still uses it; exit ends it */
     if (r < 0) {
         status = r == -EINTR       ? EX_OK
                  : r == -ETIMEDOUT ? EX_UNAVAILABLE

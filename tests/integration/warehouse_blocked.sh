@@ -7,10 +7,10 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/common.sh"
 kpid_test_init warehouse_blocked
 
-# The lock is held 60 s (20 s in sanitizer runs); WatchdogSec is 4 s here, so pings
+# The lock is held 60 s (30 s in sanitizer runs); WatchdogSec is 4 s here, so pings
 # must come at least every 2 s, all through the wait.
 lock_s=60
-[ "$KPID_TEST_SCALE" = small ] && lock_s=20
+[ "$KPID_TEST_SCALE" = small ] && lock_s=30
 watchdog_s=4
 
 mkdir "$KPID_WORK/inbox"
