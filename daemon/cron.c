@@ -19,7 +19,8 @@ static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JU
                                           "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
-static const cron_field fields[5] = {
+static const cron_field fields[6] = {
+    {"second", 0, 59, NULL}, /* only in the 6-field form */
     {"minute", 0, 59, NULL},
     {"hour", 0, 23, NULL},
     {"day of month", 1, 31, NULL},
@@ -220,8 +221,8 @@ static int parse_macro(const char *text, kpid_cron *ret, char *err, size_t errle
 
 int kpid_cron_parse(const char *text, kpid_cron *ret, char *err, size_t errlen)
 {
-    const char *tok[5][2], *p = text;
-    uint64_t bits[5];
+    const char *tok[6][2], *p = text;
+    uint64_t bits[6] = {1}; /* the 5-field form fires at second 0 */
     kpid_cron c = {0};
     int n = 0, r;
 
@@ -234,31 +235,34 @@ int kpid_cron_parse(const char *text, kpid_cron *ret, char *err, size_t errlen)
             p++;
         if (!*p)
             break;
-        if (n < 5)
+        if (n < 6)
             tok[n][0] = p;
         while (*p && !is_blank(*p))
             p++;
-        if (n < 5)
+        if (n < 6)
             tok[n][1] = p;
         n++;
     }
-    if (n != 5) {
-        seterr(err, errlen, "expected 5 fields, got %d", n);
+    if (n != 5 && n != 6) {
+        seterr(err, errlen, "expected 5 fields (or 6, with seconds first), got %d", n);
         return -EINVAL;
     }
-    for (int i = 0; i < 5; i++) {
-        field_parser fp = {&fields[i], i + 1, tok[i][0], tok[i][1], err, errlen};
-        if ((r = parse_field(&fp, &bits[i])) < 0)
+    /* fields[0] is the seconds': a 5-field expression starts at fields[1]. */
+    int first = 6 - n;
+    for (int i = 0; i < n; i++) {
+        field_parser fp = {&fields[first + i], i + 1, tok[i][0], tok[i][1], err, errlen};
+        if ((r = parse_field(&fp, &bits[first + i])) < 0)
             return r;
     }
-    c.minutes = bits[0];
-    c.hours = (uint32_t)bits[1];
-    c.days = (uint32_t)bits[2];
-    c.months = (uint16_t)bits[3];
-    c.weekdays = (uint8_t)((bits[4] | bits[4] >> 7) & 0x7f); /* 7 is Sunday */
-    if (*tok[2][0] == '*')
+    c.seconds = bits[0];
+    c.minutes = bits[1];
+    c.hours = (uint32_t)bits[2];
+    c.days = (uint32_t)bits[3];
+    c.months = (uint16_t)bits[4];
+    c.weekdays = (uint8_t)((bits[5] | bits[5] >> 7) & 0x7f); /* 7 is Sunday */
+    if (*tok[3 - first][0] == '*')
         c.flags |= KPID_CRON_DOM_STAR;
-    if (*tok[4][0] == '*')
+    if (*tok[5 - first][0] == '*')
         c.flags |= KPID_CRON_DOW_STAR;
     *ret = c;
     return 0;
@@ -433,8 +437,9 @@ static int next_match(const kpid_cron *c, wall *w, int64_t last_year)
     }
 }
 
-int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s,
-                   int64_t *ret_utc_s)
+/* The first firing minute (its first instant) strictly after after_utc_s. */
+static int next_minute_firing(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s,
+                              int64_t *ret_utc_s)
 {
     kpid_civil lc;
     int64_t last_year, t;
@@ -472,4 +477,28 @@ int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s,
         }
         next_minute(&w);
     }
+}
+
+int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s,
+                   int64_t *ret_utc_s)
+{
+    int64_t minute, first;
+    int r;
+
+    if (c->seconds == 1) /* second 0 only: the firings are the minutes' */
+        return next_minute_firing(c, tz, after_utc_s, ret_utc_s);
+    /* A later second of the minute of after_utc_s, when that minute fires. Zones are
+     * offset from UTC by whole minutes, so UTC minutes are local minutes. */
+    minute = after_utc_s - (after_utc_s % 60 + 60) % 60;
+    if (next_minute_firing(c, tz, minute - 1, &first) == 0 && first == minute) {
+        int s = next_bit(c->seconds, (int)(after_utc_s - minute) + 1, 59);
+        if (s >= 0) {
+            *ret_utc_s = minute + s;
+            return 0;
+        }
+    }
+    if ((r = next_minute_firing(c, tz, minute, &first)) < 0)
+        return r;
+    *ret_utc_s = first + next_bit(c->seconds, 0, 59);
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * Cron schedules: the classic 5-field expression "minute hour day-of-month month
- * day-of-week", evaluated in the local time of a time zone.
+ * day-of-week", evaluated in the local time of a time zone; or 6 fields with a "second"
+ * field first ("*\/10 * * * * *": every 10 seconds), for tests and quick dashboards.
  *
  * Syntax (Vixie cron): each field is a comma-separated list of elements; an element is
  * "*", a value, or a range "a-b" (a <= b; no wrap-around), optionally followed by a step
@@ -43,6 +44,7 @@
 #define KPID_CRON_DOW_STAR 0x2u /* the day-of-week field starts with '*' */
 
 typedef struct kpid_cron {
+    uint64_t seconds; /* bit s: second s, 0-59; 5 fields: bit 0 only */
     uint64_t minutes; /* bit m: minute m, 0-59 */
     uint32_t hours;   /* bit h: hour h, 0-23 */
     uint32_t days;    /* bit d: day of month d, 1-31 */
@@ -55,7 +57,7 @@ typedef struct kpid_cron {
 /*
  * Parses a cron expression or macro into *ret. Returns 0, or -EINVAL with a one-line
  * message in err (truncated to errlen; err may be NULL when errlen is 0), such as
- *   expected 5 fields, got 6
+ *   expected 5 fields (or 6, with seconds first), got 7
  *   field 2 (hour): 24 is out of range 0-23
  *   field 4 (month): unknown name "FOO"
  *   field 1 (minute): range 10-5 is backwards
@@ -64,6 +66,7 @@ typedef struct kpid_cron {
  *   field 1 (minute): missing end of range after "-"
  *   field 1 (minute): missing step after "/"
  *   field 1 (minute): unexpected "x"
+ * (Field numbers count the fields as written: in the 6-field form field 1 is the second.)
  *   unknown macro "@reboot"
  * *ret is written only on success. Expressions that can never fire ("0 0 30 2 *") parse;
  * kpid_cron_check tells why, and kpid_cron_next returns -ENOENT for them.
@@ -92,7 +95,8 @@ bool kpid_cron_matches(const kpid_cron *c, const kpid_civil *local);
 
 /*
  * The first firing strictly after after_utc_s, evaluated in the local time of tz (NULL:
- * UTC) with the DST rules above. Returns 0 and the instant in *ret_utc_s; -ENOENT if the
+ * UTC) with the DST rules above (in the 6-field form, at the named seconds of each
+ * firing minute, from the minute's firing instant). Returns 0 and the instant in *ret_utc_s; -ENOENT if the
  * expression never fires (no month of it has that day: "0 0 30 2 *") or not before the
  * end of year 9999; -ERANGE if after_utc_s is outside KPID_TZ_MIN_S .. KPID_TZ_MAX_S
  * (or so close to KPID_TZ_MIN_S that its local time is in year 0).

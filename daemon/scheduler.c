@@ -200,7 +200,7 @@ static int recent_runs(PGconn *conn, const kpid_process *p, const char *reason, 
 /*
  * True when runs hold an evaluation of kpi's open period for the firing fire_s: the
  * same calendar period, or a rolling window of the same length ending at or after the
- * firing. (The runs started at most KPID_SCHEDULER_SKEW_S before the firing.)
+ * firing. (The runs started at most firing_skew() before the firing.)
  */
 static bool evaluated_elsewhere(const PGresult *runs, const kpid_kpi *kpi,
                                 const kpid_interval *open, int64_t fire_s)
@@ -552,6 +552,21 @@ static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire
  * failed (res->error says why) or -ECANCELED when the scheduler stops. The caller frees
  * res->error.
  */
+/*
+ * How far before a firing another instance's run still counts as that firing's:
+ * KPID_SCHEDULER_SKEW_S, but less than half the time to the next firing, so that with
+ * a schedule of seconds a run of the previous firing never counts.
+ */
+static int64_t firing_skew(const kpid_process *p, int64_t fire_s)
+{
+    int64_t next;
+
+    if (kpid_cron_next(&p->schedule, p->tz, fire_s, &next) == 0 &&
+        (next - fire_s) / 2 < KPID_SCHEDULER_SKEW_S)
+        return (next - fire_s) / 2;
+    return KPID_SCHEDULER_SKEW_S;
+}
+
 static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int64_t fire_s,
                     const tick_options *opt, tick_result *res)
 {
@@ -565,7 +580,7 @@ static int run_tick(PGconn *conn, const kpid_process *p, const char *reason, int
     if ((r = take_lock(conn, p, opt->lock_wait_us, res)) < 0)
         return r;
     if (opt->dedupe)
-        r = recent_runs(conn, p, reason, fire_s - KPID_SCHEDULER_SKEW_S, &runs, res);
+        r = recent_runs(conn, p, reason, fire_s - firing_skew(p, fire_s), &runs, res);
     if (r == 0)
         r = changes_begin(conn, p, opt, &ch, res);
     if (r == 0)

@@ -23,7 +23,8 @@
  * lock of its process (pg_try_advisory_lock(hashtextextended('kpid.process:' || id, 0)));
  * an instance that finds it taken skips the tick. Under the lock a tick also skips each
  * KPI whose open period another instance already evaluated for the same firing (a
- * successful scheduled run of that period, started at most KPID_SCHEDULER_SKEW_S before
+ * successful scheduled run of that period, started at most KPID_SCHEDULER_SKEW_S (less
+ * than half the time to the next firing, for schedules of seconds) before
  * the firing: a rolling window ending at or after the firing, or the same calendar
  * period), so a firing is evaluated once even when the instances' clocks and wake-ups
  * differ by a few seconds.

@@ -123,11 +123,13 @@ static void expect_error(const char *text, const char *message)
 
 static void parse_errors(void **unused)
 {
-    expect_error("", "expected 5 fields, got 0");
-    expect_error("   ", "expected 5 fields, got 0");
-    expect_error("* * * *", "expected 5 fields, got 4");
-    expect_error("* * * * * *", "expected 5 fields, got 6");
-    expect_error("0 0 * * * /usr/bin/true", "expected 5 fields, got 6");
+    expect_error("", "expected 5 fields (or 6, with seconds first), got 0");
+    expect_error("   ", "expected 5 fields (or 6, with seconds first), got 0");
+    expect_error("* * * *", "expected 5 fields (or 6, with seconds first), got 4");
+    expect_error("* * * * * * *", "expected 5 fields (or 6, with seconds first), got 7");
+    expect_error("0 0 * * * /usr/bin/true", "field 6 (day of week): unexpected \"/usr/bin/true\"");
+    expect_error("60 * * * * *", "field 1 (second): 60 is out of range 0-59");
+    expect_error("* 60 * * * *", "field 2 (minute): 60 is out of range 0-59");
 
     expect_error("60 * * * *", "field 1 (minute): 60 is out of range 0-59");
     expect_error("* 24 * * *", "field 2 (hour): 24 is out of range 0-23");
@@ -446,6 +448,30 @@ static void check_against_brute_force(void **unused)
     assert_true(checked > 4095 * 8);
 }
 
+/* The 6-field form: seconds first; a 5-field expression is the same with second 0. */
+static void next_seconds(void **unused)
+{
+    kpid_tz *tz = tf_load("Europe/Berlin");
+    kpid_cron five = parse("*/15 3 * * *"), six = parse("0 */15 3 * * *");
+
+    (void)unused;
+    assert_memory_equal(&five, &six, sizeof(five));
+    SEQ("*/10 * * * * *", NULL, tf_utc(2026, 1, 1, 12, 0, 3), tf_utc(2026, 1, 1, 12, 0, 10),
+        tf_utc(2026, 1, 1, 12, 0, 20), tf_utc(2026, 1, 1, 12, 0, 30));
+    SEQ("*/10 * * * * *", NULL, tf_utc(2026, 1, 1, 12, 0, 55), tf_utc(2026, 1, 1, 12, 1, 0));
+    /* Seconds 5 and 40 of minute 30 of each hour. */
+    SEQ("5,40 30 * * * *", NULL, tf_utc(2026, 1, 1, 12, 30, 5), tf_utc(2026, 1, 1, 12, 30, 40),
+        tf_utc(2026, 1, 1, 13, 30, 5));
+    SEQ("5,40 30 * * * *", NULL, tf_utc(2026, 1, 1, 12, 30, 41), tf_utc(2026, 1, 1, 13, 30, 5));
+    /* A wall time in the spring-forward gap fires at the gap's end, plus its seconds. */
+    SEQ("15 30 2 * * *", tz, tf_utc(2025, 3, 29, 12, 0, 0), tf_utc(2025, 3, 30, 1, 0, 15),
+        tf_utc(2025, 3, 31, 0, 30, 15));
+    /* The repeated hour of a fall-back does not fire again, seconds or not. */
+    expect_next("30 */15 * * * *", tz, tf_utc(2025, 10, 26, 1, 20, 0),
+                tf_utc(2025, 10, 26, 2, 0, 30));
+    kpid_tz_free(tz);
+}
+
 static void next_berlin(void **unused)
 {
     kpid_tz *tz = tf_load("Europe/Berlin");
@@ -649,7 +675,7 @@ int main(void)
         cmocka_unit_test(parse_errors),   cmocka_unit_test(day_rule),
         cmocka_unit_test(next_utc),       cmocka_unit_test(impossible),
         cmocka_unit_test(check_never_fires), cmocka_unit_test(check_against_brute_force),
-        cmocka_unit_test(next_berlin),    cmocka_unit_test(firings_per_day),
+        cmocka_unit_test(next_seconds),   cmocka_unit_test(next_berlin),    cmocka_unit_test(firings_per_day),
         cmocka_unit_test(next_almaty),    cmocka_unit_test(next_lord_howe),
         cmocka_unit_test(brute_force),
     };
