@@ -973,7 +973,7 @@ static void test_invalid_schedule(void **state)
         "    schedule = \"0 24 * * *\"; },\n"                                 /* 7 */
         "  { id = \"r\"; name = \"R\"; category = \"main\"; timezone = \"UTC\";\n"
         "    schedule = \"@reboot\"; } );\n",                                 /* 9 */
-        "@:5: invalid schedule \"* * *\" in process \"p\": expected 5 fields, got 3\n"
+        "@:5: invalid schedule \"* * *\" in process \"p\": expected 5 fields (or 6, with seconds first), got 3\n"
         "@:7: invalid schedule \"0 24 * * *\" in process \"q\": field 2 (hour): 24 is "
         "out of range 0-23\n"
         "@:9: invalid schedule \"@reboot\" in process \"r\": unknown macro "
