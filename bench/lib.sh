@@ -6,6 +6,10 @@
 #   bench_load_conf FILE DB GEN KEY
 #                                  a kpid.conf that only loads GEN/*.ndjson into database DB
 #                                  of the server PGHOST points at (no management model)
+#   bench_tune_server DIR          settings a production warehouse on this machine would
+#                                  have, for the pg.sh server in DIR (restarted); prints them
+#   bench_create_icu_warehouse NAME
+#                                  pg_create_warehouse NAME, in an ICU locale (not C)
 #   now                            wall-clock seconds, with nanoseconds
 #   median                         the median of the numbers on stdin, one a line
 
@@ -25,6 +29,69 @@ warehouse = { conninfo = "host=$PGHOST port=$PGPORT dbname=$2 user=$KPID_PG_USER
               batch_max_rows = 10000; flush_interval_ms = 200; };
 sources = ( { name = "events"; plugin = "file"; path = "$3/*.ndjson"; } );
 CONF
+}
+
+# The settings of a production warehouse, sized for this machine from /proc/meminfo and
+# nproc (bench/ingest's header explains them): written with ALTER SYSTEM into the server
+# of the pg.sh instance in DIR (PGHOST points at it), which is then restarted. Durability
+# stays as pg.sh has it: fsync, synchronous_commit and full_page_writes on. Prints
+# "name = value" for each, as the restarted server reports it; returns non-zero when a
+# setting is refused or the server does not come back.
+bench_tune_server() {
+    local dir=$1 mem_mb cpus sb ecs mwm par wc
+    mem_mb=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+    cpus=$(nproc)
+    sb=$((mem_mb / 4 > 8192 ? 8192 : mem_mb / 4))       # 25 % of RAM, at most 8 GB
+    ecs=$((mem_mb / 2))                                  # 50 % of RAM
+    mwm=$((mem_mb / 16 > 2048 ? 2048 : mem_mb / 16))     # 1/16 of RAM, at most 2 GB
+    par=$((cpus / 2 < 1 ? 1 : (cpus / 2 > 4 ? 4 : cpus / 2)))
+    wc=on
+    if [ "$(psql -X -A -t -d postgres -c "SELECT 'lz4' = ANY (enumvals) FROM pg_settings
+                                            WHERE name = 'wal_compression'")" = t ]; then
+        wc=lz4
+    fi
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<SQL || return 1
+ALTER SYSTEM SET shared_buffers = '${sb}MB';
+ALTER SYSTEM SET effective_cache_size = '${ecs}MB';
+ALTER SYSTEM SET maintenance_work_mem = '${mwm}MB';
+ALTER SYSTEM SET max_wal_size = '4GB';
+ALTER SYSTEM SET min_wal_size = '1GB';
+ALTER SYSTEM SET wal_compression = '$wc';
+ALTER SYSTEM SET wal_buffers = '64MB';
+ALTER SYSTEM SET checkpoint_timeout = '15min';
+ALTER SYSTEM SET checkpoint_completion_target = 0.9;
+ALTER SYSTEM SET max_worker_processes = $((cpus > 8 ? cpus : 8));
+ALTER SYSTEM SET max_parallel_workers = $cpus;
+ALTER SYSTEM SET max_parallel_workers_per_gather = $par;
+ALTER SYSTEM SET max_parallel_maintenance_workers = $par;
+ALTER SYSTEM SET fsync = on;
+ALTER SYSTEM SET synchronous_commit = on;
+ALTER SYSTEM SET full_page_writes = on;
+SQL
+    pg_restart "$dir" >/dev/null || return 1
+    psql -X -A -t -v ON_ERROR_STOP=1 -d postgres -c "
+        SELECT name || ' = ' || current_setting(name)
+        FROM unnest(ARRAY['shared_buffers', 'effective_cache_size', 'maintenance_work_mem',
+                          'max_wal_size', 'min_wal_size', 'wal_compression', 'wal_buffers',
+                          'checkpoint_timeout', 'checkpoint_completion_target',
+                          'max_parallel_workers', 'max_parallel_workers_per_gather',
+                          'max_parallel_maintenance_workers', 'work_mem', 'fsync',
+                          'synchronous_commit', 'full_page_writes']) WITH ORDINALITY s(name, i)
+        ORDER BY i"
+}
+
+# A database NAME as pg_create_warehouse makes it (schema kpid owned by KPID_PG_USER),
+# but in an ICU locale, as a hospital's database would be: collation from ICU locale
+# BENCH_ICU_LOCALE (default en-US), LC_COLLATE and LC_CTYPE C.UTF-8 (the only UTF-8 libc
+# locale a minimal Debian has). Prints nothing; returns non-zero on failure.
+bench_create_icu_warehouse() {
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v name="$1" \
+        -v icu="${BENCH_ICU_LOCALE:-en-US}" >/dev/null <<'SQL' || return 1
+CREATE DATABASE :"name" TEMPLATE template0 ENCODING 'UTF8'
+    LOCALE_PROVIDER icu ICU_LOCALE :'icu' LOCALE 'C.UTF-8';
+SQL
+    printf '%s\n' 'CREATE SCHEMA kpid AUTHORIZATION :"role";' |
+        psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v role="$KPID_PG_USER" >/dev/null
 }
 
 now() { date +%s.%N; }
