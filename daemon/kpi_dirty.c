@@ -9,23 +9,27 @@
 #include "pgconn.h"
 
 /* Changes: committed after $1 (not visible in it; xids below its xmin are visible in
- * it) and visible in $2 (so below its xmax). Both bounds keep it an index range scan. */
-#define CHANGED_XID                                                                           \
-    " ingest_xid >= pg_snapshot_xmin($1::pg_snapshot)"                                        \
-    " AND ingest_xid < pg_snapshot_xmax($2::pg_snapshot)"                                     \
-    " AND NOT pg_visible_in_snapshot(ingest_xid, $1::pg_snapshot)"                            \
-    " AND pg_visible_in_snapshot(ingest_xid, $2::pg_snapshot)"
+ * it) and visible in $2 (so below its xmax). Both bounds keep it an index range scan.
+ * X is the transaction id as an xid8: kpid.event keeps it as a bigint (migration 11). */
+#define CHANGED_XID(X, LO, HI)                                                                \
+    " " LO " >= pg_snapshot_xmin($1::pg_snapshot)" HI                                        \
+    " AND " LO " < pg_snapshot_xmax($2::pg_snapshot)" HI                                      \
+    " AND NOT pg_visible_in_snapshot(" X ", $1::pg_snapshot)"                                 \
+    " AND pg_visible_in_snapshot(" X ", $2::pg_snapshot)"
+#define EVENT_CHANGED CHANGED_XID("ingest_xid::text::xid8", "ingest_xid", "::text::bigint")
+#define EVENT_CHANGE_CHANGED CHANGED_XID("ingest_xid", "ingest_xid", "")
 
 static const char SQL_CHANGED_EXISTS[] = "SELECT to_regclass('pg_temp.kpid_changed') IS NOT NULL";
 static const char SQL_CHANGED_CREATE[] =
-    "CREATE TEMP TABLE kpid_changed (case_id text, subject_id text, activity text,"
-    " time timestamptz)";
+    "CREATE TEMP TABLE kpid_changed (case_id text COLLATE \"C\", subject_id text COLLATE \"C\","
+    " activity text COLLATE \"C\", time timestamptz)";
 static const char SQL_CHANGED_INDEX[] = "CREATE INDEX ON kpid_changed (case_id, activity, time)";
 static const char SQL_CHANGED_LOAD[] =
     "INSERT INTO kpid_changed"
-    " SELECT case_id, subject_id, activity, time FROM kpid.event WHERE" CHANGED_XID
+    " SELECT case_id, subject_id, activity, time FROM kpid.event WHERE" EVENT_CHANGED
     " UNION ALL"
-    " SELECT case_id, subject_id, activity, time FROM kpid.event_change WHERE" CHANGED_XID;
+    " SELECT case_id, subject_id, activity, time FROM kpid.event_change WHERE"
+    EVENT_CHANGE_CHANGED;
 
 /*
  * Each statement returns (lo, hi) in epoch seconds: every period overlapping [lo, hi]

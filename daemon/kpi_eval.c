@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "event_index.h"
 #include "kpi_sql.h"
 #include "pgconn.h"
 
@@ -222,6 +223,8 @@ int kpid_model_sync(PGconn *conn, const kpid_model *m, char **ret_error)
         r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, "sync", ret_error);
     else
         PQclear(PQexec(conn, "ROLLBACK"));
+    if (r == 0)
+        r = kpid_event_indexes_sync(conn, m, ret_error);
     return r;
 }
 

@@ -27,7 +27,10 @@ int kpid_kpi_hash(const kpid_kpi *kpi, const kpid_sql *sql, char out[65]);
  * Upserts every objective, process and KPI of the model; KPIs no longer configured are
  * marked inactive (their values stay). A KPI that is new or whose definition hash
  * changed gets kpid.kpi.recompute_from = now - model->recompute_horizon_ms (see
- * sql/007_recompute.sql). Returns 0 or -EIO with *ret_error freshly allocated.
+ * sql/007_recompute.sql). Then, outside that transaction, creates the indexes of
+ * kpid.event its KPIs read and drops those none reads (event_index.h): a KPI is never
+ * evaluated before its indexes exist. Returns 0 or -EIO (-EACCES when the warehouse
+ * refuses kpid's role) with *ret_error freshly allocated.
  */
 int kpid_model_sync(PGconn *conn, const kpid_model *model, char **ret_error);
 
