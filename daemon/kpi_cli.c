@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "event_index.h"
 #include "kpi_compile.h"
 #include "kpi_eval.h"
 #include "log.h"
@@ -18,6 +19,39 @@
 #define EX_FAILURE 1
 #define EX_USAGE 64
 #define EX_UNAVAILABLE 69
+
+/* The activity of a KPI's anchor events, read through event_activity_time_idx. */
+static const char *anchor_activity(const kpid_kpi *kpi)
+{
+    switch (kpi->type) {
+    case KPID_KPI_COUNT: return kpi->u.count.activity;
+    case KPID_KPI_VALUE: return kpi->u.value.activity;
+    case KPID_KPI_PROPORTION: return kpi->u.proportion.populations[KPID_POP_INITIAL].activity;
+    case KPID_KPI_DURATION: return kpi->u.duration.from;
+    case KPID_KPI_CENSUS: return kpi->u.census.from;
+    case KPID_KPI_RATIO:
+    case KPID_KPI_SQL: break;
+    }
+    return NULL;
+}
+
+/* Prints an index a KPI's statement reads, once. */
+static void print_index(void *arg, kpid_index_kind kind, const char *activity)
+{
+    char name[KPID_INDEX_NAME_SIZE], (*seen)[KPID_INDEX_NAME_SIZE] = arg;
+
+    kpid_index_name(kind, activity, name);
+    for (int i = 0; i < 8 && seen[i][0]; i++)
+        if (strcmp(seen[i], name) == 0)
+            return;
+    for (int i = 0; i < 8; i++)
+        if (!seen[i][0]) {
+            memcpy(seen[i], name, sizeof(name));
+            break;
+        }
+    printf("--   kpid.%s: %s events of the anchor's %s (model sync creates it)\n", name,
+           activity, kind == KPID_INDEX_CASE ? "case" : "subject");
+}
 
 int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
 {
@@ -43,6 +77,18 @@ int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
     printf("-- $1 = period start (timestamptz)\n-- $2 = period end (timestamptz)\n");
     for (size_t i = 0; i < sql.n_params; i++)
         printf("-- $%zu = '%s'\n", i + 3, sql.params[i]);
+    if (kpi->type == KPID_KPI_RATIO) {
+        printf("-- indexes: none; it reads the values of %s and %s\n",
+               kpi->u.ratio.numerator, kpi->u.ratio.denominator);
+    } else if (kpi->type == KPID_KPI_SQL) {
+        printf("-- indexes: what the query reads\n");
+    } else {
+        char seen[8][KPID_INDEX_NAME_SIZE] = {{0}};
+        printf("-- indexes:\n--   kpid.event_activity_time_idx: %s events in the period (the "
+               "anchor)\n",
+               anchor_activity(kpi));
+        kpid_kpi_indexes(kpi, print_index, seen);
+    }
     kpid_sql_clear(&sql);
     return EX_OK;
 }
