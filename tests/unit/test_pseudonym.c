@@ -33,6 +33,34 @@ static void rfc4231_case6(void **unused)
     assert_string_equal(out, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/*
+ * The thread keeps one keyed context: a call with another key (even one of the same
+ * length, at the same address, as after a reload) must not reuse the old key, and going
+ * back gives the first results again.
+ */
+static void key_changes_on_one_thread(void **unused)
+{
+    uint8_t key[131];
+    char a[KPID_PSEUDONYM_HEX_LEN + 1], b[KPID_PSEUDONYM_HEX_LEN + 1];
+    const char *data = "Test Using Larger Than Block-Size Key - Hash Key First";
+    const char *jefe = "what do ya want for nothing?";
+
+    (void)unused;
+    for (int round = 0; round < 3; round++) {
+        memset(key, 0xaa, sizeof(key));
+        assert_int_equal(kpid_pseudonymize(key, sizeof(key), data, strlen(data), a), 0);
+        assert_string_equal(a, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        key[130] = 0xab; /* same address, same length, another key */
+        assert_int_equal(kpid_pseudonymize(key, sizeof(key), data, strlen(data), b), 0);
+        assert_string_not_equal(a, b);
+        assert_int_equal(kpid_pseudonymize((const uint8_t *)"Jefe", 4, jefe, strlen(jefe), a), 0);
+        assert_string_equal(a, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        /* The same key twice in a row: the context is reset, not extended. */
+        assert_int_equal(kpid_pseudonymize((const uint8_t *)"Jefe", 4, jefe, strlen(jefe), b), 0);
+        assert_string_equal(a, b);
+    }
+}
+
 static char *write_temp(const char *content, size_t len)
 {
     char *path = strdup("/tmp/kpid-key-XXXXXX");
@@ -99,6 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc4231_case2),
         cmocka_unit_test(rfc4231_case6),
+        cmocka_unit_test(key_changes_on_one_thread),
         cmocka_unit_test(key_file_trailing_newline_stripped),
         cmocka_unit_test(short_key_refused),
         cmocka_unit_test(missing_key_refused),
