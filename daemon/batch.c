@@ -33,7 +33,8 @@ struct kpid_batch *kpid_batch_free(struct kpid_batch *b)
     kpid_buf_free(&b->rows);
     kpid_buf_free(&b->rejects);
     kpid_buf_free(&b->ops_text);
-    kpid_buf_free(&b->state);
+    kpid_buf_free(&b->state_keys);
+    kpid_buf_free(&b->state_values);
     free(b->ops);
     free(b->cursor);
     free(b);
@@ -500,20 +501,44 @@ static bool state_key_valid(const char *key)
     return true;
 }
 
+int kpid_array_element(kpid_buf *b, const char *s)
+{
+    size_t len;
+    int r;
+
+    if (b->len && (r = kpid_buf_putc(b, ',')) < 0)
+        return r;
+    if (!s)
+        return kpid_buf_append(b, "NULL", 4);
+    len = strlen(s);
+    /* Worst case every byte doubles, plus the quotes. */
+    if ((r = kpid_buf_reserve(b, 2 * len + 2)) < 0)
+        return r;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            *o++ = '\\';
+        *o++ = s[i];
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
 int kpid_batch_state_put(struct kpid_batch *b, const char *key, const char *value)
 {
-    kpid_buf *t = &b->state;
-    size_t mark = t->len;
+    size_t kmark = b->state_keys.len, vmark = b->state_values.len;
     int r;
 
     if (!key || !state_key_valid(key))
         return -EINVAL;
     if (value && (strlen(value) > KPID_STATE_VALUE_MAX || !kpid_utf8_valid(value, strlen(value))))
         return -EINVAL;
-    if ((r = put_str(t, b->ctx->source)) < 0 || (r = put_sep(t, '\t')) < 0 ||
-        (r = put_str(t, key)) < 0 || (r = put_sep(t, '\t')) < 0 ||
-        (r = put_str(t, value)) < 0 || (r = put_sep(t, '\n')) < 0) {
-        t->len = mark;
+    if ((r = kpid_array_element(&b->state_keys, key)) < 0 ||
+        (r = kpid_array_element(&b->state_values, value)) < 0) {
+        b->state_keys.len = kmark;
+        b->state_values.len = vmark;
         return r;
     }
     b->n_state++;
@@ -539,7 +564,8 @@ int kpid_batch_set_cursor(struct kpid_batch *b, const char *cursor)
 void kpid_batch_seal(struct kpid_batch *b)
 {
     b->item.events = kpid_batch_weight(b);
-    b->item.bytes = b->rows.cap + b->rejects.cap + b->ops_text.cap + b->state.cap +
+    b->item.bytes = b->rows.cap + b->rejects.cap + b->ops_text.cap + b->state_keys.cap +
+                    b->state_values.cap +
                     b->ops_cap * sizeof(*b->ops) + sizeof(*b);
 }
 

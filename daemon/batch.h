@@ -8,8 +8,10 @@
  * events (how many events were emitted before it), so that the writer can restore the
  * order when it must stage the batch: see kpid_batch_stage_rows.
  * Rejected input is kept as kpid_stage_rejected rows: source, locator, reason, raw.
- * Keyed source state (state_put) is kept as kpid_stage_state rows: source, key, value
- * (\N = delete), in the order put; the writer applies the last per key.
+ * Keyed source state (state_put) is kept as the elements of two PostgreSQL array
+ * literals, keys and values (NULL = delete), in the order put: the writer passes them as
+ * parameters of one statement (no temporary table, whose use makes every COMMIT
+ * truncate the session's ON COMMIT DELETE ROWS tables) and applies the last per key.
  *
  * A batch is touched by one thread at a time: its source thread until it is queued,
  * then the writer.
@@ -60,7 +62,8 @@ struct kpid_batch {
     kpid_batch_op *ops;
     size_t n_ops, ops_cap;
     size_t n_events, n_rejects;
-    kpid_buf state;            /* kpid_stage_state rows */
+    kpid_buf state_keys;       /* array elements, comma-separated: "k1","k2" */
+    kpid_buf state_values;     /* array elements: "v1",NULL */
     size_t n_state;
     char *cursor;              /* NULL = unchanged */
 };
@@ -85,7 +88,13 @@ int kpid_batch_reject(struct kpid_batch *b, const char *locator, const char *rea
 int kpid_reject_row(kpid_buf *out, const char *source, const char *locator,
                     const char *reason, const char *raw, size_t raw_len);
 /*
- * Appends a state put (value NULL: a delete) as one kpid_stage_state row. Returns 0, or
+ * Appends s as one element of a PostgreSQL array literal's body to b, after a comma
+ * unless b is empty: "s" with '"' and '\\' escaped, or NULL when s is NULL. Returns 0 or
+ * -ENOMEM.
+ */
+int kpid_array_element(kpid_buf *b, const char *s);
+/*
+ * Appends a state put (value NULL: a delete) to the state arrays. Returns 0, or
  * -EINVAL without recording anything when key is not 1..KPID_STATE_KEY_MAX bytes of
  * valid UTF-8 without control characters or value is longer than KPID_STATE_VALUE_MAX
  * bytes or not valid UTF-8, or -ENOMEM.
@@ -130,7 +139,8 @@ static inline size_t kpid_batch_weight(const struct kpid_batch *b)
 /* Bytes of COPY data the batch holds so far. */
 static inline size_t kpid_batch_bytes(const struct kpid_batch *b)
 {
-    return b->rows.len + b->rejects.len + b->ops_text.len + b->state.len;
+    return b->rows.len + b->rejects.len + b->ops_text.len + b->state_keys.len +
+           b->state_values.len;
 }
 
 /* Helpers shared with the tests. */

@@ -40,9 +40,6 @@ static const char SQL_STAGE[] =
     " ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS kpid_keys (source text, event_key text)"
     " ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS kpid_stage_state ("
-    " seq bigint GENERATED ALWAYS AS IDENTITY, source text COLLATE \"C\" NOT NULL,"
-    " key text COLLATE \"C\" NOT NULL, value text) ON COMMIT DELETE ROWS;"
     /* Every join the writer makes is a small set against kpid.event by its key: index
      * lookups are right, and the temporary tables have no statistics to tell. */
     "SET enable_hashjoin = off; SET enable_mergejoin = off";
@@ -95,18 +92,18 @@ static const char SQL_REJECTED[] =
     " ON CONFLICT (source, locator) DO UPDATE SET reason = EXCLUDED.reason,"
     " raw = EXCLUDED.raw, rejected_at = now()";
 
-/* Keyed source state: the last put per (source, key) in COPY order decides, a value or
- * a delete (NULL). */
-#define STATE_LAST                                                                            \
-    "(SELECT DISTINCT ON (source, key) source, key, value FROM kpid_stage_state"              \
-    " ORDER BY source, key, seq DESC)"
+/* Keyed source state, $1 sources, $2 keys, $3 values (NULL: a delete), in put order:
+ * the last put per (source, key) decides. Parameters, not a temporary table: a
+ * transaction that touches none keeps COMMIT from truncating the staging tables. */
 static const char SQL_STATE[] =
-    "INSERT INTO kpid.source_state AS s (source, key, value)"
-    " SELECT source, key, value FROM " STATE_LAST " l WHERE value IS NOT NULL"
+    "WITH l AS (SELECT DISTINCT ON (s, k) s, k, v FROM unnest($1::text[], $2::text[],"
+    " $3::text[]) WITH ORDINALITY AS t (s, k, v, i) ORDER BY s, k, i DESC),"
+    " put AS (INSERT INTO kpid.source_state AS st (source, key, value)"
+    " SELECT s, k, v FROM l WHERE v IS NOT NULL"
     " ON CONFLICT (source, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
-    " WHERE s.value IS DISTINCT FROM EXCLUDED.value;"
-    "DELETE FROM kpid.source_state s USING " STATE_LAST " l"
-    " WHERE l.value IS NULL AND s.source = l.source AND s.key = l.key";
+    " WHERE st.value IS DISTINCT FROM EXCLUDED.value)"
+    " DELETE FROM kpid.source_state st USING l"
+    " WHERE l.v IS NULL AND st.source = l.s AND st.key = l.k";
 
 static const char SQL_CURSOR[] =
     "INSERT INTO kpid.cursor (source, cursor) VALUES ($1, $2)"
@@ -534,21 +531,63 @@ static int stage_rejects(kpid_writer *w, struct kpid_batch **set, size_t n, bool
     return r;
 }
 
+/* Appends a batch's array elements to an array literal's body, after a comma if need be. */
+static int append_elements(kpid_buf *body, const kpid_buf *elements)
+{
+    int r;
+
+    if (body->len && (r = kpid_buf_putc(body, ',')) < 0)
+        return r;
+    return kpid_buf_append(body, elements->data, elements->len);
+}
+
+/* Makes "{body}" of body, NUL-terminated, in place. */
+static int close_array(kpid_buf *body)
+{
+    size_t len = body->len;
+    int r;
+
+    if ((r = kpid_buf_reserve(body, 3)) < 0)
+        return r;
+    memmove(body->data + 1, body->data, len);
+    body->data[0] = '{';
+    body->data[len + 1] = '}';
+    body->data[len + 2] = '\0';
+    body->len = len + 3;
+    return 0;
+}
+
 /* Writes the state puts of the set's batches, in set order, into kpid.source_state. */
 static int store_state(kpid_writer *w, struct kpid_batch **set, size_t n, step_error *err)
 {
-    chunk *chunks = malloc((n ? n : 1) * sizeof(*chunks));
-    size_t k = 0;
+    kpid_buf body[3] = {{0}}; /* sources, keys, values */
+    bool any = false;
     int r = 0;
 
-    if (!chunks)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (set[i]->state.len)
-            chunks[k++] = (chunk){set[i]->state.data, set[i]->state.len};
-    if (k && (r = copy_chunks(w, "kpid_stage_state (source, key, value)", chunks, k, err)) == 0)
-        r = exec_step(w, SQL_STATE, err);
-    free(chunks);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        if (!set[i]->n_state)
+            continue;
+        any = true;
+        for (size_t j = 0; j < set[i]->n_state && r == 0; j++)
+            r = kpid_array_element(&body[0], set[i]->ctx->source);
+        if (r == 0)
+            r = append_elements(&body[1], &set[i]->state_keys);
+        if (r == 0)
+            r = append_elements(&body[2], &set[i]->state_values);
+    }
+    for (int a = 0; a < 3 && r == 0 && any; a++)
+        r = close_array(&body[a]);
+    if (r == 0 && any) {
+        const char *params[3] = {body[0].data, body[1].data, body[2].data};
+        PGresult *res = run(w, SQL_STATE, 3, params);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            error_from(w, res, err);
+            r = -EIO;
+        }
+        PQclear(res);
+    }
+    for (int a = 0; a < 3; a++)
+        kpid_buf_free(&body[a]);
     return r;
 }
 

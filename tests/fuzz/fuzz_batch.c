@@ -1,8 +1,10 @@
 /*
  * Fuzz target of the host side of the plugin ABI: whatever a plugin hands over
  * (arbitrary bytes in every field) is validated, escaped into COPY rows, compacted by
- * the transaction plan and staged; keyed state puts too. Invariants: every row has exactly its columns and
- * one newline, and no row carries a raw tab, newline or NUL inside a field.
+ * the transaction plan and staged; keyed state puts too. Invariants: every row has
+ * exactly its columns and one newline, and no row carries a raw tab, newline or NUL
+ * inside a field; the state arrays are n elements each, every one NULL or a quoted
+ * string whose quotes and backslashes are escaped.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +14,35 @@
 #include "txnplan.h"
 
 static const kpid_batch_ctx ctx = {.source = "fuzz"};
+
+/* Checks that b is the body of an array literal of exactly n elements. */
+static void check_array(const kpid_buf *b, size_t n)
+{
+    size_t i = 0, count = 0;
+
+    while (i < b->len) {
+        if (count && b->data[i++] != ',')
+            abort();
+        if (b->len - i >= 4 && memcmp(b->data + i, "NULL", 4) == 0) {
+            i += 4;
+        } else {
+            if (i >= b->len || b->data[i++] != '"')
+                abort();
+            while (i < b->len && b->data[i] != '"') {
+                if (b->data[i] == '\\')
+                    i++;
+                if (i >= b->len || b->data[i] == '\0')
+                    abort();
+                i++;
+            }
+            if (i++ >= b->len)
+                abort(); /* no closing quote */
+        }
+        count++;
+    }
+    if (count != n)
+        abort();
+}
 
 /* Checks that buf is rows of exactly cols tab-separated fields. */
 static void check_rows(const kpid_buf *b, int cols)
@@ -88,7 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_rows(&b->rows, 9);
     check_rows(&b->rejects, 4);
-    check_rows(&b->state, 3);
+    check_array(&b->state_keys, b->n_state);
+    check_array(&b->state_values, b->n_state);
     if (kpid_batch_stage_rows(b, &staged) == 0)
         check_rows(&staged, 11);
     struct kpid_batch *set[] = {b};

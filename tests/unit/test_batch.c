@@ -310,11 +310,15 @@ static void cursor_rules(void **unused)
     kpid_batch_free(b);
 }
 
+/* The batch's state arrays, as "KEYS | VALUES". */
 static char *state_text(const struct kpid_batch *b)
 {
-    char *s = malloc(b->state.len + 1);
-    memcpy(s, b->state.data ? b->state.data : "", b->state.len);
-    s[b->state.len] = '\0';
+    const kpid_buf *k = &b->state_keys, *v = &b->state_values;
+    char *s = malloc(k->len + v->len + 4);
+    memcpy(s, k->data ? k->data : "", k->len);
+    memcpy(s + k->len, " | ", 3);
+    memcpy(s + k->len + 3, v->data ? v->data : "", v->len);
+    s[k->len + 3 + v->len] = '\0';
     return s;
 }
 
@@ -334,7 +338,7 @@ static void state_put_limits(void **unused)
     assert_int_equal(kpid_batch_state_put(b, "a", ""), 0);
     assert_int_equal(kpid_batch_state_put(b, "\xc3\xa9t\xc3\xa9 ~", "\xf0\x9f\x98\x80"), 0);
     assert_int_equal(b->n_state, 3);
-    size_t len = b->state.len;
+    size_t len = b->state_keys.len + b->state_values.len;
 
     /* One byte over, empty, control characters (C0, DEL, C1), invalid UTF-8: refused. */
     key[KPID_STATE_KEY_MAX] = 'k';
@@ -353,17 +357,18 @@ static void state_put_limits(void **unused)
     assert_int_equal(kpid_batch_state_put(b, "a\xff", "v"), -EINVAL);
     assert_int_equal(kpid_batch_state_put(b, "a", "\xc0\xaf"), -EINVAL);
     assert_int_equal(b->n_state, 3);
-    assert_int_equal(b->state.len, len);
+    assert_int_equal(b->state_keys.len + b->state_values.len, len);
     /* U+00A0 is the first code point after C1: a key may hold it. */
     assert_int_equal(kpid_batch_state_put(b, "a\xc2\xa0", "v"), 0);
     assert_int_equal(kpid_batch_weight(b), 4);
-    assert_int_equal(kpid_batch_bytes(b), b->state.len);
+    assert_int_equal(kpid_batch_bytes(b), b->state_keys.len + b->state_values.len);
     free(value);
     kpid_batch_free(b);
 }
 
-/* Puts are kept in the order made, as COPY rows; a delete is \N; escaping applies. The
- * writer's staging keeps that order (its seq), so the last put of a key wins. */
+/* Puts are kept in the order made, as array elements; a delete is NULL; '"' and '\\'
+ * are escaped. The writer keeps that order (WITH ORDINALITY), so the last put of a key
+ * wins. */
 static void state_put_rows_in_order(void **unused)
 {
     struct kpid_batch *b;
@@ -373,18 +378,17 @@ static void state_put_rows_in_order(void **unused)
     assert_int_equal(kpid_batch_state_put(b, "g", "back\\slash"), 0);
     assert_int_equal(kpid_batch_state_put(b, "f:1:2", "{\"off\":2}"), 0);
     assert_int_equal(kpid_batch_state_put(b, "g", NULL), 0);
+    assert_int_equal(kpid_batch_state_put(b, "NULL", "NULL"), 0);
     char *s = state_text(b);
-    assert_string_equal(s, "src1\tf:1:2\t{\"off\":1}\n"
-                           "src1\tg\tback\\\\slash\n"
-                           "src1\tf:1:2\t{\"off\":2}\n"
-                           "src1\tg\t\\N\n");
+    assert_string_equal(s, "\"f:1:2\",\"g\",\"f:1:2\",\"g\",\"NULL\" | "
+                           "\"{\\\"off\\\":1}\",\"back\\\\slash\",\"{\\\"off\\\":2}\",NULL,\"NULL\"");
     free(s);
-    assert_int_equal(b->n_state, 4);
+    assert_int_equal(b->n_state, 5);
     assert_int_equal(b->n_events, 0);
     /* A batch of state only still weighs, and the queue counts its bytes. */
     kpid_batch_seal(b);
-    assert_int_equal(b->item.events, 4);
-    assert_true(b->item.bytes >= b->state.len);
+    assert_int_equal(b->item.events, 5);
+    assert_true(b->item.bytes >= b->state_keys.len + b->state_values.len);
     kpid_batch_free(b);
 }
 
