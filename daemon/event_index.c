@@ -20,16 +20,20 @@
 static const char SQL_EXISTING[] =
     "SELECT c.relname, i.indisvalid FROM pg_catalog.pg_index i"
     " JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-    " WHERE i.indrelid = 'kpid.event'::regclass"
-    " AND (c.relname LIKE 'ev\\_case\\_%' OR c.relname LIKE 'ev\\_subject\\_%')";
+    " WHERE i.indrelid = 'kpid.event'::regclass AND c.relname LIKE 'ev\\_%'";
 
 /* The statements are made by the server from the validated activity (a literal there,
  * DDL takes no parameters), not by pasting configuration text. "case_id IS NOT NULL"
  * keeps anchors (events of the activity in a period, no case named) on the (activity,
  * time) range: only a probe by case (p.case_id = e.case_id) implies it. */
-static const char SQL_CREATE[] =
+static const char SQL_CREATE_LINKED[] =
     "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (%I, time)"
     " WHERE activity = %L AND %I IS NOT NULL', $1::text, $2::text, $3::text, $2::text)";
+static const char SQL_CREATE_TIME[] =
+    "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (time) WHERE activity = %L',"
+    " $1::text, $2::text)";
+static const char SQL_CREATE_ALL[] =
+    "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (activity, time)', $1::text)";
 static const char SQL_DROP[] = "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS kpid.%I', $1::text)";
 
 static void add_condition(const kpid_condition *c,
@@ -44,12 +48,21 @@ void kpid_kpi_indexes(const kpid_kpi *kpi,
                       void *arg)
 {
     switch (kpi->type) {
+    case KPID_KPI_COUNT:
+        fn(arg, KPID_INDEX_TIME, kpi->u.count.activity);
+        break;
+    case KPID_KPI_VALUE:
+        fn(arg, KPID_INDEX_TIME, kpi->u.value.activity);
+        break;
     case KPID_KPI_DURATION:
-        /* The case's first `from` (no earlier one), the first `to` after it. */
+        /* The anchors; the case's first `from` (no earlier one), the first `to` after it. */
+        fn(arg, KPID_INDEX_TIME, kpi->u.duration.from);
         fn(arg, KPID_INDEX_CASE, kpi->u.duration.from);
         fn(arg, KPID_INDEX_CASE, kpi->u.duration.to);
         break;
     case KPID_KPI_CENSUS:
+        /* The openings in the period and its lookback; the case's first one, its close. */
+        fn(arg, KPID_INDEX_TIME, kpi->u.census.from);
         fn(arg, KPID_INDEX_CASE, kpi->u.census.from);
         fn(arg, KPID_INDEX_CASE, kpi->u.census.to);
         break;
@@ -57,6 +70,8 @@ void kpid_kpi_indexes(const kpid_kpi *kpi,
         const kpid_condition *pop = kpi->u.proportion.populations;
         bool by_case = kpi->u.proportion.basis == KPID_BASIS_CASE;
         bool by_subject = kpi->u.proportion.basis == KPID_BASIS_SUBJECT;
+
+        fn(arg, KPID_INDEX_TIME, pop[KPID_POP_INITIAL].activity);
         for (int i = KPID_POP_DENOMINATOR; i < KPID_POP_COUNT; i++) {
             add_condition(&pop[i], fn, arg);
             by_case |= pop[i].present && pop[i].link == KPID_LINK_CASE;
@@ -70,10 +85,10 @@ void kpid_kpi_indexes(const kpid_kpi *kpi,
             fn(arg, KPID_INDEX_SUBJECT, pop[KPID_POP_INITIAL].activity);
         break;
     }
-    case KPID_KPI_COUNT:
-    case KPID_KPI_VALUE:
-    case KPID_KPI_RATIO:
     case KPID_KPI_SQL:
+        fn(arg, KPID_INDEX_ALL, NULL);
+        break;
+    case KPID_KPI_RATIO:
         break;
     }
 }
@@ -89,8 +104,20 @@ static uint32_t name_hash(const char *s)
 
 void kpid_index_name(kpid_index_kind kind, const char *activity, char name[KPID_INDEX_NAME_SIZE])
 {
-    const char *prefix = kind == KPID_INDEX_CASE ? "ev_case_" : "ev_subject_";
-    size_t p = strlen(prefix), n = strlen(activity);
+    static const char *const prefixes[] = {
+        [KPID_INDEX_TIME] = "ev_time_",
+        [KPID_INDEX_CASE] = "ev_case_",
+        [KPID_INDEX_SUBJECT] = "ev_subject_",
+    };
+    const char *prefix = prefixes[kind];
+    size_t p, n;
+
+    if (kind == KPID_INDEX_ALL) {
+        snprintf(name, KPID_INDEX_NAME_SIZE, "ev_activity_time");
+        return;
+    }
+    p = strlen(prefix);
+    n = strlen(activity);
 
     memcpy(name, prefix, p);
     if (p + n < KPID_INDEX_NAME_SIZE) {
@@ -197,14 +224,24 @@ static int drop_index(PGconn *conn, const char *name, char **ret_error)
 
 static int create_index(PGconn *conn, const wanted *w, char **ret_error)
 {
-    const char *params[] = {w->name, w->kind == KPID_INDEX_CASE ? "case_id" : "subject_id",
-                            w->activity};
+    const char *what = "cannot create an event index";
     double t0 = now_s();
-    int r = run_ddl(conn, SQL_CREATE, 3, params, "cannot create an event index", ret_error);
+    int r;
 
+    if (w->kind == KPID_INDEX_ALL) {
+        const char *params[] = {w->name};
+        r = run_ddl(conn, SQL_CREATE_ALL, 1, params, what, ret_error);
+    } else if (w->kind == KPID_INDEX_TIME) {
+        const char *params[] = {w->name, w->activity};
+        r = run_ddl(conn, SQL_CREATE_TIME, 2, params, what, ret_error);
+    } else {
+        const char *params[] = {w->name, w->kind == KPID_INDEX_CASE ? "case_id" : "subject_id",
+                                w->activity};
+        r = run_ddl(conn, SQL_CREATE_LINKED, 3, params, what, ret_error);
+    }
     if (r == 0)
-        log_notice("event index created name=%s activity=%s ms=%.0f", w->name, w->activity,
-                   (now_s() - t0) * 1e3);
+        log_notice("event index created name=%s activity=%s ms=%.0f", w->name,
+                   w->activity ? w->activity : "*", (now_s() - t0) * 1e3);
     return r;
 }
 

@@ -1,10 +1,13 @@
 /*
  * The indexes of kpid.event that follow the management model (sql/011_model_indexes.sql
- * says which KPI shape reads which): for each activity that some KPI looks up inside a
- * case, ev_case_<activity> (case_id, time) WHERE activity = <activity> AND case_id IS
- * NOT NULL; for each it looks up across one subject's cases, ev_subject_<activity>
- * (subject_id, time) WHERE activity = <activity> AND subject_id IS NOT NULL. Events of other activities are not in them, so that an event
- * log is as cheap to write as the KPIs allow.
+ * says which KPI shape reads which). For each activity a KPI anchors on (its events in a
+ * period), ev_time_<activity> (time) WHERE activity = <activity>; for each it looks up
+ * inside a case, ev_case_<activity> (case_id, time) WHERE activity = <activity> AND
+ * case_id IS NOT NULL; for each it looks up across one subject's cases,
+ * ev_subject_<activity> (subject_id, time) WHERE ... AND subject_id IS NOT NULL. sql
+ * KPIs may read anything: while the model has one, ev_activity_time (activity, time)
+ * holds every event. An event of an activity no KPI reads costs its primary key entry
+ * and a BRIN summary, nothing more.
  */
 #ifndef KPID_EVENT_INDEX_H
 #define KPID_EVENT_INDEX_H
@@ -15,8 +18,10 @@
 #include "model.h"
 
 typedef enum kpid_index_kind {
+    KPID_INDEX_TIME,    /* ev_time_*: (time), the anchor's period */
     KPID_INDEX_CASE,    /* ev_case_*: (case_id, time) */
     KPID_INDEX_SUBJECT, /* ev_subject_*: (subject_id, time) */
+    KPID_INDEX_ALL,     /* ev_activity_time: (activity, time) of every event; activity NULL */
 } kpid_index_kind;
 
 /* The longest index name PostgreSQL keeps (NAMEDATALEN - 1), plus the NUL. */
@@ -24,16 +29,17 @@ typedef enum kpid_index_kind {
 
 /*
  * Calls fn for each (kind, activity) index the KPI's statements read, the anchor's
- * (activity, time) index aside (it holds every event). A pair may come more than once.
- * count, value, ratio and sql KPIs read none.
+ * first. A pair may come more than once. A ratio reads none (it reads other KPIs'
+ * values); an sql KPI reads KPID_INDEX_ALL (activity NULL).
  */
 void kpid_kpi_indexes(const kpid_kpi *kpi,
                       void (*fn)(void *arg, kpid_index_kind kind, const char *activity),
                       void *arg);
 
 /*
- * The index's name: "ev_case_" or "ev_subject_" and the activity in lower case; an
- * activity too long for that is cut and followed by "_" and 8 hex digits of its hash.
+ * The index's name: "ev_time_", "ev_case_" or "ev_subject_" and the activity in lower
+ * case; an activity too long for that is cut and followed by "_" and 8 hex digits of its
+ * hash; "ev_activity_time" for KPID_INDEX_ALL.
  * Writes it into name (KPID_INDEX_NAME_SIZE bytes).
  */
 void kpid_index_name(kpid_index_kind kind, const char *activity, char name[KPID_INDEX_NAME_SIZE]);

@@ -20,21 +20,6 @@
 #define EX_USAGE 64
 #define EX_UNAVAILABLE 69
 
-/* The activity of a KPI's anchor events, read through event_activity_time_idx. */
-static const char *anchor_activity(const kpid_kpi *kpi)
-{
-    switch (kpi->type) {
-    case KPID_KPI_COUNT: return kpi->u.count.activity;
-    case KPID_KPI_VALUE: return kpi->u.value.activity;
-    case KPID_KPI_PROPORTION: return kpi->u.proportion.populations[KPID_POP_INITIAL].activity;
-    case KPID_KPI_DURATION: return kpi->u.duration.from;
-    case KPID_KPI_CENSUS: return kpi->u.census.from;
-    case KPID_KPI_RATIO:
-    case KPID_KPI_SQL: break;
-    }
-    return NULL;
-}
-
 /* Prints an index a KPI's statement reads, once. */
 static void print_index(void *arg, kpid_index_kind kind, const char *activity)
 {
@@ -49,8 +34,20 @@ static void print_index(void *arg, kpid_index_kind kind, const char *activity)
             memcpy(seen[i], name, sizeof(name));
             break;
         }
-    printf("--   kpid.%s: %s events of the anchor's %s (model sync creates it)\n", name,
-           activity, kind == KPID_INDEX_CASE ? "case" : "subject");
+    switch (kind) {
+    case KPID_INDEX_TIME:
+        printf("--   kpid.%s: %s events in a period (the anchor)\n", name, activity);
+        break;
+    case KPID_INDEX_CASE:
+    case KPID_INDEX_SUBJECT:
+        printf("--   kpid.%s: %s events of the anchor's %s\n", name, activity,
+               kind == KPID_INDEX_CASE ? "case" : "subject");
+        break;
+    case KPID_INDEX_ALL:
+        printf("--   kpid.%s: every event by activity and time, for what the query reads\n",
+               name);
+        break;
+    }
 }
 
 int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
@@ -80,13 +77,9 @@ int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
     if (kpi->type == KPID_KPI_RATIO) {
         printf("-- indexes: none; it reads the values of %s and %s\n",
                kpi->u.ratio.numerator, kpi->u.ratio.denominator);
-    } else if (kpi->type == KPID_KPI_SQL) {
-        printf("-- indexes: what the query reads\n");
     } else {
         char seen[8][KPID_INDEX_NAME_SIZE] = {{0}};
-        printf("-- indexes:\n--   kpid.event_activity_time_idx: %s events in the period (the "
-               "anchor)\n",
-               anchor_activity(kpi));
+        printf("-- indexes (model sync creates them):\n");
         kpid_kpi_indexes(kpi, print_index, seen);
     }
     kpid_sql_clear(&sql);

@@ -2,10 +2,9 @@
 --
 -- Which index each KPI shape reads (docs/kpi-semantics.md has the shapes):
 --
---   event_activity_time_idx (activity, time), every event: the anchors of every type,
---     events of one activity in a period (count, value, the population of a
---     proportion, the `from` of a duration, the openings of a census and their
---     lookback).
+--   ev_time_<activity> (time) WHERE activity = <activity>: the anchors, events of one
+--     activity in a period: count, value, the population of a proportion, the `from`
+--     of a duration, the openings of a census and their lookback.
 --   ev_case_<activity> (case_id, time) WHERE activity = <activity> AND case_id IS NOT
 --     NULL (so that only a probe by case, never an anchor, can use it): looking inside one
 --     case for events of that activity: the `from` and `to` of a duration and of a
@@ -13,20 +12,21 @@
 --     linked by case, and its population activity when its basis is case or a
 --     condition is linked by case (late events make its cases' members dirty).
 --   ev_subject_<activity> (subject_id, time) WHERE activity = <activity> AND subject_id
---     IS NOT NULL: the same
---     across one patient's cases: proportion conditions linked by subject (a
---     readmission within 30 days), and the population activity when the basis is
---     subject or a condition is linked by subject.
+--     IS NOT NULL: the same across one patient's cases: proportion conditions linked by
+--     subject (a readmission within 30 days), and the population activity when the
+--     basis is subject or a condition is linked by subject.
+--   ev_activity_time (activity, time), every event: only while the model has an sql
+--     KPI, whose query may read any activity.
 --   event_ingest_xid_brin (ingest_xid): the events a tick has not seen yet (late
 --     events), by the transaction that wrote them.
 --
--- The ev_case_* and ev_subject_* indexes are not created here: model sync creates those
--- the configured KPIs read (CREATE INDEX CONCURRENTLY, never blocking ingestion) and
--- drops those no KPI reads any more (daemon/event_index.c). An event of an activity no
--- case- or subject-linked KPI reads costs the primary key, one (activity, time) entry
--- and a BRIN summary, nothing more.
+-- The ev_* indexes are not created here: model sync creates those the configured KPIs
+-- read (CREATE INDEX CONCURRENTLY, never blocking ingestion) and drops those no KPI
+-- reads any more (daemon/event_index.c). An event of an activity no KPI reads costs the
+-- primary key and a BRIN summary, nothing more.
 
--- Every event was in these two, whatever the model read.
+-- Every event was in these three, whatever the model read.
+DROP INDEX kpid.event_activity_time_idx;
 DROP INDEX kpid.event_case_idx;
 DROP INDEX kpid.event_subject_idx;
 
