@@ -6,10 +6,15 @@
 #   bench_load_conf FILE DB GEN KEY
 #                                  a kpid.conf that only loads GEN/*.ndjson into database DB
 #                                  of the server PGHOST points at (no management model)
+#   bench_demo_conf FILE DB INBOX KEY
+#                                  etc/demo.conf.in for database DB of the server PGHOST
+#                                  points at, its file source reading INBOX/*.ndjson
 #   bench_tune_server DIR          settings a production warehouse on this machine would
 #                                  have, for the pg.sh server in DIR (restarted); prints them
 #   bench_create_icu_warehouse NAME
 #                                  pg_create_warehouse NAME, in an ICU locale (not C)
+#   bench_model_indexes FILE       the indexes model sync makes on kpid.event for the KPIs
+#                                  of configuration FILE, made now
 #   now                            wall-clock seconds, with nanoseconds
 #   median                         the median of the numbers on stdin, one a line
 
@@ -29,6 +34,23 @@ warehouse = { conninfo = "host=$PGHOST port=$PGPORT dbname=$2 user=$KPID_PG_USER
               batch_max_rows = 10000; flush_interval_ms = 200; };
 sources = ( { name = "events"; plugin = "file"; path = "$3/*.ndjson"; } );
 CONF
+}
+
+_bench_esc() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; } # for the right side of s|||
+
+# etc/demo.conf.in with its placeholders filled: the demo's management model (18 KPIs)
+# and its file source, on database DB. Returns non-zero if a placeholder is left.
+bench_demo_conf() {
+    local f=$1 db=$2 inbox=$3 key=$4
+    sed -e "s|@PLUGIN_DIR@|$(_bench_esc "$build/plugins")|g" \
+        -e "s|@KEY_FILE@|$(_bench_esc "$key")|g" -e "s|@PGHOST@|$(_bench_esc "$PGHOST")|g" \
+        -e "s|@INBOX@|$(_bench_esc "$inbox")|g" \
+        -e "s|dbname=kpi |port=$PGPORT dbname=$(_bench_esc "$db") |" \
+        "$root/etc/demo.conf.in" >"$f" || return 1
+    if grep -q '@[A-Z_]*@' "$f" || ! grep -q "dbname=$db " "$f"; then
+        printf 'bench: cannot fill in %s\n' "$root/etc/demo.conf.in" >&2
+        return 1
+    fi
 }
 
 # The settings of a production warehouse, sized for this machine from /proc/meminfo and
@@ -92,6 +114,19 @@ CREATE DATABASE :"name" TEMPLATE template0 ENCODING 'UTF8'
 SQL
     printf '%s\n' 'CREATE SCHEMA kpid AUTHORIZATION :"role";' |
         psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v role="$KPID_PG_USER" >/dev/null
+}
+
+# Syncs the management model of configuration FILE into its warehouse, which makes the
+# indexes its KPIs read on kpid.event (model sync, CREATE INDEX CONCURRENTLY), as kpid
+# does at start-up: `kpid backfill` of one day (cheap on a log still empty, no matter
+# what it evaluates). A configuration without a model (bench_load_conf) never syncs, so
+# the indexes stay. Returns non-zero, with kpid's output on stderr, on failure.
+bench_model_indexes() {
+    local out
+    out=$("$build/bin/kpid" -c "$1" backfill --from 2000-01-01 --to 2000-01-02 2>&1) || {
+        printf '%s\n' "$out" >&2
+        return 1
+    }
 }
 
 now() { date +%s.%N; }
