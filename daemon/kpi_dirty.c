@@ -20,16 +20,21 @@
 #define EVENT_CHANGE_CHANGED CHANGED_XID("ingest_xid", "ingest_xid", "")
 
 static const char SQL_CHANGED_EXISTS[] = "SELECT to_regclass('pg_temp.kpid_changed') IS NOT NULL";
+/* Every version of a changed event: is_old for the version before the changes (an
+ * update's or a delete's), not for the current one (an insert's or an update's). */
 static const char SQL_CHANGED_CREATE[] =
-    "CREATE TEMP TABLE kpid_changed (case_id text COLLATE \"C\", subject_id text COLLATE \"C\","
+    "CREATE TEMP TABLE kpid_changed (source text COLLATE \"C\", event_key text COLLATE \"C\","
+    " is_old boolean, case_id text COLLATE \"C\", subject_id text COLLATE \"C\","
     " activity text COLLATE \"C\", time timestamptz)";
 static const char SQL_CHANGED_INDEX[] = "CREATE INDEX ON kpid_changed (case_id, activity, time)";
+static const char SQL_CHANGED_KEYS[] = "CREATE INDEX ON kpid_changed (event_key)";
 static const char SQL_CHANGED_LOAD[] =
-    "INSERT INTO kpid_changed"
-    " SELECT case_id, subject_id, activity, time FROM kpid.event WHERE" EVENT_CHANGED
+    "INSERT INTO kpid_changed (source, event_key, is_old, case_id, subject_id, activity, time)"
+    " SELECT source, event_key, false, case_id, subject_id, activity, time FROM kpid.event"
+    " WHERE" EVENT_CHANGED
     " UNION ALL"
-    " SELECT case_id, subject_id, activity, time FROM kpid.event_change WHERE"
-    EVENT_CHANGE_CHANGED;
+    " SELECT source, event_key, is_old, case_id, subject_id, activity, time"
+    " FROM kpid.event_change WHERE" EVENT_CHANGE_CHANGED;
 
 /*
  * Each statement returns (lo, hi) in epoch seconds: every period overlapping [lo, hi]
@@ -71,22 +76,32 @@ static const char SQL_PROPORTION[] =
     " WHERE c.subject_id IS NOT NULL AND c.activity = ANY ($3::text[])) d";
 
 /*
- * census ($1 from, $2 to): per case with a changed `from` or `to`, from the earliest
- * opening any version of it had (a changed `from`, or its current first one) to the
- * first `to` after the latest opening any version had that is the same in every
- * version (a current `to` that did not change); without one, up to now.
+ * census ($1 from, $2 to): per case with a changed `from` or `to`, its stay before the
+ * changes and after them: opening o = the first `from`, closing c = the first `to` at or
+ * after o. The case as it was is its current events that did not change and the old
+ * versions of those that did. Periods from the earlier opening to the later closing are
+ * dirty; up to now when either stay has no closing (the case is or was open).
  */
+#define OLD_STATE(A, EXTRA)                                                                   \
+    "(SELECT min(t) FROM (SELECT e.time AS t FROM kpid.event e WHERE e.case_id = s.case_id"    \
+    " AND e.activity = " A EXTRA " AND NOT EXISTS (SELECT FROM kpid_changed x"                \
+    " WHERE x.event_key = e.event_key AND x.source = e.source)"                                \
+    " UNION ALL SELECT x.time FROM kpid_changed x WHERE x.case_id = s.case_id"                 \
+    " AND x.activity = " A " AND x.is_old" EXTRA ") v)"
 static const char SQL_CENSUS[] =
-    "WITH cs AS (SELECT case_id, min(time) FILTER (WHERE activity = $1) AS lo,"
-    " max(time) FILTER (WHERE activity = $1) AS hi FROM kpid_changed"
-    " WHERE case_id IS NOT NULL AND activity IN ($1, $2) GROUP BY case_id)"
-    " SELECT extract(epoch FROM least(cs.lo, f.first))::float8,"
-    " extract(epoch FROM (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = cs.case_id"
-    " AND e.activity = $2 AND e.time >= greatest(cs.hi, f.last) AND NOT EXISTS"
-    " (SELECT FROM kpid_changed x WHERE x.case_id = e.case_id AND x.activity = $2"
-    " AND x.time = e.time)))::float8"
-    " FROM cs CROSS JOIN LATERAL (SELECT min(e.time) AS first, max(e.time) AS last"
-    " FROM kpid.event e WHERE e.case_id = cs.case_id AND e.activity = $1) f";
+    "SELECT extract(epoch FROM least(o_old, o_new))::float8,"
+    " CASE WHEN (o_old IS NOT NULL AND c_old IS NULL) OR (o_new IS NOT NULL AND c_new IS NULL)"
+    " THEN NULL ELSE extract(epoch FROM greatest(c_old, c_new))::float8 END"
+    " FROM (SELECT s.o_old, s.o_new,"
+    " " OLD_STATE("$2", " AND time >= s.o_old") " AS c_old,"
+    " (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = s.case_id AND e.activity = $2"
+    " AND e.time >= s.o_new) AS c_new"
+    " FROM (SELECT s.case_id, " OLD_STATE("$1", "") " AS o_old,"
+    " (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = s.case_id AND e.activity = $1)"
+    " AS o_new"
+    " FROM (SELECT DISTINCT case_id FROM kpid_changed WHERE case_id IS NOT NULL"
+    " AND activity IN ($1, $2)) s) s) t"
+    " WHERE o_old IS NOT NULL OR o_new IS NOT NULL";
 
 /* sql: the operator's query may read anything; the periods of every changed event. */
 static const char SQL_ANY[] =
@@ -113,7 +128,8 @@ int kpid_changes_load(PGconn *conn, const char *prev, const char *now, int64_t *
     exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (!exists && ((r = changes_exec(conn, SQL_CHANGED_CREATE, ret_error)) < 0 ||
-                    (r = changes_exec(conn, SQL_CHANGED_INDEX, ret_error)) < 0))
+                    (r = changes_exec(conn, SQL_CHANGED_INDEX, ret_error)) < 0 ||
+                    (r = changes_exec(conn, SQL_CHANGED_KEYS, ret_error)) < 0))
         return r;
     if ((r = changes_exec(conn, "TRUNCATE kpid_changed", ret_error)) < 0 ||
         (r = kpid_pg_query(conn, SQL_CHANGED_LOAD, 2, params, &res, "changes", ret_error)) < 0)

@@ -53,3 +53,28 @@ ALTER TABLE kpid.event
 COMMENT ON COLUMN kpid.event.ingest_xid IS
     'The transaction that inserted the row (its xid8 as a bigint); NULL for rows written before version 6.';
 CREATE INDEX event_ingest_xid_brin ON kpid.event USING brin (ingest_xid);
+
+-- Each version in kpid.event_change names its event and says whether it is the old one,
+-- so that a tick can rebuild a case as it was before the changes (a census's stays:
+-- daemon/kpi_dirty.c) instead of assuming the worst. Versions from before this migration
+-- have no event and count as old.
+ALTER TABLE kpid.event_change
+    ADD COLUMN source text COLLATE "C",
+    ADD COLUMN event_key text COLLATE "C",
+    ADD COLUMN is_old boolean NOT NULL DEFAULT true;
+CREATE OR REPLACE FUNCTION kpid.event_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO kpid.event_change (source, event_key, is_old, case_id, subject_id, activity, time)
+    SELECT source, event_key, true, case_id, subject_id, activity, time FROM old_rows
+    UNION ALL
+    SELECT source, event_key, false, case_id, subject_id, activity, time FROM new_rows;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION kpid.event_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO kpid.event_change (source, event_key, is_old, case_id, subject_id, activity, time)
+    SELECT source, event_key, true, case_id, subject_id, activity, time FROM old_rows;
+    RETURN NULL;
+END
+$$;

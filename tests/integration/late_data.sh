@@ -172,3 +172,20 @@ kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE id > $mark AND reason = 'late'" 0 \
     "late runs at the tick after"
 assert_sql "SELECT count(*) FROM kpid.event_change" 0 "changes kept after every watermark passed"
+
+# 5. A correction that moves the discharge of a closed stay (I3: March 4 to March 6)
+#    dirties the months between its opening and the later closing, not every month up
+#    to now: the stay before the change is rebuilt from the change's old version.
+echo '{"event_key":"d3","case_id":"I3","subject_id":"P2","activity":"DISCHARGE","time":"2025-03-06T10:00:00Z"}' \
+    >"$KPID_WORK/late.tmp"
+mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/c.ndjson"
+mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT string_agg(kpi_id || ' ' || to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM'),
+                              ', ' ORDER BY kpi_id, period_start)
+            FROM kpid.kpi_run WHERE id > $mark AND reason = 'late' AND error IS NULL" \
+    "days 2025-03, days_per_lab 2025-03, readmit 2025-03" "late evaluations of a moved discharge"
+assert_eq "$(v days 2025-03)" 4 "patient days, March, after the discharge moved"
+after=$(values)
+backfill
+assert_eq "$(values)" "$after" "the values after the moved discharge differ from a full backfill"
