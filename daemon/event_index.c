@@ -109,13 +109,14 @@ void kpid_index_name(kpid_index_kind kind, const char *activity, char name[KPID_
         [KPID_INDEX_CASE] = "ev_case_",
         [KPID_INDEX_SUBJECT] = "ev_subject_",
     };
-    const char *prefix = prefixes[kind];
+    const char *prefix;
     size_t p, n;
 
     if (kind == KPID_INDEX_ALL) {
         snprintf(name, KPID_INDEX_NAME_SIZE, "ev_activity_time");
         return;
     }
+    prefix = prefixes[kind];
     p = strlen(prefix);
     n = strlen(activity);
 
