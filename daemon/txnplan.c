@@ -156,7 +156,44 @@ void kpid_plan_remember(const kpid_plan *p, kpid_bloom *filter)
             kpid_bloom_add(filter, p->entries[i].hash);
 }
 
+void kpid_spans_free(kpid_spans *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Adds bytes to the list, extending the last span when they follow it. */
+static int spans_add(kpid_spans *s, const char *data, size_t len)
+{
+    if (s->n && s->v[s->n - 1].data + s->v[s->n - 1].len == data) {
+        s->v[s->n - 1].len += len;
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        kpid_span *v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (kpid_span){data, len};
+    return 0;
+}
+
 int kpid_plan_write(const kpid_plan *p, kpid_buf *direct, kpid_buf *staged, size_t *ret_staged)
+{
+    kpid_spans spans = {0};
+    int r = kpid_plan_write_spans(p, &spans, staged, ret_staged);
+
+    for (size_t i = 0; i < spans.n && r == 0; i++)
+        r = kpid_buf_append(direct, spans.v[i].data, spans.v[i].len);
+    kpid_spans_free(&spans);
+    return r;
+}
+
+int kpid_plan_write_spans(const kpid_plan *p, kpid_spans *direct, kpid_buf *staged,
+                          size_t *ret_staged)
 {
     size_t n_staged = 0;
     int r;
@@ -165,7 +202,7 @@ int kpid_plan_write(const kpid_plan *p, kpid_buf *direct, kpid_buf *staged, size
         const kpid_plan_entry *e = &p->entries[i];
 
         if (!e->retract && !e->stored) {
-            if ((r = kpid_buf_append(direct, e->row, e->len)) < 0)
+            if ((r = spans_add(direct, e->row, e->len)) < 0)
                 return r;
             continue;
         }

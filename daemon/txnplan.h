@@ -65,11 +65,36 @@ size_t kpid_plan_mark_remembered(kpid_plan *p, const struct kpid_bloom *filter);
 /* Adds the plan's event keys to the filter (after COMMIT). */
 void kpid_plan_remember(const kpid_plan *p, struct kpid_bloom *filter);
 
+/* Bytes of the batches, not copied: runs of rows that follow each other in a batch. */
+typedef struct kpid_span {
+    const char *data;
+    size_t len;
+} kpid_span;
+
+typedef struct kpid_spans {
+    kpid_span *v;
+    size_t n, cap;
+} kpid_spans;
+
+/* Empties the list, keeping its memory. */
+static inline void kpid_spans_clear(kpid_spans *s)
+{
+    s->n = 0;
+}
+/* Frees the list (not the bytes it points to). */
+void kpid_spans_free(kpid_spans *s);
+
 /*
- * Writes the plan: events of unstored keys as kpid.event COPY rows to direct; events of
- * stored keys as 'U' and retractions as 'D' kpid_stage rows to staged. Returns 0 or
- * -ENOMEM; *ret_staged is the number of staged rows.
+ * Writes the plan: events of unstored keys as kpid.event COPY rows, in order, to direct,
+ * as spans of the batches' own bytes (rows next to each other in a batch make one span,
+ * so a set without duplicates or known keys is one span per batch, and nothing is
+ * copied); events of stored keys as 'U' and retractions as 'D' kpid_stage rows to
+ * staged. Returns 0 or -ENOMEM; *ret_staged is the number of staged rows.
  */
+int kpid_plan_write_spans(const kpid_plan *p, kpid_spans *direct, kpid_buf *staged,
+                          size_t *ret_staged);
+
+/* kpid_plan_write_spans, with the direct rows copied into a buffer. */
 int kpid_plan_write(const kpid_plan *p, kpid_buf *direct, kpid_buf *staged, size_t *ret_staged);
 
 /* Frees what the plan holds (not the batches). */

@@ -136,7 +136,7 @@ struct kpid_writer {
     unsigned failures;
     kpid_buf refused;             /* rows PostgreSQL refused, as kpid_stage_rejected rows */
     kpid_buf stage;               /* rows for kpid_stage */
-    kpid_buf direct;              /* rows for kpid.event */
+    kpid_spans direct;            /* rows for kpid.event: the batches' own bytes */
     kpid_buf keys;                /* keys for kpid_keys, the probe */
     kpid_plan plan;
     kpid_bloom committed_keys;    /* keys this writer committed, to predict corrections */
@@ -234,11 +234,8 @@ static int exec_step(kpid_writer *w, const char *sql, step_error *err)
     return r;
 }
 
-/* A piece of COPY data: a whole buffer or one row. */
-typedef struct chunk {
-    const char *data;
-    size_t len;
-} chunk;
+/* A piece of COPY data: a whole buffer, one row, or a run of a batch's rows. */
+typedef kpid_span chunk;
 
 /* Runs COPY table FROM STDIN with the chunks. */
 static int copy_chunks(kpid_writer *w, const char *table, const chunk *chunks, size_t n,
@@ -440,15 +437,17 @@ static int write_planned(kpid_writer *w, step_error *err)
     } else if (w->committed_keys.bits)
         kpid_plan_mark_remembered(&w->plan, &w->committed_keys);
     for (int attempt = 0;; attempt++) {
-        w->direct.len = 0;
+        kpid_spans_clear(&w->direct);
         w->stage.len = 0;
-        if ((r = kpid_plan_write(&w->plan, &w->direct, &w->stage, &n_staged)) < 0)
+        if ((r = kpid_plan_write_spans(&w->plan, &w->direct, &w->stage, &n_staged)) < 0)
             return r;
-        chunk direct = {w->direct.data, w->direct.len}, staged = {w->stage.data, w->stage.len};
+        chunk staged = {w->stage.data, w->stage.len};
         if ((r = exec_step(w, "SAVEPOINT kpid_plan", err)) < 0)
             return r;
         memset(err, 0, sizeof(*err));
-        r = direct.len ? copy_chunks(w, "kpid.event (" EVENT_COLUMNS ")", &direct, 1, err) : 0;
+        r = w->direct.n ? copy_chunks(w, "kpid.event (" EVENT_COLUMNS ")", w->direct.v,
+                                      w->direct.n, err)
+                        : 0;
         if (r == 0 && n_staged) {
             if ((r = copy_chunks(w, "kpid_stage", &staged, 1, err)) == 0 &&
                 (r = exec_step(w, SQL_DELETE_KEYS, err)) == 0)
@@ -908,7 +907,7 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     kpid_liveness_remove(&w->beat);
     kpid_buf_free(&w->refused);
     kpid_buf_free(&w->stage);
-    kpid_buf_free(&w->direct);
+    kpid_spans_free(&w->direct);
     kpid_buf_free(&w->keys);
     kpid_plan_free(&w->plan);
     kpid_bloom_free(&w->committed_keys);

@@ -30,6 +30,60 @@ static char *text(const kpid_buf *b)
     return s;
 }
 
+/*
+ * The direct rows are spans of the batches' own bytes: a set without duplicates is one
+ * span per batch, pointing at its rows; a row left out (an earlier version of a key)
+ * splits its batch's span.
+ */
+static void direct_spans(void **unused)
+{
+    struct kpid_batch *b1, *b2;
+    kpid_plan p = {0};
+    kpid_spans spans = {0};
+    kpid_buf staged = {0};
+    size_t n_staged;
+
+    (void)unused;
+    assert_int_equal(kpid_batch_new(&ctx_a, NULL, 1, &b1), 0);
+    assert_int_equal(kpid_batch_new(&ctx_b, NULL, 1, &b2), 0);
+    emit(b1, "k1", "V1");
+    emit(b1, "k2", "V1");
+    emit(b1, "k3", "V1");
+    emit(b2, "k1", "V1");
+    struct kpid_batch *set[] = {b1, b2};
+    assert_int_equal(kpid_plan_build(&p, set, 2), 0);
+    assert_int_equal(kpid_plan_write_spans(&p, &spans, &staged, &n_staged), 0);
+    assert_int_equal(n_staged, 0);
+    assert_int_equal(spans.n, 2);
+    assert_ptr_equal(spans.v[0].data, b1->rows.data);
+    assert_int_equal(spans.v[0].len, b1->rows.len);
+    assert_ptr_equal(spans.v[1].data, b2->rows.data);
+    assert_int_equal(spans.v[1].len, b2->rows.len);
+
+    /* k2 stated again later: its first row is left out, and the span splits. */
+    emit(b2, "k9", "V1");
+    kpid_plan_free(&p);
+    struct kpid_batch *b3;
+    assert_int_equal(kpid_batch_new(&ctx_a, NULL, 2, &b3), 0);
+    emit(b3, "k2", "V2");
+    struct kpid_batch *set2[] = {b1, b3};
+    assert_int_equal(kpid_plan_build(&p, set2, 2), 0);
+    kpid_spans_clear(&spans);
+    assert_int_equal(kpid_plan_write_spans(&p, &spans, &staged, &n_staged), 0);
+    /* First-seen order: k1, k2 (its last version, in b3), k3. */
+    assert_int_equal(spans.n, 3);
+    assert_ptr_equal(spans.v[0].data, b1->rows.data);
+    assert_memory_equal(spans.v[1].data, "a\tk2\t", 5);
+    assert_ptr_equal(spans.v[1].data, b3->rows.data);
+    assert_memory_equal(spans.v[2].data, "a\tk3\t", 5);
+    kpid_spans_free(&spans);
+    kpid_buf_free(&staged);
+    kpid_plan_free(&p);
+    kpid_batch_free(b1);
+    kpid_batch_free(b2);
+    kpid_batch_free(b3);
+}
+
 /* Last operation per (source, key) wins; first-seen order is kept. */
 static void compaction(void **unused)
 {
@@ -187,6 +241,7 @@ static void bloom_rates(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(direct_spans),
         cmocka_unit_test(compaction),
         cmocka_unit_test(escaped_keys),
         cmocka_unit_test(origin_replacement_not_planned),
