@@ -30,8 +30,7 @@ bench_load_conf() {
     cat >"$1" <<CONF
 plugin_dir = "$build/plugins";
 pseudonym_key_file = "$4";
-warehouse = { conninfo = "host=$PGHOST port=$PGPORT dbname=$2 user=$KPID_PG_USER";
-              batch_max_rows = 10000; flush_interval_ms = 200; };
+warehouse = { conninfo = "host=$PGHOST port=$PGPORT dbname=$2 user=$KPID_PG_USER"; };
 sources = ( { name = "events"; plugin = "file"; path = "$3/*.ndjson"; } );
 CONF
 }

@@ -704,7 +704,7 @@ static void parse_warehouse(loader *l)
     const config_setting_t *group, *s;
     const char *text;
 
-    cfg->warehouse.batch_max_rows = 10000;
+    cfg->warehouse.batch_max_rows = 50000;
     cfg->warehouse.flush_interval_ms = 200;
     cfg->warehouse.wait_notice_ms = 10 * 1000;
     cfg->warehouse.pg.statement_timeout_ms = 10 * 60 * 1000;

@@ -8,7 +8,7 @@
  *   log_level = "info";
  *   pseudonymize = true;                            # false switches it off everywhere
  *   pseudonym_key_file = "/etc/kpid/pseudonym.key"; # required while pseudonymize
- *   warehouse = { conninfo = "..."; password_file = "..."; batch_max_rows = 10000;
+ *   warehouse = { conninfo = "..."; password_file = "..."; batch_max_rows = 50000;
  *                 flush_interval_ms = 200; statement_timeout = "10m";
  *                 lock_timeout = "1m"; idle_in_transaction_session_timeout = "10m";
  *                 connect_timeout = "10s"; wait_notice = "10s"; };
@@ -70,7 +70,7 @@ typedef struct kpid_config {
          * idle_in_transaction_session_timeout 10min, connect_timeout 10s); the strings
          * are owned here. */
         kpid_pg_target pg;
-        int64_t batch_max_rows;   /* default 10000, 1..1000000 */
+        int64_t batch_max_rows;   /* default 50000, 1..1000000 */
         int64_t flush_interval_ms;/* default 200, 1..60000 */
         int64_t wait_notice_ms;   /* a statement waiting this long is logged with what
                                      blocks it; default 10s */

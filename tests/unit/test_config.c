@@ -159,13 +159,46 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->pseudonym_key_len, 0);
     assert_string_equal(cfg->warehouse.pg.conninfo, "");
     assert_null(cfg->warehouse.pg.password_file);
-    assert_int_equal(cfg->warehouse.batch_max_rows, 10000);
+    assert_int_equal(cfg->warehouse.batch_max_rows, 50000);
     assert_int_equal(cfg->warehouse.flush_interval_ms, 200);
+    assert_int_equal(cfg->warehouse.pg.statement_timeout_ms, 600000);
+    assert_int_equal(cfg->warehouse.pg.lock_timeout_ms, 60000);
+    assert_int_equal(cfg->warehouse.pg.idle_in_transaction_ms, 600000);
+    assert_int_equal(cfg->warehouse.pg.connect_timeout_ms, 10000);
+    assert_int_equal(cfg->warehouse.wait_notice_ms, 10000);
     assert_int_equal(cfg->queue.max_events, 100000);
     assert_int_equal(cfg->queue.max_bytes, 33554432);
     assert_int_equal(cfg->n_sources, 0);
     assert_null(cfg->sources);
     assert_null(kpid_config_free(cfg));
+}
+
+/* The warehouse's session settings: 0 switches a timeout off; the connect timeout and
+ * the wait notice have a floor; a day at most. */
+static void test_warehouse_session(void **state)
+{
+    static const char ok[] =
+        "pseudonymize = false;\n"
+        "warehouse = { conninfo = \"x\"; statement_timeout = 0; lock_timeout = \"5s\";\n"
+        "  idle_in_transaction_session_timeout = \"1d\"; connect_timeout = \"1s\";\n"
+        "  wait_notice = 2500; };\n";
+    kpid_config *cfg = fixture_expect_ok_with(ok, NULL);
+
+    (void)state;
+    assert_int_equal(cfg->warehouse.pg.statement_timeout_ms, 0);
+    assert_int_equal(cfg->warehouse.pg.lock_timeout_ms, 5000);
+    assert_int_equal(cfg->warehouse.pg.idle_in_transaction_ms, 86400000);
+    assert_int_equal(cfg->warehouse.pg.connect_timeout_ms, 1000);
+    assert_int_equal(cfg->warehouse.wait_notice_ms, 2500);
+    kpid_config_free(cfg);
+    fixture_expect_errors(
+        "pseudonymize = false;\n"
+        "warehouse = { conninfo = \"x\"; connect_timeout = \"10ms\";\n"
+        "  statement_timeout = \"2d\"; lock_timeout = \"soon\"; };\n",
+        "@:2: \"connect_timeout\" in warehouse must be between 1s and 1d, not 10ms\n"
+        "@:3: \"statement_timeout\" in warehouse must be between 0ms and 1d, not 2d\n"
+        "@:3: invalid duration \"soon\" for \"lock_timeout\" in warehouse: use an integer "
+        "with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of milliseconds\n");
 }
 
 static void test_free_null(void **state)
@@ -1095,7 +1128,7 @@ static void test_example_config(void **state)
     assert_true(cfg->pseudonymize);
     assert_non_null(cfg->pseudonym_key);
     assert_string_equal(cfg->warehouse.pg.password_file, "/etc/kpid/warehouse.password");
-    assert_int_equal(cfg->warehouse.batch_max_rows, 10000);
+    assert_int_equal(cfg->warehouse.batch_max_rows, 50000);
     assert_int_equal(cfg->warehouse.flush_interval_ms, 200);
     assert_int_equal(cfg->queue.max_events, 100000);
     assert_int_equal(cfg->queue.max_bytes, 33554432);
@@ -1119,6 +1152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_warehouse_session),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test(test_boundaries_accepted),
         cmocka_unit_test(test_log_levels),
