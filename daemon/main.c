@@ -444,7 +444,7 @@ int main(int argc, char **argv)
     bool evaluate = false;
     status = EX_OK;
     for (;;) {
-        int sig = wait_signal(&sigs, 250);
+        int sig = wait_signal(&sigs, o.once ? 20 : 250); /* --once ends as soon as it is done */
         int64_t now = kpid_now_us();
 
         kpid_beat_now(&main_beat);

@@ -13,6 +13,7 @@ struct kpid_queue {
     size_t items, events, bytes;
     size_t max_events, max_bytes;
     bool closed;
+    uint64_t wakes;       /* kpid_queue_wake calls: a waiting pop returns at one */
 };
 
 int64_t kpid_now_us(void)
@@ -109,8 +110,9 @@ kpid_queue_item *kpid_queue_pop(kpid_queue *q, int64_t deadline_us)
                           .tv_nsec = (long)(deadline_us % 1000000) * 1000};
 
     pthread_mutex_lock(&q->lock);
+    uint64_t wakes = q->wakes;
     while (!q->head && !q->closed) {
-        if (deadline_us <= kpid_now_us())
+        if (deadline_us <= kpid_now_us() || q->wakes != wakes)
             goto out;
         if (pthread_cond_timedwait(&q->not_empty, &q->lock, &ts) == ETIMEDOUT && !q->head)
             goto out;
@@ -135,6 +137,7 @@ out:
 void kpid_queue_wake(kpid_queue *q)
 {
     pthread_mutex_lock(&q->lock);
+    q->wakes++;
     pthread_cond_broadcast(&q->not_full);
     pthread_cond_broadcast(&q->not_empty);
     pthread_mutex_unlock(&q->lock);

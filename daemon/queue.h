@@ -47,11 +47,13 @@ int kpid_queue_push(kpid_queue *q, kpid_queue_item *item, const _Atomic bool *ca
 
 /*
  * Removes the oldest item, waiting until deadline_us (CLOCK_MONOTONIC microseconds; 0 =
- * do not wait). Returns NULL on timeout, or when the queue is closed and empty.
+ * do not wait). Returns NULL on timeout, when kpid_queue_wake is called while it waits,
+ * or when the queue is closed and empty.
  */
 kpid_queue_item *kpid_queue_pop(kpid_queue *q, int64_t deadline_us);
 
-/* Wakes every waiting pusher and popper so that they recheck their conditions. */
+/* Wakes every waiting pusher (to recheck its cancel flag) and popper (which returns
+ * NULL if the queue is still empty). */
 void kpid_queue_wake(kpid_queue *q);
 
 /* After close, pushes fail with -EPIPE and pops return what is left, then NULL. */

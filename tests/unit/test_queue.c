@@ -224,6 +224,38 @@ static void pop_times_out(void **unused)
     kpid_queue_free(q);
 }
 
+/* A waiting pop returns NULL at a wake, long before its deadline (a stopping writer). */
+typedef struct popper {
+    kpid_queue *q;
+    kpid_queue_item *got;
+    int64_t waited_us;
+} popper;
+
+static void *pop_thread(void *arg)
+{
+    popper *p = arg;
+    int64_t t0 = kpid_now_us();
+    p->got = kpid_queue_pop(p->q, t0 + 10000000);
+    p->waited_us = kpid_now_us() - t0;
+    return NULL;
+}
+
+static void wake_releases_waiting_pop(void **unused)
+{
+    popper p = {0};
+    pthread_t t;
+
+    (void)unused;
+    assert_int_equal(kpid_queue_new(10, 1000, &p.q), 0);
+    assert_int_equal(pthread_create(&t, NULL, pop_thread, &p), 0);
+    usleep(100000);
+    kpid_queue_wake(p.q);
+    pthread_join(t, NULL);
+    assert_null(p.got);
+    assert_true(p.waited_us >= 50000 && p.waited_us < 5000000);
+    kpid_queue_free(p.q);
+}
+
 /* Many producers, one consumer: everything arrives once, bounds always hold. */
 typedef struct producer {
     kpid_queue *q;
@@ -283,6 +315,7 @@ int main(void)
         cmocka_unit_test(oversized_item_admitted_when_empty),
         cmocka_unit_test(oversized_item_stays_alone),
         cmocka_unit_test(cancel_releases_waiting_push),
+        cmocka_unit_test(wake_releases_waiting_pop),
         cmocka_unit_test(close_fails_push_and_drains),
         cmocka_unit_test(pop_times_out),
         cmocka_unit_test(concurrent_producers),
