@@ -32,6 +32,9 @@ static const char SQL_CREATE_LINKED[] =
 static const char SQL_CREATE_TIME[] =
     "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (time) WHERE activity = %L',"
     " $1::text, $2::text)";
+static const char SQL_CREATE_OPEN[] =
+    "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (time) INCLUDE (case_id)"
+    " WHERE activity = %L AND case_id IS NOT NULL', $1::text, $2::text)";
 static const char SQL_CREATE_ALL[] =
     "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (activity, time)', $1::text)";
 static const char SQL_DROP[] = "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS kpid.%I', $1::text)";
@@ -61,10 +64,12 @@ void kpid_kpi_indexes(const kpid_kpi *kpi,
         fn(arg, KPID_INDEX_CASE, kpi->u.duration.to);
         break;
     case KPID_KPI_CENSUS:
-        /* The openings in the period and its lookback; the case's first one, its close. */
-        fn(arg, KPID_INDEX_TIME, kpi->u.census.from);
+        /* The openings of the period and its lookback, by case; the case's first one,
+         * its close; the openings of the period without a case. */
+        fn(arg, KPID_INDEX_OPEN, kpi->u.census.from);
         fn(arg, KPID_INDEX_CASE, kpi->u.census.from);
         fn(arg, KPID_INDEX_CASE, kpi->u.census.to);
+        fn(arg, KPID_INDEX_TIME, kpi->u.census.from);
         break;
     case KPID_KPI_PROPORTION: {
         const kpid_condition *pop = kpi->u.proportion.populations;
@@ -106,6 +111,7 @@ void kpid_index_name(kpid_index_kind kind, const char *activity, char name[KPID_
 {
     static const char *const prefixes[] = {
         [KPID_INDEX_TIME] = "ev_time_",
+        [KPID_INDEX_OPEN] = "ev_open_",
         [KPID_INDEX_CASE] = "ev_case_",
         [KPID_INDEX_SUBJECT] = "ev_subject_",
     };
@@ -232,9 +238,10 @@ static int create_index(PGconn *conn, const wanted *w, char **ret_error)
     if (w->kind == KPID_INDEX_ALL) {
         const char *params[] = {w->name};
         r = run_ddl(conn, SQL_CREATE_ALL, 1, params, what, ret_error);
-    } else if (w->kind == KPID_INDEX_TIME) {
+    } else if (w->kind == KPID_INDEX_TIME || w->kind == KPID_INDEX_OPEN) {
         const char *params[] = {w->name, w->activity};
-        r = run_ddl(conn, SQL_CREATE_TIME, 2, params, what, ret_error);
+        r = run_ddl(conn, w->kind == KPID_INDEX_TIME ? SQL_CREATE_TIME : SQL_CREATE_OPEN, 2,
+                    params, what, ret_error);
     } else {
         const char *params[] = {w->name, w->kind == KPID_INDEX_CASE ? "case_id" : "subject_id",
                                 w->activity};

@@ -1,7 +1,10 @@
 /*
  * The indexes of kpid.event that follow the management model (sql/011_model_indexes.sql
  * says which KPI shape reads which). For each activity a KPI anchors on (its events in a
- * period), ev_time_<activity> (time) WHERE activity = <activity>; for each it looks up
+ * period), ev_time_<activity> (time) WHERE activity = <activity>; for each a census
+ * opens its cases with, ev_open_<activity> (time) INCLUDE (case_id) WHERE activity =
+ * <activity> AND case_id IS NOT NULL (a year of openings read without the heap); for
+ * each it looks up
  * inside a case, ev_case_<activity> (case_id, time) WHERE activity = <activity> AND
  * case_id IS NOT NULL; for each it looks up across one subject's cases,
  * ev_subject_<activity> (subject_id, time) WHERE ... AND subject_id IS NOT NULL. sql
@@ -19,6 +22,7 @@
 
 typedef enum kpid_index_kind {
     KPID_INDEX_TIME,    /* ev_time_*: (time), the anchor's period */
+    KPID_INDEX_OPEN,    /* ev_open_*: (time) INCLUDE (case_id), a census's openings */
     KPID_INDEX_CASE,    /* ev_case_*: (case_id, time) */
     KPID_INDEX_SUBJECT, /* ev_subject_*: (subject_id, time) */
     KPID_INDEX_ALL,     /* ev_activity_time: (activity, time) of every event; activity NULL */
@@ -37,7 +41,7 @@ void kpid_kpi_indexes(const kpid_kpi *kpi,
                       void *arg);
 
 /*
- * The index's name: "ev_time_", "ev_case_" or "ev_subject_" and the activity in lower
+ * The index's name: "ev_time_", "ev_open_", "ev_case_" or "ev_subject_" and the activity in lower
  * case; an activity too long for that is cut and followed by "_" and 8 hex digits of its
  * hash; "ev_activity_time" for KPID_INDEX_ALL.
  * Writes it into name (KPID_INDEX_NAME_SIZE bytes).

@@ -38,6 +38,10 @@ static void print_index(void *arg, kpid_index_kind kind, const char *activity)
     case KPID_INDEX_TIME:
         printf("--   kpid.%s: %s events in a period (the anchor)\n", name, activity);
         break;
+    case KPID_INDEX_OPEN:
+        printf("--   kpid.%s: %s events of the period and its lookback, with their case\n",
+               name, activity);
+        break;
     case KPID_INDEX_CASE:
     case KPID_INDEX_SUBJECT:
         printf("--   kpid.%s: %s events of the anchor's %s\n", name, activity,

@@ -511,26 +511,53 @@ static void members_proportion(builder *b, const kpid_kpi *kpi, const int keys[]
     put(b, ") q");
 }
 
-/* inc: an opening in the period without a case_id; o, c: the case's opening and closing
+/*
+ * inc: an opening in the period without a case_id; o, c: the case's opening and closing
  * (NULL while open); cases open during some part of the period, opened at most lookback
- * before its start. A case is open during [o, c): one closed at its opening never is. */
+ * before its start. A case is open during [o, c): one closed at its opening never is.
+ *
+ * The openings of the whole lookback are many, and most of their stays closed before
+ * the period: they are read from ev_open_<from> (time, with the case_id), the close of
+ * each from ev_case_<to>, and whether it is its case's first opening from
+ * ev_case_<from>, all index-only once the log is vacuumed. Only the stays left are
+ * looked up again for the opening's patient and attributes (its first event at that
+ * time by (source, event_key), as the tie rule says), where the filters apply.
+ */
 static void members_census(builder *b, const kpid_kpi *kpi, const int keys[])
 {
     int from = param(b, kpi->u.census.from);
+    int to = param(b, kpi->u.census.to);
+    int lookback = param_interval(b, kpi->u.census.lookback_ms);
+    filter_params kf;
 
-    put(b, "(SELECT * FROM (SELECT e.case_id, e.subject_id, e.case_id IS NULL AS inc,"
-           " e.time AS o, ");
-    put_first_after(b, param(b, kpi->u.census.to));
-    put(b, " AS c");
+    make_filter_params(b, kpi->filters, kpi->n_filters, &kf);
+    putf(b, "(SELECT m.case_id, e.subject_id, false AS inc, m.o, m.c");
     put_strata_columns(b, kpi, keys);
-    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1::timestamptz - $%d::interval"
-            " AND e.time < $2",
-         from, param_interval(b, kpi->u.census.lookback_ms));
-    put_filters(b, "e", kpi->filters, kpi->n_filters);
-    put_first_of_case(b, from, "$1");
-    /* OFFSET 0: the filter on c must not be pushed down, which would copy c's subquery.
-     * c is NULL for an incomplete member (no case to close). */
-    put(b, " OFFSET 0) m WHERE c IS NULL OR (c > $1 AND c > o)) q");
+    putf(b, " FROM (SELECT DISTINCT a.case_id, a.o, a.c FROM (SELECT x.case_id, x.time AS o,"
+            " (SELECT min(t.time) FROM kpid.event t WHERE t.case_id = x.case_id"
+            " AND t.activity = $%d AND t.time >= x.time) AS c"
+            " FROM kpid.event x WHERE x.activity = $%d AND x.case_id IS NOT NULL"
+            " AND x.time >= $1::timestamptz - $%d::interval AND x.time < $2 OFFSET 0) a",
+         to, from, lookback);
+    /* OFFSET 0 above: the filter on c must not be pushed down, which would copy c's
+     * subquery. */
+    putf(b, " WHERE (a.c IS NULL OR (a.c > $1 AND a.c > a.o)) AND NOT EXISTS (SELECT 1"
+            " FROM kpid.event p WHERE p.case_id = a.case_id AND p.activity = $%d"
+            " AND p.time < a.o)) m",
+         from);
+    putf(b, " CROSS JOIN LATERAL (SELECT f.subject_id, f.attrs FROM kpid.event f"
+            " WHERE f.case_id = m.case_id AND f.activity = $%d AND f.time = m.o"
+            " ORDER BY f.source, f.event_key LIMIT 1) e WHERE true",
+         from);
+    put_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
+    /* Openings in the period without a case: members that cannot be followed. */
+    put(b, " UNION ALL SELECT NULL, e.subject_id, true, e.time, NULL::timestamptz");
+    put_strata_columns(b, kpi, keys);
+    putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.case_id IS NULL"
+            " AND e.time >= $1 AND e.time < $2",
+         from);
+    put_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
+    put(b, ") q");
 }
 
 /* The member subquery of kpi, or -ENOTSUP for ratio and sql KPIs. */
