@@ -6,8 +6,10 @@
 -- :'start' and :'end' are the period [start, end) as timestamptz (the demo's processes
 -- run on Asia/Almaty time, so a month starts at 19:00 UTC the day before). Each KPI is
 -- one statement whose row (kpi, value, numerator, denominator, n, excluded: the members
--- left out because their case or subject is missing) goes into the temporary table
--- hand; the ratio KPIs read their two inputs from there, as kpid's read theirs from
+-- left out because their case or subject is missing) goes into the table public.hand,
+-- an ordinary (logged) table, each INSERT its own transaction: stored as durably as
+-- kpid stores its values in kpid.kpi_value, each KPI's commit a WAL flush, as kpid's
+-- is; the ratio KPIs read their two inputs from there, as kpid's read theirs from
 -- kpid.kpi_value. The last statement prints every row: kpi|value|numerator|
 -- denominator|n|excluded. bench/kpi runs this file with \timing on and reads each KPI's
 -- time after its "\echo kpi ID" line.
@@ -22,7 +24,8 @@
 -- beside.
 
 \set ON_ERROR_STOP on
-CREATE TEMPORARY TABLE hand (
+DROP TABLE IF EXISTS public.hand;
+CREATE TABLE public.hand (
     kpi text PRIMARY KEY,
     value float8,
     numerator float8,
@@ -33,7 +36,7 @@ CREATE TEMPORARY TABLE hand (
 
 -- duration: ED_ARRIVAL -> PHYSICIAN_SEEN, median, minutes.
 \echo kpi ed_door_to_doctor
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'ed_door_to_doctor',
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.time - a.time) / 60),
        NULL, NULL, count(s.time),
@@ -55,7 +58,7 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 -- proportion per visit: the cases whose first ED arrival is in the period, and those of
 -- them with an LWBS event.
 \echo kpi ed_lwbs_rate
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'ed_lwbs_rate', count(*) FILTER (WHERE lwbs)::float8 / NULLIF(count(*), 0),
        count(*) FILTER (WHERE lwbs), count(*), count(*),
        (SELECT count(*) FROM kpid.event
@@ -74,7 +77,7 @@ FROM (SELECT EXISTS (SELECT FROM kpid.event x
 
 -- duration: ADMISSION -> DISCHARGE, mean, days.
 \echo kpi average_length_of_stay
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'average_length_of_stay', avg(extract(epoch FROM s.time - a.time) / 86400),
        NULL, NULL, count(s.time),
        (SELECT count(*) FROM kpid.event
@@ -96,7 +99,7 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 -- the first DISCHARGE at or after it, never one of zero length), average open stays /
 -- capacity 400.
 \echo kpi bed_occupancy
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'bed_occupancy', avg_open / 400, avg_open, 400, n, (SELECT count(*) FROM kpid.event
         WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
 FROM (SELECT coalesce(sum(extract(epoch FROM least(coalesce(c.closed, :'end'), :'end')
@@ -122,7 +125,7 @@ FROM (SELECT coalesce(sum(extract(epoch FROM least(coalesce(c.closed, :'end'), :
 -- A discharge without a case, or a first discharge without a patient (the readmission
 -- cannot be followed), is left out and counted.
 \echo kpi readmission_30d
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'readmission_30d',
        count(*) FILTER (WHERE followed AND NOT died AND readmitted)::float8
            / NULLIF(count(*) FILTER (WHERE followed AND NOT died), 0),
@@ -149,7 +152,7 @@ FROM (SELECT d.subject_id IS NOT NULL AS followed,
 -- proportion per stay: the cases whose first admission is in the period, and those of
 -- them with a death.
 \echo kpi in_hospital_mortality
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'in_hospital_mortality', count(*) FILTER (WHERE died)::float8 / NULLIF(count(*), 0),
        count(*) FILTER (WHERE died), count(*), count(*), (SELECT count(*) FROM kpid.event
         WHERE activity = 'ADMISSION' AND time >= :'start' AND time < :'end' AND case_id IS NULL)
@@ -167,7 +170,7 @@ FROM (SELECT EXISTS (SELECT FROM kpid.event x
 -- proportion per surgery case: the cases first scheduled in the period, and those of
 -- them with a cancellation.
 \echo kpi surgery_cancellation_rate
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'surgery_cancellation_rate',
        count(*) FILTER (WHERE cancelled)::float8 / NULLIF(count(*), 0),
        count(*) FILTER (WHERE cancelled), count(*), count(*), (SELECT count(*) FROM kpid.event
@@ -186,7 +189,7 @@ FROM (SELECT EXISTS (SELECT FROM kpid.event x
 
 -- duration: APPOINTMENT_BOOKED -> APPOINTMENT_SEEN, mean, days.
 \echo kpi outpatient_waiting_time
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'outpatient_waiting_time', avg(extract(epoch FROM s.time - a.time) / 86400),
        NULL, NULL, count(s.time),
        (SELECT count(*) FROM kpid.event
@@ -206,7 +209,7 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 
 -- duration: LAB_ORDER -> LAB_RESULT, 90th percentile, minutes.
 \echo kpi lab_turnaround_p90
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'lab_turnaround_p90',
        percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM s.time - a.time) / 60),
        NULL, NULL, count(s.time),
@@ -228,7 +231,7 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 -- duration, within: the share of the period's lab orders resulted within 60 minutes
 -- (orders never resulted count in the denominator).
 \echo kpi lab_within_60
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'lab_within_60', count(*) FILTER (WHERE s.time <= a.time + interval '60 minutes')::float8
                         / NULLIF(count(*), 0),
        count(*) FILTER (WHERE s.time <= a.time + interval '60 minutes'), count(*), count(*),
@@ -249,14 +252,14 @@ WHERE NOT EXISTS (SELECT FROM kpid.event p
 
 -- count: hospital-acquired infections.
 \echo kpi hai_count
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'hai_count', count(*), NULL, NULL, count(*), NULL
 FROM kpid.event
 WHERE activity = 'HOSPITAL_ACQUIRED_INFECTION' AND time >= :'start' AND time < :'end';
 
 -- census, case_days: the days each stay is open within the period, summed.
 \echo kpi patient_days
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'patient_days',
        coalesce(sum(extract(epoch FROM least(coalesce(c.closed, :'end'), :'end')
                                        - greatest(o.opened, :'start'))), 0) / 86400,
@@ -278,47 +281,47 @@ WHERE (c.closed IS NULL OR c.closed > :'start' AND c.closed > o.opened)
 
 -- ratio: HAI per 1000 patient-days, from the two values above.
 \echo kpi hai_per_1000_patient_days
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'hai_per_1000_patient_days', h.value / NULLIF(d.value, 0) * 1000, h.value, d.value, NULL,
        NULL
-FROM hand h, hand d
+FROM public.hand h, public.hand d
 WHERE h.kpi = 'hai_count' AND d.kpi = 'patient_days';
 
 -- value: training hours, sum (0 over none); n counts the events with a value.
 \echo kpi training_hours
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'training_hours', coalesce(sum(value), 0), NULL, NULL, count(value), NULL
 FROM kpid.event
 WHERE activity = 'TRAINING_HOURS' AND time >= :'start' AND time < :'end';
 
 -- value: staff headcount, sum.
 \echo kpi headcount
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'headcount', coalesce(sum(value), 0), NULL, NULL, count(value), NULL
 FROM kpid.event
 WHERE activity = 'STAFF_HEADCOUNT' AND time >= :'start' AND time < :'end';
 
 -- ratio: training hours per employee, factor 1.
 \echo kpi training_hours_per_employee
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'training_hours_per_employee', h.value / NULLIF(d.value, 0), h.value, d.value, NULL,
        NULL
-FROM hand h, hand d
+FROM public.hand h, public.hand d
 WHERE h.kpi = 'training_hours' AND d.kpi = 'headcount';
 
 -- value: patient satisfaction, mean score.
 \echo kpi patient_satisfaction
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'patient_satisfaction', avg(value), NULL, NULL, count(value), NULL
 FROM kpid.event
 WHERE activity = 'SATISFACTION_SURVEY' AND time >= :'start' AND time < :'end';
 
 -- value: cost per case, mean.
 \echo kpi cost_per_case
-INSERT INTO hand
+INSERT INTO public.hand
 SELECT 'cost_per_case', avg(value), NULL, NULL, count(value), NULL
 FROM kpid.event
 WHERE activity = 'COST' AND time >= :'start' AND time < :'end';
 
 \echo results
-SELECT kpi, value, numerator, denominator, n, excluded FROM hand ORDER BY kpi;
+SELECT kpi, value, numerator, denominator, n, excluded FROM public.hand ORDER BY kpi;
