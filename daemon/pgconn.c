@@ -71,7 +71,7 @@ static char *session_options(const kpid_pg_target *t, bool *ret_has_app)
     if (asprintf(&out,
                  "-c statement_timeout=%lld -c lock_timeout=%lld"
                  " -c idle_in_transaction_session_timeout=%lld"
-                 " -c search_path=pg_catalog,pg_temp%s%s",
+                 " -c search_path=pg_catalog,pg_temp -c jit=off%s%s",
                  (long long)t->statement_timeout_ms, (long long)t->lock_timeout_ms,
                  (long long)t->idle_in_transaction_ms, extra ? " " : "", extra ? extra : "") < 0)
         out = NULL;

@@ -38,8 +38,10 @@ typedef struct kpid_pg_target {
 
 /*
  * Connects to the target, with kpid's session settings, search_path pg_catalog, pg_temp
- * (kpid names every object it uses with its schema) and application_name kpid unless
- * conninfo names one.
+ * (kpid names every object it uses with its schema), jit off (the KPI statements'
+ * correlated subqueries have estimated costs that would have every statement compiled,
+ * which costs more than the evaluation of an indexed period) and application_name kpid
+ * unless conninfo names one.
  *
  * Returns 0 and *ret_conn (the caller PQfinish'es it). On failure returns -EACCES when
  * the warehouse refused the role for good (kpid_pg_refused: authentication, no such
