@@ -24,7 +24,9 @@
 -- beside.
 
 \set ON_ERROR_STOP on
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS public.hand;
+RESET client_min_messages;
 CREATE TABLE public.hand (
     kpi text PRIMARY KEY,
     value float8,
