@@ -4,7 +4,7 @@
 # version.
 file(GLOB files "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* Generated from sql/ by cmake/embed_sql.cmake. Do not edit. */\n#include \"grants.h\"\n#include \"migrate.h\"\n\n")
+set(body "/* Generated from sql/ by cmake/embed_sql.cmake. Do not edit. */\n#include \"warehouse/grants.h\"\n#include \"warehouse/migrate.h\"\n\n")
 set(table "const kpid_migration kpid_migrations[] = {\n")
 set(i 0)
 foreach(f IN LISTS files)

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "migrate.h"
-#include "pgconn.h"
-#include "queue.h"
-#include "scheduler.h"
-#include "source.h"
-#include "writer.h"
+#include "ops/log.h"
+#include "warehouse/migrate.h"
+#include "warehouse/pgconn.h"
+#include "ingest/queue.h"
+#include "kpi/scheduler.h"
+#include "ingest/source.h"
+#include "ingest/writer.h"
 
 struct kpid_daemon {
     const kpid_config *cfg;

@@ -17,17 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "daemon.h"
-#include "drilldown_cli.h"
-#include "kpi_cli.h"
-#include "liveness.h"
-#include "log.h"
-#include "migrate.h"
-#include "pgconn.h"
-#include "queue.h"
-#include "source.h"
-#include "watchdog.h"
+#include "cli/drilldown_cli.h"
+#include "cli/kpi_cli.h"
+#include "ops/liveness.h"
+#include "ops/log.h"
+#include "warehouse/migrate.h"
+#include "warehouse/pgconn.h"
+#include "ingest/queue.h"
+#include "ingest/source.h"
+#include "ops/watchdog.h"
 
 #define EX_OK 0
 #define EX_FAILURE 1

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "txnplan.h"
+#include "ingest/batch.h"
+#include "ingest/txnplan.h"
 
 static const kpid_batch_ctx ctx = {.source = "fuzz"};
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cron.h"
+#include "kpi/cron.h"
 
 #define N_ZONES 3
 

@@ -16,7 +16,7 @@
 
 #include <limits.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* The temporary folder and the configuration file in it; set by fixture_setup(). */
 extern char fixture_dir[PATH_MAX];

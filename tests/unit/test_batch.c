@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
-#include "pseudonym.h"
+#include "ingest/batch.h"
+#include "ingest/pseudonym.h"
 
 static const kpid_batch_ctx plain = {.source = "src1"};
 

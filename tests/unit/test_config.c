@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "conf_fixture.h"
-#include "config.h"
-#include "log.h"
-#include "model_check.h"
+#include "config/config.h"
+#include "ops/log.h"
+#include "model/model_check.h"
 #include "plugins/testsrc.h"
 
 #ifndef KPID_TEST_PLUGIN_DIR

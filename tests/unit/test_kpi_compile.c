@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "conf_fixture.h"
-#include "config.h"
-#include "kpi_compile.h"
-#include "log.h"
-#include "model.h"
+#include "config/config.h"
+#include "kpi/kpi_compile.h"
+#include "ops/log.h"
+#include "model/model.h"
 
 #define HEAD                                                                              \
     "pseudonymize = false; warehouse = { conninfo = \"dbname=x\"; };\n"                  \

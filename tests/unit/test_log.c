@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "ops/log.h"
 
 static void expect_escaped(const char *in, const char *want)
 {

@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "conf_fixture.h"
-#include "config.h"
-#include "model.h"
+#include "config/config.h"
+#include "model/model.h"
 
 #define HEAD "pseudonymize = false; warehouse = { conninfo = \"dbname=x\"; };\n"
 #define OBJ "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"

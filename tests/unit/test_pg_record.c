@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "pg_record.h"
+#include "warehouse/pg_record.h"
 
 static void free_fields(char **f, int n)
 {

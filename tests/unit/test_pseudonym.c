@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "pseudonym.h"
+#include "ingest/pseudonym.h"
 
 /* RFC 4231 test case 2 uses a 4-byte key; kpid refuses short key files but the HMAC
  * primitive itself must match the standard for any key. */

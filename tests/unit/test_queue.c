@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "queue.h"
+#include "ingest/queue.h"
 
 static kpid_queue_item item(size_t events, size_t bytes)
 {

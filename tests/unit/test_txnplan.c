@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
-#include "bloom.h"
-#include "txnplan.h"
+#include "ingest/batch.h"
+#include "ingest/bloom.h"
+#include "ingest/txnplan.h"
 
 static const kpid_batch_ctx ctx_a = {.source = "a"};
 static const kpid_batch_ctx ctx_b = {.source = "b"};

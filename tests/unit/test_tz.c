@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "tz.h"
+#include "time/tz.h"
 #include "time_fixture.h"
 
 static kpid_civil wall(const char *text)

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "tz.h"
+#include "time/tz.h"
 
 /* Loads the zone name (from $TZDIR or the system's zone folder) and returns it; fails the
  * test when it cannot be loaded. The caller frees it with kpid_tz_free. */
