@@ -13,7 +13,7 @@ struct kpid_queue {
     size_t items, events, bytes;
     size_t max_events, max_bytes;
     bool closed;
-    uint64_t wakes;       /* kpid_queue_wake calls: a waiting pop returns at one */
+    uint64_t wakes; /* kpid_queue_wake calls: a waiting pop returns at one */
 };
 
 int64_t kpid_now_us(void)
@@ -66,8 +66,22 @@ static bool fits(const kpid_queue *q, const kpid_queue_item *item)
 {
     if (q->items == 0)
         return true;
-    return q->events + item_events(item) <= q->max_events &&
-           q->bytes + item->bytes <= q->max_bytes;
+    return q->events + item_events(item) <= q->max_events && q->bytes + item->bytes <= q->max_bytes;
+}
+
+/* Links item at the tail. Called with the lock held, after fits(). */
+static void enqueue(kpid_queue *q, kpid_queue_item *item)
+{
+    item->next = NULL;
+    if (q->tail)
+        q->tail->next = item;
+    else
+        q->head = item;
+    q->tail = item;
+    q->items++;
+    q->events += item_events(item);
+    q->bytes += item->bytes;
+    pthread_cond_signal(&q->not_empty);
 }
 
 int kpid_queue_push(kpid_queue *q, kpid_queue_item *item, const _Atomic bool *cancel)
@@ -88,17 +102,58 @@ int kpid_queue_push(kpid_queue *q, kpid_queue_item *item, const _Atomic bool *ca
             break;
         pthread_cond_wait(&q->not_full, &q->lock);
     }
-    item->next = NULL;
-    if (q->tail)
-        q->tail->next = item;
-    else
-        q->head = item;
-    q->tail = item;
-    q->items++;
-    q->events += item_events(item);
-    q->bytes += item->bytes;
-    pthread_cond_signal(&q->not_empty);
+    enqueue(q, item);
 out:
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+int kpid_queue_try_push(kpid_queue *q, kpid_queue_item *item)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&q->lock);
+    if (q->closed)
+        r = -EPIPE;
+    else if (!fits(q, item))
+        r = -EAGAIN;
+    else
+        enqueue(q, item);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+int kpid_queue_wait_room(kpid_queue *q, size_t events, size_t bytes, int64_t deadline_us,
+                         const _Atomic bool *cancel)
+{
+    kpid_queue_item probe = {.events = events, .bytes = bytes};
+    struct timespec ts = {.tv_sec = deadline_us / 1000000,
+                          .tv_nsec = (long)(deadline_us % 1000000) * 1000};
+    int r;
+
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        if (cancel && atomic_load(cancel)) {
+            r = -ECANCELED;
+            break;
+        }
+        if (q->closed) {
+            r = -EPIPE;
+            break;
+        }
+        if (fits(q, &probe)) {
+            r = 0;
+            break;
+        }
+        if (deadline_us <= kpid_now_us()) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (deadline_us == INT64_MAX)
+            pthread_cond_wait(&q->not_full, &q->lock);
+        else
+            (void)pthread_cond_timedwait(&q->not_full, &q->lock, &ts);
+    }
     pthread_mutex_unlock(&q->lock);
     return r;
 }

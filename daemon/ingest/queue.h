@@ -9,6 +9,10 @@
  * The bounds themselves are bounded (KPID_QUEUE_MAX_EVENTS_LIMIT, ..._BYTES_LIMIT), so
  * that a configured bound always bounds memory.
  *
+ * A producer that must not block (a stream source that keeps serving its upstream while
+ * it pauses) pushes with kpid_queue_try_push, and on -EAGAIN waits for room with a
+ * timeout of its choosing (kpid_queue_wait_room), doing its own work in between.
+ *
  * Items are intrusive (kpid_queue_item embedded in the caller's struct); the queue never
  * allocates or frees them. All functions are thread-safe; one mutex guards the queue.
  */
@@ -46,14 +50,33 @@ kpid_queue *kpid_queue_free(kpid_queue *q);
 int kpid_queue_push(kpid_queue *q, kpid_queue_item *item, const _Atomic bool *cancel);
 
 /*
+ * Appends item if it fits now, by the rule of kpid_queue_push, without waiting. Returns
+ * 0, -EAGAIN when the queue is too full for it (nothing changes: the item stays the
+ * caller's), or -EPIPE when the queue is closed.
+ */
+int kpid_queue_try_push(kpid_queue *q, kpid_queue_item *item);
+
+/*
+ * Waits until an item of the given weight would fit, by the rule of kpid_queue_push
+ * (events 0 counts as 1), or until deadline_us (CLOCK_MONOTONIC microseconds; 0 or a
+ * past deadline = do not wait; INT64_MAX = no limit). Returns 0 when it fits, -ETIMEDOUT,
+ * -ECANCELED when *cancel turns true (checked first, and on every wake-up: call
+ * kpid_queue_wake after setting it), or -EPIPE when the queue is closed. The room is not
+ * reserved: another producer may take it first, and a kpid_queue_try_push that follows
+ * can still return -EAGAIN.
+ */
+int kpid_queue_wait_room(kpid_queue *q, size_t events, size_t bytes, int64_t deadline_us,
+                         const _Atomic bool *cancel);
+
+/*
  * Removes the oldest item, waiting until deadline_us (CLOCK_MONOTONIC microseconds; 0 =
  * do not wait). Returns NULL on timeout, when kpid_queue_wake is called while it waits,
  * or when the queue is closed and empty.
  */
 kpid_queue_item *kpid_queue_pop(kpid_queue *q, int64_t deadline_us);
 
-/* Wakes every waiting pusher (to recheck its cancel flag) and popper (which returns
- * NULL if the queue is still empty). */
+/* Wakes every waiting pusher and room waiter (to recheck its cancel flag) and popper
+ * (which returns NULL if the queue is still empty). */
 void kpid_queue_wake(kpid_queue *q);
 
 /* After close, pushes fail with -EPIPE and pops return what is left, then NULL. */
