@@ -1,21 +1,26 @@
 #include "buf/buf.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 
-int kpid_buf_reserve(kpid_buf *b, size_t n)
+#define KPID_BUF_FIRST 4096
+
+int kpid_buf_grow(kpid_buf *b, size_t n, size_t max_cap)
 {
     size_t cap;
     char *p;
 
     if (b->cap - b->len >= n)
         return 0;
+    if (b->len > max_cap || n > max_cap - b->len)
+        return max_cap == SIZE_MAX ? -ENOMEM : -ENOBUFS;
     if (n > SIZE_MAX / 2 - b->len)
         return -ENOMEM;
-    cap = b->cap ? b->cap : 4096;
+    cap = b->cap ? b->cap : KPID_BUF_FIRST;
     while (cap - b->len < n)
         cap *= 2;
+    if (cap > max_cap)
+        cap = max_cap;
     p = realloc(b->data, cap);
     if (!p)
         return -ENOMEM;
