@@ -17,16 +17,8 @@
 
 #include <stddef.h>
 
-#include "buf/buf.h"
+#include "kpi/kpi_stmt.h"
 #include "model/model.h"
-
-#define KPID_SQL_PARAMS_MAX 64
-
-typedef struct kpid_sql {
-    kpid_buf text;                     /* NUL-terminated SQL */
-    char *params[KPID_SQL_PARAMS_MAX]; /* $3..: params[0] is $3; owned */
-    size_t n_params;
-} kpid_sql;
 
 /*
  * Compiles kpi into *out (which must be zeroed or cleared). Returns 0, -ENOMEM, or
@@ -53,17 +45,5 @@ int kpid_kpi_compile_members(const kpid_kpi *kpi, kpid_sql *out);
  * static string, NULL when i is out of range. */
 size_t kpid_kpi_population_count(const kpid_kpi *kpi);
 const char *kpid_kpi_population_code(const kpid_kpi *kpi, size_t i);
-
-/*
- * Appends sql's text to out (NUL-terminated, the NUL not counted in out->len) with
- * every parameter $k, k >= 3, written as ($3::text[])[k - 2], so that a caller can pass
- * the KPI's parameters as one text[] (kpid.kpi_cases does). Returns 0, -ENOMEM, or
- * -EINVAL when the text has a '$' that is not a parameter outside a literal (the
- * rewrite would be wrong) or a parameter beyond the statement's.
- */
-int kpid_sql_params_as_array(const kpid_sql *sql, kpid_buf *out);
-
-/* Frees what *sql holds and zeroes it. */
-void kpid_sql_clear(kpid_sql *sql);
 
 #endif
