@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "ingest/pseudonym.h"
+#include "time/civil.h"
 
 /* Years 0001..9999, the range kpid accepts for event times. */
 #define TIME_MIN_US (-62135596800LL * 1000000)
@@ -95,20 +96,6 @@ bool kpid_activity_valid(const char *s)
     return n > 0;
 }
 
-/* Howard Hinnant's civil_from_days: proleptic Gregorian date of a day number. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static char *put_digits(char *p, unsigned v, int width)
 {
     for (int i = width - 1; i >= 0; i--) {
@@ -122,7 +109,7 @@ int kpid_format_time(int64_t t, char out[40])
 {
     int64_t days, y;
     int64_t rem;
-    unsigned m, d;
+    int m, d;
     char *p = out;
 
     if (t < TIME_MIN_US || t > TIME_MAX_US)
@@ -133,14 +120,14 @@ int kpid_format_time(int64_t t, char out[40])
         rem += 86400000000LL;
         days--;
     }
-    civil_from_days(days, &y, &m, &d);
+    kpid_civil_from_days(days, &y, &m, &d);
     unsigned secs = (unsigned)(rem / 1000000);
     unsigned us = (unsigned)(rem % 1000000);
     p = put_digits(p, (unsigned)y, 4);
     *p++ = '-';
-    p = put_digits(p, m, 2);
+    p = put_digits(p, (unsigned)m, 2);
     *p++ = '-';
-    p = put_digits(p, d, 2);
+    p = put_digits(p, (unsigned)d, 2);
     *p++ = ' ';
     p = put_digits(p, secs / 3600, 2);
     *p++ = ':';

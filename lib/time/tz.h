@@ -1,6 +1,7 @@
 /*
- * Time zones from the system's TZif files (RFC 8536, versions 1 to 4), and the
- * proleptic Gregorian calendar arithmetic the KPI engine's time layer is built on.
+ * Time zones from the system's TZif files (RFC 8536, versions 1 to 4). The calendar
+ * arithmetic they are built on (kpid_days_from_civil and the like) is in time/civil.h,
+ * which this header includes for the many users of both.
  *
  * A zone is read from $TZDIR (read at every load with getenv, never cached: do not
  * change the environment while other threads load zones) or /usr/share/zoneinfo.
@@ -22,6 +23,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "time/civil.h"
 
 #define KPID_TZ_MIN_S INT64_C(-62135596800) /* 0001-01-01T00:00:00Z */
 #define KPID_TZ_MAX_S INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
@@ -97,20 +100,5 @@ int kpid_tz_to_local(const kpid_tz *tz, int64_t utc_s, kpid_civil *ret);
  */
 int kpid_tz_from_local(const kpid_tz *tz, const kpid_civil *local, unsigned flags,
                        int64_t *ret_utc_s, int *ret_kind);
-
-/*
- * Calendar arithmetic on the proleptic Gregorian calendar, for any year that fits
- * (Howard Hinnant's algorithms, chrono-Compatible Low-Level Date Algorithms). Days are
- * counted from 1970-01-01 (day 0); month is 1-12. kpid_days_from_civil also accepts a
- * day beyond the month's end (2025-01-32 is 2025-02-01) and day 0 (the day before the
- * first).
- */
-int64_t kpid_days_from_civil(int64_t year, int month, int day);
-void kpid_civil_from_days(int64_t days, int64_t *ret_year, int *ret_month, int *ret_day);
-/* 0 = Sunday ... 6 = Saturday. */
-int kpid_weekday_from_days(int64_t days);
-bool kpid_leap_year(int64_t year);
-/* 28 to 31; 0 for a month outside 1-12. */
-int kpid_days_in_month(int64_t year, int month);
 
 #endif

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rfc3339.h"
+#include "time/rfc3339.h"
 
 /* What jansson is asked to parse when it words the reason for malformed JSON: the same
  * rules as the scanner below (duplicates refused, NUL refused, any top-level value). */
@@ -799,7 +799,7 @@ static int check_event(ndjson_line *l, const struct member m[F_COUNT])
         return fail(l, "missing time");
     if (m[F_TIME].type != J_STRING)
         return fail(l, "time must be an RFC 3339 string, not %s", type_name(m[F_TIME].type));
-    if (rfc3339_parse(member_string(l, &m[F_TIME]), m[F_TIME].str_len, &ev->time_us, &why) < 0)
+    if (kpid_rfc3339_parse(member_string(l, &m[F_TIME]), m[F_TIME].str_len, &ev->time_us, &why) < 0)
         return fail(l, "time is not RFC 3339: %s", why);
 
     r = check_id(l, F_CASE_ID, &m[F_CASE_ID]);

@@ -11,7 +11,7 @@
  *   case_id     optional string, 1-256 bytes, or null
  *   subject_id  optional string, 1-256 bytes, or null
  *   activity    required string matching [A-Z0-9_]{1,64}
- *   time        required RFC 3339 string (see rfc3339.h)
+ *   time        required RFC 3339 string (see time/rfc3339.h in lib/)
  *   value       optional finite number, or null
  *   attrs       optional object (any JSON values inside), or null
  *

@@ -16,7 +16,7 @@
 
 #include "cursor.h"
 #include "ndjson.h"
-#include "rfc3339.h"
+#include "time/rfc3339.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -141,7 +141,7 @@ static enum ndjson_kind reference(const char *data, size_t size, json_t **ret_ro
     if (an < 1 || an > NDJSON_ACTIVITY_MAX ||
         strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != an)
         return NDJSON_ERROR;
-    if (rfc3339_parse(json_string_value(t), json_string_length(t), &us, NULL) < 0)
+    if (kpid_rfc3339_parse(json_string_value(t), json_string_length(t), &us, NULL) < 0)
         return NDJSON_ERROR;
     return NDJSON_EVENT;
 }
@@ -175,7 +175,7 @@ static void check_against_reference(const ndjson_line *line, const char *data, s
         check_string(ev->case_id, json_object_get(root, "case_id"));
         check_string(ev->subject_id, json_object_get(root, "subject_id"));
         check_string(ev->activity, json_object_get(root, "activity"));
-        CHECK(rfc3339_parse(json_string_value(t), json_string_length(t), &us, NULL) == 0);
+        CHECK(kpid_rfc3339_parse(json_string_value(t), json_string_length(t), &us, NULL) == 0);
         CHECK(ev->time_us == us);
         CHECK(ev->has_value == (val && !json_is_null(val)));
         if (ev->has_value)
@@ -246,7 +246,7 @@ static void fuzz_time(const char *data, size_t size)
     int64_t us = 12345;
     const char *why = NULL;
 
-    if (rfc3339_parse(data, size, &us, &why) == 0) {
+    if (kpid_rfc3339_parse(data, size, &us, &why) == 0) {
         /* 0001-01-01T00:00:00+23:59 .. 9999-12-31T23:59:59.999999-23:59 */
         CHECK(us >= -62135683140000000 && us <= 253402387139999999);
         CHECK(size >= 20 && size <= 35);

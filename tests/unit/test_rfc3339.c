@@ -1,4 +1,5 @@
-/* plugins/file/rfc3339.c: RFC 3339 timestamps to microseconds since the epoch. */
+/* lib/time/rfc3339.c: RFC 3339 timestamps to microseconds since the epoch, and dates;
+ * lib/time/civil.c against counting days one by one. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,11 +11,12 @@
 
 #include <cmocka.h>
 
-#include "rfc3339.h"
+#include "time/civil.h"
+#include "time/rfc3339.h"
 
 static int parse(const char *s, int64_t *ret_us)
 {
-    return rfc3339_parse(s, strlen(s), ret_us, NULL);
+    return kpid_rfc3339_parse(s, strlen(s), ret_us, NULL);
 }
 
 static void expect_us(const char *s, int64_t expected)
@@ -33,7 +35,7 @@ static void expect_invalid(const char *s, const char *why_part)
     int64_t us = 42;
     const char *why = NULL;
 
-    if (rfc3339_parse(s, strlen(s), &us, &why) != -EINVAL)
+    if (kpid_rfc3339_parse(s, strlen(s), &us, &why) != -EINVAL)
         fail_msg("\"%s\" accepted as %lld", s, (long long)us);
     assert_int_equal(us, 42);
     assert_non_null(why);
@@ -129,22 +131,31 @@ static void test_month_ends(void **state)
     }
 }
 
-/* days_from_civil agrees with counting days one by one over the whole range. */
+/* days_from_civil agrees with counting days one by one over the whole range, and
+ * civil_from_days, days_in_month and leap_year with it. */
 static void test_days_from_civil_exhaustive(void **state)
 {
-    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int64_t expected = rfc3339_days_from_civil(1, 1, 1);
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t expected = kpid_days_from_civil(1, 1, 1);
 
     assert_int_equal(expected, -719162);
-    assert_int_equal(rfc3339_days_from_civil(1970, 1, 1), 0);
-    for (unsigned y = 1; y <= 9999; y++) {
+    assert_int_equal(kpid_days_from_civil(1970, 1, 1), 0);
+    for (int y = 1; y <= 9999; y++) {
         bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        for (unsigned m = 1; m <= 12; m++) {
-            unsigned n = mdays[m - 1] + (m == 2 && leap);
-            for (unsigned d = 1; d <= n; d++) {
-                if (rfc3339_days_from_civil(y, m, d) != expected)
-                    fail_msg("%04u-%02u-%02u: %lld, expected %lld", y, m, d,
-                             (long long)rfc3339_days_from_civil(y, m, d), (long long)expected);
+        assert_int_equal(kpid_leap_year(y), leap);
+        for (int m = 1; m <= 12; m++) {
+            int n = mdays[m - 1] + (m == 2 && leap);
+            assert_int_equal(kpid_days_in_month(y, m), n);
+            for (int d = 1; d <= n; d++) {
+                int64_t yy;
+                int mm, dd;
+                if (kpid_days_from_civil(y, m, d) != expected)
+                    fail_msg("%04d-%02d-%02d: %lld, expected %lld", y, m, d,
+                             (long long)kpid_days_from_civil(y, m, d), (long long)expected);
+                kpid_civil_from_days(expected, &yy, &mm, &dd);
+                if (yy != y || mm != m || dd != d)
+                    fail_msg("day %lld: %04lld-%02d-%02d, expected %04d-%02d-%02d",
+                             (long long)expected, (long long)yy, mm, dd, y, m, d);
                 expected++;
             }
         }
@@ -196,7 +207,7 @@ static void test_truncated(void **state)
     for (size_t n = 0; n < strlen(full); n++) {
         int64_t us = 42;
         memcpy(s, full, n);
-        assert_int_equal(rfc3339_parse(s, n, &us, NULL), -EINVAL);
+        assert_int_equal(kpid_rfc3339_parse(s, n, &us, NULL), -EINVAL);
         assert_int_equal(us, 42);
     }
     expect_invalid("2024-03-01T08:15:00", "time zone");
@@ -226,15 +237,73 @@ static void test_garbage(void **state)
     expect_invalid("not a timestamp at all", NULL);
     const char nul[] = "1970-01-01T00:00:00\0Z";
     int64_t t = 42;
-    assert_int_equal(rfc3339_parse(nul, sizeof(nul) - 1, &t, NULL), -EINVAL);
+    assert_int_equal(kpid_rfc3339_parse(nul, sizeof(nul) - 1, &t, NULL), -EINVAL);
     assert_int_equal(t, 42);
 
     /* Not NUL-terminated: only len bytes are read. */
     const char buf[] = "1970-01-01T00:00:00Zgarbage";
     int64_t us = -1;
-    assert_int_equal(rfc3339_parse(buf, 20, &us, NULL), 0);
+    assert_int_equal(kpid_rfc3339_parse(buf, 20, &us, NULL), 0);
     assert_int_equal(us, 0);
-    assert_int_equal(rfc3339_parse(buf, sizeof(buf) - 1, &us, NULL), -EINVAL);
+    assert_int_equal(kpid_rfc3339_parse(buf, sizeof(buf) - 1, &us, NULL), -EINVAL);
+}
+
+static void expect_date(const char *s, int y, int m, int d)
+{
+    int yy = 0, mm = 0, dd = 0;
+    const char *why = NULL;
+
+    if (kpid_rfc3339_parse_date(s, strlen(s), &yy, &mm, &dd, &why) != 0)
+        fail_msg("\"%s\" refused: %s", s, why);
+    assert_int_equal(yy, y);
+    assert_int_equal(mm, m);
+    assert_int_equal(dd, d);
+}
+
+static void expect_bad_date(const char *s, const char *why_part)
+{
+    int y = 42, m = 42, d = 42;
+    const char *why = NULL;
+
+    if (kpid_rfc3339_parse_date(s, strlen(s), &y, &m, &d, &why) != -EINVAL)
+        fail_msg("\"%s\" accepted", s);
+    assert_true(y == 42 && m == 42 && d == 42);
+    assert_non_null(why);
+    if (!strstr(why, why_part))
+        fail_msg("\"%s\": \"%s\" does not say \"%s\"", s, why, why_part);
+}
+
+/* Dates (full-date) and months: exactly YYYY-MM-DD and YYYY-MM, real dates only. */
+static void test_dates(void **state)
+{
+    int y = 0, m = 0, d = 0;
+    const char *why = NULL;
+
+    expect_date("2024-02-29", 2024, 2, 29);
+    expect_date("0001-01-01", 1, 1, 1);
+    expect_date("9999-12-31", 9999, 12, 31);
+    expect_bad_date("2023-02-29", "day out of range");
+    expect_bad_date("2024-13-01", "month out of range");
+    expect_bad_date("0000-01-01", "year 0000");
+    expect_bad_date("2024-1-01", "YYYY-MM-DD");
+    expect_bad_date(" 2024-01-01", "YYYY-MM-DD"); /* sscanf("%4d") would take these */
+    expect_bad_date("+024-01-01", "YYYY-MM-DD");
+    expect_bad_date("2024-01- 1", "YYYY-MM-DD");
+    expect_bad_date("2024-01-01x", "YYYY-MM-DD");
+    expect_bad_date("2024-01-01T00:00:00Z", "YYYY-MM-DD");
+    expect_bad_date("", "YYYY-MM-DD");
+    /* Only len bytes are read. */
+    assert_int_equal(kpid_rfc3339_parse_date("2024-01-01x", 10, &y, &m, &d, NULL), 0);
+    assert_int_equal(d, 1);
+
+    assert_int_equal(kpid_rfc3339_parse_month("2024-02", 7, &y, &m, &why), 0);
+    assert_int_equal(y, 2024);
+    assert_int_equal(m, 2);
+    assert_int_equal(kpid_rfc3339_parse_month("2024-13", 7, &y, &m, &why), -EINVAL);
+    assert_string_equal(why, "month out of range");
+    assert_int_equal(kpid_rfc3339_parse_month("2024-02-01", 10, &y, &m, &why), -EINVAL);
+    assert_int_equal(kpid_rfc3339_parse_month("2024- 2", 7, &y, &m, &why), -EINVAL);
+    assert_string_equal(why, "month is not YYYY-MM");
 }
 
 int main(void)
@@ -251,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_leap_seconds),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,31 +1,11 @@
-#include "rfc3339.h"
+#include "time/rfc3339.h"
 
 #include <errno.h>
 #include <stdbool.h>
 
+#include "time/civil.h"
+
 #define MINUTES_PER_DAY 1440
-
-int64_t rfc3339_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    /* Howard Hinnant's days_from_civil: 400-year eras starting on March 1st. */
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool is_leap_year(unsigned y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static unsigned days_in_month(unsigned y, unsigned m)
-{
-    static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap_year(y) ? 29 : days[m - 1];
-}
 
 /* Reads n decimal digits at s into *ret; false if one of them is not a digit. */
 static bool digits(const char *s, size_t n, unsigned *ret)
@@ -49,7 +29,57 @@ static int fail(const char **ret_why, const char *why)
     return -EINVAL;
 }
 
-int rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **ret_why)
+/* Reads "YYYY-MM-DD" at s (10 bytes available); false if it is not that. */
+static bool date_digits(const char *s, unsigned *ret_y, unsigned *ret_m, unsigned *ret_d)
+{
+    return digits(s, 4, ret_y) && s[4] == '-' && digits(s + 5, 2, ret_m) && s[7] == '-' &&
+           digits(s + 8, 2, ret_d);
+}
+
+/* Checks the ranges of a date's fields: 0, or -EINVAL with *ret_why. */
+static int date_check(unsigned year, unsigned month, unsigned day, const char **ret_why)
+{
+    if (year < 1)
+        return fail(ret_why, "year 0000 is out of range");
+    if (month < 1 || month > 12)
+        return fail(ret_why, "month out of range");
+    if (day < 1 || day > (unsigned)kpid_days_in_month(year, (int)month))
+        return fail(ret_why, "day out of range for the month");
+    return 0;
+}
+
+int kpid_rfc3339_parse_date(const char *s, size_t len, int *ret_year, int *ret_month,
+                            int *ret_day, const char **ret_why)
+{
+    unsigned year, month, day;
+    int r;
+
+    if (len != 10 || !date_digits(s, &year, &month, &day))
+        return fail(ret_why, "date is not YYYY-MM-DD");
+    if ((r = date_check(year, month, day, ret_why)) < 0)
+        return r;
+    *ret_year = (int)year;
+    *ret_month = (int)month;
+    *ret_day = (int)day;
+    return 0;
+}
+
+int kpid_rfc3339_parse_month(const char *s, size_t len, int *ret_year, int *ret_month,
+                             const char **ret_why)
+{
+    unsigned year, month;
+    int r;
+
+    if (len != 7 || !digits(s, 4, &year) || s[4] != '-' || !digits(s + 5, 2, &month))
+        return fail(ret_why, "month is not YYYY-MM");
+    if ((r = date_check(year, month, 1, ret_why)) < 0)
+        return r;
+    *ret_year = (int)year;
+    *ret_month = (int)month;
+    return 0;
+}
+
+int kpid_rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **ret_why)
 {
     unsigned year, month, day, hour, minute, second, oh = 0, om = 0;
     int64_t frac_us = 0;
@@ -59,8 +89,7 @@ int rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **ret_w
     /* The fixed part "YYYY-MM-DDTHH:MM:SS". */
     if (len < 19)
         return fail(ret_why, "too short for YYYY-MM-DDTHH:MM:SS");
-    if (!digits(s, 4, &year) || s[4] != '-' || !digits(s + 5, 2, &month) || s[7] != '-' ||
-        !digits(s + 8, 2, &day))
+    if (!date_digits(s, &year, &month, &day))
         return fail(ret_why, "date is not YYYY-MM-DD");
     if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
         return fail(ret_why, "date and time are not separated by 'T'");
@@ -68,12 +97,8 @@ int rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **ret_w
         !digits(s + 17, 2, &second))
         return fail(ret_why, "time is not HH:MM:SS");
 
-    if (year < 1)
-        return fail(ret_why, "year 0000 is out of range");
-    if (month < 1 || month > 12)
-        return fail(ret_why, "month out of range");
-    if (day < 1 || day > days_in_month(year, month))
-        return fail(ret_why, "day out of range for the month");
+    if (date_check(year, month, day, ret_why) < 0)
+        return -EINVAL;
     if (hour > 23)
         return fail(ret_why, "hour out of range");
     if (minute > 59)
@@ -128,8 +153,9 @@ int rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **ret_w
         frac_us = 999999;
     }
 
-    int64_t secs = rfc3339_days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 +
-                   (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
+    int64_t secs = kpid_days_from_civil(year, (int)month, (int)day) * 86400 +
+                   (int64_t)hour * 3600 + (int64_t)minute * 60 + second -
+                   (int64_t)offset_min * 60;
     *ret_us = secs * 1000000 + frac_us;
     return 0;
 }
