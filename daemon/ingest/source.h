@@ -8,6 +8,10 @@
  * kpid_source_batch_done(), which calls the plugin's committed() after COMMIT. Before
  * fini (restart or stop) a source waits until none of its batches is in flight, so
  * committed() is never called on freed state.
+ *
+ * The host functions a plugin calls (the SDK's kpid_host table) are in host.c; the
+ * plugin's typed metrics live in a registry (metrics.h) from the first registration
+ * until the source is freed, and are logged at debug level when its thread ends.
  */
 #ifndef KPID_SOURCE_H
 #define KPID_SOURCE_H
@@ -17,18 +21,21 @@
 
 #include "config/config.h"
 #include "warehouse/pgconn.h"
+#include "ingest/metrics.h"
 #include "ingest/queue.h"
 
 struct kpid_batch;
 typedef struct kpid_source kpid_source;
 
 typedef struct kpid_source_options {
-    kpid_queue *queue;           /* where batches go; outlives the source */
-    const uint8_t *key;          /* pseudonym key or NULL; outlives the source */
+    kpid_queue *queue;  /* where batches go; outlives the source */
+    const uint8_t *key; /* pseudonym key or NULL; outlives the source */
     size_t key_len;
-    const char *initial_cursor;  /* last committed cursor, copied; NULL = none */
+    const char *initial_cursor;      /* last committed cursor, copied; NULL = none */
     const kpid_pg_target *warehouse; /* for state_load; outlives the source; NULL = none */
-    bool once;                   /* --once: poll until idle, then end the thread */
+    kpid_metrics *metrics;           /* where the plugin's typed metrics go; outlives the source;
+                                    NULL = the process-wide registry (kpid_metrics_default) */
+    bool once;                       /* --once: poll until idle, then end the thread */
 } kpid_source_options;
 
 /* Starts the source's thread. cfg must outlive the source. Returns 0 or -errno. */

@@ -34,17 +34,28 @@
  *   goes into keyed source state (state_put, since ABI 1.1), which rides in the batch
  *   and commits with it.
  *
+ * Back-pressure
+ *   The host queues batches in a bounded queue, so memory stays bounded whatever the
+ *   backlog. batch_submit() waits while the queue is full, which suits a poll source.
+ *   A stream source that must keep serving its upstream while it pauses (a Kafka
+ *   consumer keeps polling to stay in its group while its partitions are paused) submits
+ *   with batch_try_submit() (since ABI 1.2), which returns -EAGAIN instead of waiting,
+ *   and waits for room with wait_room() and a timeout of its own choosing in between.
+ *
  * Threads
  *   Each source instance has its own thread: init, poll/run and fini are called from it.
  *   committed() is called from the writer thread and must be quick and thread-safe.
  *   request_stop() is called from the main thread and must only set a flag or wake the
- *   source (an eventfd, a pipe); it must be async with respect to poll/run.
+ *   source (an eventfd, a pipe); it must be async with respect to poll/run. Metric
+ *   updates (counter_add, ..., since ABI 1.2) may come from any thread of the plugin.
  *
  * Ownership
  *   After init() returns, the host owns the plugin's state whether init succeeded or
  *   not, and always calls fini() with whatever init stored in *ret_state (possibly
  *   NULL); fini() must accept half-initialized state. Every pointer the host passes is
- *   valid only during the call; the host copies whatever a plugin passes to it.
+ *   valid only during the call; the host copies whatever a plugin passes to it. The
+ *   handles the host returns stay the host's: a batch until it is submitted or aborted,
+ *   a metric (since ABI 1.2) until fini returns.
  *
  * Return values
  *   Callbacks and host functions return 0 (or a non-negative count) on success and a
@@ -54,8 +65,37 @@
  *   A minor version only adds: members at the end of a struct, before its reserved
  *   fields, which grow struct_size. ABI 1.1 adds keyed source state (state_put,
  *   state_load) and two helpers for rejected input (pseudonymize, event_invalid) to
- *   kpid_host. A plugin built for 1.0 runs unchanged on a 1.1 host; a plugin built for
- *   1.1 that may meet a 1.0 host tests each member with KPID_HOST_HAS() first.
+ *   kpid_host. ABI 1.2 adds back-pressure without blocking (batch_try_submit,
+ *   wait_room) and typed metrics (metric_register and the updates counter_add,
+ *   gauge_set, gauge_add, histogram_observe). A plugin built for an older minor version
+ *   runs unchanged on a newer host; a plugin built for a newer one that may meet an
+ *   older host tests each member it uses with KPID_HOST_HAS() first.
+ *
+ * Nested configuration
+ *   Keys of the plugin's own table are validated and stored by the host. A nested section
+ *   (a mapping table, a list of topics) is declared KPID_CONFIG_SECTION: the host checks
+ *   that it is a group or a list, and the plugin reads it in init() from the raw setting,
+ *   with libconfig's functions (#include <libconfig.h>; the pkg-config module kpid-plugin
+ *   requires libconfig, so `pkg-config --cflags --libs kpid-plugin` brings it in). The
+ *   plugin checks what it reads and names the place of a problem:
+ *
+ *       // mappings = ( { from = "A01"; to = "ADMISSION"; }, { from = "A03"; ... } );
+ *       const config_setting_t *list = config_setting_get_member(setting, "mappings");
+ *       for (int i = 0; list && i < config_setting_length(list); i++) {
+ *           const config_setting_t *m = config_setting_get_elem(list, i);
+ *           const char *from, *to;
+ *           if (!config_setting_is_group(m) ||
+ *               !config_setting_lookup_string(m, "from", &from) ||
+ *               !config_setting_lookup_string(m, "to", &to)) {
+ *               host->log(src, KPID_LOG_ERR, "%s:%d: a mapping needs from and to",
+ *                         config_setting_source_file(m), config_setting_source_line(m));
+ *               return -EINVAL;
+ *           }
+ *           ... // from and to are valid until fini returns; copy what must live longer
+ *       }
+ *
+ *   The setting (and every string read from it) is valid until fini returns; the plugin
+ *   never changes it.
  */
 #ifndef KPID_PLUGIN_H
 #define KPID_PLUGIN_H
@@ -69,7 +109,7 @@ extern "C" {
 #endif
 
 #define KPID_ABI_MAJOR 1
-#define KPID_ABI_MINOR 1
+#define KPID_ABI_MINOR 2
 
 /* The name of the one function a plugin exports. */
 #define KPID_PLUGIN_ENTRY "kpid_plugin_entry"
@@ -79,6 +119,7 @@ struct config_setting_t; /* libconfig's setting, for nested sections */
 
 typedef struct kpid_source kpid_source; /* the host's handle of one source instance */
 typedef struct kpid_batch kpid_batch;   /* a batch under construction */
+typedef struct kpid_metric kpid_metric; /* the host's handle of one metric (since ABI 1.2) */
 
 /* Limits of keyed source state (state_put, since ABI 1.1), in bytes. */
 #define KPID_STATE_KEY_MAX 256
@@ -92,6 +133,47 @@ enum kpid_id_field {
     KPID_ID_SUBJECT = 1, /* subject_id: pseudonymized unless pseudonymize = false */
     KPID_ID_CASE = 2,    /* case_id: only where the source sets pseudonymize_case_id */
 };
+
+/* Kinds of typed metrics (metric_register, since ABI 1.2). */
+enum kpid_metric_type {
+    KPID_METRIC_COUNTER = 1,   /* a count that only goes up (events read, reconnects);
+                                  by convention its name ends in _total */
+    KPID_METRIC_GAUGE = 2,     /* a value that goes up and down (partitions paused,
+                                  connections open, lag in seconds) */
+    KPID_METRIC_HISTOGRAM = 3, /* observations counted in buckets (batch sizes, latencies in
+                                  seconds), with their count and sum */
+};
+
+/* Limits of typed metrics (since ABI 1.2). */
+#define KPID_METRIC_NAME_MAX 64         /* bytes of a metric or label name */
+#define KPID_METRIC_HELP_MAX 256        /* bytes of a help text */
+#define KPID_METRIC_LABELS_MAX 4        /* labels of one metric */
+#define KPID_METRIC_LABEL_VALUE_MAX 128 /* bytes of a label value */
+#define KPID_METRIC_BUCKETS_MAX 16      /* upper bounds of a histogram, +Inf not counted */
+#define KPID_METRIC_MAX 256             /* metrics (name and label values) of one source */
+
+/* One label of a metric: its name and its value, fixed at registration (since 1.2). */
+typedef struct kpid_metric_label {
+    const char *name;  /* [a-zA-Z_][a-zA-Z0-9_]*; not "source" or "le", not "__..." */
+    const char *value; /* printable UTF-8 without '"' or '\\' */
+} kpid_metric_label;
+
+/*
+ * A metric as a plugin registers it (metric_register, since ABI 1.2). The host copies
+ * it and everything it points to.
+ */
+typedef struct kpid_metric_def {
+    enum kpid_metric_type type;
+    const char *name;                /* [a-zA-Z_][a-zA-Z0-9_]*, at most KPID_METRIC_NAME_MAX
+                                        bytes, not starting with "kpid_" (the daemon's own) */
+    const char *help;                /* one line of printable UTF-8, or NULL */
+    const kpid_metric_label *labels; /* n_labels labels with distinct names, or NULL */
+    size_t n_labels;                 /* at most KPID_METRIC_LABELS_MAX */
+    const double *buckets;           /* histogram: upper bounds, finite and increasing;
+                                        the host adds +Inf. NULL for the other types */
+    size_t n_buckets;                /* histogram: 1 to KPID_METRIC_BUCKETS_MAX; else 0 */
+    void *reserved[4];               /* must be zero */
+} kpid_metric_def;
 
 /* Log levels: the syslog / sd-daemon priorities. */
 enum kpid_log_level {
@@ -156,7 +238,7 @@ typedef struct kpid_config_key {
     const char *default_value; /* in configuration syntax ("5s", "true", "100"), or NULL */
     size_t offset;             /* offsetof() into the plugin's config struct */
     const char *description;
-    int64_t min, max;          /* inclusive bounds for INT and DURATION; both 0 = none */
+    int64_t min, max; /* inclusive bounds for INT and DURATION; both 0 = none */
     void *reserved[2];
 } kpid_config_key;
 
@@ -213,8 +295,8 @@ typedef struct kpid_host {
      * (for a file "path:line"), reason why, raw is the input (truncated and made valid
      * UTF-8 by the host; may be NULL). It is stored in the batch's transaction.
      */
-    int (*reject)(kpid_batch *batch, const char *locator, const char *reason,
-                  const char *raw, size_t raw_len);
+    int (*reject)(kpid_batch *batch, const char *locator, const char *reason, const char *raw,
+                  size_t raw_len);
 
     /* Number of events and bytes in the batch so far, to size batches. */
     size_t (*batch_rows)(const kpid_batch *batch);
@@ -226,13 +308,15 @@ typedef struct kpid_host {
      * while the queue is full (back-pressure) and returns -ECANCELED without queueing
      * if the source is asked to stop while it waits. On success *ret_batch_id (if not
      * NULL) identifies the batch in committed(). The batch is consumed in every case.
+     * A source that must not block uses batch_try_submit (since ABI 1.2).
      */
     int (*batch_submit)(kpid_batch *batch, const char *cursor, uint64_t *ret_batch_id);
 
     /* Drops the batch. */
     void (*batch_abort)(kpid_batch *batch);
 
-    /* Adds delta to a named counter of this source, reported in the status. */
+    /* Adds delta to a named counter of this source: the host logs it at debug level.
+     * Since ABI 1.2 a plugin registers typed metrics instead (metric_register). */
     void (*metric_add)(kpid_source *src, const char *name, int64_t delta);
 
     /* ---- since ABI 1.1: test with KPID_HOST_HAS(host, member) before use ---- */
@@ -292,6 +376,67 @@ typedef struct kpid_host {
      */
     const char *(*event_invalid)(kpid_source *src, const kpid_event *ev);
 
+    /* ---- since ABI 1.2: test with KPID_HOST_HAS(host, member) before use ---- */
+
+    /*
+     * batch_submit() that never waits. When the queue has no room for the batch now, it
+     * returns -EAGAIN and the batch stays the plugin's, exactly as it was: nothing is
+     * queued and nothing lost, the cursor is not taken, and the plugin may add to the
+     * batch, submit it again (wait_room() tells when to) or abort it. On every other
+     * return the batch is consumed, as by batch_submit(): 0 when it is queued (then
+     * *ret_batch_id, if not NULL, identifies it in committed()), -ECANCELED when the
+     * source is asked to stop, -EINVAL for an invalid cursor, -ENOMEM.
+     */
+    int (*batch_try_submit)(kpid_batch *batch, const char *cursor, uint64_t *ret_batch_id);
+
+    /*
+     * Waits until the queue has room for batch (NULL: for one small event), at most
+     * timeout_ms milliseconds (0: only looks; negative: no limit). Returns 0 when there is
+     * room, -ETIMEDOUT when the time is up, or -ECANCELED as soon as the source is asked
+     * to stop (the plugin then aborts what it holds and returns; the next start reads it
+     * again from the committed cursor). The batch stays the plugin's in every case. Room
+     * is not reserved: another source may take it first, and the batch_try_submit() that
+     * follows may return -EAGAIN again. Call it from the source thread.
+     *
+     * A stream source pauses with it instead of blocking in batch_submit(): a Kafka
+     * consumer pauses its partitions and calls wait_room() with a short timeout between
+     * its consumer polls (it must keep polling to stay in its group), and resumes them
+     * once it returns 0; an MLLP listener stops reading its sockets until it returns 0.
+     */
+    int (*wait_room)(kpid_source *src, const kpid_batch *batch, int64_t timeout_ms);
+
+    /*
+     * Typed metrics. A plugin registers each metric once, typically in init(), and
+     * updates it through the handle it gets, from any of its threads, without a lock: an
+     * update is a few atomic operations. The host keeps the metrics of every source in
+     * its registry, where the daemon reads them with the label source="<source name>"
+     * added (for a metrics endpoint; today it logs them at debug level when the source
+     * stops). They stay there until the source is removed (at a reload that drops or
+     * changes it, or at exit).
+     *
+     * Registering the same name and label values again in the same source (init after a
+     * restart) returns the same handle with its values kept. All metrics of one name in a
+     * source have the same type, help text, label names and buckets: another one is
+     * -EEXIST. Returns 0; -EINVAL for a definition outside the rules of kpid_metric_def
+     * (logged with the reason); -EEXIST; -ENOSPC beyond KPID_METRIC_MAX metrics in the
+     * source; -ENOMEM. *ret_metric is set only on success. The handle is owned by the
+     * host and valid until fini returns; the plugin never frees it. Call it from the
+     * source thread.
+     */
+    int (*metric_register)(kpid_source *src, const kpid_metric_def *def, kpid_metric **ret_metric);
+
+    /*
+     * Updates of a metric: a counter grows by delta; a gauge is set to value or grows by
+     * delta (which may be negative); a histogram counts value in the first bucket whose
+     * upper bound is at least value (NaN is ignored). Each accepts NULL and does nothing,
+     * so a plugin may run on without a metric it could not register; on a metric of
+     * another type it does nothing either. Any thread; never blocks, never fails.
+     */
+    void (*counter_add)(kpid_metric *metric, uint64_t delta);
+    void (*gauge_set)(kpid_metric *metric, double value);
+    void (*gauge_add)(kpid_metric *metric, double delta);
+    void (*histogram_observe)(kpid_metric *metric, double value);
+
     void *reserved[8];
 } kpid_host;
 
@@ -300,7 +445,7 @@ typedef struct kpid_host {
  * than the daemon it runs in tests the members it needs, e.g.
  * KPID_HOST_HAS(host, state_put), and fails init (or does without) when one is missing.
  */
-#define KPID_HOST_HAS(host, member)                                                   \
+#define KPID_HOST_HAS(host, member) \
     ((host)->struct_size >= offsetof(kpid_host, member) + sizeof((host)->member))
 
 /*
@@ -347,9 +492,8 @@ typedef struct kpid_plugin_def {
 } kpid_plugin_def;
 
 /* Convenience for plugins: the header of a definition. */
-#define KPID_PLUGIN_DEF_HEADER                                                        \
-    .abi_major = KPID_ABI_MAJOR, .abi_minor = KPID_ABI_MINOR,                         \
-    .struct_size = sizeof(kpid_plugin_def)
+#define KPID_PLUGIN_DEF_HEADER \
+    .abi_major = KPID_ABI_MAJOR, .abi_minor = KPID_ABI_MINOR, .struct_size = sizeof(kpid_plugin_def)
 
 typedef const kpid_plugin_def *(*kpid_plugin_entry_fn)(void);
 
