@@ -161,7 +161,8 @@ static bool name_valid(const char *name, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        if (!kpid__tz_is_alpha(c) && !kpid__tz_is_digit(c) && c != '_' && c != '+' && c != '-' && c != '/')
+        if (!kpid__tz_is_alpha(c) && !kpid__tz_is_digit(c) && c != '_' && c != '+' && c != '-' &&
+            c != '/')
             return false; /* no '.' at all, hence no ".." */
     }
     return true;

@@ -279,10 +279,8 @@ static int file_init(const kpid_host *host, kpid_source *src, const void *config
              "RLIMIT_NOFILE=%ju",
              s->max_open, (uintmax_t)rl.rlim_cur);
     }
-    s->buf = malloc(FILE_READ_SIZE);
-    if (!s->buf)
+    if (kpid_buf_reserve(&s->buf, FILE_READ_SIZE) < 0)
         return -ENOMEM;
-    s->buf_cap = FILE_READ_SIZE;
     return file_positions_load(s);
 }
 
@@ -310,8 +308,8 @@ static void file_fini(void *state)
         free(s->stale_keys[i]);
     free(s->stale_keys);
     ndjson_line_clear(&s->parsed);
-    free(s->buf);
-    free(s->locator);
+    kpid_buf_free(&s->buf);
+    kpid_buf_free(&s->locator);
     free(s);
 }
 

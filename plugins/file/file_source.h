@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "buf/buf.h"
 #include "fingerprint.h"
 #include "kpid/plugin.h"
 #include "ndjson.h"
@@ -116,18 +117,17 @@ struct file_source {
     size_t n_open;
     bool starved; /* a file was not read: every descriptor served a file being drained */
 
-    /* The read buffer: buf[0..have) holds the file bytes from offset buf_base. It is
-     * kept between polls (buf_entry) when a full batch left lines in it. */
-    char *buf;
-    size_t buf_cap, have;
+    /* The read buffer: buf.data[0..buf.len) holds the file bytes from offset buf_base.
+     * It is kept between polls (buf_entry) when a full batch left lines in it. */
+    kpid_buf buf;
     int64_t buf_base;
     const file_entry *buf_entry;
     unsigned char fpbuf[FILE_FP_MAX];
 
     char head[FILE_RAW_HEAD]; /* the start of a line too long to buffer */
     size_t head_len;
-    char *locator; /* "path:" followed by the line number */
-    size_t locator_cap, locator_prefix;
+    kpid_buf locator; /* "path:" followed by the line number (not counted in len) */
+    size_t locator_prefix;
 
     char shown[2][1024]; /* paths made printable for log lines (file_show) */
 

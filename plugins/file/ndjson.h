@@ -25,13 +25,13 @@
  * no NUL in text or jsonb) makes the line an error with a one-line reason. Lines that
  * are empty or only JSON whitespace are skipped; one trailing '\r' is ignored (CRLF).
  *
- * JSON is RFC 8259, read exactly as jansson reads it with JSON_REJECT_DUPLICATES and
- * without JSON_ALLOW_NUL (strict UTF-8, no lone surrogates, integers within int64,
- * reals within double), except that nesting is limited to NDJSON_MAX_DEPTH levels and
- * that a raw NUL byte is always an error (jansson 2.14 skips one after a literal). It
- * is scanned once, in place, without a document tree: jansson's tree costs some 10 us
- * a line, 4 times all the rest. jansson still words the reason for malformed JSON, and
- * the tests and the fuzz target hold this parser to it.
+ * JSON is RFC 8259, scanned by lib/json (json/json.h) once, in place, without a
+ * document tree, with its rules: jansson's with JSON_REJECT_DUPLICATES and without
+ * JSON_ALLOW_NUL (strict UTF-8, no lone surrogates, integers within int64, reals within
+ * double), nesting limited to NDJSON_MAX_DEPTH levels and a raw NUL byte always an
+ * error. This file adds the event line's rules: which members a line has and what they
+ * mean. jansson still words the reason for malformed JSON, and the tests and the fuzz
+ * target hold the scanner to it.
  *
  * attrs_json is the attrs object with the insignificant whitespace removed and
  * everything else as written (key order, escapes, number spelling): PostgreSQL's jsonb
@@ -44,6 +44,8 @@
 
 #include <stddef.h>
 
+#include "buf/buf.h"
+#include "json/json.h"
 #include "kpid/plugin.h"
 
 #define NDJSON_EVENT_KEY_MAX 512
@@ -57,12 +59,6 @@ enum ndjson_kind {
     NDJSON_EVENT = 1,   /* event is filled */
     NDJSON_RETRACT = 2, /* event.event_key names the event to delete */
     NDJSON_ERROR = 3,   /* reason says what is wrong */
-};
-
-/* A growable byte buffer, kept from line to line (private to ndjson.c). */
-struct ndjson_buf {
-    char *data;
-    size_t len, cap;
 };
 
 /*
@@ -79,10 +75,9 @@ typedef struct ndjson_line {
     const char *reason;
 
     /* private */
-    struct ndjson_buf strings; /* decoded top-level strings, each NUL-terminated */
-    struct ndjson_buf attrs;   /* attrs as compact JSON text */
-    struct ndjson_buf keys;    /* decoded keys of the open objects */
-    struct ndjson_buf keyrefs; /* where those keys are (duplicate detection) */
+    kpid_json json;   /* the scanner, with its buffers */
+    kpid_buf strings; /* decoded top-level strings, each NUL-terminated */
+    kpid_buf attrs;   /* attrs as compact JSON text */
     char reason_buf[NDJSON_REASON_MAX];
 } ndjson_line;
 

@@ -32,15 +32,11 @@ int file_locator_start(struct file_source *s, const file_entry *e)
 {
     size_t n = strlen(e->path);
 
-    if (s->locator_cap < n + 24) {
-        char *p = realloc(s->locator, n + 24);
-        if (!p)
-            return -ENOMEM;
-        s->locator = p;
-        s->locator_cap = n + 24;
-    }
-    n = file_path_printable_to(e->path, s->locator, n + 1);
-    s->locator[n] = ':';
+    s->locator.len = 0;
+    if (kpid_buf_reserve(&s->locator, n + 24) < 0)
+        return -ENOMEM;
+    n = file_path_printable_to(e->path, s->locator.data, n + 1);
+    s->locator.data[n] = ':';
     s->locator_prefix = n + 1;
     return 0;
 }
@@ -54,11 +50,11 @@ const char *file_locator_line(struct file_source *s, int64_t line)
     do
         digits[n++] = (char)('0' + v % 10);
     while ((v /= 10) > 0);
-    char *p = s->locator + s->locator_prefix;
+    char *p = s->locator.data + s->locator_prefix;
     while (n > 0)
         *p++ = digits[--n];
     *p = '\0';
-    return s->locator;
+    return s->locator.data;
 }
 
 /* Adds one complete line (without its '\n') to the batch. */
@@ -124,24 +120,7 @@ static int reject_long_line(struct file_source *s, const char *head, size_t head
     return r < 0 ? r : 0;
 }
 
-/* Grows the read buffer so that a line of max_line_bytes and its '\n' fit. */
-static int buf_grow(struct file_source *s)
-{
-    size_t limit = (size_t)s->cfg->max_line_bytes + 1;
-    size_t cap = s->buf_cap * 2 < limit ? s->buf_cap * 2 : limit;
-    char *p;
-
-    if (cap <= s->buf_cap)
-        return -ENOBUFS; /* cannot happen: a longer line is skipped first */
-    p = realloc(s->buf, cap);
-    if (!p)
-        return -ENOMEM;
-    s->buf = p;
-    s->buf_cap = cap;
-    return 0;
-}
-
-/* One line ends at s->buf[end] (exclusive), starting at start: hands it on. */
+/* One line ends at s->buf.data[end] (exclusive), starting at start: hands it on. */
 static int take_line(struct file_source *s, file_entry *e, size_t start, size_t end,
                      bool *too_long, int64_t next_off)
 {
@@ -153,9 +132,9 @@ static int take_line(struct file_source *s, file_entry *e, size_t start, size_t 
     if (*too_long)
         r = reject_long_line(s, s->head, s->head_len, line);
     else if (len > max_line)
-        r = reject_long_line(s, s->buf + start, len, line);
+        r = reject_long_line(s, s->buf.data + start, len, line);
     else
-        r = handle_line(s, s->buf + start, len, line);
+        r = handle_line(s, s->buf.data + start, len, line);
     if (r < 0)
         return r;
     *too_long = false;
@@ -186,12 +165,13 @@ int file_read(struct file_source *s, file_entry *e, bool final, bool *ret_full)
         return r;
 
     /* Lines a full batch left in the buffer are where this file continues. */
-    if (s->buf_entry == e && s->buf_base <= e->off && e->off <= s->buf_base + (int64_t)s->have) {
+    if (s->buf_entry == e && s->buf_base <= e->off &&
+        e->off <= s->buf_base + (int64_t)s->buf.len) {
         size_t skip = (size_t)(e->off - s->buf_base);
-        memmove(s->buf, s->buf + skip, s->have - skip);
-        s->have -= skip;
+        memmove(s->buf.data, s->buf.data + skip, s->buf.len - skip);
+        s->buf.len -= skip;
     } else {
-        s->have = 0;
+        s->buf.len = 0;
     }
     s->buf_base = e->off;
     s->buf_entry = NULL;
@@ -200,8 +180,8 @@ int file_read(struct file_source *s, file_entry *e, bool final, bool *ret_full)
         char *nl;
 
         /* The complete lines in the buffer. */
-        while ((nl = memchr(s->buf + scan_from, '\n', s->have - scan_from))) {
-            size_t end = (size_t)(nl - s->buf);
+        while ((nl = memchr(s->buf.data + scan_from, '\n', s->buf.len - scan_from))) {
+            size_t end = (size_t)(nl - s->buf.data);
             r = take_line(s, e, start, end, &too_long, s->buf_base + (int64_t)end + 1);
             if (r < 0)
                 return r;
@@ -217,25 +197,28 @@ int file_read(struct file_source *s, file_entry *e, bool final, bool *ret_full)
 
         /* What is left, from start, is a line without its end so far. */
         if (too_long) {
-            start = s->have;
-        } else if (s->have - start > max_line) {
-            s->head_len = s->have - start < FILE_RAW_HEAD ? s->have - start : FILE_RAW_HEAD;
-            memcpy(s->head, s->buf + start, s->head_len);
+            start = s->buf.len;
+        } else if (s->buf.len - start > max_line) {
+            size_t left = s->buf.len - start;
+            s->head_len = left < FILE_RAW_HEAD ? left : FILE_RAW_HEAD;
+            memcpy(s->head, s->buf.data + start, s->head_len);
             too_long = true;
-            start = s->have;
+            start = s->buf.len;
         }
         if (start > 0) {
-            memmove(s->buf, s->buf + start, s->have - start);
+            memmove(s->buf.data, s->buf.data + start, s->buf.len - start);
             s->buf_base += (int64_t)start;
-            s->have -= start;
+            s->buf.len -= start;
             start = 0;
         }
-        scan_from = s->have;
-        if (s->have == s->buf_cap && (r = buf_grow(s)) < 0)
+        scan_from = s->buf.len;
+        /* Room for a line of max_line_bytes and its '\n', and no more. */
+        if (s->buf.len == s->buf.cap &&
+            (r = kpid_buf_reserve_max(&s->buf, 1, max_line + 1)) < 0)
             return r;
 
-        ssize_t n = pread(e->fd, s->buf + s->have, s->buf_cap - s->have,
-                          (off_t)(s->buf_base + (int64_t)s->have));
+        ssize_t n = pread(e->fd, s->buf.data + s->buf.len, s->buf.cap - s->buf.len,
+                          (off_t)(s->buf_base + (int64_t)s->buf.len));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -246,17 +229,17 @@ int file_read(struct file_source *s, file_entry *e, bool final, bool *ret_full)
         }
         if (n == 0)
             break; /* the end for now */
-        s->have += (size_t)n;
+        s->buf.len += (size_t)n;
     }
     /* At the end. A partial last line waits for the rest, unless this is the last read:
      * then it is a line of its own. */
-    if (final && (too_long || s->have > 0)) {
+    if (final && (too_long || s->buf.len > 0)) {
         r = file_batch_ensure(s);
         if (r == 0)
-            r = take_line(s, e, 0, s->have, &too_long, s->buf_base + (int64_t)s->have);
+            r = take_line(s, e, 0, s->buf.len, &too_long, s->buf_base + (int64_t)s->buf.len);
         if (r < 0)
             return r;
-        s->have = 0;
+        s->buf.len = 0;
     }
     e->flags |= FE_EOF;
     return 0;
