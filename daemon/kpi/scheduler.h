@@ -23,7 +23,7 @@
  * lock of its process (pg_try_advisory_lock(hashtextextended('kpid.process:' || id, 0)));
  * an instance that finds it taken skips the tick. Under the lock a tick also skips each
  * KPI whose open period another instance already evaluated for the same firing (a
- * successful scheduled run of that period, started at most KPID_SCHEDULER_SKEW_S (less
+ * successful scheduled run of that period, started at most KPID_TICK_SKEW_S (tick.h; less
  * than half the time to the next firing, for schedules of seconds) before
  * the firing: a rolling window ending at or after the firing, or the same calendar
  * period), so a firing is evaluated once even when the instances' clocks and wake-ups
@@ -41,7 +41,9 @@
  * the evaluation, and the tick goes on with the next KPI. Nothing here stops the daemon.
  *
  * Threads: each process thread owns its connection and its state; the scheduler's
- * shared state is guarded by the locks named beside it in scheduler.c.
+ * shared state is guarded by the locks named beside it in scheduler.c. One tick is
+ * tick.c's (tick.h); the threads, their sleep, connections and the model sync are
+ * scheduler.c's.
  */
 #ifndef KPID_SCHEDULER_H
 #define KPID_SCHEDULER_H
@@ -51,9 +53,6 @@
 
 #include "model/model.h"
 #include "warehouse/pgconn.h"
-
-/* How far before a firing another instance's run still counts as that firing's. */
-#define KPID_SCHEDULER_SKEW_S 5
 
 typedef struct kpid_scheduler kpid_scheduler;
 

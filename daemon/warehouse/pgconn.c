@@ -401,9 +401,14 @@ int kpid_pg_query(PGconn *conn, const char *sql, int n, const char *const *param
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         bool refused = res && kpid_pg_refused(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-        int r = kpid_pg_fail(ret_error, what, kpid_pg_error_line(conn, res));
+        const char *line = kpid_pg_error_line(conn, res);
+
+        if (what)
+            kpid_pg_fail(ret_error, what, line);
+        else
+            *ret_error = strdup(line);
         PQclear(res);
-        return refused ? -EACCES : r;
+        return refused ? -EACCES : -EIO;
     }
     if (ret_res)
         *ret_res = res;

@@ -117,7 +117,8 @@ int kpid_pg_fail(char **ret_error, const char *what, const char *msg);
 /*
  * Runs sql with n text parameters. Returns 0 and, when ret_res is not NULL, the result
  * (the caller PQclear's it); or -EIO (-EACCES when kpid_pg_refused) with *ret_error =
- * "what: the error's first line", freshly allocated.
+ * "what: the error's first line", or the line alone when what is NULL, freshly
+ * allocated (NULL when out of memory).
  */
 int kpid_pg_query(PGconn *conn, const char *sql, int n, const char *const *params,
                   PGresult **ret_res, const char *what, char **ret_error);
