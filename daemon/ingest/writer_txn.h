@@ -1,0 +1,63 @@
+/*
+ * The steps of one writer transaction (writer.h says what a transaction does): the
+ * planned COPY of new events straight into kpid.event, the staging of the rest in the
+ * session's temporary tables and the bisection of rows PostgreSQL refuses, rejected
+ * input, keyed source state, the sources' cursors, and COMMIT. The writer (writer.c)
+ * owns the thread, the connection and the retries; this is what it does on a
+ * connection, once per transaction.
+ *
+ * Every statement runs watched by the writer's waiter (pgconn.h, kpid_pg_run), which
+ * done() is told about when the statement has its answer.
+ *
+ * Writer thread only.
+ */
+#ifndef KPID_WRITER_TXN_H
+#define KPID_WRITER_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf/buf.h"
+#include "ingest/batch.h"
+#include "ingest/bloom.h"
+#include "ingest/txnplan.h"
+#include "warehouse/pgconn.h"
+
+/* A failed step: what the warehouse said. */
+typedef struct kpid__step_error {
+    char state[6];     /* the SQLSTATE, "" when the server did not answer */
+    char message[512]; /* the error's first line, with its detail */
+    bool transient;    /* worth retrying as it is (kpid_pg_transient) */
+} kpid__step_error;
+
+typedef struct kpid__writer_txn {
+    PGconn *conn;                 /* the writer's connection; NULL while it has none */
+    kpid_pg_waiter waiter;        /* watches every statement */
+    void (*done)(void *arg);      /* a watched statement has its answer; arg: waiter.arg */
+    kpid_buf refused;             /* rows PostgreSQL refused, as kpid_stage_rejected rows */
+    kpid_buf stage;               /* rows for kpid_stage */
+    kpid_spans direct;            /* rows for kpid.event: the batches' own bytes */
+    kpid_buf keys;                /* keys for kpid_keys, the probe */
+    kpid_plan plan;
+    kpid_bloom committed_keys;    /* keys this writer committed, to predict corrections */
+    unsigned probe_txns;          /* transactions that probe before their COPY */
+} kpid__writer_txn;
+
+/*
+ * Creates the session's staging tables on t->conn (once per connection; they empty
+ * themselves at each COMMIT). Returns 0 or -EIO with err filled.
+ */
+int kpid__writer_txn_prepare(kpid__writer_txn *t, kpid__step_error *err);
+
+/*
+ * Writes the n batches of set in one transaction on t->conn. Returns 0 when it is
+ * committed, or -errno with err filled (the transaction is rolled back when the
+ * connection still works).
+ */
+int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                           kpid__step_error *err);
+
+/* Frees the buffers, the plan and the filter of t (not the connection). */
+void kpid__writer_txn_free(kpid__writer_txn *t);
+
+#endif
