@@ -28,6 +28,7 @@
 #include "ingest/queue.h"
 #include "ingest/source.h"
 #include "ops/watchdog.h"
+#include "retry/backoff.h"
 
 #define EX_OK 0
 #define EX_FAILURE 1
@@ -39,6 +40,7 @@
 /* --migrate and --once give up on an unreachable warehouse after this long. */
 #define CONNECT_BUDGET_US (30 * 1000000LL)
 /* Backoff while the warehouse is unavailable, and while it refuses kpid's role. */
+#define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
 #define REFUSED_BACKOFF_MAX_MS 60000
 
@@ -214,8 +216,9 @@ static int wait_signal(const sigset_t *set, int timeout_ms)
 static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const sigset_t *sigs,
                              int64_t deadline_us, kpid_cursor_set *ret_cursors)
 {
-    int64_t backoff_ms = 200;
-    int said = 0; /* the failure logged last: 0, -EIO or -EACCES */
+    enum { UNAVAILABLE = 1, REFUSED = 2 };
+    kpid_backoff backoff = {.min = BACKOFF_MIN_MS, .max = BACKOFF_MAX_MS};
+    kpid_retry_state state = {0};
 
     for (;;) {
         char *error = NULL;
@@ -226,7 +229,7 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
         if (r == -EINTR)
             return r;
         if (r == 0) {
-            if (said)
+            if (kpid_retry_succeeded(&state))
                 log_notice("warehouse available");
             return 0;
         }
@@ -235,26 +238,26 @@ static int prepare_warehouse(const kpid_config *cfg, bool migrate_only, const si
             free(error);
             return r;
         }
-        if (r == -EACCES && said != r)
+        bool say = kpid_retry_failed(&state, r == -EACCES ? REFUSED : UNAVAILABLE, kpid_now_us());
+        if (say && r == -EACCES)
             log_err("warehouse refuses kpid's role error=\"%s\" hint=\"%s\"%s",
                     kpid_log_value(error), KPID_PG_REFUSED_HINT,
                     deadline_us ? "" : "; retrying every minute at most");
-        else if (r != -EACCES && said != -EIO)
+        else if (say)
             log_warning("warehouse unavailable error=\"%s\"; retrying with backoff",
                         kpid_log_value(error ? error : strerror(-r)));
-        said = r == -EACCES ? r : -EIO;
         free(error);
         if (deadline_us && r == -EACCES)
             return r;
         if (deadline_us && kpid_now_us() >= deadline_us)
             return -ETIMEDOUT;
-        int sig = wait_signal(sigs, (int)backoff_ms);
+        int sig = wait_signal(sigs, (int)kpid_backoff_next(&backoff));
         if (sig == SIGTERM || sig == SIGINT) {
             stop_signaled = true;
             return -EINTR;
         }
-        int64_t cap = r == -EACCES ? REFUSED_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
-        backoff_ms = backoff_ms * 2 > cap ? cap : backoff_ms * 2;
+        /* The cap of the next wait: slow while the role is refused. */
+        backoff.max = r == -EACCES ? REFUSED_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
     }
 }
 
