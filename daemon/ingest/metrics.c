@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -394,22 +393,25 @@ int kpid_metrics_walk(kpid_metrics *reg, const void *owner,
     return r;
 }
 
-/* Appends to out (KPID_METRIC_LINE_MAX bytes) at *len; what does not fit is cut. */
-static void append(char *out, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *out, size_t *len, const char *fmt, ...)
+/* Appends the strings up to NULL to out (KPID_METRIC_LINE_MAX bytes, NUL-terminated) at
+ * *len; what does not fit is cut. */
+static void append(char *out, size_t *len, const char *const *parts)
 {
-    va_list ap;
-    int n;
+    for (; *parts; parts++) {
+        size_t n = strlen(*parts), room = KPID_METRIC_LINE_MAX - 1 - *len;
+        if (n > room)
+            n = room;
+        memcpy(out + *len, *parts, n);
+        *len += n;
+        out[*len] = '\0';
+    }
+}
+#define APPEND(out, len, ...) append(out, len, (const char *const[]){__VA_ARGS__, NULL})
 
-    if (*len >= KPID_METRIC_LINE_MAX - 1)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(out + *len, KPID_METRIC_LINE_MAX - *len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *len =
-            *len + (size_t)n < KPID_METRIC_LINE_MAX ? *len + (size_t)n : KPID_METRIC_LINE_MAX - 1;
+static const char *count(uint64_t n, char buf[24])
+{
+    snprintf(buf, 24, "%llu", (unsigned long long)n);
+    return buf;
 }
 
 /* The shortest of %.15g, %.16g, %.17g that reads back as d. */
@@ -431,23 +433,22 @@ static const char *const type_names[] = {
 
 const char *kpid_metric_format(const kpid_metric_sample *s, char *out)
 {
-    char num[32];
+    char num[32], n1[24];
     size_t len = 0;
 
     out[0] = '\0';
-    append(out, &len, "metric=%s type=%s", s->name, type_names[s->type]);
+    APPEND(out, &len, "metric=", s->name, " type=", type_names[s->type]);
     for (size_t i = 0; i < s->n_labels; i++)
-        append(out, &len, " label.%s=\"%s\"", s->labels[i].name, s->labels[i].value);
+        APPEND(out, &len, " label.", s->labels[i].name, "=\"", s->labels[i].value, "\"");
     if (s->type == KPID_METRIC_COUNTER) {
-        append(out, &len, " value=%llu", (unsigned long long)s->counter);
+        APPEND(out, &len, " value=", count(s->counter, n1));
     } else if (s->type == KPID_METRIC_GAUGE) {
-        append(out, &len, " value=%s", number(s->gauge, num));
+        APPEND(out, &len, " value=", number(s->gauge, num));
     } else {
-        append(out, &len, " count=%llu sum=%s", (unsigned long long)s->count, number(s->sum, num));
+        APPEND(out, &len, " count=", count(s->count, n1), " sum=", number(s->sum, num));
         for (size_t i = 0; i < s->n_buckets; i++)
-            append(out, &len, " le.%s=%llu", number(s->bounds[i], num),
-                   (unsigned long long)s->cumulative[i]);
-        append(out, &len, " le.+Inf=%llu", (unsigned long long)s->cumulative[s->n_buckets]);
+            APPEND(out, &len, " le.", number(s->bounds[i], num), "=", count(s->cumulative[i], n1));
+        APPEND(out, &len, " le.+Inf=", count(s->cumulative[s->n_buckets], n1));
     }
     return out;
 }

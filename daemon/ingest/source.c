@@ -136,10 +136,8 @@ static int run_plugin(kpid_source *src, unsigned *seed, bool *ret_made_progress)
         r = def->poll(state, cursor);
         free(cursor);
         if (r < 0) {
-            if (r == -ECANCELED && atomic_load(&src->stop)) {
-                r = 0;
-                break;
-            }
+            if (r == -ECANCELED && atomic_load(&src->stop))
+                break; /* asked to stop while it waited for room: a clean end */
             kpid_host_log(src, KPID_LOG_ERR, "poll failed error=\"%s\"", strerror(-r));
             goto out;
         }
