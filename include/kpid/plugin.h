@@ -152,10 +152,11 @@ enum kpid_metric_type {
 #define KPID_METRIC_BUCKETS_MAX 16      /* upper bounds of a histogram, +Inf not counted */
 #define KPID_METRIC_MAX 256             /* metrics (name and label values) of one source */
 
-/* One label of a metric: its name and its value, fixed at registration (since 1.2). */
+/* One label of a metric: its name and its value, fixed at registration (since ABI 1.2). */
 typedef struct kpid_metric_label {
     const char *name;  /* [a-zA-Z_][a-zA-Z0-9_]*; not "source" or "le", not "__..." */
-    const char *value; /* printable UTF-8 without '"' or '\\' */
+    const char *value; /* printable UTF-8 without '"' or '\\', at most
+                          KPID_METRIC_LABEL_VALUE_MAX bytes */
 } kpid_metric_label;
 
 /*
@@ -166,7 +167,8 @@ typedef struct kpid_metric_def {
     enum kpid_metric_type type;
     const char *name;                /* [a-zA-Z_][a-zA-Z0-9_]*, at most KPID_METRIC_NAME_MAX
                                         bytes, not starting with "kpid_" (the daemon's own) */
-    const char *help;                /* one line of printable UTF-8, or NULL */
+    const char *help;                /* printable UTF-8 without '"' or '\\', at most
+                                        KPID_METRIC_HELP_MAX bytes, or NULL */
     const kpid_metric_label *labels; /* n_labels labels with distinct names, or NULL */
     size_t n_labels;                 /* at most KPID_METRIC_LABELS_MAX */
     const double *buckets;           /* histogram: upper bounds, finite and increasing;
@@ -411,15 +413,16 @@ typedef struct kpid_host {
      * update is a few atomic operations. The host keeps the metrics of every source in
      * its registry, where the daemon reads them with the label source="<source name>"
      * added (for a metrics endpoint; today it logs them at debug level when the source
-     * stops). They stay there until the source is removed (at a reload that drops or
-     * changes it, or at exit).
+     * stops). They live as long as the source instance: across restarts of the plugin
+     * after failures, but not across a reload, which starts every source anew with its
+     * metrics at zero (as a restart of the daemon would).
      *
      * Registering the same name and label values again in the same source (init after a
      * restart) returns the same handle with its values kept. All metrics of one name in a
      * source have the same type, help text, label names and buckets: another one is
-     * -EEXIST. Returns 0; -EINVAL for a definition outside the rules of kpid_metric_def
-     * (logged with the reason); -EEXIST; -ENOSPC beyond KPID_METRIC_MAX metrics in the
-     * source; -ENOMEM. *ret_metric is set only on success. The handle is owned by the
+     * -EEXIST. Returns 0; -EINVAL for a definition outside the rules of kpid_metric_def;
+     * -EEXIST; -ENOSPC beyond KPID_METRIC_MAX metrics in the source (these three logged
+     * with the reason); -ENOMEM. *ret_metric is set only on success. The handle is owned by the
      * host and valid until fini returns; the plugin never frees it. Call it from the
      * source thread.
      */
