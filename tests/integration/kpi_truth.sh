@@ -1,5 +1,5 @@
 # Acceptance of the KPI engine against ground truth: hospgen generates a hospital and,
-# with its own code (tests/hospgen/truth*.c), the value of every KPI of
+# with its own code (tools/hospgen/truth*.c), the value of every KPI of
 # data/kpi_truth.conf.model for every period and stratum, and the cases behind each.
 # kpid ingests the events and backfills the same periods; kpid.kpi_value must equal the
 # truth: exactly for counts, numerators, denominators, n and the members left out as

@@ -1,5 +1,5 @@
 /*
- * hospgen's KPI ground truth (tests/hospgen/truth_*.c): hand-made events, hand-computed
+ * hospgen's KPI ground truth (tools/hospgen/truth_*.c): hand-made events, hand-computed
  * values for each KPI type, periods across a DST change.
  */
 #include <math.h>

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "time/civil.h"
 #include "timefmt.h"
 
 /* Average arrivals a day at scale 1. */
@@ -70,16 +71,16 @@ static int64_t month_start_after(int64_t t, int32_t off_sec)
     int64_t off = (int64_t)off_sec * HG_SEC;
     int64_t local = t + off;
     int64_t y;
-    unsigned m, d;
+    int m, d;
 
-    hg_civil_from_days(hg_day_start(local) / HG_DAY, &y, &m, &d);
-    int64_t first = hg_days_from_civil(y, m, 1) * HG_DAY;
+    kpid_civil_from_days(hg_day_start(local) / HG_DAY, &y, &m, &d);
+    int64_t first = kpid_days_from_civil(y, m, 1) * HG_DAY;
     if (first < local) {
         if (++m > 12) {
             m = 1;
             y++;
         }
-        first = hg_days_from_civil(y, m, 1) * HG_DAY;
+        first = kpid_days_from_civil(y, m, 1) * HG_DAY;
     }
     return first - off;
 }

@@ -1,5 +1,6 @@
 /* Learning and growth: staff training sessions and the monthly headcount. */
 #include "pathway.h"
+#include "time/civil.h"
 #include "timefmt.h"
 
 #define STAFF 1400 /* staff ids are staff-0001 .. staff-1400 */
@@ -63,10 +64,10 @@ void hg_path_headcount(struct hg_world *w, const struct hg_spawn *sp)
     struct hg_rng *r = &w->rng;
     struct hg_builder *b = &w->b;
     int64_t y;
-    unsigned m, d;
+    int m, d;
 
-    hg_civil_from_days(hg_day_start(hg_world_local(w, sp->time)) / HG_DAY, &y, &m, &d);
-    hg_builder_start(b, HG_J_HEADCOUNT, (uint64_t)y * 100 + m);
+    kpid_civil_from_days(hg_day_start(hg_world_local(w, sp->time)) / HG_DAY, &y, &m, &d);
+    hg_builder_start(b, HG_J_HEADCOUNT, (uint64_t)y * 100 + (uint64_t)m);
     for (unsigned k = 0; k < HG_DEPT__COUNT; k++) {
         if (w->headcount[k] == 0)
             w->headcount[k] = base_headcount[k];

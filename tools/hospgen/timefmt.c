@@ -3,31 +3,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "time/civil.h"
+#include "time/rfc3339.h"
+
 static const int64_t pow10_us[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
-
-int64_t hg_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    /* Howard Hinnant's days_from_civil. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void hg_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 /* Parses exactly n decimal digits at s into *ret. Returns 0 or -EINVAL. */
 static int digits_at(const char *s, int n, unsigned *ret)
@@ -45,21 +24,11 @@ static int digits_at(const char *s, int n, unsigned *ret)
 
 int hg_parse_date(const char *s, int64_t *ret_us)
 {
-    unsigned y, m, d;
+    int y, m, d;
 
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+    if (kpid_rfc3339_parse_date(s, strlen(s), &y, &m, &d, NULL) < 0 || y < 1970)
         return -EINVAL;
-    if (digits_at(s, 4, &y) < 0 || digits_at(s + 5, 2, &m) < 0 || digits_at(s + 8, 2, &d) < 0)
-        return -EINVAL;
-    if (y < 1970 || m < 1 || m > 12 || d < 1)
-        return -EINVAL;
-    int64_t days = hg_days_from_civil(y, m, d);
-    int64_t yy;
-    unsigned mm, dd;
-    hg_civil_from_days(days, &yy, &mm, &dd);
-    if (mm != m || dd != d) /* 2025-02-30 and the like */
-        return -EINVAL;
-    *ret_us = days * HG_DAY;
+    *ret_us = kpid_days_from_civil(y, m, d) * HG_DAY;
     return 0;
 }
 
@@ -94,20 +63,20 @@ static char *put_datetime(char *p, int64_t t, char sep, unsigned *ret_us)
     int64_t days = t / HG_DAY;
     int64_t rem = t % HG_DAY;
     int64_t y;
-    unsigned m, d;
+    int m, d;
 
     if (rem < 0) {
         rem += HG_DAY;
         days--;
     }
-    hg_civil_from_days(days, &y, &m, &d);
+    kpid_civil_from_days(days, &y, &m, &d);
     unsigned secs = (unsigned)(rem / HG_SEC);
     p = put2(p, (unsigned)(y / 100 % 100));
     p = put2(p, (unsigned)(y % 100));
     *p++ = '-';
-    p = put2(p, m);
+    p = put2(p, (unsigned)m);
     *p++ = '-';
-    p = put2(p, d);
+    p = put2(p, (unsigned)d);
     *p++ = sep;
     p = put2(p, secs / 3600);
     *p++ = ':';
@@ -179,10 +148,8 @@ int64_t hg_day_start(int64_t t)
 
 unsigned hg_weekday(int64_t t)
 {
-    int64_t days = hg_day_start(t) / HG_DAY;
-
-    /* 1970-01-01 was a Thursday (3 with Monday = 0). */
-    return (unsigned)(((days % 7) + 7 + 3) % 7);
+    /* kpid_weekday_from_days counts from Sunday = 0. */
+    return (unsigned)(kpid_weekday_from_days(hg_day_start(t) / HG_DAY) + 6) % 7;
 }
 
 unsigned hg_hour(int64_t t)

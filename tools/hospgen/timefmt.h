@@ -1,7 +1,7 @@
 /*
- * Times: microseconds since 1970-01-01 00:00:00 UTC in an int64_t, the proleptic
- * Gregorian calendar, and the hand-rolled formatters the output needs (printf is too
- * slow for ten million lines). Years must lie in 1970..9999.
+ * Times: microseconds since 1970-01-01 00:00:00 UTC in an int64_t, and the hand-rolled
+ * formatters the output needs (printf is too slow for ten million lines). Years must lie
+ * in 1970..9999. Day numbers and dates come from lib/time (time/civil.h).
  */
 #ifndef HG_TIMEFMT_H
 #define HG_TIMEFMT_H
@@ -18,11 +18,6 @@
 /* Longest output of hg_fmt_rfc3339 / hg_fmt_utc, without a terminator. */
 #define HG_RFC3339_MAX 32
 #define HG_UTC_MAX 29
-
-/* Returns the day number (days since 1970-01-01) of a calendar date. */
-int64_t hg_days_from_civil(int64_t y, unsigned m, unsigned d);
-/* Splits a day number into year, month (1-12) and day (1-31). */
-void hg_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 /*
  * Parses "YYYY-MM-DD" (a real date, years 1970..9999). Returns 0 and stores midnight

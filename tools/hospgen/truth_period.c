@@ -11,29 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
+#include "time/civil.h"
 
 int ht_parse_day(const char *text, int64_t *ret_day)
 {
@@ -43,8 +21,8 @@ int ht_parse_day(const char *text, int64_t *ret_day)
 
     if (sscanf(text, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || text[10] != '\0')
         return -EINVAL;
-    int64_t day = days_from_civil(y, m, d);
-    civil_from_days(day, &y2, &m2, &d2);
+    int64_t day = kpid_days_from_civil(y, m, d);
+    kpid_civil_from_days(day, &y2, &m2, &d2);
     if (y2 != y || m2 != m || d2 != d)
         return -EINVAL;
     *ret_day = day;
@@ -104,7 +82,7 @@ static int64_t local_day(time_t t)
 
     if (!localtime_r(&t, &tm))
         return INT64_MIN;
-    return days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return kpid_days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 /*
@@ -116,7 +94,7 @@ static int64_t local_midnight(int64_t day)
     int64_t y, best = INT64_MAX;
     int m, d;
 
-    civil_from_days(day, &y, &m, &d);
+    kpid_civil_from_days(day, &y, &m, &d);
     for (int isdst = -1; isdst <= 1; isdst++) {
         struct tm tm = {.tm_year = (int)(y - 1900), .tm_mon = m - 1, .tm_mday = d,
                         .tm_isdst = isdst};
@@ -149,22 +127,22 @@ static int64_t period_first_day(const struct ht_pspec *p, int64_t day)
     int64_t y;
     int m, d;
 
-    civil_from_days(day, &y, &m, &d);
+    kpid_civil_from_days(day, &y, &m, &d);
     switch (p->kind) {
     case HT_P_DAY:
         return day;
     case HT_P_WEEK: {
-        int wday = (int)(((day % 7) + 7 + 3) % 7); /* 1970-01-01 was a Thursday: 3 */
+        int wday = (kpid_weekday_from_days(day) + 6) % 7; /* Monday = 0 */
         return day - (wday - p->first_wday + 7) % 7;
     }
     case HT_P_MONTH:
-        return days_from_civil(y, m, 1);
+        return kpid_days_from_civil(y, m, 1);
     case HT_P_QUARTER:
-        return days_from_civil(y, (m - 1) / 3 * 3 + 1, 1);
+        return kpid_days_from_civil(y, (m - 1) / 3 * 3 + 1, 1);
     case HT_P_YEAR:
-        return days_from_civil(y, 1, 1);
+        return kpid_days_from_civil(y, 1, 1);
     case HT_P_FISCAL_YEAR:
-        return days_from_civil(m >= p->first_month ? y : y - 1, p->first_month, 1);
+        return kpid_days_from_civil(m >= p->first_month ? y : y - 1, p->first_month, 1);
     default:
         return day;
     }
@@ -176,7 +154,7 @@ static int64_t period_next_day(const struct ht_pspec *p, int64_t first)
     int64_t y;
     int m, d, months;
 
-    civil_from_days(first, &y, &m, &d);
+    kpid_civil_from_days(first, &y, &m, &d);
     switch (p->kind) {
     case HT_P_DAY:
         return first + 1;
@@ -195,7 +173,7 @@ static int64_t period_next_day(const struct ht_pspec *p, int64_t first)
     m += months;
     y += (m - 1) / 12;
     m = (m - 1) % 12 + 1;
-    return days_from_civil(y, m, 1);
+    return kpid_days_from_civil(y, m, 1);
 }
 
 int ht_periods(const struct ht_pspec *spec, const char *tz, int64_t from_day, int64_t to_day,
