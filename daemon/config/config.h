@@ -19,6 +19,10 @@
  *   objectives = ( ... );  processes = ( ... );     # the management model, see model.h
  *   recompute_horizon = "90d";                      # history a changed KPI recomputes
  *
+ * Each key's default, bounds and meaning are in one table: the core's sections (top
+ * level, warehouse, queue) in config.c, the common keys of a source in sources.c, a
+ * plugin's keys in its kpid_config_key table (plugin_keys.h), the model's in model/.
+ *
  * A kpid_config is immutable once loaded; a reload builds a new one and frees the old
  * one after the switch.
  */
@@ -30,29 +34,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/source_config.h"
 #include "warehouse/pgconn.h"
-#include "ingest/plugin_load.h"
 
 #define KPID_EX_CONFIG 78
 #define KPID_DEFAULT_CONFIG "/etc/kpid/kpid.conf"
-#define KPID_SOURCE_NAME_MAX 64
 
 typedef struct kpid_model kpid_model;
-
-typedef struct kpid_source_config {
-    char *name;                   /* unique, [A-Za-z0-9_.-]{1,64} */
-    const kpid_plugin *plugin;    /* resolved from "plugin", owned by the registry */
-    int64_t interval_ms;          /* poll interval; default 1000 */
-    bool pseudonymize_case_id;    /* default false */
-    bool has_activities;          /* "activities" given: the source produces only those */
-    char **activities;            /* [A-Z0-9_]{1,64} each, owned; only for the warning of
-                                     model_check.h, never enforced on events */
-    size_t n_activities;
-    void *plugin_config;          /* plugin->def->config_size bytes, filled from the keys */
-    const config_setting_t *setting; /* the source's group, valid while the config lives */
-    char *file;                   /* where the source is defined */
-    int line;
-} kpid_source_config;
 
 typedef struct kpid_config {
     char *path;
@@ -103,49 +91,5 @@ int kpid_config_load(const char *path, const char *plugin_dir_override,
 
 /* Frees a configuration with everything it owns; accepts NULL; returns NULL. */
 kpid_config *kpid_config_free(kpid_config *config);
-
-/*
- * Parses a duration: an integer (milliseconds) or a number with a unit, "250ms", "5s",
- * "2m", "1h", "1d" (no space, no sign). Returns 0 and *ret_ms, or -EINVAL / -ERANGE.
- */
-int kpid_duration_parse(const char *text, int64_t *ret_ms);
-
-/*
- * For the parsers of the configuration's sections that live in their own files
- * (model.c) and nobody else: the state of one load and the loader's helpers, which
- * collect problems as "FILE:LINE: message" into it. ctx names the section for messages
- * (" in KPI \"x\"", or "" at the top). The typed readers return 0 and *ret, or report
- * the problem and return -EINVAL (-ENOMEM when out of memory, already noted).
- */
-typedef struct kpid__loader kpid__loader;
-
-void kpid__config_report(kpid__loader *l, const config_setting_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Notes that memory ran out: the load fails with -ENOMEM. */
-void kpid__config_oom(kpid__loader *l);
-/* "wrong type for \"key\"CTX: expected EXPECTED, got a string". */
-void kpid__config_report_type(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                              const char *expected);
-/* "a string", "an integer", ... for a CONFIG_TYPE_*. */
-const char *kpid__config_type_name(int type);
-/* Reports every member of group not in names (NULL-terminated), with a suggestion. */
-void kpid__config_check_unknown_keys(kpid__loader *l, const config_setting_t *group,
-                                     const char *const *names, const char *ctx);
-/* Keeps candidate in *best when it is a closer suggestion for name than *best (start
- * with *best NULL and *best_distance SIZE_MAX; *best stays NULL when nothing is close). */
-void kpid__config_suggest(const char *name, const char *candidate, const char **best,
-                          size_t *best_distance);
-int kpid__config_get_string(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                            const char **ret);
-int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                          bool *ret);
-int kpid__config_get_double(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                            double *ret);
-/* A duration between min and max milliseconds (max INT64_MAX: no upper bound). */
-int kpid__config_get_duration(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                              int64_t min, int64_t max, int64_t *ret);
-/* The name of file (config_setting_source_file) for messages, as the loader prints it.
- * Freshly allocated; NULL when out of memory (not noted). */
-char *kpid__config_file_name(kpid__loader *l, const char *file);
 
 #endif

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include "ingest/pseudonym.h"
+#include "text/ident.h"
+#include "text/utf8.h"
 #include "time/civil.h"
 
 /* Years 0001..9999, the range kpid accepts for event times. */
@@ -40,60 +42,6 @@ struct kpid_batch *kpid_batch_free(struct kpid_batch *b)
     free(b->cursor);
     free(b);
     return NULL;
-}
-
-bool kpid_utf8_valid(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (c == 0)
-                return false;
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else
-            return false;
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
-bool kpid_activity_valid(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-        if (n >= KPID_ACTIVITY_MAX)
-            return false;
-    }
-    return n > 0;
 }
 
 static char *put_digits(char *p, unsigned v, int width)
@@ -177,29 +125,6 @@ static int put_sep(kpid_buf *b, char c)
 }
 
 /*
- * The byte offset of the first control character (C0, DEL or C1: U+0000-U+001F,
- * U+007F-U+009F) in the valid UTF-8 text s of n bytes, with its code point in *ret_cp;
- * -1 when there is none. A C1 control is the two bytes C2 80-9F, and 0xC2 is never a
- * continuation byte, so bytes are enough.
- */
-static ssize_t find_control(const char *s, size_t n, unsigned *ret_cp)
-{
-    const unsigned char *u = (const unsigned char *)s;
-
-    for (size_t i = 0; i < n; i++) {
-        if (u[i] < 0x20 || u[i] == 0x7f) {
-            *ret_cp = u[i];
-            return (ssize_t)i;
-        }
-        if (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
-            *ret_cp = u[i + 1];
-            return (ssize_t)i;
-        }
-    }
-    return -1;
-}
-
-/*
  * Checks a text field; returns NULL or a reason. An identity (event_key, origin) must be
  * free of control characters too: a key with a newline or an escape is one nobody can
  * type, see or match.
@@ -231,7 +156,7 @@ static const char *check_text(const char *what, const char *s, size_t max, bool 
     }
     if (identity) {
         unsigned cp;
-        ssize_t at = find_control(s, n, &cp);
+        ssize_t at = kpid_utf8_find_control(s, n, &cp);
         if (at >= 0) {
             snprintf(reason, sizeof(reason), "%s contains a control character (U+%04X at byte %zd)",
                      what, cp, at + 1);
@@ -246,7 +171,7 @@ static bool key_printable(const char *key)
 {
     unsigned cp;
     size_t n = strlen(key);
-    return kpid_utf8_valid(key, n) && find_control(key, n, &cp) < 0;
+    return kpid_utf8_valid(key, n) && kpid_utf8_find_control(key, n, &cp) < 0;
 }
 
 static const char *check_event(const kpid_event *ev)
@@ -257,8 +182,8 @@ static const char *check_event(const kpid_event *ev)
         return why;
     if (!ev->activity)
         return "missing activity";
-    if (!kpid_activity_valid(ev->activity))
-        return "activity must match [A-Z0-9_]{1,64}";
+    if (!kpid_ident_activity_valid(ev->activity))
+        return "activity must match " KPID_IDENT_ACTIVITY_PATTERN;
     if ((why = check_text("case_id", ev->case_id, KPID_ID_MAX, false, false)))
         return why;
     if ((why = check_text("subject_id", ev->subject_id, KPID_ID_MAX, false, false)))
@@ -474,18 +399,10 @@ const char *kpid_event_invalid(const kpid_event *ev)
 static bool state_key_valid(const char *key)
 {
     size_t n = strlen(key);
+    unsigned cp;
 
-    if (n == 0 || n > KPID_STATE_KEY_MAX || !kpid_utf8_valid(key, n))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-        /* U+0080..U+009F are C2 80..C2 9F. */
-        if (c == 0xc2 && (unsigned char)key[i + 1] <= 0x9f)
-            return false;
-    }
-    return true;
+    return n > 0 && n <= KPID_STATE_KEY_MAX && kpid_utf8_valid(key, n) &&
+           kpid_utf8_find_control(key, n, &cp) < 0;
 }
 
 int kpid_array_element(kpid_buf *b, const char *s)

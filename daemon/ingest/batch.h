@@ -25,6 +25,7 @@
 #include "buf/buf.h"
 #include "kpid/plugin.h"
 #include "ingest/queue.h"
+#include "text/utf8.h" /* kpid_utf8_valid, for the tests */
 
 #define KPID_EVENT_KEY_MAX 512
 #define KPID_ID_MAX 256
@@ -144,8 +145,6 @@ static inline size_t kpid_batch_bytes(const struct kpid_batch *b)
 }
 
 /* Helpers shared with the tests. */
-bool kpid_utf8_valid(const char *s, size_t len);
-bool kpid_activity_valid(const char *s);
 /* Formats time_us as "YYYY-MM-DD HH:MM:SS.ffffff+00"; returns length or -ERANGE. */
 int kpid_format_time(int64_t time_us, char out[40]);
 /* Appends s as one COPY text field (escaped); NULL appends \N. */

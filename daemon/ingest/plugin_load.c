@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/ident.h"
+
 /* The registry of loaded plugins: guarded by registry_lock, lives until exit. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static kpid_plugin **registry;
@@ -24,20 +26,6 @@ static char *errorf(const char *fmt, ...)
         s = NULL;
     va_end(ap);
     return s;
-}
-
-static bool name_is_valid(const char *name)
-{
-    size_t n = strlen(name);
-
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
 }
 
 /* Checks the definition's magic header and callbacks; returns NULL or a message. */
@@ -77,7 +65,7 @@ int kpid_plugin_load(const char *dir, const char *name, const kpid_plugin **ret_
     const kpid_plugin_def *def;
     int r;
 
-    if (!name_is_valid(name)) {
+    if (!kpid_ident_plugin_valid(name)) {
         *ret_error = errorf("invalid plugin name \"%s\": use [a-z0-9_-], at most 64", name);
         return -EINVAL;
     }

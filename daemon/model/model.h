@@ -4,8 +4,9 @@
  * and their KPIs, as configured in the top-level lists `objectives` and `processes` of
  * kpid.conf (see etc/kpid.conf and DESIGN.md, "KPI model").
  *
- * The configuration loader (config.c) builds the model with kpid__model_parse and keeps
- * it in kpid_config.model; a model in a loaded configuration is complete and valid:
+ * The configuration loader (config/config.c) builds the model with kpid__model_parse
+ * (model_parse.h) and keeps it in kpid_config.model; a model in a loaded configuration
+ * is complete and valid:
  *   - every id is unique (KPI ids across all processes) and matches [a-z][a-z0-9_]{0,62};
  *   - every KPI's objective exists (kpi->objective), every ratio's numerator and
  *     denominator exist (kpi->u.ratio.numerator_kpi, ...), are not the ratio itself, form
@@ -32,15 +33,16 @@
 
 #include "kpi/cron.h"
 #include "kpi/period.h"
+#include "names/names.h"
+#include "text/ident.h"
 #include "time/tz.h"
 
-#define KPID_MODEL_ID_MAX 63          /* bytes of an objective, process or KPI id */
-#define KPID_MODEL_ATTR_MAX 63        /* bytes of an attribute name */
-#define KPID_MODEL_ACTIVITY_MAX 64    /* bytes of an activity name */
+#define KPID_MODEL_ID_MAX KPID_IDENT_ID_MAX             /* bytes of an id */
+#define KPID_MODEL_ATTR_MAX KPID_IDENT_ATTR_MAX         /* bytes of an attribute name */
+#define KPID_MODEL_ACTIVITY_MAX KPID_IDENT_ACTIVITY_MAX /* bytes of an activity name */
 #define KPID_MODEL_VALUE_MAX 256      /* bytes of a filter value */
 #define KPID_MODEL_STRATIFY_MAX 3     /* attributes a KPI may be stratified by */
 #define KPID_MODEL_QUERY_MAX 65536    /* bytes of an sql KPI's query */
-#define KPID_MODEL_RECOMPUTE_HORIZON_DEFAULT_MS (90LL * 86400 * 1000)
 #define KPID_MODEL_RECOMPUTE_HORIZON_MAX_MS (3660LL * 86400 * 1000) /* about ten years */
 
 typedef enum kpid_perspective {
@@ -306,13 +308,19 @@ const char *kpid_basis_name(kpid_basis basis);
 const char *kpid_population_name(kpid_population population);
 
 /*
- * For the configuration loader only: parses the top-level lists "objectives" and
- * "processes" of root (both optional) and validates them, reporting every problem
- * through the loader (see config.h). Returns the model, freshly allocated (the caller
- * frees it with kpid_model_free); it is complete and valid only when nothing was
- * reported. Returns NULL when out of memory, which it has reported to the loader.
+ * The same names as tables (names/names.h), indexed by value, for the parser and for
+ * whoever lists them: kpid_model_statistics names the statistics as
+ * kpid_statistic_name does, kpid_model_populations the keys of the populations.
  */
-struct kpid__loader;
-kpid_model *kpid__model_parse(struct kpid__loader *l, const config_setting_t *root);
+extern const kpid_name_table kpid_model_perspectives;
+extern const kpid_name_table kpid_model_categories;
+extern const kpid_name_table kpid_model_kpi_types;
+extern const kpid_name_table kpid_model_directions;
+extern const kpid_name_table kpid_model_statuses;
+extern const kpid_name_table kpid_model_count_kinds;
+extern const kpid_name_table kpid_model_statistics;
+extern const kpid_name_table kpid_model_links;
+extern const kpid_name_table kpid_model_bases;
+extern const kpid_name_table kpid_model_populations;
 
 #endif

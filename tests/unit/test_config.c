@@ -25,6 +25,7 @@
 
 #include "conf_fixture.h"
 #include "config/config.h"
+#include "config/duration.h"
 #include "ops/log.h"
 #include "model/model_check.h"
 #include "plugins/testsrc.h"
@@ -936,7 +937,9 @@ static void expect_warnings(const kpid_config *cfg, const char *tmpl)
 {
     char *warnings = NULL, *expected = tmpl ? fixture_expand(tmpl) : NULL;
 
-    assert_int_equal(kpid_model_check_activities(cfg, &warnings), 0);
+    assert_int_equal(kpid_model_check_activities(cfg->model, cfg->sources, cfg->n_sources,
+                                                 config_root_setting(&cfg->lc), &warnings),
+                     0);
     if (!expected) {
         if (warnings)
             print_error("unexpected warnings:\n%s", warnings);
