@@ -108,7 +108,7 @@ static int open_container(kpid_json *js)
  * After a member or an element: at ',' moves past it and returns 1, at the closing
  * bracket moves past it and returns 0, or fails.
  */
-static int separator(kpid_json *js, bool object)
+static inline int separator(kpid_json *js, bool object)
 {
     const char close = object ? '}' : ']';
 
@@ -127,7 +127,7 @@ static int separator(kpid_json *js, bool object)
 }
 
 /* After a key: the ':' and the whitespace around it. */
-static int colon(kpid_json *js, kpid_buf *raw)
+static inline int colon(kpid_json *js, kpid_buf *raw)
 {
     kpid__json_skip_ws(js);
     if (js->p >= js->end)

@@ -189,7 +189,8 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
         return -EINVAL;
     }
     memcpy(o->off_text, tz, 7);
-    if (hg_parse_date(start, &o->start) < 0 || o->start > kpid_days_from_civil(9000, 1, 1) * HG_DAY) {
+    if (hg_parse_date(start, &o->start) < 0 ||
+        o->start > kpid_days_from_civil(9000, 1, 1) * HG_DAY) {
         fprintf(stderr, "hospgen: bad --start \"%s\"\n"
                         "the date is YYYY-MM-DD, from 1970 on\n", start);
         return -EINVAL;
