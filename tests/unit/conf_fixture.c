@@ -128,10 +128,15 @@ void fixture_expect_invalid(const char *text)
 
 void fixture_expect_errors(const char *text, const char *tmpl)
 {
+    fixture_expect_errors_with(text, fixture_plugin_dir, tmpl);
+}
+
+void fixture_expect_errors_with(const char *text, const char *plugin_dir, const char *tmpl)
+{
     kpid_config sentinel, *cfg = &sentinel;
     char *errors = NULL;
     char *expected = fixture_expand(tmpl);
-    int r = load(text, &cfg, &errors);
+    int r = load_with(text, plugin_dir, &cfg, &errors);
 
     if (!errors || strcmp(errors, expected) != 0)
         fprintf(stderr, "got:\n%s\nexpected:\n%s", errors ? errors : "(none)", expected);

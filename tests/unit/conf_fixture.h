@@ -55,6 +55,9 @@ kpid_config *fixture_expect_ok(const char *text);
  * exactly the errors of tmpl (expanded by fixture_expand); fails the test otherwise. */
 void fixture_expect_errors(const char *text, const char *tmpl);
 
+/* fixture_expect_errors() with plugins from plugin_dir (NULL: the file's own plugin_dir). */
+void fixture_expect_errors_with(const char *text, const char *plugin_dir, const char *tmpl);
+
 /* Loads text, which must fail with -EINVAL, leave the configuration unwritten and report
  * errors (any); fails the test otherwise. */
 void fixture_expect_invalid(const char *text);

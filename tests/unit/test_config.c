@@ -632,6 +632,28 @@ static void test_pseudonym_default_key_missing(void **state)
                           "file or directory\n");
 }
 
+/*
+ * A value that cannot be read leaves a number or a boolean at its default (pseudonymize
+ * stays true, so the key is still read), and a path unset: an invalid plugin_dir loads
+ * no plugin, not even from the default folder.
+ */
+static void test_unreadable_values(void **state)
+{
+    fixture_expect_errors("pseudonymize = \"yes\";\n"          /* 1 */
+                          "pseudonym_key_file = \"nokey\";\n"  /* 2 */
+                          "warehouse = { conninfo = \"x\"; };\n",
+                          "@:1: wrong type for \"pseudonymize\": expected a boolean (true or "
+                          "false), got a string\n"
+                          "@:2: cannot read pseudonym key file \"$T/nokey\": No such file or "
+                          "directory\n");
+    fixture_expect_errors_with(
+        "plugin_dir = 1;\n"                                              /* 1 */
+        "pseudonym_key_file = \"key\";\n"                                /* 2 */
+        "warehouse = { conninfo = \"x\"; };\n"                           /* 3 */
+        "sources = ( { name = \"a\"; plugin = \"testsrc\"; bogus = 1; } );\n", /* 4 */
+        NULL, "@:1: wrong type for \"plugin_dir\": expected a string, got an integer\n");
+}
+
 static void test_invalid_durations(void **state)
 {
     static const char text[] =
@@ -1173,6 +1195,7 @@ int main(void)
         cmocka_unit_test(test_abi_mismatch),
         cmocka_unit_test(test_pseudonym_key),
         cmocka_unit_test(test_pseudonym_default_key_missing),
+        cmocka_unit_test(test_unreadable_values),
         cmocka_unit_test(test_invalid_durations),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_queue_upper_bounds),
