@@ -45,10 +45,13 @@ const char *kpid_cursor_set_get(const kpid_cursor_set *set, const char *source)
     return NULL;
 }
 
-static int load_cursors(PGconn *conn, kpid_cursor_set *set, char **ret_error)
+/* Reads every source's committed cursor into *ret_set (written only on success).
+ * Returns 0, -EIO with *ret_error, or -ENOMEM. */
+static int load_cursors(PGconn *conn, kpid_cursor_set *ret_set, char **ret_error)
 {
     PGresult *res = PQexec(conn, "SELECT source, cursor FROM kpid.cursor");
-    int n;
+    kpid_cursor_set set = {0};
+    int n, r = 0;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         if (asprintf(ret_error, "cannot read kpid.cursor: %s", kpid_pg_error_line(conn, res)) < 0)
@@ -57,24 +60,23 @@ static int load_cursors(PGconn *conn, kpid_cursor_set *set, char **ret_error)
         return -EIO;
     }
     n = PQntuples(res);
-    set->sources = calloc((size_t)n + 1, sizeof(char *));
-    set->cursors = calloc((size_t)n + 1, sizeof(char *));
-    if (!set->sources || !set->cursors) {
-        PQclear(res);
-        kpid_cursor_set_clear(set);
-        return -ENOMEM;
-    }
-    for (int i = 0; i < n; i++) {
-        set->sources[i] = strdup(PQgetvalue(res, i, 0));
-        set->cursors[i] = strdup(PQgetvalue(res, i, 1));
-        set->n++;
-        if (!set->sources[i] || !set->cursors[i]) {
-            PQclear(res);
-            kpid_cursor_set_clear(set);
-            return -ENOMEM;
-        }
+    set.sources = calloc((size_t)n + 1, sizeof(char *));
+    set.cursors = calloc((size_t)n + 1, sizeof(char *));
+    if (!set.sources || !set.cursors)
+        r = -ENOMEM;
+    for (int i = 0; i < n && r == 0; i++) {
+        set.sources[i] = strdup(PQgetvalue(res, i, 0));
+        set.cursors[i] = strdup(PQgetvalue(res, i, 1));
+        set.n++;
+        if (!set.sources[i] || !set.cursors[i])
+            r = -ENOMEM;
     }
     PQclear(res);
+    if (r < 0) {
+        kpid_cursor_set_clear(&set);
+        return r;
+    }
+    *ret_set = set;
     return 0;
 }
 
@@ -107,7 +109,7 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
     if (!d)
         return -ENOMEM;
     d->cfg = cfg;
-    d->sources = calloc(cfg->n_sources + 1, sizeof(*d->sources));
+    d->sources = calloc(cfg->n_sources + 1, sizeof(kpid_source *));
     if (!d->sources) {
         r = -ENOMEM;
         goto fail;

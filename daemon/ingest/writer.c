@@ -303,7 +303,7 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     w->txn.waiter = (kpid_pg_waiter){.waiting = statement_waiting, .arg = w};
     w->txn.done = statement_done;
     w->max_rows = (size_t)opt->batch_max_rows;
-    w->set = calloc(w->max_rows + 1, sizeof(*w->set));
+    w->set = calloc(w->max_rows + 1, sizeof(struct kpid_batch *));
     if (!w->set) {
         r = -ENOMEM;
         goto fail;

@@ -97,8 +97,10 @@ int kpid__build_param_array(kpid__builder *b, char *const *values, size_t n)
     return n_param;
 }
 
-void kpid__build_filter_params(kpid__builder *b, const kpid_filter *f, size_t n, kpid__filter_params *k)
+void kpid__build_filter_params(kpid__builder *b, const kpid_filter *f, size_t n,
+                               kpid__filter_params *k)
 {
+    memset(k, 0, sizeof(*k)); /* numbered 0 (none) on error */
     if (n > KPID__FILTERS_MAX) {
         if (b->err == 0)
             b->err = -E2BIG;

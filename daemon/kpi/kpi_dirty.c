@@ -134,7 +134,7 @@ int kpid_changes_load(PGconn *conn, const char *prev, const char *now, int64_t *
     if ((r = changes_exec(conn, "TRUNCATE kpid_changed", ret_error)) < 0 ||
         (r = kpid_pg_query(conn, SQL_CHANGED_LOAD, 2, params, &res, "changes", ret_error)) < 0)
         return r;
-    *ret_n = strtoll(PQcmdTuples(res), NULL, 10);
+    *ret_n = kpid_pg_cmd_rows(res);
     PQclear(res);
     /* The rules join it with kpid.event: the planner should know its size. */
     if (*ret_n > 0 && (r = changes_exec(conn, "ANALYZE kpid_changed", ret_error)) < 0)

@@ -47,7 +47,7 @@ int kpid_kpi_hash(const kpid_kpi *kpi, const kpid_sql *sql, char out[65])
     EVP_MD_CTX_free(ctx);
     if (!ok || md_len != 32)
         return -EIO;
-    for (unsigned i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
@@ -139,7 +139,7 @@ static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t horizon_ms, char 
     bool drill;
     int r;
 
-    if ((r = kpid_kpi_compile(kpi, &sql)) < 0)
+    if (kpid_kpi_compile(kpi, &sql) < 0)
         return kpid_pg_fail(ret_error, kpi->id, "cannot compile");
     /* -ENOTSUP: a KPI without drill-down (sql) is synced without it. */
     r = kpid_kpi_compile_members(kpi, &members);
@@ -148,8 +148,8 @@ static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t horizon_ms, char 
         kpid_sql_clear(&sql);
         return kpid_pg_fail(ret_error, kpi->id, "cannot compile its members statement");
     }
-    if ((r = kpid_kpi_hash(kpi, &sql, hash)) < 0 ||
-        (r = definition_json(kpi, &sql, drill ? &members : NULL, &bands, &def)) < 0) {
+    if (kpid_kpi_hash(kpi, &sql, hash) < 0 ||
+        definition_json(kpi, &sql, drill ? &members : NULL, &bands, &def) < 0) {
         kpid_sql_clear(&sql);
         kpid_sql_clear(&members);
         return kpid_pg_fail(ret_error, kpi->id, "out of memory");
@@ -307,7 +307,7 @@ int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi
                    r < 0 && !*ret_error ? "out of memory" : *ret_error);
         return r;
     }
-    if ((r = kpid_kpi_compile(kpi, &sql)) < 0 || (r = wrap_insert(&sql, &stmt)) < 0) {
+    if (kpid_kpi_compile(kpi, &sql) < 0 || wrap_insert(&sql, &stmt) < 0) {
         r = kpid_pg_fail(ret_error, kpi->id, "cannot compile");
         goto out;
     }
@@ -330,7 +330,7 @@ int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi
         r = kpid_pg_fail(ret_error, kpi->id, kpid_pg_error_line(conn, res));
         goto rollback;
     }
-    written = atoi(PQcmdTuples(res));
+    written = (int)kpid_pg_cmd_rows(res);
     if ((r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, kpi->id, ret_error)) < 0)
         goto out;
     *ret_written = written;

@@ -331,7 +331,7 @@ static int split_rows(const PGresult *res, int n_cols, const kpid_kpi *kpi, rows
         return failf(ret_error, kpi, "out of memory");
     t->n_cols = n_cols;
     for (int i = 0; i < n; i++) {
-        int r = kpid_pg_record_split(PQgetvalue(res, i, 0), n_cols, t->cells + i * n_cols);
+        int r = kpid_pg_record_split(PQgetvalue(res, i, 0), n_cols, t->cells + (size_t)i * (size_t)n_cols);
         if (r == -ENOMEM)
             return failf(ret_error, kpi, "out of memory");
         if (r < 0)
@@ -479,7 +479,7 @@ static int write_rows(PGconn *conn, const kpid_kpi *kpi, const char *start, cons
                            partial ? "true" : "false"};
         PGresult *ins = PQexecParams(conn, insert, 9, types, p, NULL, NULL, 0);
         if (PQresultStatus(ins) == PGRES_COMMAND_OK)
-            written += atoi(PQcmdTuples(ins));
+            written += (int)kpid_pg_cmd_rows(ins);
         else
             r = failf(ret_error, kpi, "%s", kpid_pg_error_line(conn, ins));
         PQclear(ins);

@@ -1,7 +1,6 @@
 #include "kpi/period.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,17 +19,10 @@ static const struct {
 
 /* ---- parsing ----------------------------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen > 0)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+/* Writes a message into err (errlen bytes) when the caller asked for one. An expression
+ * macro, not a variadic function: clang-analyzer misreads the va_list of those. */
+#define SETERR(err, errlen, ...)                                                               \
+    ((err) && (errlen) > 0 ? (void)snprintf((err), (errlen), __VA_ARGS__) : (void)0)
 
 /* A printable copy of s for messages, at most 48 characters. */
 static const char *quote(const char *s, char out[56])
@@ -59,7 +51,7 @@ static int parse_rolling(const char *text, const char *p, kpid_period_spec *ret,
     static const struct {
         char unit;
         int64_t seconds;
-    } units[] = {{'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+    } units[] = {{'m', 60}, {'h', 3600}, {'d', 86400}, {'w', (int64_t)7 * 86400}};
     int64_t n = 0;
     char q[56], q2[56];
 
@@ -74,7 +66,7 @@ static int parse_rolling(const char *text, const char *p, kpid_period_spec *ret,
     if (!p[0])
         goto syntax;
     if (p[1]) {
-        seterr(err, errlen, "rolling window \"%s\": unknown unit \"%s\" (expected m, h, d or w)",
+        SETERR(err, errlen, "rolling window \"%s\": unknown unit \"%s\" (expected m, h, d or w)",
                quote(text, q), quote(p, q2));
         return -EINVAL;
     }
@@ -82,22 +74,22 @@ static int parse_rolling(const char *text, const char *p, kpid_period_spec *ret,
         if ((*p | 0x20) != units[i].unit)
             continue;
         if (n == 0) {
-            seterr(err, errlen, "rolling window \"%s\" is empty", quote(text, q));
+            SETERR(err, errlen, "rolling window \"%s\" is empty", quote(text, q));
             return -EINVAL;
         }
         if (n > KPID_PERIOD_ROLLING_MAX_S / units[i].seconds) {
-            seterr(err, errlen, "rolling window \"%s\" is longer than 100 years",
+            SETERR(err, errlen, "rolling window \"%s\" is longer than 100 years",
                    quote(text, q));
             return -EINVAL;
         }
         *ret = (kpid_period_spec){.kind = KPID_PERIOD_ROLLING, .seconds = n * units[i].seconds};
         return 0;
     }
-    seterr(err, errlen, "rolling window \"%s\": unknown unit \"%s\" (expected m, h, d or w)",
+    SETERR(err, errlen, "rolling window \"%s\": unknown unit \"%s\" (expected m, h, d or w)",
            quote(text, q), quote(p, q2));
     return -EINVAL;
 syntax:
-    seterr(err, errlen, "rolling window \"%s\": expected \"last N\" and a unit m, h, d or w, "
+    SETERR(err, errlen, "rolling window \"%s\": expected \"last N\" and a unit m, h, d or w, "
            "as in \"last 24h\"", quote(text, q));
     return -EINVAL;
 }
@@ -109,7 +101,7 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
     char q[56], q2[56];
 
     if (!*text) {
-        seterr(err, errlen, "empty period");
+        SETERR(err, errlen, "empty period");
         return -EINVAL;
     }
     if (strncasecmp(text, "last", 4) == 0 && (!text[4] || is_blank(text[4])))
@@ -129,7 +121,7 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
                                           .first_month = 1};
                 return 0;
             }
-        seterr(err, errlen, "unknown weekday \"%s\" in \"%s\" (expected monday ... sunday)",
+        SETERR(err, errlen, "unknown weekday \"%s\" in \"%s\" (expected monday ... sunday)",
                quote(colon + 1, q), quote(text, q2));
         return -EINVAL;
     }
@@ -137,14 +129,14 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
         const char *p = colon ? colon + 1 : "";
         int m = 0;
         if (!colon) {
-            seterr(err, errlen, "fiscal_year needs its first month, as in \"fiscal_year:4\" "
+            SETERR(err, errlen, "fiscal_year needs its first month, as in \"fiscal_year:4\" "
                    "for a fiscal year starting in April");
             return -EINVAL;
         }
         for (; is_digit(*p) && m <= 12; p++)
             m = m * 10 + (*p - '0');
         if (p == colon + 1 || *p || m < 1 || m > 12) {
-            seterr(err, errlen, "fiscal year first month \"%s\" is not a month number 1-12",
+            SETERR(err, errlen, "fiscal year first month \"%s\" is not a month number 1-12",
                    quote(colon + 1, q));
             return -EINVAL;
         }
@@ -152,7 +144,7 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
                                   .first_month = m};
         return 0;
     }
-    seterr(err, errlen, "unknown period \"%s\" (expected day, week, week:DAY, month, quarter, "
+    SETERR(err, errlen, "unknown period \"%s\" (expected day, week, week:DAY, month, quarter, "
            "year, fiscal_year:MONTH or last N followed by m, h, d or w)", quote(text, q));
     return -EINVAL;
 }
@@ -229,7 +221,7 @@ static int64_t period_shift(const kpid_period_spec *s, int64_t first, int k)
     case KPID_PERIOD_DAY:
         return first + k;
     case KPID_PERIOD_WEEK:
-        return first + 7 * k;
+        return first + 7 * (int64_t)k;
     default:
         month_unit(s, &len, &anchor);
         return month_first_day(month_index(first) + (int64_t)k * len);

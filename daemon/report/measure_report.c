@@ -102,7 +102,7 @@ static json_t *stratum_json(const kpid_mr_input *in, const char *text)
 {
     const kpid_kpi *kpi = in->kpi;
     json_t *parsed = json_loads(text, 0, NULL), *out = json_object();
-    int r = parsed && json_is_object(parsed) && out ? 0 : -1;
+    int r = json_is_object(parsed) && out ? 0 : -1;
 
     if (r == 0 && kpi->n_stratify == 1)
         r = json_object_set_new(out, "value", text_concept(attr_text(parsed, kpi->stratify[0])));

@@ -1,6 +1,7 @@
 #include "warehouse/migrate.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,6 +29,7 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
 {
     const char *msg, *state = NULL;
     PGresult *res;
+    int64_t found;
     int current, applied = 0, r;
 
     *ret_error = NULL;
@@ -52,8 +54,13 @@ int kpid_migrate(PGconn *conn, int *ret_applied, char **ret_error)
         PQclear(res);
         goto out;
     }
-    current = atoi(PQgetvalue(res, 0, 0));
+    r = kpid_pg_int64(PQgetvalue(res, 0, 0), &found);
     PQclear(res);
+    if (r < 0 || found < 0 || found > INT_MAX) {
+        r = kpid_pg_fail(ret_error, "cannot read kpid.schema_version", "not a version number");
+        goto out;
+    }
+    current = (int)found;
 
     if (current > kpid_migrate_latest()) {
         if (asprintf(ret_error,

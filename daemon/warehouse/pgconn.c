@@ -416,3 +416,29 @@ int kpid_pg_query(PGconn *conn, const char *sql, int n, const char *const *param
         PQclear(res);
     return 0;
 }
+
+int kpid_pg_int64(const char *text, int64_t *ret)
+{
+    char *end;
+    long long v;
+
+    if (!text || !*text)
+        return -EINVAL;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (errno != 0 || *end != '\0')
+        return -EINVAL;
+    *ret = (int64_t)v;
+    return 0;
+}
+
+int64_t kpid_pg_cmd_rows(PGresult *res)
+{
+    int64_t n;
+
+    if (kpid_pg_int64(PQcmdTuples(res), &n) < 0 || n < 0)
+        return 0;
+    return n;
+}

@@ -123,4 +123,14 @@ int kpid_pg_fail(char **ret_error, const char *what, const char *msg);
 int kpid_pg_query(PGconn *conn, const char *sql, int n, const char *const *params,
                   PGresult **ret_res, const char *what, char **ret_error);
 
+/*
+ * Parses a decimal integer the warehouse returned as text (a bigint or integer column).
+ * Returns 0 and *ret, -EINVAL when text is not one (empty, or with anything after the
+ * digits) or -ERANGE.
+ */
+int kpid_pg_int64(const char *text, int64_t *ret);
+
+/* The number of rows a command touched (PQcmdTuples of res), 0 when it reports none. */
+int64_t kpid_pg_cmd_rows(PGresult *res);
+
 #endif
