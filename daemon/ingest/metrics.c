@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest/batch.h"
+#include "text/ident.h"
+#include "text/utf8.h"
 
 struct kpid_metric {
     struct kpid_metric *next; /* the registry's list, guarded by its lock */
@@ -81,38 +82,22 @@ kpid_metrics *kpid_metrics_free(kpid_metrics *reg)
 
 /* ---- the rules of a definition ------------------------------------------------------ */
 
-/* [a-zA-Z_][a-zA-Z0-9_]*, 1 to KPID_METRIC_NAME_MAX bytes. */
+/* Metric and label names follow the rule of attribute names: [A-Za-z_][A-Za-z0-9_]{0,62}. */
+_Static_assert(KPID_METRIC_NAME_MAX == KPID_IDENT_ATTR_MAX, "the SDK's metric name length");
+
 static bool name_valid(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > KPID_METRIC_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return false;
-    }
-    return true;
+    return s && kpid_ident_attr_valid(s);
 }
 
 /* Valid UTF-8 of at most max bytes, without control characters, '"' or '\\'. */
 static bool text_valid(const char *s, size_t max)
 {
     size_t n = strlen(s);
+    unsigned cp;
 
-    if (n > max || !kpid_utf8_valid(s, n))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-            return false;
-        /* C1 controls: U+0080..U+009F, encoded C2 80..C2 9F. */
-        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0)
-            return false;
-    }
-    return true;
+    return n <= max && kpid_utf8_valid(s, n) && kpid_utf8_find_control(s, n, &cp) < 0 &&
+           !strpbrk(s, "\"\\");
 }
 
 /* Why def breaks the SDK's rules, or NULL. */
@@ -122,7 +107,7 @@ static const char *def_invalid(const kpid_metric_def *def)
         def->type != KPID_METRIC_HISTOGRAM)
         return "unknown type";
     if (!name_valid(def->name))
-        return "the name is not [a-zA-Z_][a-zA-Z0-9_]* of at most 64 bytes";
+        return "the name is not [a-zA-Z_][a-zA-Z0-9_]* of at most 63 bytes";
     if (strncmp(def->name, "kpid_", 5) == 0)
         return "names starting with kpid_ are the daemon's";
     if (def->help && !text_valid(def->help, KPID_METRIC_HELP_MAX))
@@ -135,7 +120,7 @@ static const char *def_invalid(const kpid_metric_def *def)
     for (size_t i = 0; i < def->n_labels; i++) {
         const kpid_metric_label *l = &def->labels[i];
         if (!name_valid(l->name))
-            return "a label name is not [a-zA-Z_][a-zA-Z0-9_]* of at most 64 bytes";
+            return "a label name is not [a-zA-Z_][a-zA-Z0-9_]* of at most 63 bytes";
         if (strcmp(l->name, "source") == 0 || strcmp(l->name, "le") == 0 ||
             strncmp(l->name, "__", 2) == 0)
             return "the label names source, le and __* are reserved";

@@ -145,7 +145,7 @@ enum kpid_metric_type {
 };
 
 /* Limits of typed metrics (since ABI 1.2). */
-#define KPID_METRIC_NAME_MAX 64         /* bytes of a metric or label name */
+#define KPID_METRIC_NAME_MAX 63         /* bytes of a metric or label name */
 #define KPID_METRIC_HELP_MAX 256        /* bytes of a help text */
 #define KPID_METRIC_LABELS_MAX 4        /* labels of one metric */
 #define KPID_METRIC_LABEL_VALUE_MAX 128 /* bytes of a label value */
