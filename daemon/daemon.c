@@ -18,7 +18,7 @@ struct kpid_daemon {
     const kpid_config *cfg;
     kpid_queue *queue;
     kpid_writer *writer;
-    kpid_source **sources; /* cfg->n_sources entries; NULL where not started */
+    kpid_source **sources;     /* cfg->n_sources entries; NULL where not started */
     kpid_scheduler *scheduler; /* NULL with --once: main evaluates then */
 };
 
@@ -198,8 +198,7 @@ void kpid_daemon_status(kpid_daemon *d, double events_per_s, char *out, size_t c
     kpid_queue_depth(d->queue, &items, &events, &bytes);
     snprintf(out, cap,
              "events/s=%.0f queue_events=%zu queue_bytes=%zu warehouse=%s%s kpi_runs=%llu",
-             events_per_s, events, bytes, state, waited,
-             (unsigned long long)kpid_scheduler_runs());
+             events_per_s, events, bytes, state, waited, (unsigned long long)kpid_scheduler_runs());
 }
 
 /* Pipelines with a stuck source or scheduler thread, kept reachable until exit (their

@@ -124,45 +124,44 @@ static int prepare_attempt(const kpid_config *cfg, bool migrate_only, const sigs
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: kpid [-c FILE] [--check-config] [--migrate] [--once]\n"
-            "       kpid [-c FILE] --explain KPI_ID\n"
-            "       kpid [-c FILE] backfill --from YYYY-MM-DD --to YYYY-MM-DD [--process ID]\n"
-            "            [--kpi ID]\n"
-            "       kpid [-c FILE] cases --kpi ID --period YYYY-MM-DD [--stratum JSON]\n"
-            "            [--population CODE]\n"
-            "       kpid [-c FILE] measure-report --kpi ID --period YYYY-MM-DD\n"
-            "       kpid --version | --help\n"
-            "\n"
-            "Collects process KPIs from hospital systems into a PostgreSQL warehouse.\n"
-            "\n"
-            "  -c, --config FILE   configuration file (default " KPID_DEFAULT_CONFIG ")\n"
-            "      --check-config  validate the configuration and exit (0, or 78 on errors)\n"
-            "      --migrate       apply warehouse migrations and exit\n"
-            "      --once          run every poll source until it has nothing new, commit,\n"
-            "                      evaluate every process's KPIs once, and exit (for batch\n"
-            "                      jobs and tests)\n"
-            "      --explain KPI   print the SQL a KPI compiles to, with its parameters\n"
-            "  backfill            recompute the KPIs' values of every period between two\n"
-            "                      dates (local midnights in each process's time zone)\n"
-            "  cases               list the cases behind a KPI's value of the period\n"
-            "                      containing a date, per population (TSV)\n"
-            "  measure-report      print a KPI's value of that period as a FHIR R4\n"
-            "                      MeasureReport (JSON)\n"
-            "      --version       print the version and exit\n"
-            "  -h, --help          print this help and exit\n"
-            "\n"
-            "Environment: KPID_PLUGIN_DIR overrides plugin_dir; KPID_LOG_LEVEL overrides\n"
-            "log_level. Exit status: 0 success, 1 failure, 64 usage, 69 warehouse\n"
-            "unreachable (--migrate, --once, commands), 77 the warehouse refuses kpid's\n"
-            "role (authentication, database, privilege), 78 configuration error.\n");
+    fprintf(f, "Usage: kpid [-c FILE] [--check-config] [--migrate] [--once]\n"
+               "       kpid [-c FILE] --explain KPI_ID\n"
+               "       kpid [-c FILE] backfill --from YYYY-MM-DD --to YYYY-MM-DD [--process ID]\n"
+               "            [--kpi ID]\n"
+               "       kpid [-c FILE] cases --kpi ID --period YYYY-MM-DD [--stratum JSON]\n"
+               "            [--population CODE]\n"
+               "       kpid [-c FILE] measure-report --kpi ID --period YYYY-MM-DD\n"
+               "       kpid --version | --help\n"
+               "\n"
+               "Collects process KPIs from hospital systems into a PostgreSQL warehouse.\n"
+               "\n"
+               "  -c, --config FILE   configuration file (default " KPID_DEFAULT_CONFIG ")\n"
+               "      --check-config  validate the configuration and exit (0, or 78 on errors)\n"
+               "      --migrate       apply warehouse migrations and exit\n"
+               "      --once          run every poll source until it has nothing new, commit,\n"
+               "                      evaluate every process's KPIs once, and exit (for batch\n"
+               "                      jobs and tests)\n"
+               "      --explain KPI   print the SQL a KPI compiles to, with its parameters\n"
+               "  backfill            recompute the KPIs' values of every period between two\n"
+               "                      dates (local midnights in each process's time zone)\n"
+               "  cases               list the cases behind a KPI's value of the period\n"
+               "                      containing a date, per population (TSV)\n"
+               "  measure-report      print a KPI's value of that period as a FHIR R4\n"
+               "                      MeasureReport (JSON)\n"
+               "      --version       print the version and exit\n"
+               "  -h, --help          print this help and exit\n"
+               "\n"
+               "Environment: KPID_PLUGIN_DIR overrides plugin_dir; KPID_LOG_LEVEL overrides\n"
+               "log_level. Exit status: 0 success, 1 failure, 64 usage, 69 warehouse\n"
+               "unreachable (--migrate, --once, commands), 77 the warehouse refuses kpid's\n"
+               "role (authentication, database, privilege), 78 configuration error.\n");
 }
 
 typedef struct options {
     const char *config_path;
-    const char *explain;          /* --explain KPI_ID */
+    const char *explain; /* --explain KPI_ID */
     bool check_config, migrate, once;
-    const char *command;          /* backfill, cases, measure-report; options follow */
+    const char *command; /* backfill, cases, measure-report; options follow */
     int sub_argc;
     char **sub_argv;
 } options;
@@ -285,16 +284,16 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_MIGRATE: o->migrate = true; break;
         case OPT_ONCE: o->once = true; break;
         case OPT_EXPLAIN: o->explain = optarg; break;
-        case OPT_VERSION: printf("kpid %s (plugin ABI %d.%d)\n", KPID_VERSION, KPID_ABI_MAJOR,
-                                 KPID_ABI_MINOR);
+        case OPT_VERSION:
+            printf("kpid %s (plugin ABI %d.%d)\n", KPID_VERSION, KPID_ABI_MAJOR, KPID_ABI_MINOR);
             exit(EX_OK);
         case 'h': usage(stdout); exit(EX_OK);
         default: usage(stderr); return -EINVAL;
         }
     }
-    if (optind < argc && (strcmp(argv[optind], "backfill") == 0 ||
-                          strcmp(argv[optind], "cases") == 0 ||
-                          strcmp(argv[optind], "measure-report") == 0)) {
+    if (optind < argc &&
+        (strcmp(argv[optind], "backfill") == 0 || strcmp(argv[optind], "cases") == 0 ||
+         strcmp(argv[optind], "measure-report") == 0)) {
         o->command = argv[optind];
         o->sub_argc = argc - optind;
         o->sub_argv = argv + optind;

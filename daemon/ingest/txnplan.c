@@ -116,7 +116,8 @@ int kpid_plan_mark_stored(kpid_plan *p, const char *source, const char *event_ke
     kpid_buf id = {0};
     int r;
 
-    if ((r = kpid_copy_field(&id, source, strlen(source))) < 0 || (r = kpid_buf_putc(&id, '\t')) < 0 ||
+    if ((r = kpid_copy_field(&id, source, strlen(source))) < 0 ||
+        (r = kpid_buf_putc(&id, '\t')) < 0 ||
         (r = kpid_copy_field(&id, event_key, strlen(event_key))) < 0)
         goto out;
     size_t *slot = find_slot(p, id.data, id.len, kpid_hash(id.data, id.len));

@@ -27,18 +27,18 @@
 struct kpid_batch;
 
 typedef struct kpid_plan_entry {
-    const char *row;   /* the event row, or the op row after "op\tseq\t" */
-    size_t len;        /* including the newline */
-    size_t id_len;     /* "source\tevent_key" at the start of row */
-    uint64_t hash;     /* kpid_hash of the id */
-    bool retract;      /* the last operation is a retraction */
-    bool stored;       /* the key is in kpid.event already */
+    const char *row; /* the event row, or the op row after "op\tseq\t" */
+    size_t len;      /* including the newline */
+    size_t id_len;   /* "source\tevent_key" at the start of row */
+    uint64_t hash;   /* kpid_hash of the id */
+    bool retract;    /* the last operation is a retraction */
+    bool stored;     /* the key is in kpid.event already */
 } kpid_plan_entry;
 
 typedef struct kpid_plan {
     kpid_plan_entry *entries; /* one per distinct key, in first-seen order */
     size_t n, cap;
-    size_t *slots;            /* hash table of entry index + 1; 0 = empty */
+    size_t *slots; /* hash table of entry index + 1; 0 = empty */
     size_t n_slots;
 } kpid_plan;
 

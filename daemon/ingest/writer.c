@@ -39,20 +39,20 @@ struct kpid_writer {
     kpid_queue *q;
     pthread_t thread;
 
-    _Atomic bool stopping;        /* set by kpid_writer_stop: drain, then exit */
-    _Atomic int64_t deadline_us;  /* after stopping: give up on the warehouse then */
+    _Atomic bool stopping;       /* set by kpid_writer_stop: drain, then exit */
+    _Atomic int64_t deadline_us; /* after stopping: give up on the warehouse then */
     _Atomic bool healthy;
-    _Atomic bool role_refused;    /* the warehouse refuses kpid's role (pgconn.h) */
-    _Atomic bool gave_up_refused; /* --once gave up on that */
-    kpid_beat beat;               /* watched (liveness.h): each turn, each wait slice */
+    _Atomic bool role_refused;        /* the warehouse refuses kpid's role (pgconn.h) */
+    _Atomic bool gave_up_refused;     /* --once gave up on that */
+    kpid_beat beat;                   /* watched (liveness.h): each turn, each wait slice */
     _Atomic int64_t waiting_since_us; /* a statement in progress since; 0 = none */
 
     /* Writer thread only. */
-    kpid__writer_txn txn;         /* the connection (txn.conn) and a transaction's steps */
-    bool wait_logged;             /* the statement in progress was logged as blocked */
-    bool canceled;                /* a stop canceled a statement: stop writing */
-    kpid_retry_state state;       /* the warehouse failing: UNAVAILABLE or REFUSED */
-    struct kpid_batch **set;      /* the transaction's batches; a batch weighs at least one
+    kpid__writer_txn txn;    /* the connection (txn.conn) and a transaction's steps */
+    bool wait_logged;        /* the statement in progress was logged as blocked */
+    bool canceled;           /* a stop canceled a statement: stop writing */
+    kpid_retry_state state;  /* the warehouse failing: UNAVAILABLE or REFUSED */
+    struct kpid_batch **set; /* the transaction's batches; a batch weighs at least one
                                      row, so max_rows + 1 places suffice */
 };
 
@@ -74,8 +74,8 @@ static bool statement_waiting(void *arg, PGconn *conn, int64_t waited_us)
         kpid_beat_wait(&w->beat, true); /* asking the warehouse is a wait on it too */
         kpid_pg_describe_wait(w->warehouse, PQbackendPID(conn), why, sizeof(why));
         kpid_beat_wait(&w->beat, false);
-        log_notice("warehouse statement waiting waited=%llds %s",
-                   (long long)(waited_us / 1000000), why);
+        log_notice("warehouse statement waiting waited=%llds %s", (long long)(waited_us / 1000000),
+                   why);
         w->wait_logged = true;
     }
     if (atomic_load(&w->stopping) &&
@@ -97,8 +97,7 @@ static void statement_done(void *arg)
     int64_t since = atomic_exchange(&w->waiting_since_us, 0);
 
     if (w->wait_logged)
-        log_notice("warehouse statement done waited=%.1fs",
-                   (double)(kpid_now_us() - since) / 1e6);
+        log_notice("warehouse statement done waited=%.1fs", (double)(kpid_now_us() - since) / 1e6);
     w->wait_logged = false;
     kpid_beat_now(&w->beat);
 }
@@ -124,8 +123,8 @@ static void backoff_sleep(kpid_writer *w, int64_t us)
  * by kpid's own statement_timeout (or by an administrator) or lock_timeout is not an
  * outage; a refusal of kpid's role is an error an operator must fix.
  */
-static void set_down(kpid_writer *w, const char *what, const kpid__step_error *err,
-                     const char *msg, bool refused)
+static void set_down(kpid_writer *w, const char *what, const kpid__step_error *err, const char *msg,
+                     bool refused)
 {
     const char *state = err && err->state[0] ? err->state : "-";
 
@@ -141,7 +140,8 @@ static void set_down(kpid_writer *w, const char *what, const kpid__step_error *e
         log_warning("warehouse statement canceled step=%s sqlstate=%s error=\"%s\" "
                     "statement_timeout=%lldms hint=\"raise warehouse.statement_timeout if the "
                     "warehouse is merely slow\"; retrying with backoff",
-                    what, state, kpid_log_value(msg), (long long)w->warehouse->statement_timeout_ms);
+                    what, state, kpid_log_value(msg),
+                    (long long)w->warehouse->statement_timeout_ms);
     else if (strcmp(state, "55P03") == 0)
         log_warning("warehouse lock wait timed out step=%s sqlstate=%s error=\"%s\" "
                     "lock_timeout=%lldms; retrying with backoff",
@@ -366,4 +366,3 @@ bool kpid_writer_refused(kpid_writer *w)
 {
     return atomic_load(&w->gave_up_refused);
 }
-

@@ -39,8 +39,8 @@ typedef struct kpid_writer_options {
     const kpid_pg_target *warehouse; /* must outlive the writer */
     int64_t batch_max_rows;
     int64_t flush_interval_ms;
-    int64_t wait_notice_ms;          /* a statement waiting this long is logged */
-    bool once;                       /* --once: give up when the warehouse refuses kpid */
+    int64_t wait_notice_ms; /* a statement waiting this long is logged */
+    bool once;              /* --once: give up when the warehouse refuses kpid */
 } kpid_writer_options;
 
 /* Starts the writer thread on queue q (which must outlive it). Returns 0 or -errno. */

@@ -31,13 +31,13 @@ static const char SQL_STAGE[] =
 
 /* The upsert: the last 'U' per key wins inside the transaction; an unchanged event is
  * not rewritten, so a replay costs reads only and keeps ingested_at. */
-#define UPSERT_TAIL                                                                           \
-    " ON CONFLICT (source, event_key) DO UPDATE SET"                                          \
-    " case_id = EXCLUDED.case_id, subject_id = EXCLUDED.subject_id,"                          \
-    " activity = EXCLUDED.activity, time = EXCLUDED.time, value = EXCLUDED.value,"            \
-    " attrs = EXCLUDED.attrs, origin = EXCLUDED.origin, ingested_at = now()"                  \
-    " WHERE (e.case_id, e.subject_id, e.activity, e.time, e.value, e.attrs, e.origin)"        \
-    " IS DISTINCT FROM (EXCLUDED.case_id, EXCLUDED.subject_id, EXCLUDED.activity,"            \
+#define UPSERT_TAIL                                                                    \
+    " ON CONFLICT (source, event_key) DO UPDATE SET"                                   \
+    " case_id = EXCLUDED.case_id, subject_id = EXCLUDED.subject_id,"                   \
+    " activity = EXCLUDED.activity, time = EXCLUDED.time, value = EXCLUDED.value,"     \
+    " attrs = EXCLUDED.attrs, origin = EXCLUDED.origin, ingested_at = now()"           \
+    " WHERE (e.case_id, e.subject_id, e.activity, e.time, e.value, e.attrs, e.origin)" \
+    " IS DISTINCT FROM (EXCLUDED.case_id, EXCLUDED.subject_id, EXCLUDED.activity,"     \
     " EXCLUDED.time, EXCLUDED.value, EXCLUDED.attrs, EXCLUDED.origin)"
 
 static const char SQL_UPSERT[] =
@@ -99,8 +99,8 @@ static void error_from(kpid__writer_txn *t, PGresult *res, kpid__step_error *err
 
     snprintf(err->state, sizeof(err->state), "%s", s ? s : "");
     if (detail)
-        snprintf(err->message, sizeof(err->message), "%s; %s",
-                 kpid_pg_error_line(t->conn, res), detail);
+        snprintf(err->message, sizeof(err->message), "%s; %s", kpid_pg_error_line(t->conn, res),
+                 detail);
     else
         snprintf(err->message, sizeof(err->message), "%s", kpid_pg_error_line(t->conn, res));
     err->transient = kpid_pg_transient(t->conn, s);
@@ -171,9 +171,9 @@ static int copy_chunks(kpid__writer_txn *t, const char *table, const chunk *chun
 /* A row is refused for good when its data is: data exceptions, integrity, limits. */
 static bool refused_row_error(const kpid__step_error *err)
 {
-    return !err->transient && (strncmp(err->state, "22", 2) == 0 ||
-                               strncmp(err->state, "23", 2) == 0 ||
-                               strncmp(err->state, "54", 2) == 0);
+    return !err->transient &&
+           (strncmp(err->state, "22", 2) == 0 || strncmp(err->state, "23", 2) == 0 ||
+            strncmp(err->state, "54", 2) == 0);
 }
 
 /* The value of the field'th tab-separated field of a COPY row, for locators. */
@@ -339,9 +339,9 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
         if ((r = exec_step(t, "SAVEPOINT kpid_plan", err)) < 0)
             return r;
         memset(err, 0, sizeof(*err));
-        r = t->direct.n ? copy_chunks(t, "kpid.event (" EVENT_COLUMNS ")", t->direct.v,
-                                      t->direct.n, err)
-                        : 0;
+        r = t->direct.n
+                ? copy_chunks(t, "kpid.event (" EVENT_COLUMNS ")", t->direct.v, t->direct.n, err)
+                : 0;
         if (r == 0 && n_staged) {
             if ((r = copy_chunks(t, "kpid_stage", &staged, 1, err)) == 0 &&
                 (r = exec_step(t, SQL_DELETE_KEYS, err)) == 0)
@@ -451,7 +451,8 @@ static int close_array(kpid_buf *body)
 }
 
 /* Writes the state puts of the set's batches, in set order, into kpid.source_state. */
-static int store_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n, kpid__step_error *err)
+static int store_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                       kpid__step_error *err)
 {
     kpid_buf body[3] = {{0}}; /* sources, keys, values */
     bool any = false;
@@ -485,7 +486,8 @@ static int store_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n, k
 }
 
 /* Stores the newest cursor of each source in the set. */
-static int store_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n, kpid__step_error *err)
+static int store_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                         kpid__step_error *err)
 {
     for (size_t i = n; i-- > 0;) {
         const char *params[2];

@@ -31,16 +31,16 @@ typedef struct kpid__step_error {
 } kpid__step_error;
 
 typedef struct kpid__writer_txn {
-    PGconn *conn;                 /* the writer's connection; NULL while it has none */
-    kpid_pg_waiter waiter;        /* watches every statement */
-    void (*done)(void *arg);      /* a watched statement has its answer; arg: waiter.arg */
-    kpid_buf refused;             /* rows PostgreSQL refused, as kpid_stage_rejected rows */
-    kpid_buf stage;               /* rows for kpid_stage */
-    kpid_spans direct;            /* rows for kpid.event: the batches' own bytes */
-    kpid_buf keys;                /* keys for kpid_keys, the probe */
+    PGconn *conn;            /* the writer's connection; NULL while it has none */
+    kpid_pg_waiter waiter;   /* watches every statement */
+    void (*done)(void *arg); /* a watched statement has its answer; arg: waiter.arg */
+    kpid_buf refused;        /* rows PostgreSQL refused, as kpid_stage_rejected rows */
+    kpid_buf stage;          /* rows for kpid_stage */
+    kpid_spans direct;       /* rows for kpid.event: the batches' own bytes */
+    kpid_buf keys;           /* keys for kpid_keys, the probe */
     kpid_plan plan;
-    kpid_bloom committed_keys;    /* keys this writer committed, to predict corrections */
-    unsigned probe_txns;          /* transactions that probe before their COPY */
+    kpid_bloom committed_keys; /* keys this writer committed, to predict corrections */
+    unsigned probe_txns;       /* transactions that probe before their COPY */
 } kpid__writer_txn;
 
 /*

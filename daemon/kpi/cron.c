@@ -14,24 +14,22 @@ typedef struct cron_field {
     const char *const *names; /* names[i] is value min + i; NULL: numbers only */
 } cron_field;
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                          "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
 static const cron_field fields[6] = {
     {"second", 0, 59, NULL}, /* only in the 6-field form */
-    {"minute", 0, 59, NULL},
-    {"hour", 0, 23, NULL},
-    {"day of month", 1, 31, NULL},
-    {"month", 1, 12, month_names},
+    {"minute", 0, 59, NULL},          {"hour", 0, 23, NULL},
+    {"day of month", 1, 31, NULL},    {"month", 1, 12, month_names},
     {"day of week", 0, 7, day_names}, /* 7 is Sunday again */
 };
 
 static const struct {
     const char *name, *expr;
 } macros[] = {
-    {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-    {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+    {"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
     {"@annually", "0 0 1 1 *"},
 };
 
@@ -54,7 +52,7 @@ static bool is_digit(char c)
 
 /* Writes a message into err (errlen bytes) when the caller asked for one. An expression
  * macro, not a variadic function: clang-analyzer misreads the va_list of those. */
-#define SETERR(err, errlen, ...)                                                               \
+#define SETERR(err, errlen, ...) \
     ((err) && (errlen) > 0 ? (void)snprintf((err), (errlen), __VA_ARGS__) : (void)0)
 
 /* A printable copy of [b, e) for messages, at most 32 characters. */
@@ -69,15 +67,14 @@ static const char *quote(const char *b, const char *e, char out[40])
 
 typedef struct field_parser {
     const cron_field *f;
-    int no;       /* 1-5 */
+    int no; /* 1-5 */
     const char *p, *e;
     char *err;
     size_t errlen;
 } field_parser;
 
-#define FIELD_FAIL(fp, fmt, ...)                                                                \
-    (SETERR((fp)->err, (fp)->errlen, "field %d (%s): " fmt, (fp)->no, (fp)->f->name,           \
-            __VA_ARGS__),                                                                       \
+#define FIELD_FAIL(fp, fmt, ...)                                                                   \
+    (SETERR((fp)->err, (fp)->errlen, "field %d (%s): " fmt, (fp)->no, (fp)->f->name, __VA_ARGS__), \
      -EINVAL)
 
 /* A number: its digits, capped so that huge ones stay out of range without overflow. */
@@ -158,8 +155,7 @@ static int parse_element(field_parser *fp, uint64_t *bits)
             return FIELD_FAIL(fp, "%s", "missing step after \"/\"");
         parse_number(fp, &step, &b);
         if (step < 1 || step > fp->f->max)
-            return FIELD_FAIL(fp, "step %s is out of range 1-%d", quote(b, fp->p, q),
-                              fp->f->max);
+            return FIELD_FAIL(fp, "step %s is out of range 1-%d", quote(b, fp->p, q), fp->f->max);
         if (!star && !range)
             hi = fp->f->max; /* "5/10" is "5-max/10" */
     }
@@ -313,8 +309,8 @@ static void put_list_item(char *out, size_t size, size_t *len, int i, int n, con
 int kpid_cron_check(const kpid_cron *c, char *err, size_t errlen)
 {
     static const char *const month_full[13] = {
-        "", "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December"};
+        "",     "January", "February",  "March",   "April",    "May",     "June",
+        "July", "August",  "September", "October", "November", "December"};
     char months[128] = "", days[64] = "";
     size_t ml = 0, dl = 0;
     int n_months = 0, n_days = 0, i;
@@ -459,8 +455,11 @@ static int next_minute_firing(const kpid_cron *c, const kpid_tz *tz, int64_t aft
         kpid_civil l;
         if ((r = next_match(c, &w, last_year)) < 0)
             return r;
-        l = (kpid_civil){.year = (int)w.year, .month = w.month, .day = w.day,
-                         .hour = w.hour, .minute = w.minute};
+        l = (kpid_civil){.year = (int)w.year,
+                         .month = w.month,
+                         .day = w.day,
+                         .hour = w.hour,
+                         .minute = w.minute};
         if ((r = kpid_tz_from_local(tz, &l, 0, &t, NULL)) < 0)
             return r;
         if (t > after_utc_s) {
@@ -471,8 +470,7 @@ static int next_minute_firing(const kpid_cron *c, const kpid_tz *tz, int64_t aft
     }
 }
 
-int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s,
-                   int64_t *ret_utc_s)
+int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s, int64_t *ret_utc_s)
 {
     int64_t minute, first;
     int r;

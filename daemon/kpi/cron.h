@@ -107,7 +107,6 @@ bool kpid_cron_matches(const kpid_cron *c, const kpid_civil *local);
  * within 400 years; the search is bounded by that (in practice the longest wait is 40
  * years: February 29th on a given weekday, across 2100).
  */
-int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s,
-                   int64_t *ret_utc_s);
+int kpid_cron_next(const kpid_cron *c, const kpid_tz *tz, int64_t after_utc_s, int64_t *ret_utc_s);
 
 #endif

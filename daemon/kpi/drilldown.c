@@ -18,8 +18,9 @@
  * (text[]) and %2$zu the query's own extra parameter, both after the KPI's.
  */
 #define MEMBERS_HEAD "(SELECT c.code, m.stratum, m.case_id, m.subject_id FROM ("
-#define MEMBERS_TAIL ") m CROSS JOIN LATERAL unnest($%1$zu::text[]) AS c (code)" \
-                     " WHERE (to_jsonb(m) ->> c.code)::boolean) x"
+#define MEMBERS_TAIL                                            \
+    ") m CROSS JOIN LATERAL unnest($%1$zu::text[]) AS c (code)" \
+    " WHERE (to_jsonb(m) ->> c.code)::boolean) x"
 
 bool kpid_drilldown_has_population(const kpid_kpi *kpi, const char *code)
 {
@@ -133,14 +134,13 @@ int kpid_drilldown_counts(PGconn *conn, const kpid_kpi *kpi, const kpid_interval
 {
     /* A population's count is its members (events or cases, as the type says), as the
      * value counts them: a case with two arriving events is two members of a count. */
-    return run(conn, kpi, iv, NULL,
-               "WITH x AS (SELECT * FROM " MEMBERS_HEAD,
+    return run(conn, kpi, iv, NULL, "WITH x AS (SELECT * FROM " MEMBERS_HEAD,
                MEMBERS_TAIL ")"
-               " SELECT code AS population, '{}' AS stratum, count(*) AS count FROM x"
-               " GROUP BY code"
-               " UNION ALL"
-               " SELECT code, stratum::text, count(*) FROM x"
-               " WHERE stratum <> '{}'::jsonb GROUP BY code, stratum"
-               " ORDER BY 2, 1",
+                            " SELECT code AS population, '{}' AS stratum, count(*) AS count FROM x"
+                            " GROUP BY code"
+                            " UNION ALL"
+                            " SELECT code, stratum::text, count(*) FROM x"
+                            " WHERE stratum <> '{}'::jsonb GROUP BY code, stratum"
+                            " ORDER BY 2, 1",
                NULL, ret_res, ret_error);
 }

@@ -37,7 +37,8 @@ static const char SQL_CREATE_OPEN[] =
     " WHERE activity = %L AND case_id IS NOT NULL', $1::text, $2::text)";
 static const char SQL_CREATE_ALL[] =
     "SELECT format('CREATE INDEX CONCURRENTLY %I ON kpid.event (activity, time)', $1::text)";
-static const char SQL_DROP[] = "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS kpid.%I', $1::text)";
+static const char SQL_DROP[] =
+    "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS kpid.%I', $1::text)";
 
 static void add_condition(const kpid_condition *c,
                           void (*fn)(void *, kpid_index_kind, const char *), void *arg)
@@ -47,16 +48,11 @@ static void add_condition(const kpid_condition *c,
 }
 
 void kpid_kpi_indexes(const kpid_kpi *kpi,
-                      void (*fn)(void *arg, kpid_index_kind kind, const char *activity),
-                      void *arg)
+                      void (*fn)(void *arg, kpid_index_kind kind, const char *activity), void *arg)
 {
     switch (kpi->type) {
-    case KPID_KPI_COUNT:
-        fn(arg, KPID_INDEX_TIME, kpi->u.count.activity);
-        break;
-    case KPID_KPI_VALUE:
-        fn(arg, KPID_INDEX_TIME, kpi->u.value.activity);
-        break;
+    case KPID_KPI_COUNT: fn(arg, KPID_INDEX_TIME, kpi->u.count.activity); break;
+    case KPID_KPI_VALUE: fn(arg, KPID_INDEX_TIME, kpi->u.value.activity); break;
     case KPID_KPI_DURATION:
         /* The anchors; the case's first `from` (no earlier one), the first `to` after it. */
         fn(arg, KPID_INDEX_TIME, kpi->u.duration.from);
@@ -90,11 +86,8 @@ void kpid_kpi_indexes(const kpid_kpi *kpi,
             fn(arg, KPID_INDEX_SUBJECT, pop[KPID_POP_INITIAL].activity);
         break;
     }
-    case KPID_KPI_SQL:
-        fn(arg, KPID_INDEX_ALL, NULL);
-        break;
-    case KPID_KPI_RATIO:
-        break;
+    case KPID_KPI_SQL: fn(arg, KPID_INDEX_ALL, NULL); break;
+    case KPID_KPI_RATIO: break;
     }
 }
 
@@ -143,8 +136,8 @@ void kpid_index_name(kpid_index_kind kind, const char *activity, char name[KPID_
 typedef struct wanted {
     char name[KPID_INDEX_NAME_SIZE];
     kpid_index_kind kind;
-    const char *activity;   /* the model's */
-    bool exists;            /* valid in the warehouse */
+    const char *activity; /* the model's */
+    bool exists;          /* valid in the warehouse */
 } wanted;
 
 typedef struct wanted_set {
@@ -240,8 +233,8 @@ static int create_index(PGconn *conn, const wanted *w, char **ret_error)
         r = run_ddl(conn, SQL_CREATE_ALL, 1, params, what, ret_error);
     } else if (w->kind == KPID_INDEX_TIME || w->kind == KPID_INDEX_OPEN) {
         const char *params[] = {w->name, w->activity};
-        r = run_ddl(conn, w->kind == KPID_INDEX_TIME ? SQL_CREATE_TIME : SQL_CREATE_OPEN, 2,
-                    params, what, ret_error);
+        r = run_ddl(conn, w->kind == KPID_INDEX_TIME ? SQL_CREATE_TIME : SQL_CREATE_OPEN, 2, params,
+                    what, ret_error);
     } else {
         const char *params[] = {w->name, w->kind == KPID_INDEX_CASE ? "case_id" : "subject_id",
                                 w->activity};

@@ -37,8 +37,7 @@ typedef enum kpid_index_kind {
  * values); an sql KPI reads KPID_INDEX_ALL (activity NULL).
  */
 void kpid_kpi_indexes(const kpid_kpi *kpi,
-                      void (*fn)(void *arg, kpid_index_kind kind, const char *activity),
-                      void *arg);
+                      void (*fn)(void *arg, kpid_index_kind kind, const char *activity), void *arg);
 
 /*
  * The index's name: "ev_time_", "ev_open_", "ev_case_" or "ev_subject_" and the activity in lower

@@ -108,14 +108,15 @@ void kpid__build_filter_params(kpid__builder *b, const kpid_filter *f, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         k->attr[i] = kpid__build_param(b, f[i].attr);
-        k->values[i] = f[i].op == KPID_FILTER_EQUALS ? kpid__build_param(b, f[i].values[0])
-                                                     : kpid__build_param_array(b, f[i].values, f[i].n_values);
+        k->values[i] = f[i].op == KPID_FILTER_EQUALS
+                           ? kpid__build_param(b, f[i].values[0])
+                           : kpid__build_param_array(b, f[i].values, f[i].n_values);
     }
 }
 
 /* AND-ed attribute filters on the event alias, with the parameters of k. */
 void kpid__build_filter_conds(kpid__builder *b, const char *alias, const kpid_filter *f, size_t n,
-                             const kpid__filter_params *k)
+                              const kpid__filter_params *k)
 {
     for (size_t i = 0; i < n && i < KPID__FILTERS_MAX; i++) {
         switch (f[i].op) {
@@ -123,11 +124,13 @@ void kpid__build_filter_conds(kpid__builder *b, const char *alias, const kpid_fi
             kpid__build_putf(b, " AND %s.attrs ->> $%d = $%d", alias, k->attr[i], k->values[i]);
             break;
         case KPID_FILTER_IN:
-            kpid__build_putf(b, " AND %s.attrs ->> $%d = ANY ($%d::text[])", alias, k->attr[i], k->values[i]);
+            kpid__build_putf(b, " AND %s.attrs ->> $%d = ANY ($%d::text[])", alias, k->attr[i],
+                             k->values[i]);
             break;
         case KPID_FILTER_NOT_IN:
-            kpid__build_putf(b, " AND (%s.attrs ->> $%d IS NULL OR NOT %s.attrs ->> $%d = ANY ($%d::text[]))",
-                 alias, k->attr[i], alias, k->attr[i], k->values[i]);
+            kpid__build_putf(
+                b, " AND (%s.attrs ->> $%d IS NULL OR NOT %s.attrs ->> $%d = ANY ($%d::text[]))",
+                alias, k->attr[i], alias, k->attr[i], k->values[i]);
             break;
         }
     }
@@ -185,8 +188,8 @@ void kpid__build_group_by(kpid__builder *b, const kpid_kpi *kpi)
 /* The anchor events: of activity, in the period [$1, $2), passing the KPI's filters. */
 void kpid__build_anchor(kpid__builder *b, const kpid_kpi *kpi, int activity)
 {
-    kpid__build_putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2",
-         activity);
+    kpid__build_putf(
+        b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2", activity);
     kpid__build_filters(b, "e", kpi->filters, kpi->n_filters);
 }
 
@@ -199,29 +202,33 @@ void kpid__build_anchor(kpid__builder *b, const kpid_kpi *kpi, int activity)
 void kpid__build_first_of_case(kpid__builder *b, int activity, const char *null_from)
 {
     if (null_from)
-        kpid__build_putf(b, " AND (e.case_id IS NULL AND e.time >= %s OR e.case_id IS NOT NULL AND", null_from);
+        kpid__build_putf(b, " AND (e.case_id IS NULL AND e.time >= %s OR e.case_id IS NOT NULL AND",
+                         null_from);
     else
         kpid__build_put(b, " AND (e.case_id IS NULL OR");
     /* OFFSET 0 keeps this a probe of the (case_id, activity, time) index per anchor:
      * as an anti-join the planner would hash every event of the activity ever stored. */
-    kpid__build_putf(b, " NOT EXISTS (SELECT 1 FROM kpid.event p"
-            " WHERE p.case_id = e.case_id AND p.activity = $%d"
-            " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key) OFFSET 0))",
-         activity);
+    kpid__build_putf(
+        b,
+        " NOT EXISTS (SELECT 1 FROM kpid.event p"
+        " WHERE p.case_id = e.case_id AND p.activity = $%d"
+        " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key) OFFSET 0))",
+        activity);
 }
 
 /* The time of the case's first event of activity at or after e's. */
 void kpid__build_first_after(kpid__builder *b, int activity)
 {
-    kpid__build_putf(b, "(SELECT min(t.time) FROM kpid.event t WHERE t.case_id = e.case_id"
-            " AND t.activity = $%d AND t.time >= e.time)",
-         activity);
+    kpid__build_putf(b,
+                     "(SELECT min(t.time) FROM kpid.event t WHERE t.case_id = e.case_id"
+                     " AND t.activity = $%d AND t.time >= e.time)",
+                     activity);
 }
 
 /* An aggregate of column col for avg, median, pNN, min, max, sum, over the rows where
  * filter holds (NULL: all). A sum over no value is 0 (a total); the others are NULL. */
 void kpid__build_aggregate(kpid__builder *b, kpid_statistic st, int percentile, const char *col,
-                          const char *filter)
+                           const char *filter)
 {
     switch (st) {
     case KPID_STAT_AVG: kpid__build_putf(b, "avg(%s)", col); break;
@@ -231,7 +238,7 @@ void kpid__build_aggregate(kpid__builder *b, kpid_statistic st, int percentile, 
     case KPID_STAT_MEDIAN:
     case KPID_STAT_PERCENTILE:
         kpid__build_putf(b, "percentile_cont($%d::float8) WITHIN GROUP (ORDER BY %s)",
-             kpid__build_param_double(b, (double)percentile / 100.0), col);
+                         kpid__build_param_double(b, (double)percentile / 100.0), col);
         break;
     default:
         if (b->err == 0)
@@ -259,17 +266,18 @@ double kpid__build_unit_seconds(const char *unit)
 /* [NOT] EXISTS (an event of the condition linked to the anchor e). */
 void kpid__build_condition(kpid__builder *b, const kpid_condition *c)
 {
-    kpid__build_putf(b, "%sEXISTS (SELECT 1 FROM kpid.event x WHERE x.activity = $%d", c->negate ? "NOT " : "",
-         kpid__build_param(b, c->activity));
+    kpid__build_putf(b, "%sEXISTS (SELECT 1 FROM kpid.event x WHERE x.activity = $%d",
+                     c->negate ? "NOT " : "", kpid__build_param(b, c->activity));
     if (c->link == KPID_LINK_CASE) {
         kpid__build_put(b, " AND x.case_id = e.case_id");
         if (c->within_ms > 0)
             kpid__build_putf(b, " AND x.time >= e.time AND x.time <= e.time + $%d::interval",
-                 kpid__build_param_interval(b, c->within_ms));
+                             kpid__build_param_interval(b, c->within_ms));
     } else {
         kpid__build_put(b, " AND x.subject_id = e.subject_id AND x.time > e.time");
         if (c->within_ms > 0)
-            kpid__build_putf(b, " AND x.time <= e.time + $%d::interval", kpid__build_param_interval(b, c->within_ms));
+            kpid__build_putf(b, " AND x.time <= e.time + $%d::interval",
+                             kpid__build_param_interval(b, c->within_ms));
     }
     kpid__build_filters(b, "x", c->filters, c->n_filters);
     kpid__build_put(b, ")");

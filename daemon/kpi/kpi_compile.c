@@ -50,9 +50,11 @@ static void compile_count(kpid__builder *b, const kpid_kpi *kpi)
     kpid__build_strata_keys(b, kpi, keys);
     kpid__build_put(b, "SELECT ");
     kpid__build_stratum_expr(b, kpi, keys);
-    kpid__build_putf(b, ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-            " count(*) AS n, NULL::bigint AS excluded_incomplete FROM ",
-         agg[kpi->u.count.count]);
+    kpid__build_putf(
+        b,
+        ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+        " count(*) AS n, NULL::bigint AS excluded_incomplete FROM ",
+        agg[kpi->u.count.count]);
     kpid__members_count(b, kpi, keys);
     kpid__build_group_by(b, kpi);
 }
@@ -69,7 +71,7 @@ static void compile_value(kpid__builder *b, const kpid_kpi *kpi)
     kpid__build_put(b, ", ");
     kpid__build_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v", NULL);
     kpid__build_put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-           " count(v) AS n, NULL::bigint AS excluded_incomplete FROM ");
+                       " count(v) AS n, NULL::bigint AS excluded_incomplete FROM ");
     kpid__members_value(b, kpi, keys);
     kpid__build_group_by(b, kpi);
 }
@@ -84,15 +86,17 @@ static void compile_duration(kpid__builder *b, const kpid_kpi *kpi)
     if (kpi->u.duration.statistic == KPID_STAT_WITHIN)
         /* The share of the period's cases that ended within the limit. */
         kpid__build_put(b, ", (count(*) FILTER (WHERE ok AND NOT inc))::float8"
-               " / NULLIF(count(*) FILTER (WHERE NOT inc), 0) AS value,"
-               " (count(*) FILTER (WHERE ok AND NOT inc))::float8 AS numerator,"
-               " (count(*) FILTER (WHERE NOT inc))::float8 AS denominator,"
-               " count(*) FILTER (WHERE NOT inc) AS n");
+                           " / NULLIF(count(*) FILTER (WHERE NOT inc), 0) AS value,"
+                           " (count(*) FILTER (WHERE ok AND NOT inc))::float8 AS numerator,"
+                           " (count(*) FILTER (WHERE NOT inc))::float8 AS denominator,"
+                           " count(*) FILTER (WHERE NOT inc) AS n");
     else {
         kpid__build_put(b, ", ");
-        kpid__build_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d", "NOT inc");
-        kpid__build_put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
-               " count(d) FILTER (WHERE NOT inc) AS n");
+        kpid__build_aggregate(b, kpi->u.duration.statistic, kpi->u.duration.percentile, "d",
+                              "NOT inc");
+        kpid__build_put(b,
+                        "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
+                        " count(d) FILTER (WHERE NOT inc) AS n");
     }
     kpid__build_put(b, ", count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
     kpid__members_duration(b, kpi, keys);
@@ -108,13 +112,14 @@ static void compile_proportion(kpid__builder *b, const kpid_kpi *kpi)
     kpid__build_stratum_expr(b, kpi, keys);
     /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX, over the
      * members that can be followed. */
-    kpid__build_put(b, ", (count(*) FILTER (WHERE NOT inc AND d AND NOT dx AND nm AND NOT nx))::float8"
-           " / NULLIF(count(*) FILTER (WHERE NOT inc AND d AND NOT dx), 0) AS value,"
-           " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx AND nm AND NOT nx))::float8"
-           " AS numerator,"
-           " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx))::float8 AS denominator,"
-           " count(*) FILTER (WHERE NOT inc) AS n,"
-           " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
+    kpid__build_put(b,
+                    ", (count(*) FILTER (WHERE NOT inc AND d AND NOT dx AND nm AND NOT nx))::float8"
+                    " / NULLIF(count(*) FILTER (WHERE NOT inc AND d AND NOT dx), 0) AS value,"
+                    " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx AND nm AND NOT nx))::float8"
+                    " AS numerator,"
+                    " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx))::float8 AS denominator,"
+                    " count(*) FILTER (WHERE NOT inc) AS n,"
+                    " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
     kpid__members_proportion(b, kpi, keys);
     kpid__build_group_by(b, kpi);
 }
@@ -131,23 +136,30 @@ static void compile_census(kpid__builder *b, const kpid_kpi *kpi)
     const char *open = "sum(extract(epoch FROM least(coalesce(c, $2::timestamptz), $2::timestamptz)"
                        " - greatest(o, $1::timestamptz))) FILTER (WHERE NOT inc)";
     if (kpi->u.census.statistic == KPID_STAT_CASE_DAYS)
-        kpid__build_putf(b, ", coalesce(%s, 0)::float8 / 86400 AS value, NULL::float8 AS numerator,"
-                " NULL::float8 AS denominator",
-             open);
+        kpid__build_putf(b,
+                         ", coalesce(%s, 0)::float8 / 86400 AS value, NULL::float8 AS numerator,"
+                         " NULL::float8 AS denominator",
+                         open);
     else if (capacity > 0) {
         int cap = kpid__build_param_double(b, capacity);
-        kpid__build_putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
-                " / $%d::float8 AS value",
-             open, cap);
-        kpid__build_putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
-                " AS numerator, $%d::float8 AS denominator",
-             open, cap);
+        kpid__build_putf(
+            b,
+            ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
+            " / $%d::float8 AS value",
+            open, cap);
+        kpid__build_putf(
+            b,
+            ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
+            " AS numerator, $%d::float8 AS denominator",
+            open, cap);
     } else
-        kpid__build_putf(b, ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
-                " AS value, NULL::float8 AS numerator, NULL::float8 AS denominator",
-             open);
+        kpid__build_putf(
+            b,
+            ", coalesce(%s, 0)::float8 / extract(epoch FROM $2::timestamptz - $1::timestamptz)"
+            " AS value, NULL::float8 AS numerator, NULL::float8 AS denominator",
+            open);
     kpid__build_put(b, ", count(*) FILTER (WHERE NOT inc) AS n,"
-           " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
+                       " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
     kpid__members_census(b, kpi, keys);
     kpid__build_group_by(b, kpi);
 }
@@ -158,14 +170,15 @@ static void compile_ratio(kpid__builder *b, const kpid_kpi *kpi)
     int den = kpid__build_param(b, kpi->u.ratio.denominator);
     int factor = kpid__build_param_double(b, kpi->u.ratio.factor);
 
-    kpid__build_putf(b, "SELECT nv.stratum, nv.value / NULLIF(dv.value, 0) * $%d::float8 AS value,"
-            " nv.value AS numerator, dv.value AS denominator, NULL::bigint AS n,"
-            " NULL::bigint AS excluded_incomplete"
-            " FROM kpid.kpi_value nv JOIN kpid.kpi_value dv"
-            " ON dv.period_start = nv.period_start AND dv.stratum = nv.stratum"
-            " WHERE nv.kpi_id = $%d AND dv.kpi_id = $%d"
-            " AND nv.period_start = $1 AND nv.period_end = $2",
-         factor, num, den);
+    kpid__build_putf(b,
+                     "SELECT nv.stratum, nv.value / NULLIF(dv.value, 0) * $%d::float8 AS value,"
+                     " nv.value AS numerator, dv.value AS denominator, NULL::bigint AS n,"
+                     " NULL::bigint AS excluded_incomplete"
+                     " FROM kpid.kpi_value nv JOIN kpid.kpi_value dv"
+                     " ON dv.period_start = nv.period_start AND dv.stratum = nv.stratum"
+                     " WHERE nv.kpi_id = $%d AND dv.kpi_id = $%d"
+                     " AND nv.period_start = $1 AND nv.period_end = $2",
+                     factor, num, den);
 }
 
 static void compile_sql(kpid__builder *b, const kpid_kpi *kpi)

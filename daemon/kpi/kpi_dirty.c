@@ -11,10 +11,10 @@
 /* Changes: committed after $1 (not visible in it; xids below its xmin are visible in
  * it) and visible in $2 (so below its xmax). Both bounds keep it an index range scan.
  * X is the transaction id as an xid8: kpid.event keeps it as a bigint (migration 11). */
-#define CHANGED_XID(X, LO, HI)                                                                \
-    " " LO " >= pg_snapshot_xmin($1::pg_snapshot)" HI                                        \
-    " AND " LO " < pg_snapshot_xmax($2::pg_snapshot)" HI                                      \
-    " AND NOT pg_visible_in_snapshot(" X ", $1::pg_snapshot)"                                 \
+#define CHANGED_XID(X, LO, HI)                                                     \
+    " " LO " >= pg_snapshot_xmin($1::pg_snapshot)" HI " AND " LO                   \
+    " < pg_snapshot_xmax($2::pg_snapshot)" HI " AND NOT pg_visible_in_snapshot(" X \
+    ", $1::pg_snapshot)"                                                           \
     " AND pg_visible_in_snapshot(" X ", $2::pg_snapshot)"
 #define EVENT_CHANGED CHANGED_XID("ingest_xid::text::xid8", "ingest_xid", "::text::bigint")
 #define EVENT_CHANGE_CHANGED CHANGED_XID("ingest_xid", "ingest_xid", "")
@@ -31,8 +31,7 @@ static const char SQL_CHANGED_KEYS[] = "CREATE INDEX ON kpid_changed (event_key)
 static const char SQL_CHANGED_LOAD[] =
     "INSERT INTO kpid_changed (source, event_key, is_old, case_id, subject_id, activity, time)"
     " SELECT source, event_key, false, case_id, subject_id, activity, time FROM kpid.event"
-    " WHERE" EVENT_CHANGED
-    " UNION ALL"
+    " WHERE" EVENT_CHANGED " UNION ALL"
     " SELECT source, event_key, is_old, case_id, subject_id, activity, time"
     " FROM kpid.event_change WHERE" EVENT_CHANGE_CHANGED;
 
@@ -82,26 +81,30 @@ static const char SQL_PROPORTION[] =
  * versions of those that did. Periods from the earlier opening to the later closing are
  * dirty; up to now when either stay has no closing (the case is or was open).
  */
-#define OLD_STATE(A, EXTRA)                                                                   \
-    "(SELECT min(t) FROM (SELECT e.time AS t FROM kpid.event e WHERE e.case_id = s.case_id"    \
-    " AND e.activity = " A EXTRA " AND NOT EXISTS (SELECT FROM kpid_changed x"                \
-    " WHERE x.event_key = e.event_key AND x.source = e.source)"                                \
-    " UNION ALL SELECT x.time FROM kpid_changed x WHERE x.case_id = s.case_id"                 \
+#define OLD_STATE(A, EXTRA)                                                                 \
+    "(SELECT min(t) FROM (SELECT e.time AS t FROM kpid.event e WHERE e.case_id = s.case_id" \
+    " AND e.activity = " A EXTRA " AND NOT EXISTS (SELECT FROM kpid_changed x"              \
+    " WHERE x.event_key = e.event_key AND x.source = e.source)"                             \
+    " UNION ALL SELECT x.time FROM kpid_changed x WHERE x.case_id = s.case_id"              \
     " AND x.activity = " A " AND x.is_old" EXTRA ") v)"
 static const char SQL_CENSUS[] =
     "SELECT extract(epoch FROM least(o_old, o_new))::float8,"
     " CASE WHEN (o_old IS NOT NULL AND c_old IS NULL) OR (o_new IS NOT NULL AND c_new IS NULL)"
     " THEN NULL ELSE extract(epoch FROM greatest(c_old, c_new))::float8 END"
     " FROM (SELECT s.o_old, s.o_new,"
-    " " OLD_STATE("$2", " AND time >= s.o_old") " AS c_old,"
-    " (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = s.case_id AND e.activity = $2"
-    " AND e.time >= s.o_new) AS c_new"
-    " FROM (SELECT s.case_id, " OLD_STATE("$1", "") " AS o_old,"
-    " (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = s.case_id AND e.activity = $1)"
-    " AS o_new"
-    " FROM (SELECT DISTINCT case_id FROM kpid_changed WHERE case_id IS NOT NULL"
-    " AND activity IN ($1, $2)) s) s) t"
-    " WHERE o_old IS NOT NULL OR o_new IS NOT NULL";
+    " " OLD_STATE(
+        "$2",
+        " AND time >= s.o_old") " AS c_old,"
+                                " (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = s.case_id AND e.activity = $2"
+                                " AND e.time >= s.o_new) AS c_new"
+                                " FROM (SELECT s.case_id, " OLD_STATE(
+                                    "$1",
+                                    "") " AS o_old,"
+                                        " (SELECT min(e.time) FROM kpid.event e WHERE e.case_id = s.case_id AND e.activity = $1)"
+                                        " AS o_new"
+                                        " FROM (SELECT DISTINCT case_id FROM kpid_changed WHERE case_id IS NOT NULL"
+                                        " AND activity IN ($1, $2)) s) s) t"
+                                        " WHERE o_old IS NOT NULL OR o_new IS NOT NULL";
 
 /* sql: the operator's query may read anything; the periods of every changed event. */
 static const char SQL_ANY[] =
@@ -204,8 +207,7 @@ static void condition_array(const kpid_kpi *kpi, kpid_link link, const char *als
         const kpid_condition *c = &kpi->u.proportion.populations[p];
         if (!c->present || c->link != link)
             continue;
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", used > 1 ? "," : "",
-                                 c->activity);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", used > 1 ? "," : "", c->activity);
         if (c->within_ms == 0)
             *unlimited = true;
         else if (c->within_ms > *max_within)
@@ -250,8 +252,8 @@ static int kpi_rows(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set
                         kpi->u.proportion.basis == KPID_BASIS_CASE ? pop : NULL, by_case,
                         sizeof(by_case), &max_within, &unused);
         max_within = 0;
-        condition_array(kpi, KPID_LINK_SUBJECT, NULL, by_subject, sizeof(by_subject),
-                        &max_within, &unlimited);
+        condition_array(kpi, KPID_LINK_SUBJECT, NULL, by_subject, sizeof(by_subject), &max_within,
+                        &unlimited);
         snprintf(within, sizeof(within), "%lld", unlimited ? 0LL : (long long)max_within);
         sql = SQL_PROPORTION;
         params[n++] = kpi->u.proportion.populations[KPID_POP_INITIAL].activity;
@@ -266,11 +268,8 @@ static int kpi_rows(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set
         params[n++] = kpi->u.census.to;
         ranges = true;
         break;
-    case KPID_KPI_SQL:
-        sql = SQL_ANY;
-        break;
-    default:
-        return 0;
+    case KPID_KPI_SQL: sql = SQL_ANY; break;
+    default: return 0;
     }
     if ((r = kpid_pg_query(conn, sql, n, params, &res, kpi->id, ret_error)) < 0)
         return r;
@@ -290,8 +289,8 @@ static int kpi_rows(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set
     return r;
 }
 
-static int collect(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set *s,
-                   int depth, char **ret_error)
+static int collect(PGconn *conn, const kpid_kpi *kpi, int64_t now_s, period_set *s, int depth,
+                   char **ret_error)
 {
     int r;
 

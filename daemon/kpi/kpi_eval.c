@@ -105,18 +105,18 @@ static int definition_json(const kpid_kpi *kpi, const kpid_sql *sql, const kpid_
     for (size_t i = 0; i < sql->n_params; i++)
         json_array_append_new(params, json_string(sql->params[i]));
     def = json_pack("{s:s, s:s, s:s?, s:s, s:O, s:o}", "type", kpid_kpi_type_name(kpi->type),
-                    "period", kpi->period_text, "unit", kpi->unit, "sql", sql->text.data,
-                    "bands", bands, "params", params);
+                    "period", kpi->period_text, "unit", kpi->unit, "sql", sql->text.data, "bands",
+                    bands, "params", params);
     /* A proportion's population basis, as dashboards and the drill-down need it. */
-    const char *basis = kpi->type == KPID_KPI_PROPORTION
-                            ? kpid_basis_name(kpi->u.proportion.basis) : NULL;
+    const char *basis =
+        kpi->type == KPID_KPI_PROPORTION ? kpid_basis_name(kpi->u.proportion.basis) : NULL;
     if (def && basis && json_object_set_new(def, "basis", json_string(basis)) < 0) {
         json_decref(def);
         def = NULL;
     }
     *ret_bands = json_dumps(bands, JSON_COMPACT);
-    *ret_definition = def && members_json(def, kpi, members) == 0
-                          ? json_dumps(def, JSON_COMPACT) : NULL;
+    *ret_definition =
+        def && members_json(def, kpi, members) == 0 ? json_dumps(def, JSON_COMPACT) : NULL;
     if (!*ret_bands || !*ret_definition) {
         free(*ret_bands);
         free(*ret_definition);
@@ -157,10 +157,20 @@ static int sync_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t horizon_ms, char 
     kpid_sql_clear(&members);
     snprintf(target, sizeof(target), "%.17g", kpi->target);
     snprintf(weight, sizeof(weight), "%.17g", kpi->weight);
-    const char *p[] = {kpi->id, kpi->process->id, kpi->objective->id, kpi->name, kpi->unit,
-                       kpid_kpi_type_name(kpi->type), kpi->period_text,
-                       kpi->has_target ? target : NULL, kpid_direction_name(kpi->direction),
-                       weight, bands, def, hash, horizon};
+    const char *p[] = {kpi->id,
+                       kpi->process->id,
+                       kpi->objective->id,
+                       kpi->name,
+                       kpi->unit,
+                       kpid_kpi_type_name(kpi->type),
+                       kpi->period_text,
+                       kpi->has_target ? target : NULL,
+                       kpid_direction_name(kpi->direction),
+                       weight,
+                       bands,
+                       def,
+                       hash,
+                       horizon};
     snprintf(horizon, sizeof(horizon), "%lld", (long long)horizon_ms);
     r = kpid_pg_query(conn,
                       "INSERT INTO kpid.kpi (id, process_id, objective_id, name, unit, type,"
@@ -203,8 +213,12 @@ int kpid_model_sync(PGconn *conn, const kpid_model *m, char **ret_error)
     }
     for (size_t i = 0; i < m->n_processes && r == 0; i++) {
         const kpid_process *pr = &m->processes[i];
-        const char *p[] = {pr->id, pr->name, kpid_process_category_name(pr->category), pr->owner,
-                           kpid_tz_name(pr->tz), pr->schedule_text};
+        const char *p[] = {pr->id,
+                           pr->name,
+                           kpid_process_category_name(pr->category),
+                           pr->owner,
+                           kpid_tz_name(pr->tz),
+                           pr->schedule_text};
         r = kpid_pg_query(conn,
                           "INSERT INTO kpid.process (id, name, category, owner, timezone, schedule)"
                           " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET"
@@ -242,8 +256,7 @@ static void record_run(PGconn *conn, const kpid_kpi *kpi, const char *start, con
     char dur[32], n[16];
     snprintf(dur, sizeof(dur), "%.3f", ms);
     snprintf(n, sizeof(n), "%d", written);
-    const char *p[] = {kpi->process->id, kpi->id, start, end, reason, dur, error ? NULL : n,
-                       error};
+    const char *p[] = {kpi->process->id, kpi->id, start, end, reason, dur, error ? NULL : n, error};
     PGresult *res = PQexecParams(conn,
                                  "INSERT INTO kpid.kpi_run (process_id, kpi_id, period_start,"
                                  " period_end, reason, started_at, duration_ms, values_written,"
@@ -258,9 +271,7 @@ static void record_run(PGconn *conn, const kpid_kpi *kpi, const char *start, con
 static int wrap_insert(const kpid_sql *sql, kpid_buf *out)
 {
     char tail[160];
-    int n = snprintf(tail, sizeof(tail),
-                     ") r JOIN kpid.kpi k ON k.id = $%zu",
-                     sql->n_params + 3);
+    int n = snprintf(tail, sizeof(tail), ") r JOIN kpid.kpi k ON k.id = $%zu", sql->n_params + 3);
     char head[512];
     int m = snprintf(head, sizeof(head),
                      "INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, stratum,"
@@ -281,8 +292,8 @@ static int wrap_insert(const kpid_sql *sql, kpid_buf *out)
 }
 
 int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi,
-                      const kpid_interval *iv, bool partial, const char *reason,
-                      int *ret_written, char **ret_error)
+                      const kpid_interval *iv, bool partial, const char *reason, int *ret_written,
+                      char **ret_error)
 {
     char start[40], end[40];
     const char *params[KPID_SQL_PARAMS_MAX + 4];
@@ -294,13 +305,13 @@ int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi
     int written = 0, r;
 
     *ret_error = NULL;
-    if (kpid_format_time(iv->start * 1000000, start) < 0 || kpid_format_time(iv->end * 1000000, end) < 0)
+    if (kpid_format_time(iv->start * 1000000, start) < 0 ||
+        kpid_format_time(iv->end * 1000000, end) < 0)
         return kpid_pg_fail(ret_error, kpi->id, "period outside years 0001-9999");
     if (kpi->type == KPID_KPI_SQL) {
         /* The operator's own query: on a connection of its own, as role kpid_sql, read
          * only; then checked, then written here (kpi_sql.c). */
-        r = kpid_kpi_sql_evaluate(conn, sql_conn, kpi, start, end, partial, &written,
-                                  ret_error);
+        r = kpid_kpi_sql_evaluate(conn, sql_conn, kpi, start, end, partial, &written, ret_error);
         if (r == 0)
             *ret_written = written;
         record_run(conn, kpi, start, end, reason, now_ms() - t0, written,
@@ -322,8 +333,8 @@ int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi
     /* The session has jit off (pgconn.h). */
     if ((r = kpid_pg_query(conn, "BEGIN", 0, NULL, NULL, kpi->id, ret_error)) < 0 ||
         (r = kpid_pg_query(conn,
-                           "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2",
-                           2, del, NULL, kpi->id, ret_error)) < 0)
+                           "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2", 2,
+                           del, NULL, kpi->id, ret_error)) < 0)
         goto rollback;
     res = PQexecParams(conn, stmt.data, (int)sql.n_params + 4, types, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {

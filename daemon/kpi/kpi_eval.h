@@ -42,7 +42,7 @@ int kpid_model_sync(PGconn *conn, const kpid_model *model, char **ret_error);
  * *ret_error freshly allocated (the run is recorded with the error all the same).
  */
 int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
-                      const kpid_interval *iv, bool partial, const char *reason,
-                      int *ret_written, char **ret_error);
+                      const kpid_interval *iv, bool partial, const char *reason, int *ret_written,
+                      char **ret_error);
 
 #endif

@@ -91,11 +91,13 @@ void kpid__members_duration(kpid__builder *b, const kpid_kpi *kpi, const int key
     kpid__build_put(b, within ? "(SELECT m.*, m.d <= " : "");
     if (within)
         kpid__build_putf(b, "$%d::float8 AS ok FROM ",
-             kpid__build_param_double(b, (double)kpi->u.duration.within_ms / 1000.0 /
-                                 kpid__build_unit_seconds(kpi->unit)));
-    kpid__build_put(b, "(SELECT e.case_id, e.subject_id, e.case_id IS NULL AS inc, extract(epoch FROM ");
+                         kpid__build_param_double(b, (double)kpi->u.duration.within_ms / 1000.0 /
+                                                         kpid__build_unit_seconds(kpi->unit)));
+    kpid__build_put(
+        b, "(SELECT e.case_id, e.subject_id, e.case_id IS NULL AS inc, extract(epoch FROM ");
     kpid__build_first_after(b, kpid__build_param(b, kpi->u.duration.to));
-    kpid__build_putf(b, " - e.time)::float8 / $%d::float8 AS d", kpid__build_param_double(b, kpid__build_unit_seconds(kpi->unit)));
+    kpid__build_putf(b, " - e.time)::float8 / $%d::float8 AS d",
+                     kpid__build_param_double(b, kpid__build_unit_seconds(kpi->unit)));
     kpid__build_strata_columns(b, kpi, keys);
     kpid__build_anchor(b, kpi, from);
     kpid__build_first_of_case(b, from, NULL);
@@ -127,8 +129,8 @@ static void put_proportion_inc(kpid__builder *b, const kpid_kpi *kpi)
         kpid__build_put(b, "false");
         return;
     }
-    kpid__build_putf(b, "(%s%s%s)", by_case ? "e.case_id IS NULL" : "", by_case && by_subject ? " OR " : "",
-         by_subject ? "e.subject_id IS NULL" : "");
+    kpid__build_putf(b, "(%s%s%s)", by_case ? "e.case_id IS NULL" : "",
+                     by_case && by_subject ? " OR " : "", by_subject ? "e.subject_id IS NULL" : "");
 }
 
 /*
@@ -163,23 +165,27 @@ void kpid__members_proportion(kpid__builder *b, const kpid_kpi *kpi, const int k
     }
     kpid__build_strata_columns(b, kpi, keys);
     int act = kpid__build_param(b, pop[KPID_POP_INITIAL].activity);
-    kpid__build_putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2", act);
+    kpid__build_putf(
+        b, " FROM kpid.event e WHERE e.activity = $%d AND e.time >= $1 AND e.time < $2", act);
     kpid__build_filter_params(b, kpi->filters, kpi->n_filters, &kf);
-    kpid__build_filter_params(b, pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters, &pf);
+    kpid__build_filter_params(b, pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters,
+                              &pf);
     kpid__build_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
-    kpid__build_filter_conds(b, "e", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters, &pf);
+    kpid__build_filter_conds(b, "e", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters,
+                             &pf);
     if (basis != KPID_BASIS_EVENT) {
         /* No earlier population event of the same case (at any time) or subject (in the
          * period). OFFSET 0: a probe of the case or subject index per anchor. */
         const char *id = basis == KPID_BASIS_CASE ? "case_id" : "subject_id";
-        kpid__build_putf(b, " AND (e.%s IS NULL OR NOT EXISTS (SELECT 1 FROM kpid.event p"
-                " WHERE p.%s = e.%s AND p.activity = $%d%s",
-             id, id, id, act, basis == KPID_BASIS_SUBJECT ? " AND p.time >= $1" : "");
+        kpid__build_putf(b,
+                         " AND (e.%s IS NULL OR NOT EXISTS (SELECT 1 FROM kpid.event p"
+                         " WHERE p.%s = e.%s AND p.activity = $%d%s",
+                         id, id, id, act, basis == KPID_BASIS_SUBJECT ? " AND p.time >= $1" : "");
         kpid__build_filter_conds(b, "p", kpi->filters, kpi->n_filters, &kf);
-        kpid__build_filter_conds(b, "p", pop[KPID_POP_INITIAL].filters, pop[KPID_POP_INITIAL].n_filters,
-                         &pf);
+        kpid__build_filter_conds(b, "p", pop[KPID_POP_INITIAL].filters,
+                                 pop[KPID_POP_INITIAL].n_filters, &pf);
         kpid__build_put(b, " AND (p.time, p.source, p.event_key) < (e.time, e.source, e.event_key)"
-               " OFFSET 0))");
+                           " OFFSET 0))");
     }
     kpid__build_put(b, ") q");
 }
@@ -206,29 +212,34 @@ void kpid__members_census(kpid__builder *b, const kpid_kpi *kpi, const int keys[
     kpid__build_filter_params(b, kpi->filters, kpi->n_filters, &kf);
     kpid__build_putf(b, "(SELECT m.case_id, e.subject_id, false AS inc, m.o, m.c");
     kpid__build_strata_columns(b, kpi, keys);
-    kpid__build_putf(b, " FROM (SELECT DISTINCT a.case_id, a.o, a.c FROM (SELECT x.case_id, x.time AS o,"
-            " (SELECT min(t.time) FROM kpid.event t WHERE t.case_id = x.case_id"
-            " AND t.activity = $%d AND t.time >= x.time) AS c"
-            " FROM kpid.event x WHERE x.activity = $%d AND x.case_id IS NOT NULL"
-            " AND x.time >= $1::timestamptz - $%d::interval AND x.time < $2 OFFSET 0) a",
-         to, from, lookback);
+    kpid__build_putf(
+        b,
+        " FROM (SELECT DISTINCT a.case_id, a.o, a.c FROM (SELECT x.case_id, x.time AS o,"
+        " (SELECT min(t.time) FROM kpid.event t WHERE t.case_id = x.case_id"
+        " AND t.activity = $%d AND t.time >= x.time) AS c"
+        " FROM kpid.event x WHERE x.activity = $%d AND x.case_id IS NOT NULL"
+        " AND x.time >= $1::timestamptz - $%d::interval AND x.time < $2 OFFSET 0) a",
+        to, from, lookback);
     /* OFFSET 0 above: the filter on c must not be pushed down, which would copy c's
      * subquery. */
-    kpid__build_putf(b, " WHERE (a.c IS NULL OR (a.c > $1 AND a.c > a.o)) AND NOT EXISTS (SELECT 1"
-            " FROM kpid.event p WHERE p.case_id = a.case_id AND p.activity = $%d"
-            " AND p.time < a.o)) m",
-         from);
-    kpid__build_putf(b, " CROSS JOIN LATERAL (SELECT f.subject_id, f.attrs FROM kpid.event f"
-            " WHERE f.case_id = m.case_id AND f.activity = $%d AND f.time = m.o"
-            " ORDER BY f.source, f.event_key LIMIT 1) e WHERE true",
-         from);
+    kpid__build_putf(b,
+                     " WHERE (a.c IS NULL OR (a.c > $1 AND a.c > a.o)) AND NOT EXISTS (SELECT 1"
+                     " FROM kpid.event p WHERE p.case_id = a.case_id AND p.activity = $%d"
+                     " AND p.time < a.o)) m",
+                     from);
+    kpid__build_putf(b,
+                     " CROSS JOIN LATERAL (SELECT f.subject_id, f.attrs FROM kpid.event f"
+                     " WHERE f.case_id = m.case_id AND f.activity = $%d AND f.time = m.o"
+                     " ORDER BY f.source, f.event_key LIMIT 1) e WHERE true",
+                     from);
     kpid__build_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
     /* Openings in the period without a case: members that cannot be followed. */
     kpid__build_put(b, " UNION ALL SELECT NULL, e.subject_id, true, e.time, NULL::timestamptz");
     kpid__build_strata_columns(b, kpi, keys);
-    kpid__build_putf(b, " FROM kpid.event e WHERE e.activity = $%d AND e.case_id IS NULL"
-            " AND e.time >= $1 AND e.time < $2",
-         from);
+    kpid__build_putf(b,
+                     " FROM kpid.event e WHERE e.activity = $%d AND e.case_id IS NULL"
+                     " AND e.time >= $1 AND e.time < $2",
+                     from);
     kpid__build_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
     kpid__build_put(b, ") q");
 }
@@ -270,9 +281,10 @@ void kpid__members_statement(kpid__builder *b, const kpid_kpi *kpi)
                     b->err = -ENOTSUP;
                 return;
             }
-            kpid__build_putf(b, "%sSELECT r.case_id, r.subject_id, r.stratum, %s AS \"numerator\","
-                    " %s AS \"denominator\" FROM (",
-                 i ? " UNION ALL " : "", i ? "false" : "true", i ? "true" : "false");
+            kpid__build_putf(b,
+                             "%sSELECT r.case_id, r.subject_id, r.stratum, %s AS \"numerator\","
+                             " %s AS \"denominator\" FROM (",
+                             i ? " UNION ALL " : "", i ? "false" : "true", i ? "true" : "false");
             kpid__members_statement(b, side[i]);
             kpid__build_put(b, ") r WHERE r.\"initial-population\"");
         }

@@ -82,11 +82,21 @@ static const char *type_name(Oid type)
         Oid oid;
         const char *name;
     } names[] = {
-        {BOOLOID, "boolean"},   {INT8OID, "bigint"},          {INT2OID, "smallint"},
-        {INT4OID, "integer"},   {TEXTOID, "text"},            {JSONOID, "json"},
-        {FLOAT4OID, "real"},    {FLOAT8OID, "double precision"}, {UNKNOWNOID, "unknown"},
-        {VARCHAROID, "varchar"}, {DATEOID, "date"},           {TIMESTAMPOID, "timestamp"},
-        {TIMESTAMPTZOID, "timestamptz"}, {INTERVALOID, "interval"}, {NUMERICOID, "numeric"},
+        {BOOLOID, "boolean"},
+        {INT8OID, "bigint"},
+        {INT2OID, "smallint"},
+        {INT4OID, "integer"},
+        {TEXTOID, "text"},
+        {JSONOID, "json"},
+        {FLOAT4OID, "real"},
+        {FLOAT8OID, "double precision"},
+        {UNKNOWNOID, "unknown"},
+        {VARCHAROID, "varchar"},
+        {DATEOID, "date"},
+        {TIMESTAMPOID, "timestamp"},
+        {TIMESTAMPTZOID, "timestamptz"},
+        {INTERVALOID, "interval"},
+        {NUMERICOID, "numeric"},
         {JSONBOID, "jsonb"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -164,8 +174,8 @@ static int compare_strings(const void *a, const void *b)
  * Checks every row: numbers are finite, n is an integer, the stratum is a JSON object
  * and no two rows have the same stratum (compared as canonical JSON: sorted keys).
  */
-static int check_rows(const rows *t, const PGresult *desc, const columns *c,
-                      const kpid_kpi *kpi, char **ret_error)
+static int check_rows(const rows *t, const PGresult *desc, const columns *c, const kpid_kpi *kpi,
+                      char **ret_error)
 {
     int n = t->n_rows, r = 0;
     char **canon = calloc((size_t)n + 1, sizeof(*canon));
@@ -184,8 +194,7 @@ static int check_rows(const rows *t, const PGresult *desc, const columns *c,
             break;
         stratum = text ? json_loads(text, JSON_DECODE_ANY, &err) : json_object();
         if (!json_is_object(stratum))
-            r = failf(ret_error, kpi, "row %d: \"stratum\" is %s, not a JSON object", i + 1,
-                      text);
+            r = failf(ret_error, kpi, "row %d: \"stratum\" is %s, not a JSON object", i + 1, text);
         else if (!(canon[i] = json_dumps(stratum, JSON_COMPACT | JSON_SORT_KEYS)))
             r = failf(ret_error, kpi, "out of memory");
         json_decref(stratum);
@@ -194,8 +203,7 @@ static int check_rows(const rows *t, const PGresult *desc, const columns *c,
         qsort(canon, (size_t)n, sizeof(*canon), compare_strings);
         for (int i = 1; i < n && r == 0; i++)
             if (strcmp(canon[i - 1], canon[i]) == 0)
-                r = failf(ret_error, kpi, "the query returns stratum %s more than once",
-                          canon[i]);
+                r = failf(ret_error, kpi, "the query returns stratum %s more than once", canon[i]);
     }
     for (int i = 0; i < n; i++)
         free(canon[i]);
@@ -291,8 +299,9 @@ static int check_role(PGconn *conn, const kpid_kpi *kpi, char **ret_error)
     PGresult *res = NULL;
     int r;
 
-    if ((r = kpid_pg_query(conn, "SELECT problem, remedy FROM kpid.sql_kpi_role_problems()"
-                                 " LIMIT 1",
+    if ((r = kpid_pg_query(conn,
+                           "SELECT problem, remedy FROM kpid.sql_kpi_role_problems()"
+                           " LIMIT 1",
                            0, NULL, &res, kpi->id, ret_error)) < 0)
         return r;
     if (PQntuples(res) == 1)
@@ -331,7 +340,8 @@ static int split_rows(const PGresult *res, int n_cols, const kpid_kpi *kpi, rows
         return failf(ret_error, kpi, "out of memory");
     t->n_cols = n_cols;
     for (int i = 0; i < n; i++) {
-        int r = kpid_pg_record_split(PQgetvalue(res, i, 0), n_cols, t->cells + (size_t)i * (size_t)n_cols);
+        int r = kpid_pg_record_split(PQgetvalue(res, i, 0), n_cols,
+                                     t->cells + (size_t)i * (size_t)n_cols);
         if (r == -ENOMEM)
             return failf(ret_error, kpi, "out of memory");
         if (r < 0)
@@ -364,9 +374,8 @@ static int reset_session(PGconn *conn)
  * columns. Returns 0 with *ret_desc (its description; the caller PQclear's it), *ret_c
  * and *ret_rows (the caller clears them).
  */
-static int run_query(kpid_sql_conn *sql, const kpid_kpi *kpi, const char *start,
-                     const char *end, PGresult **ret_desc, columns *ret_c, rows *ret_rows,
-                     char **ret_error)
+static int run_query(kpid_sql_conn *sql, const kpid_kpi *kpi, const char *start, const char *end,
+                     PGresult **ret_desc, columns *ret_c, rows *ret_rows, char **ret_error)
 {
     const Oid types[] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
     const char *run[] = {kpi->u.sql.query, start, end};
@@ -387,10 +396,10 @@ static int run_query(kpid_sql_conn *sql, const kpid_kpi *kpi, const char *start,
     if ((r = kpid_pg_query(conn, "BEGIN READ ONLY", 0, NULL, NULL, kpi->id, ret_error)) < 0)
         goto out;
     if ((r = check_role(conn, kpi, ret_error)) < 0 ||
-        (r = kpid_pg_query(conn, "SELECT pg_catalog.set_config('statement_timeout', $1, true)",
-                           1, tp, NULL, kpi->id, ret_error)) < 0 ||
-        (r = kpid_pg_query(conn, "SET LOCAL ROLE " SQL_ROLE, 0, NULL, NULL, kpi->id,
-                           ret_error)) < 0)
+        (r = kpid_pg_query(conn, "SELECT pg_catalog.set_config('statement_timeout', $1, true)", 1,
+                           tp, NULL, kpi->id, ret_error)) < 0 ||
+        (r = kpid_pg_query(conn, "SET LOCAL ROLE " SQL_ROLE, 0, NULL, NULL, kpi->id, ret_error)) <
+            0)
         goto out;
     /* Prepared, not run: the extended protocol takes exactly one statement ("...; COMMIT;
      * DELETE" fails here), and its description names and types the columns. */
@@ -464,8 +473,8 @@ static int write_rows(PGconn *conn, const kpid_kpi *kpi, const char *start, cons
 
     if ((r = kpid_pg_query(conn, "BEGIN", 0, NULL, NULL, kpi->id, ret_error)) < 0)
         return r;
-    r = kpid_pg_query(conn, "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2",
-                      2, del, NULL, kpi->id, ret_error);
+    r = kpid_pg_query(conn, "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2", 2,
+                      del, NULL, kpi->id, ret_error);
     for (int i = 0; i < t->n_rows && r == 0; i++) {
         const char *stratum = cell(t, i, c->stratum);
         const char *p[] = {kpi->id,
@@ -493,9 +502,8 @@ static int write_rows(PGconn *conn, const kpid_kpi *kpi, const char *start, cons
     return r;
 }
 
-int kpid_kpi_sql_evaluate(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
-                          const char *start, const char *end, bool partial, int *ret_written,
-                          char **ret_error)
+int kpid_kpi_sql_evaluate(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi, const char *start,
+                          const char *end, bool partial, int *ret_written, char **ret_error)
 {
     PGresult *desc = NULL;
     columns c;

@@ -67,8 +67,7 @@ void kpid_sql_conn_close(kpid_sql_conn *sql);
  * freshly allocated ("KPI_ID: what went wrong"; NULL when out of memory): the stored
  * values are then untouched. Does not record the run in kpid.kpi_run.
  */
-int kpid_kpi_sql_evaluate(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi,
-                          const char *start, const char *end, bool partial, int *ret_written,
-                          char **ret_error);
+int kpid_kpi_sql_evaluate(PGconn *conn, kpid_sql_conn *sql, const kpid_kpi *kpi, const char *start,
+                          const char *end, bool partial, int *ret_written, char **ret_error);
 
 #endif

@@ -21,7 +21,7 @@ static const struct {
 
 /* Writes a message into err (errlen bytes) when the caller asked for one. An expression
  * macro, not a variadic function: clang-analyzer misreads the va_list of those. */
-#define SETERR(err, errlen, ...)                                                               \
+#define SETERR(err, errlen, ...) \
     ((err) && (errlen) > 0 ? (void)snprintf((err), (errlen), __VA_ARGS__) : (void)0)
 
 /* A printable copy of s for messages, at most 48 characters. */
@@ -78,8 +78,7 @@ static int parse_rolling(const char *text, const char *p, kpid_period_spec *ret,
             return -EINVAL;
         }
         if (n > KPID_PERIOD_ROLLING_MAX_S / units[i].seconds) {
-            SETERR(err, errlen, "rolling window \"%s\" is longer than 100 years",
-                   quote(text, q));
+            SETERR(err, errlen, "rolling window \"%s\" is longer than 100 years", quote(text, q));
             return -EINVAL;
         }
         *ret = (kpid_period_spec){.kind = KPID_PERIOD_ROLLING, .seconds = n * units[i].seconds};
@@ -89,8 +88,10 @@ static int parse_rolling(const char *text, const char *p, kpid_period_spec *ret,
            quote(text, q), quote(p, q2));
     return -EINVAL;
 syntax:
-    SETERR(err, errlen, "rolling window \"%s\": expected \"last N\" and a unit m, h, d or w, "
-           "as in \"last 24h\"", quote(text, q));
+    SETERR(err, errlen,
+           "rolling window \"%s\": expected \"last N\" and a unit m, h, d or w, "
+           "as in \"last 24h\"",
+           quote(text, q));
     return -EINVAL;
 }
 
@@ -109,16 +110,16 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
     if (!colon)
         for (size_t i = 0; i < sizeof(plain_kinds) / sizeof(plain_kinds[0]); i++)
             if (strcasecmp(text, plain_kinds[i].name) == 0) {
-                *ret = (kpid_period_spec){.kind = plain_kinds[i].kind, .first_weekday = 1,
-                                          .first_month = 1};
+                *ret = (kpid_period_spec){
+                    .kind = plain_kinds[i].kind, .first_weekday = 1, .first_month = 1};
                 return 0;
             }
     if (klen == 4 && strncasecmp(text, "week", 4) == 0 && colon) {
         for (int d = 0; d < 7; d++)
             if (strcasecmp(colon + 1, weekday_names[d]) == 0 ||
                 (strlen(colon + 1) == 3 && strncasecmp(colon + 1, weekday_names[d], 3) == 0)) {
-                *ret = (kpid_period_spec){.kind = KPID_PERIOD_WEEK, .first_weekday = d,
-                                          .first_month = 1};
+                *ret = (kpid_period_spec){
+                    .kind = KPID_PERIOD_WEEK, .first_weekday = d, .first_month = 1};
                 return 0;
             }
         SETERR(err, errlen, "unknown weekday \"%s\" in \"%s\" (expected monday ... sunday)",
@@ -129,7 +130,8 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
         const char *p = colon ? colon + 1 : "";
         int m = 0;
         if (!colon) {
-            SETERR(err, errlen, "fiscal_year needs its first month, as in \"fiscal_year:4\" "
+            SETERR(err, errlen,
+                   "fiscal_year needs its first month, as in \"fiscal_year:4\" "
                    "for a fiscal year starting in April");
             return -EINVAL;
         }
@@ -140,12 +142,14 @@ int kpid_period_parse(const char *text, kpid_period_spec *ret, char *err, size_t
                    quote(colon + 1, q));
             return -EINVAL;
         }
-        *ret = (kpid_period_spec){.kind = KPID_PERIOD_FISCAL_YEAR, .first_weekday = 1,
-                                  .first_month = m};
+        *ret = (kpid_period_spec){
+            .kind = KPID_PERIOD_FISCAL_YEAR, .first_weekday = 1, .first_month = m};
         return 0;
     }
-    SETERR(err, errlen, "unknown period \"%s\" (expected day, week, week:DAY, month, quarter, "
-           "year, fiscal_year:MONTH or last N followed by m, h, d or w)", quote(text, q));
+    SETERR(err, errlen,
+           "unknown period \"%s\" (expected day, week, week:DAY, month, quarter, "
+           "year, fiscal_year:MONTH or last N followed by m, h, d or w)",
+           quote(text, q));
     return -EINVAL;
 }
 
@@ -160,17 +164,13 @@ static int64_t floor_div(int64_t a, int64_t b)
 static bool spec_valid(const kpid_period_spec *s)
 {
     switch (s->kind) {
-    case KPID_PERIOD_WEEK:
-        return s->first_weekday >= 0 && s->first_weekday <= 6;
-    case KPID_PERIOD_FISCAL_YEAR:
-        return s->first_month >= 1 && s->first_month <= 12;
-    case KPID_PERIOD_ROLLING:
-        return s->seconds >= 1 && s->seconds <= KPID_PERIOD_ROLLING_MAX_S;
+    case KPID_PERIOD_WEEK: return s->first_weekday >= 0 && s->first_weekday <= 6;
+    case KPID_PERIOD_FISCAL_YEAR: return s->first_month >= 1 && s->first_month <= 12;
+    case KPID_PERIOD_ROLLING: return s->seconds >= 1 && s->seconds <= KPID_PERIOD_ROLLING_MAX_S;
     case KPID_PERIOD_DAY:
     case KPID_PERIOD_MONTH:
     case KPID_PERIOD_QUARTER:
-    case KPID_PERIOD_YEAR:
-        return true;
+    case KPID_PERIOD_YEAR: return true;
     }
     return false;
 }
@@ -203,10 +203,8 @@ static int64_t period_first_day(const kpid_period_spec *s, int64_t days)
 {
     int len, anchor;
     switch (s->kind) {
-    case KPID_PERIOD_DAY:
-        return days;
-    case KPID_PERIOD_WEEK:
-        return days - (kpid_weekday_from_days(days) - s->first_weekday + 7) % 7;
+    case KPID_PERIOD_DAY: return days;
+    case KPID_PERIOD_WEEK: return days - (kpid_weekday_from_days(days) - s->first_weekday + 7) % 7;
     default:
         month_unit(s, &len, &anchor);
         return month_first_day(floor_div(month_index(days) - anchor, len) * len + anchor);
@@ -218,10 +216,8 @@ static int64_t period_shift(const kpid_period_spec *s, int64_t first, int k)
 {
     int len, anchor;
     switch (s->kind) {
-    case KPID_PERIOD_DAY:
-        return first + k;
-    case KPID_PERIOD_WEEK:
-        return first + 7 * (int64_t)k;
+    case KPID_PERIOD_DAY: return first + k;
+    case KPID_PERIOD_WEEK: return first + 7 * (int64_t)k;
     default:
         month_unit(s, &len, &anchor);
         return month_first_day(month_index(first) + (int64_t)k * len);
@@ -336,27 +332,17 @@ int kpid_period_label(const kpid_period_spec *spec, const kpid_tz *tz, const kpi
     first = period_first_day(spec, kpid_days_from_civil(l.year, l.month, l.day));
     kpid_civil_from_days(first, &y, &m, &d);
     switch (spec->kind) {
-    case KPID_PERIOD_DAY:
-        n = snprintf(buf, len, "%04d-%02d-%02d", (int)y, m, d);
-        break;
+    case KPID_PERIOD_DAY: n = snprintf(buf, len, "%04d-%02d-%02d", (int)y, m, d); break;
     case KPID_PERIOD_WEEK:
         d4 = first + 3;
         kpid_civil_from_days(d4, &y, &m, &d);
         n = snprintf(buf, len, "%04d-W%02d", (int)y,
                      (int)((d4 - kpid_days_from_civil(y, 1, 1)) / 7 + 1));
         break;
-    case KPID_PERIOD_MONTH:
-        n = snprintf(buf, len, "%04d-%02d", (int)y, m);
-        break;
-    case KPID_PERIOD_QUARTER:
-        n = snprintf(buf, len, "%04d-Q%d", (int)y, (m - 1) / 3 + 1);
-        break;
-    case KPID_PERIOD_YEAR:
-        n = snprintf(buf, len, "%04d", (int)y);
-        break;
-    default:
-        n = snprintf(buf, len, "FY%04d", (int)y);
-        break;
+    case KPID_PERIOD_MONTH: n = snprintf(buf, len, "%04d-%02d", (int)y, m); break;
+    case KPID_PERIOD_QUARTER: n = snprintf(buf, len, "%04d-Q%d", (int)y, (m - 1) / 3 + 1); break;
+    case KPID_PERIOD_YEAR: n = snprintf(buf, len, "%04d", (int)y); break;
+    default: n = snprintf(buf, len, "FY%04d", (int)y); break;
     }
     return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 }

@@ -28,7 +28,7 @@
 
 #include "time/tz.h"
 
-#define KPID_PERIOD_LABEL_MAX 40 /* bytes a label needs, NUL included */
+#define KPID_PERIOD_LABEL_MAX 40                           /* bytes a label needs, NUL included */
 #define KPID_PERIOD_ROLLING_MAX_S (INT64_C(36525) * 86400) /* 100 years */
 
 typedef enum kpid_period_kind {

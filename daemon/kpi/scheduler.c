@@ -45,11 +45,11 @@ typedef struct proc_thread {
 
     /* The thread only. */
     PGconn *conn;
-    kpid_sql_conn sql;              /* where the process's sql KPIs run, opened at the first */
-    kpid_retry_state warehouse;     /* the warehouse failing this thread; logged per change */
-    kpid_retry_state evaluations;   /* evaluations of the process failing; logged per change */
-    bool never_fires;               /* the schedule has no firing left; logged */
-    kpid_backoff backoff;           /* between attempts while the warehouse fails */
+    kpid_sql_conn sql;            /* where the process's sql KPIs run, opened at the first */
+    kpid_retry_state warehouse;   /* the warehouse failing this thread; logged per change */
+    kpid_retry_state evaluations; /* evaluations of the process failing; logged per change */
+    bool never_fires;             /* the schedule has no firing left; logged */
+    kpid_backoff backoff;         /* between attempts while the warehouse fails */
 } proc_thread;
 
 struct kpid_scheduler {
@@ -57,13 +57,13 @@ struct kpid_scheduler {
     proc_thread *threads;       /* one per process with KPIs; the first n_started run */
     size_t n_started;
 
-    pthread_mutex_t lock;       /* guards stopping (writes), cond and every thread's fd */
-    pthread_cond_t cond;        /* broadcast at stop; CLOCK_MONOTONIC */
+    pthread_mutex_t lock; /* guards stopping (writes), cond and every thread's fd */
+    pthread_cond_t cond;  /* broadcast at stop; CLOCK_MONOTONIC */
     _Atomic bool stopping;
 
-    pthread_mutex_t sync_lock;  /* held by the thread syncing the model, and guards: */
-    bool synced;                /* the model is in the warehouse */
-    bool sync_down;             /* syncing failed; logged */
+    pthread_mutex_t sync_lock; /* held by the thread syncing the model, and guards: */
+    bool synced;               /* the model is in the warehouse */
+    bool sync_down;            /* syncing failed; logged */
 };
 
 uint64_t kpid_scheduler_runs(void)
@@ -212,8 +212,7 @@ static int ensure_synced(proc_thread *t)
         if (r == 0) {
             s->synced = true;
             log_info("model synced into the warehouse objectives=%zu processes=%zu kpis=%zu",
-                     s->opt.model->n_objectives, s->opt.model->n_processes,
-                     s->opt.model->n_kpis);
+                     s->opt.model->n_objectives, s->opt.model->n_processes, s->opt.model->n_kpis);
             if (s->sync_down)
                 log_notice("model synced after failures");
             s->sync_down = false;
@@ -297,14 +296,15 @@ static void report(proc_thread *t, const char *reason, int r, const kpid__tick_r
                   id, reason);
         return;
     }
-    kpid_log(reason == kpid__tick_reason_catchup || res->recomputed ? KPID_LOG_INFO : KPID_LOG_DEBUG,
+    kpid_log(reason == kpid__tick_reason_catchup || res->recomputed ? KPID_LOG_INFO
+                                                                    : KPID_LOG_DEBUG,
              "process=%s tick reason=%s evaluated=%d skipped=%d failed=%d values=%lld "
              "changes=%lld late=%d recomputed=%d ms=%.1f",
              id, reason, res->evaluated, res->skipped, res->failed, (long long)res->values,
              (long long)res->changes, res->late, res->recomputed, (double)took_us / 1e3);
     if (res->skipped)
-        log_debug("process=%s kpis=%d already evaluated for this firing by another instance",
-                  id, res->skipped);
+        log_debug("process=%s kpis=%d already evaluated for this firing by another instance", id,
+                  res->skipped);
     if (res->failed) {
         if (kpid_retry_failed(&t->evaluations, FAILING, kpid_now_us()))
             log_warning("process=%s KPI evaluation failed kpi=%s error=\"%s\" failed=%d; "
@@ -321,8 +321,11 @@ static void *thread_main(void *arg)
     proc_thread *t = arg;
     kpid_scheduler *s = t->s;
     const kpid__tick_options opt = {
-        .stopping = &s->stopping, .dedupe = true, .lock_wait_us = 0,
-        .fail_level = KPID_LOG_DEBUG, .sql = &t->sql,
+        .stopping = &s->stopping,
+        .dedupe = true,
+        .lock_wait_us = 0,
+        .fail_level = KPID_LOG_DEBUG,
+        .sql = &t->sql,
     };
     const char *pending = NULL; /* the tick to run next; NULL: wait for the next firing */
     int64_t pending_fire = 0, next_fire = -1;
@@ -366,7 +369,8 @@ static void *thread_main(void *arg)
                 continue;
             pending = kpid__tick_reason_schedule;
             pending_fire = next_fire;
-        } else if (pending == kpid__tick_reason_schedule && next_firing(t, pending_fire) <= kpid__tick_now_s()) {
+        } else if (pending == kpid__tick_reason_schedule &&
+                   next_firing(t, pending_fire) <= kpid__tick_now_s()) {
             /* The warehouse came back after firings passed: one catch-up for them all. */
             log_info("process=%s missed a firing while the warehouse was unavailable: "
                      "catching up now",
@@ -468,16 +472,19 @@ int kpid_scheduler_start(const kpid_scheduler_options *opt, kpid_scheduler **ret
         t->sql_fd = -1;
         t->sql = (kpid_sql_conn){
             .warehouse = opt->warehouse,
-            .publish = publish_sql_fd, .arg = t,
+            .publish = publish_sql_fd,
+            .arg = t,
         };
         t->backoff = (kpid_backoff){
-            .min = BACKOFF_MIN_US, .max = BACKOFF_MAX_US, .jitter_above = 25,
+            .min = BACKOFF_MIN_US,
+            .max = BACKOFF_MAX_US,
+            .jitter_above = 25,
             .seed = (unsigned)(kpid_now_us() ^ (int64_t)i * 2654435761u),
         };
         int r = -pthread_create(&t->thread, NULL, thread_main, t);
         if (r < 0) {
-            log_err("process=%s cannot start its scheduler thread error=\"%s\"",
-                    t->process->id, strerror(-r));
+            log_err("process=%s cannot start its scheduler thread error=\"%s\"", t->process->id,
+                    strerror(-r));
             /* On -EBUSY s stays allocated for a thread stuck in connecting, which
              * touches nothing of the model after that. */
             kpid_scheduler_stop(s, kpid_now_us() + 5000000);
@@ -542,8 +549,11 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
     const kpid_model *m = opt->model;
     kpid_sql_conn sql = {.warehouse = opt->warehouse};
     const kpid__tick_options topt = {
-        .stopping = NULL, .dedupe = false, .lock_wait_us = ONCE_LOCK_WAIT_US,
-        .fail_level = KPID_LOG_ERR, .sql = &sql,
+        .stopping = NULL,
+        .dedupe = false,
+        .lock_wait_us = ONCE_LOCK_WAIT_US,
+        .fail_level = KPID_LOG_ERR,
+        .sql = &sql,
     };
     char *error = NULL;
     PGconn *conn = NULL;
@@ -577,8 +587,8 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
             break;
         }
         if (r == -EAGAIN) {
-            log_err("process=%s not evaluated: another instance held its lock for %llds",
-                    p->id, (long long)(ONCE_LOCK_WAIT_US / 1000000));
+            log_err("process=%s not evaluated: another instance held its lock for %llds", p->id,
+                    (long long)(ONCE_LOCK_WAIT_US / 1000000));
             if (status == 0)
                 status = -ETIMEDOUT;
         } else {

@@ -58,7 +58,7 @@ typedef struct kpid_scheduler kpid_scheduler;
 
 typedef struct kpid_scheduler_options {
     const kpid_pg_target *warehouse; /* must outlive the scheduler */
-    const kpid_model *model;   /* must outlive the scheduler */
+    const kpid_model *model;         /* must outlive the scheduler */
     uint32_t reserved[4];
 } kpid_scheduler_options;
 

@@ -109,11 +109,11 @@ static int recent_runs(PGconn *conn, const kpid_process *p, const char *reason, 
 
     snprintf(since, sizeof(since), "%lld", (long long)since_s);
     return tick_query(conn,
-                 "SELECT kpi_id, extract(epoch FROM period_start)::float8,"
-                 " extract(epoch FROM period_end)::float8 FROM kpid.kpi_run"
-                 " WHERE process_id = $1 AND started_at >= to_timestamp($2::float8)"
-                 " AND error IS NULL AND reason IN ('schedule', $3)",
-                 3, params, ret_runs, res);
+                      "SELECT kpi_id, extract(epoch FROM period_start)::float8,"
+                      " extract(epoch FROM period_end)::float8 FROM kpid.kpi_run"
+                      " WHERE process_id = $1 AND started_at >= to_timestamp($2::float8)"
+                      " AND error IS NULL AND reason IN ('schedule', $3)",
+                      3, params, ret_runs, res);
 }
 
 /*
@@ -193,9 +193,9 @@ static int changes_begin(PGconn *conn, const kpid_process *p, const kpid__tick_o
     char *error = NULL;
 
     if (tick_query(conn,
-              "SELECT pg_current_snapshot()::text, (SELECT snapshot::text"
-              " FROM kpid.process_watermark WHERE process_id = $1)",
-              1, params, &r, res) < 0)
+                   "SELECT pg_current_snapshot()::text, (SELECT snapshot::text"
+                   " FROM kpid.process_watermark WHERE process_id = $1)",
+                   1, params, &r, res) < 0)
         return -ENOTCONN;
     ch->snapshot = strdup(PQgetvalue(r, 0, 0));
     if (!ch->snapshot) {
@@ -204,8 +204,8 @@ static int changes_begin(PGconn *conn, const kpid_process *p, const kpid__tick_o
         log_info("process=%s has no watermark yet: late events are tracked from now on "
                  "(earlier history: kpid backfill)",
                  p->id);
-    } else if (kpid_changes_load(conn, PQgetvalue(r, 0, 1), ch->snapshot, &res->changes,
-                                 &error) == 0) {
+    } else if (kpid_changes_load(conn, PQgetvalue(r, 0, 1), ch->snapshot, &res->changes, &error) ==
+               0) {
         ch->loaded = true;
     } else if (PQstatus(conn) != CONNECTION_OK) {
         PQclear(r);
@@ -259,8 +259,8 @@ static int changes_commit(PGconn *conn, const kpid_process *p, const tick_change
  * values, or they were computed while it was open (partial). Sets *ret. Returns 0 or
  * -ENOTCONN.
  */
-static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *prev,
-                          bool *ret, kpid__tick_result *res)
+static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *prev, bool *ret,
+                          kpid__tick_result *res)
 {
     char start[40];
     const char *params[] = {kpi->id, start};
@@ -271,9 +271,9 @@ static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval
         return 0;
     }
     if (tick_query(conn,
-              "SELECT count(*) = 0 OR bool_or(partial) FROM kpid.kpi_value"
-              " WHERE kpi_id = $1 AND period_start = $2",
-              2, params, &r, res) < 0)
+                   "SELECT count(*) = 0 OR bool_or(partial) FROM kpid.kpi_value"
+                   " WHERE kpi_id = $1 AND period_start = $2",
+                   2, params, &r, res) < 0)
         return -ENOTCONN;
     *ret = PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "f") != 0;
     PQclear(r);
@@ -283,7 +283,8 @@ static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval
 /* Evaluates, with reason "late", the periods of kpi the changes made dirty, except
  * those the tick evaluates anyway (done, n_done). */
 static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid_interval *done,
-                      size_t n_done, const kpid__tick_options *opt, tick_changes *ch, kpid__tick_result *res)
+                      size_t n_done, const kpid__tick_options *opt, tick_changes *ch,
+                      kpid__tick_result *res)
 {
     kpid_interval *dirty = NULL;
     size_t n = 0;
@@ -317,8 +318,8 @@ static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid
             r = -ECANCELED;
             break;
         }
-        r = evaluate(conn, kpi, &dirty[i], /* partial= */ dirty[i].end > now, kpid__tick_reason_late, opt,
-                     res);
+        r = evaluate(conn, kpi, &dirty[i], /* partial= */ dirty[i].end > now,
+                     kpid__tick_reason_late, opt, res);
         res->late++;
         if (res->failed != failed)
             ch->failed = true;
@@ -338,10 +339,10 @@ static int recompute_pending(PGconn *conn, const kpid_process *p, PGresult **ret
     const char *params[] = {p->id};
 
     return tick_query(conn,
-                 "SELECT id, version_hash, recompute_from::text,"
-                 " floor(extract(epoch FROM recompute_from))::bigint FROM kpid.kpi"
-                 " WHERE process_id = $1 AND active AND recompute_from IS NOT NULL",
-                 1, params, ret_pending, res);
+                      "SELECT id, version_hash, recompute_from::text,"
+                      " floor(extract(epoch FROM recompute_from))::bigint FROM kpid.kpi"
+                      " WHERE process_id = $1 AND active AND recompute_from IS NOT NULL",
+                      1, params, ret_pending, res);
 }
 
 /* The row of pending for the KPI with that id, or -1. */
@@ -394,7 +395,8 @@ static int tick_recompute(PGconn *conn, const kpid_kpi *kpi, const PGresult *pen
         if (stopping(opt))
             return -ECANCELED;
         if (!skip) {
-            r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, kpid__tick_reason_definition, opt, res);
+            r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, kpid__tick_reason_definition,
+                         opt, res);
             res->recomputed++;
         }
         if (r == 0 && kpid_period_next(&kpi->period, tz, &iv, &iv) < 0)
@@ -429,8 +431,8 @@ static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire
         (!rolling && kpid_period_prev(&kpi->period, tz, &done[0], &done[1]) < 0)) {
         res->failed++;
         ch->failed = ch->failed || ch->loaded;
-        kpid_log(opt->fail_level, "process=%s kpi=%s no period contains now",
-                 kpi->process->id, kpi->id);
+        kpid_log(opt->fail_level, "process=%s kpi=%s no period contains now", kpi->process->id,
+                 kpi->id);
         if (!res->error)
             set_error(res, kpi->id, strdup("no period contains now"));
         return 0;

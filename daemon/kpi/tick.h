@@ -22,9 +22,9 @@
 #define KPID_TICK_SKEW_S 5
 
 /* The reasons of a tick's evaluations (kpid.kpi_run.reason); compared by address. */
-extern const char kpid__tick_reason_schedule[]; /* a firing */
-extern const char kpid__tick_reason_catchup[];  /* firings were missed */
-extern const char kpid__tick_reason_late[];     /* late or corrected events */
+extern const char kpid__tick_reason_schedule[];   /* a firing */
+extern const char kpid__tick_reason_catchup[];    /* firings were missed */
+extern const char kpid__tick_reason_late[];       /* late or corrected events */
 extern const char kpid__tick_reason_definition[]; /* a recompute: the definition changed */
 
 typedef struct kpid__tick_options {
@@ -37,9 +37,9 @@ typedef struct kpid__tick_options {
 
 typedef struct kpid__tick_result {
     int evaluated, skipped, failed;
-    int late;              /* evaluations of periods made dirty by late or corrected events */
-    int recomputed;        /* evaluations of history after a definition changed */
-    int64_t changes;       /* event versions written since the watermark */
+    int late;        /* evaluations of periods made dirty by late or corrected events */
+    int recomputed;  /* evaluations of history after a definition changed */
+    int64_t changes; /* event versions written since the watermark */
     int64_t values;
     char *error;           /* the first evaluation error, or what broke the connection */
     const char *error_kpi; /* the KPI of error, when an evaluation failed */

@@ -63,9 +63,9 @@ static json_t *populations(const kpid_mr_input *in, const char *stratum)
             if (strcmp(in->counts[j].population, code) == 0 &&
                 strcmp(in->counts[j].stratum, stratum) == 0)
                 count = in->counts[j].count;
-        if (json_array_append_new(list, json_pack("{s:{s:[{s:s, s:s}]}, s:I}", "code", "coding",
-                                                  "system", POPULATION_SYSTEM, "code", code,
-                                                  "count", count)) < 0) {
+        if (json_array_append_new(list,
+                                  json_pack("{s:{s:[{s:s, s:s}]}, s:I}", "code", "coding", "system",
+                                            POPULATION_SYSTEM, "code", code, "count", count)) < 0) {
             json_decref(list);
             return NULL;
         }
@@ -109,10 +109,9 @@ static json_t *stratum_json(const kpid_mr_input *in, const char *text)
     else if (r == 0) {
         json_t *comps = json_array();
         for (size_t i = 0; comps && i < kpi->n_stratify && r == 0; i++)
-            r = json_array_append_new(comps, json_pack("{s:o, s:o}", "code",
-                                                       text_concept(kpi->stratify[i]), "value",
-                                                       text_concept(attr_text(parsed,
-                                                                              kpi->stratify[i]))));
+            r = json_array_append_new(
+                comps, json_pack("{s:o, s:o}", "code", text_concept(kpi->stratify[i]), "value",
+                                 text_concept(attr_text(parsed, kpi->stratify[i]))));
         r = r == 0 && comps ? json_object_set_new(out, "component", comps) : -1;
     }
     if (r == 0)
@@ -200,8 +199,7 @@ static const char *scoring(const kpid_kpi *kpi)
     case KPID_KPI_COUNT: return "cohort";
     case KPID_KPI_PROPORTION: return "proportion";
     case KPID_KPI_DURATION:
-        return kpi->u.duration.statistic == KPID_STAT_WITHIN ? "proportion"
-                                                             : "continuous-variable";
+        return kpi->u.duration.statistic == KPID_STAT_WITHIN ? "proportion" : "continuous-variable";
     case KPID_KPI_VALUE:
     case KPID_KPI_CENSUS:
     case KPID_KPI_SQL: return "continuous-variable";
@@ -218,15 +216,15 @@ static const char *scoring(const kpid_kpi *kpi)
 static json_t *measure_resource(const kpid_kpi *kpi, const char *url)
 {
     const char *basis = population_basis(kpi);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "resourceType",
-                          "Measure", "id", CONTAINED_MEASURE_ID, "url", url, "status", "active",
-                          "title", kpi->name, "scoring", "coding", "system", SCORING_SYSTEM,
-                          "code", scoring(kpi));
+    json_t *m =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "resourceType", "Measure", "id",
+                  CONTAINED_MEASURE_ID, "url", url, "status", "active", "title", kpi->name,
+                  "scoring", "coding", "system", SCORING_SYSTEM, "code", scoring(kpi));
 
     if (m && basis &&
-        json_object_set_new(m, "extension",
-                            json_pack("[{s:s, s:s}]", "url", POPULATION_BASIS_URL, "valueCode",
-                                      basis)) < 0) {
+        json_object_set_new(
+            m, "extension",
+            json_pack("[{s:s, s:s}]", "url", POPULATION_BASIS_URL, "valueCode", basis)) < 0) {
         json_decref(m);
         m = NULL;
     }
@@ -247,18 +245,17 @@ json_t *kpid_measure_report(const kpid_mr_input *in)
     group = json_pack("{s:o}", "population", populations(in, "{}"));
     if (!group || add_score(in, "{}", group) < 0)
         goto fail;
-    if (kpi->n_stratify && json_object_set_new(group, "stratifier", json_pack("[o]", stratifier(in))) < 0)
+    if (kpi->n_stratify &&
+        json_object_set_new(group, "stratifier", json_pack("[o]", stratifier(in))) < 0)
         goto fail;
-    report = json_pack("{s:s, s:s, s:[o], s:s, s:s, s:s, s:s, s:{s:s, s:s},"
-                       " s:{s:[{s:s, s:s}]}, s:[O]}",
-                       "resourceType", "MeasureReport", "id", id, "contained",
-                       measure_resource(kpi, measure), "status",
-                       in->now >= in->period.end ? "complete" : "pending", "type", "summary",
-                       "measure", "#" CONTAINED_MEASURE_ID, "date", date, "period", "start",
-                       start, "end", end,
-                       "improvementNotation", "coding", "system", IMPROVEMENT_SYSTEM, "code",
-                       kpi->direction == KPID_DIRECTION_HIGHER ? "increase" : "decrease",
-                       "group", group);
+    report = json_pack(
+        "{s:s, s:s, s:[o], s:s, s:s, s:s, s:s, s:{s:s, s:s},"
+        " s:{s:[{s:s, s:s}]}, s:[O]}",
+        "resourceType", "MeasureReport", "id", id, "contained", measure_resource(kpi, measure),
+        "status", in->now >= in->period.end ? "complete" : "pending", "type", "summary", "measure",
+        "#" CONTAINED_MEASURE_ID, "date", date, "period", "start", start, "end", end,
+        "improvementNotation", "coding", "system", IMPROVEMENT_SYSTEM, "code",
+        kpi->direction == KPID_DIRECTION_HIGHER ? "increase" : "decrease", "group", group);
 fail:
     json_decref(group);
     free(measure);

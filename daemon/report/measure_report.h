@@ -36,7 +36,7 @@ typedef struct kpid_mr_score {
 typedef struct kpid_mr_input {
     const kpid_kpi *kpi;
     kpid_interval period;
-    int64_t now;                /* the report's date, seconds since the epoch */
+    int64_t now; /* the report's date, seconds since the epoch */
     const kpid_mr_count *counts;
     size_t n_counts;
     const kpid_mr_score *scores;

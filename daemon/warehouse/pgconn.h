@@ -19,12 +19,12 @@
  * ALL. Options in conninfo come after them, so an operator can still override one there.
  */
 typedef struct kpid_pg_target {
-    char *conninfo;                  /* a libpq connection string or URI */
-    char *password_file;             /* NULL, or the password on its first line */
-    int64_t statement_timeout_ms;    /* 0 = none */
-    int64_t lock_timeout_ms;         /* 0 = none */
-    int64_t idle_in_transaction_ms;  /* idle_in_transaction_session_timeout; 0 = none */
-    int64_t connect_timeout_ms;      /* a connection attempt gives up after this */
+    char *conninfo;                 /* a libpq connection string or URI */
+    char *password_file;            /* NULL, or the password on its first line */
+    int64_t statement_timeout_ms;   /* 0 = none */
+    int64_t lock_timeout_ms;        /* 0 = none */
+    int64_t idle_in_transaction_ms; /* idle_in_transaction_session_timeout; 0 = none */
+    int64_t connect_timeout_ms;     /* a connection attempt gives up after this */
 } kpid_pg_target;
 
 /* Exit status of --once, --migrate and the CLI verbs when the warehouse refuses kpid's
@@ -32,8 +32,8 @@ typedef struct kpid_pg_target {
 #define KPID_EX_REFUSED 77
 
 /* One line telling the operator what to check when kpid_pg_refused() holds. */
-#define KPID_PG_REFUSED_HINT                                                                   \
-    "kpid's warehouse role must be able to log in (warehouse.password_file, pg_hba.conf), "    \
+#define KPID_PG_REFUSED_HINT                                                                \
+    "kpid's warehouse role must be able to log in (warehouse.password_file, pg_hba.conf), " \
     "connect to the database and own schema kpid: see kpid.conf(5), THE WAREHOUSE ROLE"
 
 /*

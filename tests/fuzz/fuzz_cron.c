@@ -97,15 +97,14 @@ static void check(const kpid_cron *c, const kpid_tz *tz, int64_t after, int *nev
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int64_t instants[] = {
-        1743292200, /* 2025-03-29T23:50:00Z, before Berlin's spring change */
-        1743296400, /* 2025-03-30T01:00:00Z, at it */
-        1761437400, /* 2025-10-26T00:10:00Z, in Berlin's repeated hour, first pass */
-        1761441000, /* 2025-10-26T01:10:00Z, second pass */
-        1759590000, /* 2025-10-04T15:00:00Z, before Lord Howe's spring change */
-        1743865200, /* 2025-04-05T15:00:00Z, at Lord Howe's fall change */
-        1709208000, /* 2024-02-29T12:00:00Z */
-        0,
-        4102444799, /* 2099-12-31T23:59:59Z */
+        1743292200,             /* 2025-03-29T23:50:00Z, before Berlin's spring change */
+        1743296400,             /* 2025-03-30T01:00:00Z, at it */
+        1761437400,             /* 2025-10-26T00:10:00Z, in Berlin's repeated hour, first pass */
+        1761441000,             /* 2025-10-26T01:10:00Z, second pass */
+        1759590000,             /* 2025-10-04T15:00:00Z, before Lord Howe's spring change */
+        1743865200,             /* 2025-04-05T15:00:00Z, at Lord Howe's fall change */
+        1709208000,             /* 2024-02-29T12:00:00Z */
+        0,          4102444799, /* 2099-12-31T23:59:59Z */
     };
     char text[257], err[64];
     kpid_cron c;

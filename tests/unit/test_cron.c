@@ -50,8 +50,7 @@ static void parse_forms(void **unused)
 {
     kpid_cron c = parse("* * * * *");
     assert_true(c.minutes == range(0, 59, 1) && c.hours == range(0, 23, 1) &&
-                c.days == range(1, 31, 1) && c.months == range(1, 12, 1) &&
-                c.weekdays == 0x7f);
+                c.days == range(1, 31, 1) && c.months == range(1, 12, 1) && c.weekdays == 0x7f);
     assert_int_equal(c.flags, KPID_CRON_DOM_STAR | KPID_CRON_DOW_STAR);
 
     assert_true(parse("*/15 * * * *").minutes == BITS(0, 15, 30, 45));
@@ -99,9 +98,9 @@ static void parse_forms(void **unused)
 static void parse_macros(void **unused)
 {
     static const char *const pairs[][2] = {
-        {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-        {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
-        {"@annually", "0 0 1 1 *"}, {"@DAILY", "0 0 * * *"},  {"  @weekly  ", "0 0 * * 0"},
+        {"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+        {"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+        {"@annually", "0 0 1 1 *"}, {"@DAILY", "0 0 * * *"},   {"  @weekly  ", "0 0 * * 0"},
     };
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         kpid_cron a = parse(pairs[i][0]), b = parse(pairs[i][1]);
@@ -236,13 +235,13 @@ static void expect_next(const char *expr, const kpid_tz *tz, int64_t after, int6
     int64_t t = 0;
     int r = kpid_cron_next(&c, tz, after, &t);
     if (r != 0 || t != expected)
-        fail_msg("\"%s\" in %s after %" PRId64 ": r=%d, got %" PRId64 ", expected %" PRId64,
-                 expr, kpid_tz_name(tz), after, r, t, expected);
+        fail_msg("\"%s\" in %s after %" PRId64 ": r=%d, got %" PRId64 ", expected %" PRId64, expr,
+                 kpid_tz_name(tz), after, r, t, expected);
 }
 
 /* Each firing after `after`, in order. */
-static void expect_seq(const char *expr, const kpid_tz *tz, int64_t after,
-                       const int64_t *expected, size_t n)
+static void expect_seq(const char *expr, const kpid_tz *tz, int64_t after, const int64_t *expected,
+                       size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         expect_next(expr, tz, after, expected[i]);
@@ -250,8 +249,8 @@ static void expect_seq(const char *expr, const kpid_tz *tz, int64_t after,
     }
 }
 
-#define SEQ(expr, tz, after, ...)                                                               \
-    expect_seq(expr, tz, after, (const int64_t[]){__VA_ARGS__},                                 \
+#define SEQ(expr, tz, after, ...)                               \
+    expect_seq(expr, tz, after, (const int64_t[]){__VA_ARGS__}, \
                sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
 
 static void expect_never(const char *expr, const kpid_tz *tz, int64_t after)
@@ -290,9 +289,8 @@ static void next_utc(void **unused)
         tf_utc(2025, 10, 31, 0, 0, 0), tf_utc(2025, 12, 31, 0, 0, 0));
     SEQ("0 0 30 * *", NULL, tf_utc(2025, 1, 30, 0, 0, 0), tf_utc(2025, 3, 30, 0, 0, 0));
     SEQ("59 23 28-31 2 *", NULL, jan1, tf_utc(2025, 2, 28, 23, 59, 0),
-        tf_utc(
-            2026, 2, 28, 23, 59, 0), tf_utc(2027, 2, 28, 23, 59, 0), tf_utc(2028, 2, 28, 23, 59, 0),
-        tf_utc(2028, 2, 29, 23, 59, 0));
+        tf_utc(2026, 2, 28, 23, 59, 0), tf_utc(2027, 2, 28, 23, 59, 0),
+        tf_utc(2028, 2, 28, 23, 59, 0), tf_utc(2028, 2, 29, 23, 59, 0));
 
     /* Leap years, 2100 not among them. */
     SEQ("0 0 29 2 *", NULL, tf_utc(2025, 3, 1, 0, 0, 0), tf_utc(2028, 2, 29, 0, 0, 0),
@@ -336,8 +334,8 @@ static void impossible(void **unused)
     /* No firing before the end of year 9999. */
     expect_never("0 0 1 1 *", NULL, tf_utc(9999, 6, 1, 0, 0, 0));
     expect_never("0 0 29 2 *", NULL, tf_utc(9996, 3, 1, 0, 0, 0));
-    expect_next("59 23 31 12 *", NULL, tf_utc(
-        9999, 6, 1, 0, 0, 0), tf_utc(9999, 12, 31, 23, 59, 0));
+    expect_next("59 23 31 12 *", NULL, tf_utc(9999, 6, 1, 0, 0, 0),
+                tf_utc(9999, 12, 31, 23, 59, 0));
     assert_int_equal(kpid_cron_next(&c, NULL, KPID_TZ_MAX_S + 1, &t), -ERANGE);
     assert_int_equal(kpid_cron_next(&c, NULL, KPID_TZ_MIN_S - 1, &t), -ERANGE);
     /* All of this is quick: the search skips by field. */
@@ -368,8 +366,8 @@ static void check_never_fires(void **unused)
                                     "day 31"},
     };
     static const char *const fires[] = {
-        "0 0 29 2 *",   "0 0 29 2 */7", "0 0 29 2 MON", "0 0 30 2 1",  "0 0 31 2 1,*/7",
-        "0 0 */30 2 *", "0 0 31 * *",   "0 0 30 1-12 *", "0 0 31 1 *", "0 0 29-31 2 *",
+        "0 0 29 2 *",   "0 0 29 2 */7", "0 0 29 2 MON",  "0 0 30 2 1",    "0 0 31 2 1,*/7",
+        "0 0 */30 2 *", "0 0 31 * *",   "0 0 30 1-12 *", "0 0 31 1 *",    "0 0 29-31 2 *",
         "* * * * *",    "@yearly",      "0 0 31 12 *",   "0 0 31 4,12 *",
     };
     char err[200];
@@ -414,8 +412,8 @@ static bool brute_fires(const kpid_cron *c)
  * with the day-of-month lists that end months, and weekday fields with and without '*'. */
 static void check_against_brute_force(void **unused)
 {
-    static const char *const day_lists[] = {"30", "31", "30,31", "29", "29,31", "28-31/3",
-                                            "*/30", "1"};
+    static const char *const day_lists[] = {"30",    "31",      "30,31", "29",
+                                            "29,31", "28-31/3", "*/30",  "1"};
     static const char *const weekday_lists[] = {"*", "*/3", "1", "SUN-SAT"};
     int never = 0, checked = 0;
 
@@ -424,8 +422,8 @@ static void check_against_brute_force(void **unused)
         size_t len = 0;
         for (int m = 1; m <= 12; m++)
             if (mask >> (m - 1) & 1)
-                len += (size_t)snprintf(months + len, sizeof(months) - len, "%s%d",
-                                        len ? "," : "", m);
+                len +=
+                    (size_t)snprintf(months + len, sizeof(months) - len, "%s%d", len ? "," : "", m);
         for (size_t d = 0; d < sizeof(day_lists) / sizeof(day_lists[0]); d++)
             for (size_t w = 0; w < sizeof(weekday_lists) / sizeof(weekday_lists[0]); w++) {
                 /* The brute force is slow for the few that never fire: sample the rest. */
@@ -538,9 +536,9 @@ static void firings_per_day(void **unused)
     assert_int_equal(count_firings("*/15 * * * *", tz, fall, fall_end), 24 * 4);
     assert_int_equal(count_firings("0 * * * *", tz, fall, fall_end), 24);
     assert_int_equal(count_firings("30 2 * * *", tz, fall, fall_end), 1);
-    assert_int_equal(count_firings("0 0 * * *", NULL, tf_utc(2024, 1, 1, 0, 0, 0),
-                                   tf_utc(2025, 1, 1, 0, 0, 0)),
-                     366);
+    assert_int_equal(
+        count_firings("0 0 * * *", NULL, tf_utc(2024, 1, 1, 0, 0, 0), tf_utc(2025, 1, 1, 0, 0, 0)),
+        366);
     kpid_tz_free(tz);
 }
 
@@ -571,8 +569,8 @@ static void next_lord_howe(void **unused)
     expect_next("15 2 * * *", tz, tf_utc(2025, 10, 4, 12, 0, 0), tf_utc(2025, 10, 4, 15, 30, 0));
     expect_next("30 2 * * *", tz, tf_utc(2025, 10, 4, 12, 0, 0), tf_utc(2025, 10, 4, 15, 30, 0));
     SEQ("*/10 2 * * *", tz, tf_utc(2025, 10, 4, 12, 0, 0), tf_utc(2025, 10, 4, 15, 30, 0),
-        tf_utc(
-            2025, 10, 4, 15, 40, 0), tf_utc(2025, 10, 4, 15, 50, 0), tf_utc(2025, 10, 5, 15, 0, 0));
+        tf_utc(2025, 10, 4, 15, 40, 0), tf_utc(2025, 10, 4, 15, 50, 0),
+        tf_utc(2025, 10, 5, 15, 0, 0));
     /* 2025-04-06: 01:30-02:00 repeated (+11 -> +10:30). */
     SEQ("45 1 * * *", tz, tf_utc(2025, 4, 5, 12, 0, 0), tf_utc(2025, 4, 5, 14, 45, 0),
         tf_utc(2025, 4, 6, 15, 15, 0));
@@ -626,8 +624,8 @@ static void brute_force(void **unused)
         {"*", "3", "10", "3,10", "*/2", "4", "3-4", "10-11"},
         {"*", "0", "1-5", "SUN", "*/3", "6,7", "MON", "*"},
     };
-    static const char *const zones[] = {"Europe/Berlin", "America/New_York",
-                                        "Australia/Lord_Howe", "UTC"};
+    static const char *const zones[] = {"Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+                                        "UTC"};
     const int64_t days[] = {tf_utc(2025, 3, 30, 0, 0, 0), tf_utc(2025, 10, 26, 0, 0, 0),
                             tf_utc(2025, 3, 9, 0, 0, 0),  tf_utc(2025, 11, 2, 0, 0, 0),
                             tf_utc(2025, 4, 6, 0, 0, 0),  tf_utc(2025, 10, 5, 0, 0, 0)};
@@ -657,8 +655,8 @@ static void brute_force(void **unused)
                              ", brute force says %" PRId64,
                              expr, zones[z], after, r, t, expected);
             } else if (r == 0 && t < limit) {
-                fail_msg("\"%s\" in %s after %" PRId64 ": got %" PRId64 ", brute force none",
-                         expr, zones[z], after, t);
+                fail_msg("\"%s\" in %s after %" PRId64 ": got %" PRId64 ", brute force none", expr,
+                         zones[z], after, t);
             }
             checked++;
         }
@@ -671,13 +669,13 @@ static void brute_force(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_forms),    cmocka_unit_test(parse_macros),
-        cmocka_unit_test(parse_errors),   cmocka_unit_test(day_rule),
-        cmocka_unit_test(next_utc),       cmocka_unit_test(impossible),
+        cmocka_unit_test(parse_forms),       cmocka_unit_test(parse_macros),
+        cmocka_unit_test(parse_errors),      cmocka_unit_test(day_rule),
+        cmocka_unit_test(next_utc),          cmocka_unit_test(impossible),
         cmocka_unit_test(check_never_fires), cmocka_unit_test(check_against_brute_force),
-        cmocka_unit_test(next_seconds),   cmocka_unit_test(next_berlin),    cmocka_unit_test(firings_per_day),
-        cmocka_unit_test(next_almaty),    cmocka_unit_test(next_lord_howe),
-        cmocka_unit_test(brute_force),
+        cmocka_unit_test(next_seconds),      cmocka_unit_test(next_berlin),
+        cmocka_unit_test(firings_per_day),   cmocka_unit_test(next_almaty),
+        cmocka_unit_test(next_lord_howe),    cmocka_unit_test(brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

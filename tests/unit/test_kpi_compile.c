@@ -32,9 +32,9 @@
 #include "ops/log.h"
 #include "model/model.h"
 
-#define HEAD                                                                              \
-    "pseudonymize = false; warehouse = { conninfo = \"dbname=x\"; };\n"                  \
-    "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"       \
+#define HEAD                                                                               \
+    "pseudonymize = false; warehouse = { conninfo = \"dbname=x\"; };\n"                    \
+    "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"         \
     "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n" \
     "  schedule = \"@daily\"; kpis = (\n"
 #define TAIL "); } );\n"
@@ -51,7 +51,8 @@ static const char kpis_template[] =
     "  count = \"cases\"; stratify = [ \"%4$s\", \"triage\" ];"
     "  filters = ( { attr = \"%4$s\"; equals = \"%1$s\"; }, { attr = \"t\"; in = [ \"%1$s\", \"x\" ]; },"
     "              { attr = \"u\"; not_in = [ \"%1$s\" ]; } ); },\n"
-    "{ id = \"prop_%2$s\"; " K_COMMON " type = \"proportion\"; target = 0.5; stratify = [ \"%4$s\" ];"
+    "{ id = \"prop_%2$s\"; " K_COMMON
+    " type = \"proportion\"; target = 0.5; stratify = [ \"%4$s\" ];"
     "  filters = ( { attr = \"%4$s\"; equals = \"%1$s\"; } );"
     "  population = { activity = \"%3$s\"; filters = ( { attr = \"a\"; equals = \"%1$s\"; } ); };"
     "  denominator = { activity = \"SEEN\"; filters = ( { attr = \"b\"; in = [ \"%1$s\" ]; } ); };"
@@ -95,11 +96,11 @@ static const struct kind {
     const char *prefix;
     bool value, attr;
 } kinds[] = {
-    {"count", true, true},   {"prop", true, true},   {"props", true, true},
-    {"prope", true, true},   {"dur", true, true},
-    {"durw", false, true},   {"val", true, true},    {"valsum", false, true},
-    {"cen", true, true},     {"cend", false, false}, {"cenavg", false, false},
-    {"ratio", false, false}, {"sql", false, false},
+    {"count", true, true},  {"prop", true, true},     {"props", true, true},
+    {"prope", true, true},  {"dur", true, true},      {"durw", false, true},
+    {"val", true, true},    {"valsum", false, true},  {"cen", true, true},
+    {"cend", false, false}, {"cenavg", false, false}, {"ratio", false, false},
+    {"sql", false, false},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -289,9 +290,9 @@ static void test_odd_identifiers(void **state)
 /* The statement of an sql KPI is its query as configured, byte for byte. */
 static void test_sql_query(void **state)
 {
-    kpid_config *cfg = fixture_expect_ok(
-        HEAD "{ id = \"q\"; " K_COMMON " type = \"sql\"; target = 1.0;\n"
-             "  query = \"SELECT 'a\\\\b' AS value\" \" -- $9\"; }\n" TAIL);
+    kpid_config *cfg =
+        fixture_expect_ok(HEAD "{ id = \"q\"; " K_COMMON " type = \"sql\"; target = 1.0;\n"
+                               "  query = \"SELECT 'a\\\\b' AS value\" \" -- $9\"; }\n" TAIL);
     const kpid_kpi *kpi = kpid_model_find_kpi(cfg->model, "q");
     kpid_sql sql = {0};
 
@@ -333,8 +334,7 @@ static void test_hostile_identifiers(void **state)
                           "@:6: invalid attribute name \"a b\" in stratify[0] of KPI \"k\": "
                           "use a letter or _ followed by up to 62 letters, digits or _\n");
     fixture_expect_errors(
-        HEAD "{ id = \"Upper\"; " K_COMMON " type = \"count\"; activity = \"A\"; }\n"
-             TAIL,
+        HEAD "{ id = \"Upper\"; " K_COMMON " type = \"count\"; activity = \"A\"; }\n" TAIL,
         "@:5: invalid KPI id \"Upper\" in kpis[0] of process \"p\": use a lowercase "
         "letter followed by up to 62 lowercase letters, digits or _\n");
 
@@ -342,8 +342,7 @@ static void test_hostile_identifiers(void **state)
     id64[sizeof(id64) - 1] = '\0';
     assert_int_equal(strlen(id64), 64);
     snprintf(text, sizeof(text),
-             HEAD "{ id = \"%s\"; " K_COMMON " type = \"count\"; activity = \"A\"; }\n" TAIL,
-             id64);
+             HEAD "{ id = \"%s\"; " K_COMMON " type = \"count\"; activity = \"A\"; }\n" TAIL, id64);
     snprintf(expected, sizeof(expected),
              "@:5: invalid KPI id \"%s\" in kpis[0] of process \"p\": use a lowercase "
              "letter followed by up to 62 lowercase letters, digits or _\n",
@@ -418,12 +417,9 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_values),
-        cmocka_unit_test(test_hostile_values),
-        cmocka_unit_test(test_odd_identifiers),
-        cmocka_unit_test(test_sql_query),
-        cmocka_unit_test(test_hostile_identifiers),
-        cmocka_unit_test(test_basis_and_limits),
+        cmocka_unit_test(test_plain_values),        cmocka_unit_test(test_hostile_values),
+        cmocka_unit_test(test_odd_identifiers),     cmocka_unit_test(test_sql_query),
+        cmocka_unit_test(test_hostile_identifiers), cmocka_unit_test(test_basis_and_limits),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

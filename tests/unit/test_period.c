@@ -217,9 +217,9 @@ static void weeks(void **unused)
                   tf_utc(2027, 1, 4, 0, 0, 0), "2026-W53");
     expect_period("week:sunday", NULL, tf_utc(2021, 1, 1, 12, 0, 0), tf_utc(2020, 12, 27, 0, 0, 0),
                   tf_utc(2021, 1, 3, 0, 0, 0), "2020-W53");
-    expect_period("week:sunday", NULL, tf_utc(
-        2025, 12, 31, 12, 0, 0), tf_utc(2025, 12, 28, 0, 0, 0),
-                  tf_utc(2026, 1, 4, 0, 0, 0), "2025-W53"); /* Wednesday December 31st */
+    expect_period("week:sunday", NULL, tf_utc(2025, 12, 31, 12, 0, 0),
+                  tf_utc(2025, 12, 28, 0, 0, 0), tf_utc(2026, 1, 4, 0, 0, 0),
+                  "2025-W53"); /* Wednesday December 31st */
     expect_period("week:sunday", NULL, tf_utc(2026, 1, 4, 12, 0, 0), tf_utc(2026, 1, 4, 0, 0, 0),
                   tf_utc(2026, 1, 11, 0, 0, 0), "2026-W01");
     /* Berlin: the week with the spring change has 167 hours, the fall one 169. */
@@ -227,9 +227,8 @@ static void weeks(void **unused)
                   tf_utc(2025, 3, 30, 22, 0, 0), "2025-W13");
     expect_period("week", berlin, tf_utc(2025, 10, 22, 12, 0, 0), tf_utc(2025, 10, 19, 22, 0, 0),
                   tf_utc(2025, 10, 26, 23, 0, 0), "2025-W43");
-    expect_period("week:saturday", almaty, tf_utc(
-        2025, 6, 4, 0, 0, 0), tf_utc(2025, 5, 30, 19, 0, 0),
-                  tf_utc(2025, 6, 6, 19, 0, 0), "2025-W22");
+    expect_period("week:saturday", almaty, tf_utc(2025, 6, 4, 0, 0, 0),
+                  tf_utc(2025, 5, 30, 19, 0, 0), tf_utc(2025, 6, 6, 19, 0, 0), "2025-W22");
     kpid_tz_free(berlin);
     kpid_tz_free(almaty);
 }
@@ -322,22 +321,18 @@ static void fiscal_years(void **unused)
     /* Starting in April, named by the year it starts in. */
     expect_period("fiscal_year:4", NULL, tf_utc(2025, 5, 1, 0, 0, 0), tf_utc(2025, 4, 1, 0, 0, 0),
                   tf_utc(2026, 4, 1, 0, 0, 0), "FY2025");
-    expect_period("fiscal_year:4", NULL, tf_utc(
-        2026, 3, 31, 23, 59, 59), tf_utc(2025, 4, 1, 0, 0, 0),
-                  tf_utc(2026, 4, 1, 0, 0, 0), "FY2025");
+    expect_period("fiscal_year:4", NULL, tf_utc(2026, 3, 31, 23, 59, 59),
+                  tf_utc(2025, 4, 1, 0, 0, 0), tf_utc(2026, 4, 1, 0, 0, 0), "FY2025");
     expect_period("fiscal_year:4", NULL, tf_utc(2026, 4, 1, 0, 0, 0), tf_utc(2026, 4, 1, 0, 0, 0),
                   tf_utc(2027, 4, 1, 0, 0, 0), "FY2026");
     expect_period("fiscal_year:4", NULL, tf_utc(2025, 1, 15, 0, 0, 0), tf_utc(2024, 4, 1, 0, 0, 0),
                   tf_utc(2025, 4, 1, 0, 0, 0), "FY2024");
-    expect_period("fiscal_year:4", berlin, tf_utc(
-        2025, 5, 1, 0, 0, 0), tf_utc(2025, 3, 31, 22, 0, 0),
-                  tf_utc(2026, 3, 31, 22, 0, 0), "FY2025");
-    expect_period("fiscal_year:10", NULL, tf_utc(
-        2025, 9, 30, 0, 0, 0), tf_utc(2024, 10, 1, 0, 0, 0),
-                  tf_utc(2025, 10, 1, 0, 0, 0), "FY2024");
-    expect_period("fiscal_year:12", NULL, tf_utc(
-        2025, 12, 1, 0, 0, 0), tf_utc(2025, 12, 1, 0, 0, 0),
-                  tf_utc(2026, 12, 1, 0, 0, 0), "FY2025");
+    expect_period("fiscal_year:4", berlin, tf_utc(2025, 5, 1, 0, 0, 0),
+                  tf_utc(2025, 3, 31, 22, 0, 0), tf_utc(2026, 3, 31, 22, 0, 0), "FY2025");
+    expect_period("fiscal_year:10", NULL, tf_utc(2025, 9, 30, 0, 0, 0),
+                  tf_utc(2024, 10, 1, 0, 0, 0), tf_utc(2025, 10, 1, 0, 0, 0), "FY2024");
+    expect_period("fiscal_year:12", NULL, tf_utc(2025, 12, 1, 0, 0, 0),
+                  tf_utc(2025, 12, 1, 0, 0, 0), tf_utc(2026, 12, 1, 0, 0, 0), "FY2025");
 
     /* Starting in January, it is the calendar year. */
     kpid_period_spec fy = spec("fiscal_year:1"), year = spec("year");
@@ -397,8 +392,8 @@ static void rolling(void **unused)
 /* An instant exactly at a boundary belongs to the period that starts there. */
 static void boundaries(void **unused)
 {
-    static const char *const kinds[] = {"day",  "week",          "week:sunday",   "month",
-                                        "quarter", "year",       "fiscal_year:4", "fiscal_year:1"};
+    static const char *const kinds[] = {"day",     "week", "week:sunday",   "month",
+                                        "quarter", "year", "fiscal_year:4", "fiscal_year:1"};
     static const char *const zones[] = {"UTC", "Europe/Berlin", "Asia/Almaty",
                                         "Australia/Lord_Howe"};
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
@@ -463,9 +458,9 @@ static void chain(const char *text, const kpid_tz *tz, int64_t t, int64_t *ret_m
 
 static void chains(void **unused)
 {
-    static const char *const kinds[] = {"day",     "week", "week:sunday",   "month",
-                                        "quarter", "year", "fiscal_year:4", "last 24h",
-                                        "last 90m"};
+    static const char *const kinds[] = {"day",           "week",     "week:sunday",
+                                        "month",         "quarter",  "year",
+                                        "fiscal_year:4", "last 24h", "last 90m"};
     kpid_tz *berlin = tf_load("Europe/Berlin"), *almaty = tf_load("Asia/Almaty"),
             *howe = tf_load("Australia/Lord_Howe");
     const kpid_tz *zones[] = {NULL, berlin, almaty, howe};

@@ -70,13 +70,13 @@ static void wrong_shapes_refused(void **unused)
 {
     char *f[3] = {NULL, NULL, NULL};
 
-    assert_int_equal(kpid_pg_record_split("(1,2)", 3, f), -EINVAL);  /* too few */
+    assert_int_equal(kpid_pg_record_split("(1,2)", 3, f), -EINVAL);   /* too few */
     assert_int_equal(kpid_pg_record_split("(1,2,3)", 2, f), -EINVAL); /* too many */
     assert_int_equal(kpid_pg_record_split("(1)", 0, f), -EINVAL);
-    assert_int_equal(kpid_pg_record_split("(\"1)", 1, f), -EINVAL);   /* open quote */
-    assert_int_equal(kpid_pg_record_split("(1", 1, f), -EINVAL);      /* no ")" */
-    assert_int_equal(kpid_pg_record_split("(1)x", 1, f), -EINVAL);    /* trailing */
-    assert_int_equal(kpid_pg_record_split("1", 1, f), -EINVAL);       /* no "(" */
+    assert_int_equal(kpid_pg_record_split("(\"1)", 1, f), -EINVAL); /* open quote */
+    assert_int_equal(kpid_pg_record_split("(1", 1, f), -EINVAL);    /* no ")" */
+    assert_int_equal(kpid_pg_record_split("(1)x", 1, f), -EINVAL);  /* trailing */
+    assert_int_equal(kpid_pg_record_split("1", 1, f), -EINVAL);     /* no "(" */
     assert_int_equal(kpid_pg_record_split("", 1, f), -EINVAL);
     assert_int_equal(kpid_pg_record_split(NULL, 1, f), -EINVAL);
     assert_null(f[0]);

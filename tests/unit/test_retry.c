@@ -78,7 +78,7 @@ static void jitter_range(void **unused)
     assert_true(low && high);
     for (int i = 0; i < 2000; i++)
         assert_in_range(kpid_jitter(200000, 0, 25, &seed), 200000, 250000);
-    assert_int_equal(kpid_jitter(9, 10, 10, &seed), 9);   /* spread rounds to 0 */
+    assert_int_equal(kpid_jitter(9, 10, 10, &seed), 9); /* spread rounds to 0 */
     assert_int_equal(kpid_jitter(0, 50, 50, &seed), 0);
     assert_int_equal(kpid_jitter(1234, 0, 0, &seed), 1234);
 }
@@ -128,12 +128,9 @@ static void state_changes(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(doubles_up_to_the_cap),
-        cmocka_unit_test(reset_starts_again),
-        cmocka_unit_test(bounds_may_change),
-        cmocka_unit_test(no_overflow),
-        cmocka_unit_test(jitter_range),
-        cmocka_unit_test(backoff_with_jitter),
+        cmocka_unit_test(doubles_up_to_the_cap), cmocka_unit_test(reset_starts_again),
+        cmocka_unit_test(bounds_may_change),     cmocka_unit_test(no_overflow),
+        cmocka_unit_test(jitter_range),          cmocka_unit_test(backoff_with_jitter),
         cmocka_unit_test(state_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

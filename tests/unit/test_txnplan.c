@@ -99,10 +99,10 @@ static void compaction(void **unused)
     emit(b1, "k2", "V1");
     assert_int_equal(kpid_batch_retract(b1, "k1"), 0);
     emit(b1, "k3", "V1");
-    emit(b2, "k1", "V2"); /* retracted, then stated again: present */
-    emit(b2, "k3", "V2"); /* corrected */
+    emit(b2, "k1", "V2");                              /* retracted, then stated again: present */
+    emit(b2, "k3", "V2");                              /* corrected */
     assert_int_equal(kpid_batch_retract(b2, "k2"), 0); /* gone */
-    emit(b3, "k1", "V3"); /* another source, another key */
+    emit(b3, "k1", "V3");                              /* another source, another key */
     struct kpid_batch *set[] = {b1, b2, b3};
 
     assert_int_equal(kpid_plan_build(&p, set, 3), 0);
@@ -241,12 +241,9 @@ static void bloom_rates(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(direct_spans),
-        cmocka_unit_test(compaction),
-        cmocka_unit_test(escaped_keys),
-        cmocka_unit_test(origin_replacement_not_planned),
-        cmocka_unit_test(remembered_keys),
-        cmocka_unit_test(bloom_rates),
+        cmocka_unit_test(direct_spans),    cmocka_unit_test(compaction),
+        cmocka_unit_test(escaped_keys),    cmocka_unit_test(origin_replacement_not_planned),
+        cmocka_unit_test(remembered_keys), cmocka_unit_test(bloom_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
