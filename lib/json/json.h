@@ -145,8 +145,7 @@ int kpid_json_enter(kpid_json *js, kpid_json_iter *ret_it);
  * array, after refusing duplicate keys and leaving it; the enclosing walk goes on with
  * its own iterator. Or returns a negative errno.
  */
-int kpid_json_next(kpid_json *js, kpid_json_iter *it, const char **ret_key,
-                   size_t *ret_key_len);
+int kpid_json_next(kpid_json *js, kpid_json_iter *it, const char **ret_key, size_t *ret_key_len);
 
 /*
  * Reads the string that starts here, appending its decoded bytes and a NUL to dec (if

@@ -19,8 +19,7 @@ int kpid__json_fail(kpid_json *js, const unsigned char *at, kpid_json_error e);
 
 static inline void kpid__json_skip_ws(kpid_json *js)
 {
-    while (js->p < js->end &&
-           (*js->p == ' ' || *js->p == '\t' || *js->p == '\n' || *js->p == '\r'))
+    while (js->p < js->end && (*js->p == ' ' || *js->p == '\t' || *js->p == '\n' || *js->p == '\r'))
         js->p++;
 }
 

@@ -60,9 +60,10 @@ int kpid__json_number(kpid_json *js, const char **ret_text, size_t *ret_len)
         while (is_digit(p, end))
             p++;
     } else {
-        return kpid__json_fail(js, p, p >= end ? KPID_JSON_E_END
-                                      : neg    ? KPID_JSON_E_NUMBER
-                                               : KPID_JSON_E_TOKEN);
+        return kpid__json_fail(js, p,
+                               p >= end ? KPID_JSON_E_END
+                               : neg    ? KPID_JSON_E_NUMBER
+                                        : KPID_JSON_E_TOKEN);
     }
     int_digits = (size_t)(p - s) - neg;
     if (p < end && *p == '.') {

@@ -63,21 +63,15 @@ kpid_json_type kpid_json_peek(kpid_json *js)
     if (js->p >= js->end)
         return KPID_JSON_NONE;
     switch (*js->p) {
-    case '{':
-        return KPID_JSON_OBJECT;
-    case '[':
-        return KPID_JSON_ARRAY;
-    case '"':
-        return KPID_JSON_STRING;
-    case 't':
-        return KPID_JSON_TRUE;
-    case 'f':
-        return KPID_JSON_FALSE;
-    case 'n':
-        return KPID_JSON_NULL;
+    case '{': return KPID_JSON_OBJECT;
+    case '[': return KPID_JSON_ARRAY;
+    case '"': return KPID_JSON_STRING;
+    case 't': return KPID_JSON_TRUE;
+    case 'f': return KPID_JSON_FALSE;
+    case 'n': return KPID_JSON_NULL;
     default:
         return *js->p == '-' || (*js->p >= '0' && *js->p <= '9') ? KPID_JSON_NUMBER
-                                                                : KPID_JSON_NONE;
+                                                                 : KPID_JSON_NONE;
     }
 }
 
@@ -222,8 +216,8 @@ static int scan_value(kpid_json *js, kpid_buf *raw, kpid_json_type *ret_type)
     }
     if (r < 0)
         return r;
-    if (raw && type != KPID_JSON_OBJECT && type != KPID_JSON_ARRAY &&
-        type != KPID_JSON_STRING && kpid_buf_append(raw, start, (size_t)(js->p - start)) < 0)
+    if (raw && type != KPID_JSON_OBJECT && type != KPID_JSON_ARRAY && type != KPID_JSON_STRING &&
+        kpid_buf_append(raw, start, (size_t)(js->p - start)) < 0)
         return kpid__json_fail(js, js->p, KPID_JSON_E_NOMEM);
     if (ret_type)
         *ret_type = type;
@@ -267,8 +261,7 @@ int kpid_json_enter(kpid_json *js, kpid_json_iter *ret_it)
     return 0;
 }
 
-int kpid_json_next(kpid_json *js, kpid_json_iter *it, const char **ret_key,
-                   size_t *ret_key_len)
+int kpid_json_next(kpid_json *js, kpid_json_iter *it, const char **ret_key, size_t *ret_key_len)
 {
     const char *key = NULL;
     size_t key_len = 0;

@@ -83,20 +83,13 @@ static char unescape(unsigned char c)
     switch (c) {
     case '"':
     case '\\':
-    case '/':
-        return (char)c;
-    case 'b':
-        return '\b';
-    case 'f':
-        return '\f';
-    case 'n':
-        return '\n';
-    case 'r':
-        return '\r';
-    case 't':
-        return '\t';
-    default:
-        return 0;
+    case '/': return (char)c;
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
     }
 }
 

@@ -48,8 +48,8 @@ static int date_check(unsigned year, unsigned month, unsigned day, const char **
     return 0;
 }
 
-int kpid_rfc3339_parse_date(const char *s, size_t len, int *ret_year, int *ret_month,
-                            int *ret_day, const char **ret_why)
+int kpid_rfc3339_parse_date(const char *s, size_t len, int *ret_year, int *ret_month, int *ret_day,
+                            const char **ret_why)
 {
     unsigned year, month, day;
     int r;
@@ -153,9 +153,8 @@ int kpid_rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **
         frac_us = 999999;
     }
 
-    int64_t secs = kpid_days_from_civil(year, (int)month, (int)day) * 86400 +
-                   (int64_t)hour * 3600 + (int64_t)minute * 60 + second -
-                   (int64_t)offset_min * 60;
+    int64_t secs = kpid_days_from_civil(year, (int)month, (int)day) * 86400 + (int64_t)hour * 3600 +
+                   (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
     *ret_us = secs * 1000000 + frac_us;
     return 0;
 }

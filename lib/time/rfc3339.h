@@ -36,8 +36,8 @@ int kpid_rfc3339_parse(const char *s, size_t len, int64_t *ret_us, const char **
  * and writes the year, month (1-12) and day (1-31), or -EINVAL with *ret_why (if not
  * NULL) pointing at a static phrase. The outputs are written only on success.
  */
-int kpid_rfc3339_parse_date(const char *s, size_t len, int *ret_year, int *ret_month,
-                            int *ret_day, const char **ret_why);
+int kpid_rfc3339_parse_date(const char *s, size_t len, int *ret_year, int *ret_month, int *ret_day,
+                            const char **ret_why);
 
 /*
  * Parses a month, YYYY-MM (RFC 3339's date-fullyear "-" date-month), with the rules of

@@ -79,8 +79,7 @@ static bool posix_date(const char **s, tz_rdate *d)
         (*s)++;
         d->kind = 'M';
         if (!posix_num(s, 2, 12, &d->m) || d->m < 1 || *(*s)++ != '.' ||
-            !posix_num(s, 1, 5, &d->w) || d->w < 1 || *(*s)++ != '.' ||
-            !posix_num(s, 1, 6, &d->d))
+            !posix_num(s, 1, 5, &d->w) || d->w < 1 || *(*s)++ != '.' || !posix_num(s, 1, 6, &d->d))
             return false;
     } else {
         d->kind = 'N';
@@ -115,8 +114,8 @@ bool kpid__tz_rule_parse(const char *s, tz_rule *r)
         r->dst_off = -off;
     }
     /* zic always writes the rule; POSIX leaves its absence to the implementation. */
-    if (*s++ != ',' || !posix_date(&s, &r->start) || *s++ != ',' ||
-        !posix_date(&s, &r->end) || *s != '\0')
+    if (*s++ != ',' || !posix_date(&s, &r->start) || *s++ != ',' || !posix_date(&s, &r->end) ||
+        *s != '\0')
         return false;
     return true;
 }
@@ -130,8 +129,7 @@ static int64_t rule_day(const tz_rdate *d, int64_t year)
     switch (d->kind) {
     case 'J': /* 1-365, February 29th never counted */
         return jan1 + d->n - 1 + (kpid_leap_year(year) && d->n >= 60);
-    case 'N': /* 0-365, February 29th counted */
-        return jan1 + d->n;
+    case 'N': /* 0-365, February 29th counted */ return jan1 + d->n;
     default: /* day d of week w (5 = last) of month m */
         first = kpid_days_from_civil(year, d->m, 1);
         dim = kpid_days_in_month(year, d->m);
@@ -153,10 +151,8 @@ static size_t rule_changes(const tz_rule *r, int64_t first, int n_years, rule_ch
     size_t n = 0;
     for (int i = 0; i < n_years; i++) {
         int64_t y = first + i;
-        out[n++] = (rule_change){rule_day(&r->start, y) * 86400 + r->start.secs - r->std_off,
-                                 true};
-        out[n++] = (rule_change){rule_day(&r->end, y) * 86400 + r->end.secs - r->dst_off,
-                                 false};
+        out[n++] = (rule_change){rule_day(&r->start, y) * 86400 + r->start.secs - r->std_off, true};
+        out[n++] = (rule_change){rule_day(&r->end, y) * 86400 + r->end.secs - r->dst_off, false};
     }
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && out[j - 1].t > out[j].t; j--) {

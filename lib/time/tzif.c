@@ -80,8 +80,7 @@ static uint64_t tzif_block_size(const tzif_header *h, unsigned tsize)
 }
 
 /* Reads a data block with tsize-byte times into tz. */
-static const char *tzif_block_read(reader *r, const tzif_header *h, unsigned tsize,
-                                   kpid_tz *tz)
+static const char *tzif_block_read(reader *r, const tzif_header *h, unsigned tsize, kpid_tz *tz)
 {
     const uint8_t *p = r->p, *idx, *types;
 
@@ -270,13 +269,12 @@ int kpid_tz_load(const char *name, kpid_tz **ret_tz, char **ret_error)
         return fail(ret_error, -ENOMEM, "out of memory loading time zone \"%s\"", quoted);
     r = read_file(path, &data, &size);
     if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR) {
-        r = fail(ret_error, -ENOENT, "unknown time zone \"%s\" (no such zone in %s)", quoted,
-                 dir);
+        r = fail(ret_error, -ENOENT, "unknown time zone \"%s\" (no such zone in %s)", quoted, dir);
         goto out;
     }
     if (r == -EFBIG) {
-        r = fail(ret_error, -EBADMSG, "time zone \"%s\": %s is not a TZif file (too large)",
-                 quoted, path);
+        r = fail(ret_error, -EBADMSG, "time zone \"%s\": %s is not a TZif file (too large)", quoted,
+                 path);
         goto out;
     }
     if (r < 0) {
@@ -298,8 +296,8 @@ int kpid_tz_load(const char *name, kpid_tz **ret_tz, char **ret_error)
         goto out;
     }
     if (why) {
-        r = fail(ret_error, -EBADMSG, "time zone \"%s\": %s is not a valid TZif file: %s",
-                 quoted, path, why);
+        r = fail(ret_error, -EBADMSG, "time zone \"%s\": %s is not a valid TZif file: %s", quoted,
+                 path, why);
         goto out;
     }
     if (!tz->trans || !tz->idx || !tz->types) {

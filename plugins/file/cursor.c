@@ -160,8 +160,7 @@ static int decode_entry(const json_t *f, size_t i, file_cursor *c, char *err, si
 
     if (!json_is_object(f))
         return invalid(err, err_size, "files[%zu] is not an object", i);
-    json_object_foreach((json_t *)f, key, v)
-    {
+    json_object_foreach ((json_t *)f, key, v) {
         bool known = false;
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
             known = known || strcmp(key, keys[k]) == 0;
@@ -222,8 +221,7 @@ int file_cursor_decode(const char *text, file_cursor *ret, char *err, size_t err
         r = invalid(err, err_size, "not a JSON object");
         goto out;
     }
-    json_object_foreach(root, key, v)
-    {
+    json_object_foreach (root, key, v) {
         if (strcmp(key, "v") != 0 && strcmp(key, "files") != 0) {
             r = invalid(err, err_size, "unknown top-level key");
             goto out;
@@ -246,8 +244,7 @@ int file_cursor_decode(const char *text, file_cursor *ret, char *err, size_t err
         r = invalid(err, err_size, "\"files\" must be an array");
         goto out;
     }
-    json_array_foreach(files, i, v)
-    {
+    json_array_foreach (files, i, v) {
         r = decode_entry(v, i, &c, err, err_size);
         if (r == -ENOMEM && err_size > 0)
             snprintf(err, err_size, "out of memory");

@@ -74,14 +74,14 @@ typedef struct file_entry {
     uint32_t c_fp_len;
     bool stored; /* a submitted batch put its state */
 
-    int fd;               /* -1 when closed */
-    int64_t size;         /* st_size when it was last looked at; -1 = never */
+    int fd;       /* -1 when closed */
+    int64_t size; /* st_size when it was last looked at; -1 = never */
     struct timespec mtime;
-    int64_t scan_size;    /* st_size and st_mtim as the last scan found them */
+    int64_t scan_size; /* st_size and st_mtim as the last scan found them */
     struct timespec scan_mtime;
-    int64_t active_ms;    /* when it last grew, was opened or left the pattern */
-    int64_t gone_ms;      /* when it was found out of the pattern; 0 = in it */
-    uint32_t seen;        /* the scan generation that last found it */
+    int64_t active_ms; /* when it last grew, was opened or left the pattern */
+    int64_t gone_ms;   /* when it was found out of the pattern; 0 = in it */
+    uint32_t seen;     /* the scan generation that last found it */
     unsigned flags;
     struct file_entry *lru_prev, *lru_next; /* open files, most recently active first */
 } file_entry;
@@ -100,18 +100,18 @@ struct file_source {
     bool pseudo_subject, pseudo_case; /* what the host pseudonymizes */
     size_t max_open;
 
-    bool no_match_logged;  /* "no file matches" was said, and still holds */
-    bool matched;          /* the last scan matched at least one file */
-    file_table files;      /* every file_entry */
-    uint32_t gen;          /* scan generation */
-    file_list order;       /* files in the pattern, in name order, as of the last scan */
-    size_t resume;         /* where in order a full batch stopped; order.n = at the end */
-    file_list draining;    /* files that left the pattern, still open */
-    file_list touched;     /* entries whose position may move in this batch */
-    file_list releasing;   /* entries to forget (and whose state to delete) at submit */
-    char **stale_keys;     /* state keys to delete with the next batch */
+    bool no_match_logged; /* "no file matches" was said, and still holds */
+    bool matched;         /* the last scan matched at least one file */
+    file_table files;     /* every file_entry */
+    uint32_t gen;         /* scan generation */
+    file_list order;      /* files in the pattern, in name order, as of the last scan */
+    size_t resume;        /* where in order a full batch stopped; order.n = at the end */
+    file_list draining;   /* files that left the pattern, still open */
+    file_list touched;    /* entries whose position may move in this batch */
+    file_list releasing;  /* entries to forget (and whose state to delete) at submit */
+    char **stale_keys;    /* state keys to delete with the next batch */
     size_t n_stale;
-    bool put_cursor;       /* submit even without lines: the cursor must become v2 */
+    bool put_cursor; /* submit even without lines: the cursor must become v2 */
 
     file_entry *lru_head, *lru_tail;
     size_t n_open;

@@ -160,21 +160,14 @@ static int fail(ndjson_line *line, const char *fmt, ...)
 static const char *type_name(kpid_json_type t)
 {
     switch (t) {
-    case KPID_JSON_OBJECT:
-        return "an object";
-    case KPID_JSON_ARRAY:
-        return "an array";
-    case KPID_JSON_STRING:
-        return "a string";
-    case KPID_JSON_NUMBER:
-        return "a number";
+    case KPID_JSON_OBJECT: return "an object";
+    case KPID_JSON_ARRAY: return "an array";
+    case KPID_JSON_STRING: return "a string";
+    case KPID_JSON_NUMBER: return "a number";
     case KPID_JSON_TRUE:
-    case KPID_JSON_FALSE:
-        return "a boolean";
-    case KPID_JSON_NULL:
-        return "null";
-    case KPID_JSON_NONE:
-        break;
+    case KPID_JSON_FALSE: return "a boolean";
+    case KPID_JSON_NULL: return "null";
+    case KPID_JSON_NONE: break;
     }
     return "nothing";
 }
@@ -261,8 +254,7 @@ static int check_event(ndjson_line *l, const struct member m[F_COUNT])
         return fail(l, "missing time");
     if (m[F_TIME].type != KPID_JSON_STRING)
         return fail(l, "time must be an RFC 3339 string, not %s", type_name(m[F_TIME].type));
-    if (kpid_rfc3339_parse(member_string(l, &m[F_TIME]), m[F_TIME].str_len, &ev->time_us,
-                           &why) < 0)
+    if (kpid_rfc3339_parse(member_string(l, &m[F_TIME]), m[F_TIME].str_len, &ev->time_us, &why) < 0)
         return fail(l, "time is not RFC 3339: %s", why);
 
     r = check_id(l, F_CASE_ID, &m[F_CASE_ID]);
@@ -319,8 +311,7 @@ static int json_failed(ndjson_line *l, const char *data, size_t len, size_t pos)
                     pos < len && data[pos] == '\0' ? ": NUL byte" : "");
     }
     switch (json_error_code(&err)) {
-    case json_error_out_of_memory:
-        return -ENOMEM;
+    case json_error_out_of_memory: return -ENOMEM;
     case json_error_null_character:
     case json_error_null_byte_in_key:
         return fail(l,

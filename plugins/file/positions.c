@@ -148,8 +148,13 @@ static bool needs_put(const file_entry *e)
 
 static int put_state(struct file_source *s, const file_entry *e)
 {
-    file_state st = {.dev = e->item.dev, .ino = e->item.ino, .off = e->off, .line = e->line,
-                     .fp = e->fp, .fp_len = e->fp_len, .path = e->path};
+    file_state st = {.dev = e->item.dev,
+                     .ino = e->item.ino,
+                     .off = e->off,
+                     .line = e->line,
+                     .fp = e->fp,
+                     .fp_len = e->fp_len,
+                     .path = e->path};
     char key[FILE_STATE_KEY_SIZE], *value = NULL;
     int r;
 
@@ -255,4 +260,3 @@ int file_submit(struct file_source *s)
     accept(s);
     return 0;
 }
-

@@ -121,8 +121,8 @@ static int reject_long_line(struct file_source *s, const char *head, size_t head
 }
 
 /* One line ends at s->buf.data[end] (exclusive), starting at start: hands it on. */
-static int take_line(struct file_source *s, file_entry *e, size_t start, size_t end,
-                     bool *too_long, int64_t next_off)
+static int take_line(struct file_source *s, file_entry *e, size_t start, size_t end, bool *too_long,
+                     int64_t next_off)
 {
     const size_t max_line = (size_t)s->cfg->max_line_bytes;
     size_t len = end - start;
@@ -165,8 +165,7 @@ int file_read(struct file_source *s, file_entry *e, bool final, bool *ret_full)
         return r;
 
     /* Lines a full batch left in the buffer are where this file continues. */
-    if (s->buf_entry == e && s->buf_base <= e->off &&
-        e->off <= s->buf_base + (int64_t)s->buf.len) {
+    if (s->buf_entry == e && s->buf_base <= e->off && e->off <= s->buf_base + (int64_t)s->buf.len) {
         size_t skip = (size_t)(e->off - s->buf_base);
         memmove(s->buf.data, s->buf.data + skip, s->buf.len - skip);
         s->buf.len -= skip;
@@ -213,8 +212,7 @@ int file_read(struct file_source *s, file_entry *e, bool final, bool *ret_full)
         }
         scan_from = s->buf.len;
         /* Room for a line of max_line_bytes and its '\n', and no more. */
-        if (s->buf.len == s->buf.cap &&
-            (r = kpid_buf_reserve_max(&s->buf, 1, max_line + 1)) < 0)
+        if (s->buf.len == s->buf.cap && (r = kpid_buf_reserve_max(&s->buf, 1, max_line + 1)) < 0)
             return r;
 
         ssize_t n = pread(e->fd, s->buf.data + s->buf.len, s->buf.cap - s->buf.len,

@@ -41,10 +41,9 @@ int file_reject_init(struct file_source *s)
         return -EINVAL;
     }
     /* With len 0 the host says whether it pseudonymizes the field at all. */
-    s->pseudo_subject = s->host->pseudonymize(s->src, KPID_ID_SUBJECT, "", 0, probe,
-                                              sizeof(probe)) == 1;
-    s->pseudo_case = s->host->pseudonymize(s->src, KPID_ID_CASE, "", 0, probe,
-                                           sizeof(probe)) == 1;
+    s->pseudo_subject =
+        s->host->pseudonymize(s->src, KPID_ID_SUBJECT, "", 0, probe, sizeof(probe)) == 1;
+    s->pseudo_case = s->host->pseudonymize(s->src, KPID_ID_CASE, "", 0, probe, sizeof(probe)) == 1;
     return 0;
 }
 

@@ -211,8 +211,8 @@ static void find_renamed(struct file_source *s, file_entry **v, size_t n)
         e = find_orphan(v, n, st.st_dev, st.st_ino);
         if (!e || (e->flags & FE_SAID) || st.st_size <= e->off)
             continue;
-        int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-                                                  O_NOFOLLOW);
+        int fd =
+            openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
         if (fd < 0)
             continue;
         if (same_start(s, fd, e)) {

@@ -69,8 +69,7 @@ int file_state_encode(const file_state *st, char **ret_text)
         goto out;
     /* Keys in this order; jansson keeps insertion order. */
     root = json_pack("{s:I,s:I,s:s,s:I,s:s}", "off", (json_int_t)st->off, "line",
-                     (json_int_t)st->line, "fp", fp, "fplen", (json_int_t)st->fp_len, "path",
-                     path);
+                     (json_int_t)st->line, "fp", fp, "fplen", (json_int_t)st->fp_len, "path", path);
     if (!root)
         goto out; /* only an allocation failure: the path is valid UTF-8 */
     text = json_dumps(root, JSON_COMPACT);
@@ -169,8 +168,7 @@ int file_state_decode(const char *key, const char *value, file_state *ret, char 
         r = invalid(err, err_size, "not a JSON object");
         goto out;
     }
-    json_object_foreach(root, name, v)
-    {
+    json_object_foreach (root, name, v) {
         bool known = false;
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
             known = known || strcmp(name, names[k]) == 0;

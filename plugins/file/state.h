@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FILE_STATE_KEY_SIZE 48     /* "f:" + 20 + ":" + 20 + NUL, rounded up */
-#define FILE_STATE_PATH_MAX 1800   /* bytes; JSON escaping at most doubles it */
+#define FILE_STATE_KEY_SIZE 48   /* "f:" + 20 + ":" + 20 + NUL, rounded up */
+#define FILE_STATE_PATH_MAX 1800 /* bytes; JSON escaping at most doubles it */
 #define FILE_CURSOR_V2_TEXT "{\"v\":2}"
 
 typedef struct file_state {

@@ -24,7 +24,7 @@ typedef struct file_table_item {
 typedef struct file_table {
     file_table_item **slots; /* hash index, cap slots, NULL = free */
     size_t cap;
-    file_table_item **all;   /* every item, in no particular order */
+    file_table_item **all; /* every item, in no particular order */
     size_t n, all_cap;
 } file_table;
 

@@ -16,10 +16,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
+#define CHECK(cond)  \
+    do {             \
+        if (!(cond)) \
+            abort(); \
     } while (0)
 
 static bool printable(const char *s)
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
 
     r = file_cursor_version(text, err, sizeof(err));
-    CHECK(r == 1 || r == 2 || r == -ENOMEM || (r == -EINVAL && err[0] && strlen(err) < sizeof(err)));
+    CHECK(r == 1 || r == 2 || r == -ENOMEM ||
+          (r == -EINVAL && err[0] && strlen(err) < sizeof(err)));
 
     char *nl = strchr(text, '\n');
     if (!nl)

@@ -20,10 +20,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
+#define CHECK(cond)  \
+    do {             \
+        if (!(cond)) \
+            abort(); \
     } while (0)
 
 /* Printable ASCII or UTF-8 (non-ASCII bytes are checked by jansson below). */
@@ -56,16 +56,14 @@ static int tree_depth(const json_t *j)
     int max = 0;
 
     if (json_is_object(j)) {
-        json_object_foreach((json_t *)j, key, v)
-        {
+        json_object_foreach ((json_t *)j, key, v) {
             int d = tree_depth(v);
             max = d > max ? d : max;
         }
         return max + 1;
     }
     if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-        {
+        json_array_foreach (j, i, v) {
             int d = tree_depth(v);
             max = d > max ? d : max;
         }
@@ -113,8 +111,7 @@ static enum ndjson_kind reference(const char *data, size_t size, json_t **ret_ro
     *ret_root = root;
     if (!json_is_object(root) || tree_depth(root) > NDJSON_MAX_DEPTH)
         return NDJSON_ERROR;
-    json_object_foreach(root, key, v)
-    {
+    json_object_foreach (root, key, v) {
         bool ok = false;
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok = ok || strcmp(key, known[i]) == 0;
@@ -202,9 +199,7 @@ static void fuzz_line(const char *data, size_t size)
     if (r < 0)
         return;
     switch (line.kind) {
-    case NDJSON_BLANK:
-        CHECK(!line.event.event_key);
-        break;
+    case NDJSON_BLANK: CHECK(!line.event.event_key); break;
     case NDJSON_EVENT:
         CHECK(line.event.event_key && line.event.activity);
         CHECK(strlen(line.event.event_key) >= 1 &&
@@ -233,8 +228,7 @@ static void fuzz_line(const char *data, size_t size)
         CHECK(line.reason && !line.event.event_key);
         check_text(line.reason, NDJSON_REASON_MAX);
         break;
-    default:
-        abort();
+    default: abort();
     }
     check_against_reference(&line, data, size);
     if (size % 64 == 0)

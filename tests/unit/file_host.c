@@ -46,8 +46,16 @@ static void h_log(kpid_source *src, enum kpid_log_level level, const char *fmt, 
     H.logs[H.logs_len++] = '\n';
     H.logs[H.logs_len] = '\0';
 }
-static const char *h_name(kpid_source *src) { (void)src; return "t"; }
-static bool h_stop(kpid_source *src) { (void)src; return H.stop; }
+static const char *h_name(kpid_source *src)
+{
+    (void)src;
+    return "t";
+}
+static bool h_stop(kpid_source *src)
+{
+    (void)src;
+    return H.stop;
+}
 static int h_cursor_load(kpid_source *src, char **ret)
 {
     (void)src;
@@ -94,7 +102,12 @@ static int h_retract(kpid_batch *b, const char *key)
     add(b, "D %s", key);
     return 0;
 }
-static int h_replace(kpid_batch *b, const char *o) { (void)b; (void)o; return -ENOTSUP; }
+static int h_replace(kpid_batch *b, const char *o)
+{
+    (void)b;
+    (void)o;
+    return -ENOTSUP;
+}
 static int h_reject(kpid_batch *b, const char *loc, const char *reason, const char *raw,
                     size_t raw_len)
 {
@@ -108,8 +121,14 @@ static int h_reject(kpid_batch *b, const char *loc, const char *reason, const ch
     }
     return 0;
 }
-static size_t h_rows(const kpid_batch *b) { return b->rows + b->n_puts; }
-static size_t h_bytes(const kpid_batch *b) { return b->bytes; }
+static size_t h_rows(const kpid_batch *b)
+{
+    return b->rows + b->n_puts;
+}
+static size_t h_bytes(const kpid_batch *b)
+{
+    return b->bytes;
+}
 
 static void free_batch(kpid_batch *b)
 {
@@ -211,8 +230,7 @@ static int cmp_index(const void *a, const void *b)
 {
     return strcmp(H.keys[*(const size_t *)a], H.keys[*(const size_t *)b]);
 }
-static int h_state_load(kpid_source *src, int (*fn)(void *, const char *, const char *),
-                        void *arg)
+static int h_state_load(kpid_source *src, int (*fn)(void *, const char *, const char *), void *arg)
 {
     size_t *order = malloc((H.n_state + 1) * sizeof(*order));
     int r = H.state_load_result;
@@ -336,8 +354,14 @@ void write_at(const char *name, const char *mode, const char *data, size_t n)
     assert_int_equal(fwrite(data, 1, n, f), n);
     fclose(f);
 }
-void put(const char *name, const char *data) { write_at(name, "w", data, strlen(data)); }
-void app(const char *name, const char *data) { write_at(name, "a", data, strlen(data)); }
+void put(const char *name, const char *data)
+{
+    write_at(name, "w", data, strlen(data));
+}
+void app(const char *name, const char *data)
+{
+    write_at(name, "a", data, strlen(data));
+}
 
 int start_cfg(void)
 {
@@ -349,8 +373,12 @@ void start(int64_t batch, int64_t maxline)
 {
     static char pattern[512];
     snprintf(pattern, sizeof(pattern), "%s/*.ndjson", dir);
-    cfg = (struct cfg){.path = pattern, .batch_max_lines = batch, .max_line_bytes = maxline,
-                       .rotate_wait_ms = 0, .max_open_files = 1024, .rejected_raw = "full"};
+    cfg = (struct cfg){.path = pattern,
+                       .batch_max_lines = batch,
+                       .max_line_bytes = maxline,
+                       .rotate_wait_ms = 0,
+                       .max_open_files = 1024,
+                       .rejected_raw = "full"};
     assert_int_equal(start_cfg(), 0);
 }
 

@@ -23,15 +23,15 @@
 
 struct fake_host {
     bool stop;
-    int submit_result;   /* returned by batch_submit when not 0 */
-    int state_load_result; /* returned by state_load when not 0 */
-    bool pseudonymize;   /* the host pseudonymizes subject ids ... */
+    int submit_result;      /* returned by batch_submit when not 0 */
+    int state_load_result;  /* returned by state_load when not 0 */
+    bool pseudonymize;      /* the host pseudonymizes subject ids ... */
     bool pseudonymize_case; /* ... and case ids */
     int n_submits, n_aborts, n_begins, n_open_batches;
-    char *cursor;        /* last submitted cursor, what cursor_load returns */
-    char *records;       /* all submitted records */
+    char *cursor;  /* last submitted cursor, what cursor_load returns */
+    char *records; /* all submitted records */
     size_t records_len;
-    char *raws;          /* "LOCATOR\tRAW\n" per rejected input with raw */
+    char *raws; /* "LOCATOR\tRAW\n" per rejected input with raw */
     size_t raws_len;
     char logs[262144];
     size_t logs_len;

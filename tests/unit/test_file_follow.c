@@ -232,7 +232,8 @@ static void test_rename_out_live(void **state)
     assert_non_null(strstr(state_get(old_key), "\"line\":5,"));
     /* A last line without its newline, then rotate_wait passes: it is read as the last
      * line, and the file is released with its state. */
-    app("a.ndjson.1", "{\"event_key\":\"a6\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\"}");
+    app("a.ndjson.1",
+        "{\"event_key\":\"a6\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\"}");
     assert_int_equal(poll1(), KPID_POLL_IDLE);
     expect_records("");
     cfg.rotate_wait_ms = 0;
@@ -274,8 +275,8 @@ static void test_rename_out_stopped(void **state)
     app("a.ndjson", EV("a2") EV("a3"));
     assert_int_equal(rename(p("a.ndjson"), p("a.ndjson.1")), 0);
     assert_int_equal(rename(p("b.ndjson"), p("b.ndjson.1")), 0); /* nothing unread */
-    put("d.tmp", ""); /* before c's inode is free: another inode */
-    assert_int_equal(unlink(p("c.ndjson")), 0);                 /* gone */
+    put("d.tmp", "");                           /* before c's inode is free: another inode */
+    assert_int_equal(unlink(p("c.ndjson")), 0); /* gone */
     /* While nothing matches, nothing is forgotten: the folder may be back soon. */
     start(100, 1024);
     assert_int_equal(poll1(), KPID_POLL_IDLE);
@@ -410,13 +411,13 @@ static void test_many_files(void **state)
     assert_non_null(strstr(state_get(key_of("new.ndjson")), "{\"off\":64,\"line\":1,"));
 }
 
-#define REJECTS                                                                                    \
-    "{\"event_key\":\"r1\",\"subject_id\":\"P-CLEAR\",\"case_id\":\"C-CLEAR\",\"activity\":\"bad "  \
-    "act\",\"time\":\"1970-01-01T00:00:01Z\"}\n"                                                  \
-    "not json P-CLEAR\n"                                                                           \
+#define REJECTS                                                                                          \
+    "{\"event_key\":\"r1\",\"subject_id\":\"P-CLEAR\",\"case_id\":\"C-CLEAR\",\"activity\":\"bad "       \
+    "act\",\"time\":\"1970-01-01T00:00:01Z\"}\n"                                                         \
+    "not json P-CLEAR\n"                                                                                 \
     "{\"event_key\":\"r3\",\"subject_id\":12345,\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\"}\n" \
-    "{\"event_key\":\"r4\",\"case_id\":\"C-CLEAR\",\"subject_id\":\"P-CLEAR\",\"activity\":\"A\","    \
-    "\"time\":\"9999-12-31T23:00:00-05:00\"}\n"                                                   \
+    "{\"event_key\":\"r4\",\"case_id\":\"C-CLEAR\",\"subject_id\":\"P-CLEAR\",\"activity\":\"A\","       \
+    "\"time\":\"9999-12-31T23:00:00-05:00\"}\n"                                                          \
     "{\"event_key\":\"r6\",\"subject_id\":P-CLEAR}\n"
 
 #define NUMBER_ID "subject_id must be a string, not a number (quote numeric identifiers)"

@@ -55,8 +55,11 @@ static void test_definition(void **state)
     def->fini(NULL);
 
     /* Half-initialized state: init fails, fini still frees. */
-    struct cfg bad = {.path = "relative/*.ndjson", .batch_max_lines = 1, .max_line_bytes = 1024,
-                      .max_open_files = 8, .rejected_raw = "full"};
+    struct cfg bad = {.path = "relative/*.ndjson",
+                      .batch_max_lines = 1,
+                      .max_line_bytes = 1024,
+                      .max_open_files = 8,
+                      .rejected_raw = "full"};
     void *s = (void *)0x1;
     assert_int_equal(def->init(&(kpid_host){0}, NULL, &bad, NULL, &s), -EPROTO);
     assert_ptr_equal(s, (void *)0x1); /* refused before it allocated anything */
@@ -82,11 +85,14 @@ static void test_definition(void **state)
 static void test_basic(void **state)
 {
     put("b.ndjson", EV("b1"));
-    put("a.ndjson", EV("a1") "\n   \n" "{\"event_key\":\"a1\",\"retract\":true}\r\n"
-                    "not json\n" "{\"event_key\":\"a5\",\"activity\":\"HOSTREFUSES\",\"time\":\"1970-01-01T00:00:01Z\"}\n"
-                    "{\"event_key\":\"a6\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\",\"attrs\":{\"z\":1,\"a\":2}}\n"
-                    "{\"event_key\":\"a7\",\"activity\":\"EMITREFUSES\",\"time\":\"1970-01-01T00:00:01Z\"}\n"
-                    "{\"event_key\":\"partial\"");
+    put("a.ndjson",
+        EV("a1") "\n   \n"
+                 "{\"event_key\":\"a1\",\"retract\":true}\r\n"
+                 "not json\n"
+                 "{\"event_key\":\"a5\",\"activity\":\"HOSTREFUSES\",\"time\":\"1970-01-01T00:00:01Z\"}\n"
+                 "{\"event_key\":\"a6\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\",\"attrs\":{\"z\":1,\"a\":2}}\n"
+                 "{\"event_key\":\"a7\",\"activity\":\"EMITREFUSES\",\"time\":\"1970-01-01T00:00:01Z\"}\n"
+                 "{\"event_key\":\"partial\"");
     put("c.txt", EV("ignored"));
     assert_int_equal(mkdir(p("d.ndjson"), 0700), 0);
     start(100, 1024);
@@ -149,7 +155,9 @@ static void test_batches(void **state)
     char *data = malloc(1 << 20);
     size_t n = 0;
     for (int i = 1; i <= 1000; i++)
-        n += (size_t)sprintf(data + n, "{\"event_key\":\"k%d\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\"}\n", i);
+        n += (size_t)sprintf(
+            data + n,
+            "{\"event_key\":\"k%d\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\"}\n", i);
     put("a.ndjson", data);
     put("b.ndjson", EV("b1") EV("b2"));
     start(7, 1024);
@@ -278,7 +286,11 @@ static void test_long_lines(void **state)
 
     /* 2.5 MiB within max_line_bytes of 4 MiB: the buffer grows; it is valid JSON. */
     size_t n = (5u << 20) / 2;
-    char *p0 = line + sprintf(line, "{\"event_key\":\"big\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\",\"attrs\":{\"s\":\"");
+    char *p0 =
+        line +
+        sprintf(
+            line,
+            "{\"event_key\":\"big\",\"activity\":\"A\",\"time\":\"1970-01-01T00:00:01Z\",\"attrs\":{\"s\":\"");
     memset(p0, 'z', n);
     strcpy(p0 + n, "\"}}\n");
     put("b.ndjson", line);
@@ -411,7 +423,8 @@ static void test_no_cursor_reads_again(void **state)
     stop();
     /* A position of a file that no longer exists, and the cursor gone. */
     H.keys[H.n_state] = strdup("f:1:2");
-    H.values[H.n_state++] = strdup("{\"off\":5,\"line\":1,\"fp\":\"0000000000000000\",\"fplen\":5,\"path\":\"/x\"}");
+    H.values[H.n_state++] =
+        strdup("{\"off\":5,\"line\":1,\"fp\":\"0000000000000000\",\"fplen\":5,\"path\":\"/x\"}");
     free(H.cursor);
     H.cursor = NULL;
     start(100, 1024);

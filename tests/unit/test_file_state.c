@@ -51,8 +51,10 @@ static void state_keys(void **unused)
     assert_true(strlen(key) < FILE_STATE_KEY_SIZE);
 
     static const char *const bad[] = {
-        "", "f:", "f:1", "f:1:", "f::1", "g:1:2", "F:1:2", "f:01:2", "f:1:02", "f:-1:2",
-        "f:+1:2", "f:1:2:3", "f:1:2 ", " f:1:2", "f:18446744073709551616:1", "f:1:2x",
+        "",       "f:",      "f:1",    "f:1:",   "f::1",
+        "g:1:2",  "F:1:2",   "f:01:2", "f:1:02", "f:-1:2",
+        "f:+1:2", "f:1:2:3", "f:1:2 ", " f:1:2", "f:18446744073709551616:1",
+        "f:1:2x",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         dev = ino = 7;
@@ -64,15 +66,20 @@ static void state_keys(void **unused)
 
 static void state_round_trip(void **unused)
 {
-    file_state in = {.dev = 2049, .ino = 99, .off = 5120, .line = 20,
-                     .fp = UINT64_C(0x9c1f0a3e5b7d2c41), .fp_len = 4096,
+    file_state in = {.dev = 2049,
+                     .ino = 99,
+                     .off = 5120,
+                     .line = 20,
+                     .fp = UINT64_C(0x9c1f0a3e5b7d2c41),
+                     .fp_len = 4096,
                      .path = "/var/spool/kpid/ed \"1\"\\.ndjson"};
     file_state out = {0};
     char *text = NULL, err[256];
 
     assert_int_equal(file_state_encode(&in, &text), 0);
-    assert_string_equal(text, "{\"off\":5120,\"line\":20,\"fp\":\"9c1f0a3e5b7d2c41\",\"fplen\":4096,"
-                              "\"path\":\"/var/spool/kpid/ed \\\"1\\\"\\\\.ndjson\"}");
+    assert_string_equal(text,
+                        "{\"off\":5120,\"line\":20,\"fp\":\"9c1f0a3e5b7d2c41\",\"fplen\":4096,"
+                        "\"path\":\"/var/spool/kpid/ed \\\"1\\\"\\\\.ndjson\"}");
     assert_int_equal(file_state_decode("f:2049:99", text, &out, err, sizeof(err)), 0);
     assert_true(out.dev == 2049 && out.ino == 99);
     assert_int_equal(out.off, 5120);
@@ -177,12 +184,13 @@ static void state_hostile_values(void **unused)
     assert_non_null(strstr(err, "longer than 4096 bytes"));
     free(big);
     /* The error names no part of the value (it holds a path). */
-    assert_int_equal(file_state_decode("f:1:2", "{\"path\":\"/secret/x\" junk", &out, err,
-                                       sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        file_state_decode("f:1:2", "{\"path\":\"/secret/x\" junk", &out, err, sizeof(err)),
+        -EINVAL);
     assert_null(strstr(err, "secret"));
     /* The smallest valid value. */
-    assert_int_equal(file_state_decode("f:0:0", "{\"off\":0,\"line\":0,\"fp\":\"cbf29ce484222325\","
+    assert_int_equal(file_state_decode("f:0:0",
+                                       "{\"off\":0,\"line\":0,\"fp\":\"cbf29ce484222325\","
                                        "\"fplen\":0,\"path\":\"/\"}",
                                        &out, err, sizeof(err)),
                      0);
@@ -268,12 +276,9 @@ static void table_consistent(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fingerprint_vectors),
-        cmocka_unit_test(state_keys),
-        cmocka_unit_test(state_round_trip),
-        cmocka_unit_test(state_hostile_values),
-        cmocka_unit_test(cursor_versions),
-        cmocka_unit_test(table_consistent),
+        cmocka_unit_test(fingerprint_vectors), cmocka_unit_test(state_keys),
+        cmocka_unit_test(state_round_trip),    cmocka_unit_test(state_hostile_values),
+        cmocka_unit_test(cursor_versions),     cmocka_unit_test(table_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

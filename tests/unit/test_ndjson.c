@@ -305,11 +305,11 @@ static void test_sizes(void **state)
     memset(id, 'c', sizeof(id));
     memset(act, 'A', sizeof(act));
 
-#define EV(k, c, a)                                                                                \
-    (snprintf(s, sizeof(s),                                                                        \
-              "{\"event_key\":\"%.*s\",\"case_id\":\"%.*s\",\"subject_id\":\"%.*s\","              \
-              "\"activity\":\"%.*s\",\"time\":\"2024-03-01T07:15:00Z\"}",                          \
-              (int)(k), key, (int)(c), id, (int)(c), id, (int)(a), act),                           \
+#define EV(k, c, a)                                                                   \
+    (snprintf(s, sizeof(s),                                                           \
+              "{\"event_key\":\"%.*s\",\"case_id\":\"%.*s\",\"subject_id\":\"%.*s\"," \
+              "\"activity\":\"%.*s\",\"time\":\"2024-03-01T07:15:00Z\"}",             \
+              (int)(k), key, (int)(c), id, (int)(c), id, (int)(a), act),              \
      s)
     l = parse(state, EV(NDJSON_EVENT_KEY_MAX, NDJSON_ID_MAX, NDJSON_ACTIVITY_MAX));
     assert_int_equal(l->kind, NDJSON_EVENT);

@@ -24,9 +24,9 @@
 static kpid_civil wall(const char *text)
 {
     kpid_civil c = {0};
-    assert_int_equal(sscanf(text, "%d-%d-%d %d:%d:%d", &c.year, &c.month, &c.day, &c.hour,
-                            &c.minute, &c.second),
-                     6);
+    assert_int_equal(
+        sscanf(text, "%d-%d-%d %d:%d:%d", &c.year, &c.month, &c.day, &c.hour, &c.minute, &c.second),
+        6);
     return c;
 }
 
@@ -312,9 +312,8 @@ static void unknown_zone(void **unused)
     unsetenv("TZDIR");
     assert_int_equal(kpid_tz_load("Mars/Olympus_Mons", &tz, &err), -ENOENT);
     assert_null(tz);
-    assert_string_equal(err,
-                        "unknown time zone \"Mars/Olympus_Mons\" (no such zone in "
-                        "/usr/share/zoneinfo)");
+    assert_string_equal(err, "unknown time zone \"Mars/Olympus_Mons\" (no such zone in "
+                             "/usr/share/zoneinfo)");
     free(err);
     /* A directory is not a zone. */
     assert_int_equal(kpid_tz_load("Europe", &tz, &err), -ENOENT);
@@ -333,10 +332,20 @@ static void unknown_zone(void **unused)
 
 static void hostile_names(void **unused)
 {
-    const char *names[] = {"../etc/passwd", "/etc/passwd", "Europe/../../etc/passwd",
-                           "Europe/Berlin/..", ".", "..", "", "Europe/Berlin\n",
-                           "Europe/Berlin ", "Europe\\Berlin", "Europe/Ber;lin", "posix/.x",
-                           "\x01\x02", "Europe/Berlin\"; rm -rf /"};
+    const char *names[] = {"../etc/passwd",
+                           "/etc/passwd",
+                           "Europe/../../etc/passwd",
+                           "Europe/Berlin/..",
+                           ".",
+                           "..",
+                           "",
+                           "Europe/Berlin\n",
+                           "Europe/Berlin ",
+                           "Europe\\Berlin",
+                           "Europe/Ber;lin",
+                           "posix/.x",
+                           "\x01\x02",
+                           "Europe/Berlin\"; rm -rf /"};
     char longname[4096];
     kpid_tz *tz = NULL;
     char *err = NULL;
@@ -593,8 +602,8 @@ static void corrupt_files(void **unused)
 
 static void synthetic_files(void **unused)
 {
-    static const char *const files[] = {"Test/V1", "Test/Leap", "Test/J",   "Test/N",
-                                        "Test/V3", "Test/AllYear", "Test/Idx", "Test/Order",
+    static const char *const files[] = {"Test/V1",  "Test/Leap",    "Test/J",   "Test/N",
+                                        "Test/V3",  "Test/AllYear", "Test/Idx", "Test/Order",
                                         "Test/Off", "Test/Empty"};
     uint8_t buf[4096];
     int32_t offs[2] = {3600, 7200};
@@ -649,8 +658,7 @@ static void synthetic_files(void **unused)
 
     /* Version 3 rule times outside 0-24 h: DST from Saturday 23:00 before the last
      * Sunday of March to Monday 02:00 after the last Sunday of October. */
-    n = build_tzif(buf, '3', NULL, NULL, 0, offs, dst, 1, "XST-1XDT,M3.5.0/-1,M10.5.0/26",
-                   0);
+    n = build_tzif(buf, '3', NULL, NULL, 0, offs, dst, 1, "XST-1XDT,M3.5.0/-1,M10.5.0/26", 0);
     tzdir_write(&d, "Test/V3", buf, n);
     tz = tf_load("Test/V3");
     expect_local(tz, tf_utc(2025, 3, 29, 21, 59, 59), "2025-03-29 22:59:59 +0100");
@@ -695,11 +703,20 @@ static void synthetic_files(void **unused)
     free(err);
 
     /* Footers that are not POSIX TZ strings. */
-    const char *bad_footers[] = {"CET", "CET-1CEST", "CET-1CEST,M3.5.0", "C-1",
-                                 "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.6.0,M10.5.0",
-                                 "CET-1CEST,M3.5.7,M10.5.0", "CET-1CEST,J0,J365",
-                                 "CET-1CEST,J1,366", "CET-25", "CET-1CEST,M3.5.0/168,M10.5.0",
-                                 "CET-1CEST,M3.5.0,M10.5.0x", "<AB>-1", "CET-1:60"};
+    const char *bad_footers[] = {"CET",
+                                 "CET-1CEST",
+                                 "CET-1CEST,M3.5.0",
+                                 "C-1",
+                                 "CET-1CEST,M13.5.0,M10.5.0",
+                                 "CET-1CEST,M3.6.0,M10.5.0",
+                                 "CET-1CEST,M3.5.7,M10.5.0",
+                                 "CET-1CEST,J0,J365",
+                                 "CET-1CEST,J1,366",
+                                 "CET-25",
+                                 "CET-1CEST,M3.5.0/168,M10.5.0",
+                                 "CET-1CEST,M3.5.0,M10.5.0x",
+                                 "<AB>-1",
+                                 "CET-1:60"};
     for (size_t i = 0; i < sizeof(bad_footers) / sizeof(bad_footers[0]); i++) {
         n = build_tzif(buf, '2', NULL, NULL, 0, offs, dst, 1, bad_footers[i], 0);
         tzdir_write(&d, "Test/Empty", buf, n);
@@ -789,8 +806,8 @@ static void oracle(const char *zone, const int64_t *ts, size_t n)
     for (size_t i = 0; i < n; i++)
         fprintf(f, "@%" PRId64 "\n", ts[i]);
     assert_int_equal(fclose(f), 0);
-    snprintf(cmd, sizeof(cmd), "LC_ALL=C TZ='%s' date -f '%s' '+%%Y-%%m-%%d %%H:%%M:%%S %%z'",
-             zone, path);
+    snprintf(cmd, sizeof(cmd), "LC_ALL=C TZ='%s' date -f '%s' '+%%Y-%%m-%%d %%H:%%M:%%S %%z'", zone,
+             path);
     p = popen(cmd, "r");
     assert_non_null(p);
     for (size_t i = 0; i < n; i++) {
@@ -802,8 +819,8 @@ static void oracle(const char *zone, const int64_t *ts, size_t n)
         assert_int_equal(kpid_tz_to_local(tz, ts[i], &c), 0);
         off = c.utc_offset < 0 ? -c.utc_offset : c.utc_offset;
         snprintf(mine, sizeof(mine), "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d", c.year, c.month,
-                 c.day, c.hour, c.minute, c.second, c.utc_offset < 0 ? '-' : '+',
-                 (int)(off / 3600), (int)(off / 60 % 60));
+                 c.day, c.hour, c.minute, c.second, c.utc_offset < 0 ? '-' : '+', (int)(off / 3600),
+                 (int)(off / 60 % 60));
         if (strcmp(line, mine) != 0)
             fail_msg("%s @%" PRId64 ": date says %s, kpid says %s", zone, ts[i], line, mine);
     }
@@ -814,9 +831,8 @@ static void oracle(const char *zone, const int64_t *ts, size_t n)
 
 static void date_oracle(void **unused)
 {
-    static const char *const zones[] = {"Europe/Berlin", "America/New_York",
-                                        "Australia/Lord_Howe", "Asia/Almaty", "Europe/Dublin",
-                                        "America/Sao_Paulo"};
+    static const char *const zones[] = {"Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+                                        "Asia/Almaty",   "Europe/Dublin",    "America/Sao_Paulo"};
     int64_t ts[700];
     uint64_t seed = 42;
     size_t n = 0;
@@ -839,8 +855,8 @@ static void date_oracle(void **unused)
 static void *convert_thread(void *arg)
 {
     const kpid_tz *tz = arg;
-    for (int64_t t = tf_utc(
-        2024, 1, 1, 0, 0, 0); t < tf_utc(2026, 1, 1, 0, 0, 0); t += 3 * 3600 + 7) {
+    for (int64_t t = tf_utc(2024, 1, 1, 0, 0, 0); t < tf_utc(2026, 1, 1, 0, 0, 0);
+         t += 3 * 3600 + 7) {
         kpid_civil c;
         int64_t back, later;
         if (kpid_tz_to_local(tz, t, &c) < 0 || kpid_tz_from_local(tz, &c, 0, &back, NULL) < 0 ||

@@ -13,13 +13,13 @@ static const uint8_t kind_type[HG_ARR__COUNT] = {
 };
 
 /* Relative rates by local hour and by weekday (Monday first). */
-static const double ed_hour[24] = {45,  38,  32,  28,  26,  28,  38,  55,  80,  100, 110, 115,
-                                   112, 108, 105, 105, 108, 110, 110, 105, 95,  82,  68,  55};
+static const double ed_hour[24] = {45,  38,  32,  28,  26,  28,  38,  55,  80, 100, 110, 115,
+                                   112, 108, 105, 105, 108, 110, 110, 105, 95, 82,  68,  55};
 static const double ed_day[7] = {112, 102, 100, 100, 100, 93, 93};
-static const double office_hour[24] = {1,  1,   1,   1,  1,  1,   2,   20, 90, 100, 100, 95,
-                                       70, 90,  100, 100, 80, 30,  5,   2,  1,  1,   1,   1};
-static const double lab_hour[24] = {1,  1,  1,  1,  1,  1,  5,  60, 100, 100, 90, 80,
-                                    50, 50, 40, 30, 20, 10, 3,  1,  1,   1,   1,  1};
+static const double office_hour[24] = {1,  1,  1,   1,   1,  1,  2, 20, 90, 100, 100, 95,
+                                       70, 90, 100, 100, 80, 30, 5, 2,  1,  1,   1,   1};
+static const double lab_hour[24] = {1,  1,  1,  1,  1,  1,  5, 60, 100, 100, 90, 80,
+                                    50, 50, 40, 30, 20, 10, 3, 1,  1,   1,   1,  1};
 static const double office_day[7] = {100, 100, 100, 100, 95, 4, 2};
 
 /* Returns the 24 relative hourly rates of arrival kind k. */
@@ -96,8 +96,7 @@ void hg_arrivals_init(struct hg_arrivals *a, uint64_t seed, uint64_t stream, int
         double hmean = mean_of(hour_profile(k), 24, &hmax);
         double dmean = mean_of(day_profile(k), 7, &dmax);
         /* The thinned process averages base_per_day * scale a day. */
-        a->rate_max[k] = base_per_day[k] * scale * (hmax * dmax) / (hmean * dmean) /
-                         (double)HG_DAY;
+        a->rate_max[k] = base_per_day[k] * scale * (hmax * dmax) / (hmean * dmean) / (double)HG_DAY;
         a->next[k] = draw_next(a, k, start - 1);
     }
     a->next_headcount = month_start_after(start, off_sec);

@@ -18,7 +18,7 @@ enum hg_arrival_kind {
     HG_ARR_ADMISSION, /* planned medical admissions, not from the ED or theatre */
     HG_ARR_SURGERY,
     HG_ARR_OUTPATIENT,
-    HG_ARR_LAB,       /* outpatient and GP lab orders */
+    HG_ARR_LAB, /* outpatient and GP lab orders */
     HG_ARR_TRAINING,
     HG_ARR__COUNT
 };
@@ -28,7 +28,7 @@ struct hg_arrivals {
     int32_t off_sec;
     double rate_max[HG_ARR__COUNT]; /* per microsecond, before thinning */
     int64_t next[HG_ARR__COUNT];
-    int64_t next_headcount;         /* UTC time of the next monthly headcount */
+    int64_t next_headcount; /* UTC time of the next monthly headcount */
 };
 
 /* Sets up the processes from start on; scale multiplies the base rates. */

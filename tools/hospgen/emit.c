@@ -229,8 +229,8 @@ int hg_emit_line(struct hg_emitter *em, const struct hg_journey *j, const struct
         p = PUT_LIT(p, ",\"activity\":\"");
         p = put_str(p, hg_activity_name[e->act], hg_activity_len[e->act]);
         p = PUT_LIT(p, "\",\"time\":\"");
-        p += hg_fmt_rfc3339(p, e->time, e->tfmt & HG_TF_DIGITS, e->tfmt & HG_TF_ZULU,
-                            em->off_sec, em->off_text);
+        p += hg_fmt_rfc3339(p, e->time, e->tfmt & HG_TF_DIGITS, e->tfmt & HG_TF_ZULU, em->off_sec,
+                            em->off_text);
         *p++ = '"';
         if (e->value_dec != HG_NO_VALUE) {
             p = PUT_LIT(p, ",\"value\":");

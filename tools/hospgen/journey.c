@@ -21,9 +21,9 @@ static const double p_error[HG_A__COUNT] = {
 
 /* Attributes a correction may change (to another value of the same domain). */
 static const uint8_t correctable[HG_K__COUNT] = {
-    [HG_K_WARD] = 1,     [HG_K_TRIAGE_LEVEL] = 1, [HG_K_DISPOSITION] = 1,
+    [HG_K_WARD] = 1,         [HG_K_TRIAGE_LEVEL] = 1,  [HG_K_DISPOSITION] = 1,
     [HG_K_ARRIVAL_MODE] = 1, [HG_K_PATIENT_CLASS] = 1, [HG_K_SITE] = 1,
-    [HG_K_REASON] = 1,   [HG_K_THEATRE] = 1,      [HG_K_PRIORITY] = 1,
+    [HG_K_REASON] = 1,       [HG_K_THEATRE] = 1,       [HG_K_PRIORITY] = 1,
 };
 
 void hg_builder_start(struct hg_builder *b, enum hg_jtype type, uint64_t case_no)

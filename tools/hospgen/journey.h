@@ -41,16 +41,16 @@ struct hg_attr {
     uint16_t val; /* string table index */
 };
 
-#define HG_NO_VALUE 0xff   /* value_dec of an event without a value */
-#define HG_TF_ZULU 0x80    /* tfmt: write "Z" instead of the configured offset */
-#define HG_TF_DIGITS 0x07  /* tfmt: number of fractional digits, 0..6 */
-#define HG_EF_UESC 0x01    /* flags: write non-ASCII attribute values as \u escapes */
-#define HG_EF_NUMERIC 0x02 /* flags: write attribute values of digits as JSON numbers */
-#define HG_EF_NO_CASE 0x04 /* flags: the event has no case_id (its key still names one) */
+#define HG_NO_VALUE 0xff      /* value_dec of an event without a value */
+#define HG_TF_ZULU 0x80       /* tfmt: write "Z" instead of the configured offset */
+#define HG_TF_DIGITS 0x07     /* tfmt: number of fractional digits, 0..6 */
+#define HG_EF_UESC 0x01       /* flags: write non-ASCII attribute values as \u escapes */
+#define HG_EF_NUMERIC 0x02    /* flags: write attribute values of digits as JSON numbers */
+#define HG_EF_NO_CASE 0x04    /* flags: the event has no case_id (its key still names one) */
 #define HG_EF_NO_SUBJECT 0x08 /* flags: the event has no subject_id */
 #define HG_EF_FORM (HG_EF_UESC | HG_EF_NUMERIC) /* the flags of how a line is written */
-#define HG_FINAL_NONE 0xff /* final: nothing written yet */
-#define HG_FINAL_GONE 0xfe /* final: retracted */
+#define HG_FINAL_NONE 0xff                      /* final: nothing written yet */
+#define HG_FINAL_GONE 0xfe                      /* final: retracted */
 
 enum hg_attrs_form {
     HG_AF_OBJECT, /* "attrs":{...} (also {} when n_attr is 0) */
@@ -69,7 +69,7 @@ struct hg_event {
     uint8_t flags;     /* HG_EF_* */
     uint8_t value_dec; /* decimals of value, or HG_NO_VALUE */
     uint8_t n_attr;
-    uint8_t final;     /* originals: slot holding the current content, or HG_FINAL_* */
+    uint8_t final; /* originals: slot holding the current content, or HG_FINAL_* */
     struct hg_attr attr[HG_MAX_ATTR];
 };
 

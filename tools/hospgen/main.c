@@ -184,15 +184,19 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
     }
     o->files = (unsigned)files;
     if (hg_parse_offset(tz, &o->off_sec) < 0) {
-        fprintf(stderr, "hospgen: bad --tz-offset \"%s\"\n"
-                        "the offset is +HH:MM or -HH:MM, for example +05:00\n", tz);
+        fprintf(stderr,
+                "hospgen: bad --tz-offset \"%s\"\n"
+                "the offset is +HH:MM or -HH:MM, for example +05:00\n",
+                tz);
         return -EINVAL;
     }
     memcpy(o->off_text, tz, 7);
     if (hg_parse_date(start, &o->start) < 0 ||
         o->start > kpid_days_from_civil(9000, 1, 1) * HG_DAY) {
-        fprintf(stderr, "hospgen: bad --start \"%s\"\n"
-                        "the date is YYYY-MM-DD, from 1970 on\n", start);
+        fprintf(stderr,
+                "hospgen: bad --start \"%s\"\n"
+                "the date is YYYY-MM-DD, from 1970 on\n",
+                start);
         return -EINVAL;
     }
     o->start -= (int64_t)o->off_sec * HG_SEC;
@@ -227,8 +231,8 @@ static int truth_begin(const struct truth_args *t, struct ht_store *store, struc
 }
 
 /* Indexes the collected events and writes the ground truth. Returns 0 or -errno. */
-static int truth_end(const struct truth_args *t, struct ht_store *store,
-                     const struct ht_model *m, const char *dir)
+static int truth_end(const struct truth_args *t, struct ht_store *store, const struct ht_model *m,
+                     const char *dir)
 {
     int r = store->err;
 
@@ -287,7 +291,6 @@ int main(int argc, char **argv)
             "days=%.1f open_max=%zu seconds=%.2f\n",
             (unsigned long long)o.events, (unsigned long long)st.malformed, o.files,
             (unsigned long long)st.final, (unsigned long long)st.journeys,
-            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high,
-            now_seconds() - t0);
+            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high, now_seconds() - t0);
     return 0;
 }

@@ -9,8 +9,8 @@
 #define OVERLONG_BYTES (1100u * 1024u) /* over 1 MiB */
 
 static const char *const kind_names[HG_BAD__COUNT] = {
-    "not_json",     "truncated",  "missing_event_key", "missing_activity",
-    "bad_time",     "bad_activity", "json_array",      "time_not_string",
+    "not_json",     "truncated",    "missing_event_key", "missing_activity",
+    "bad_time",     "bad_activity", "json_array",        "time_not_string",
     "invalid_utf8", "empty_object", "overlong",
 };
 
@@ -115,8 +115,7 @@ enum hg_bad_kind hg_bad_write_next(struct hg_bad_plan *p, struct hg_wbuf *wb, in
         "event_key=X1 activity=ED_ARRIVAL",
         "<event><activity>TRIAGE</activity></event>",
     };
-    static const char *const bad_acts[] = {"ed arrival", "Lab Result", "TRIAGE LEVEL",
-                                           "discharge"};
+    static const char *const bad_acts[] = {"ed arrival", "Lab Result", "TRIAGE LEVEL", "discharge"};
     struct hg_rng *r = &p->rng;
     enum hg_bad_kind k = (enum hg_bad_kind)p->kind[p->next];
     uint64_t serial = ++p->next;
@@ -128,9 +127,7 @@ enum hg_bad_kind hg_bad_write_next(struct hg_bad_plan *p, struct hg_wbuf *wb, in
     memcpy(tj + n, "\"", 2);
 
     switch (k) {
-    case HG_BAD_NOT_JSON:
-        put(wb, not_json[hg_rng_below(r, 4)]);
-        break;
+    case HG_BAD_NOT_JSON: put(wb, not_json[hg_rng_below(r, 4)]); break;
     case HG_BAD_TRUNCATED:
         n = fake_event(line, sizeof(line), serial, "ED_ARRIVAL", "ED_ARRIVAL", tj, "W2");
         hg_wbuf_put(wb, line, (size_t)hg_rng_range(r, 5, (int64_t)n - 2));
@@ -144,8 +141,8 @@ enum hg_bad_kind hg_bad_write_next(struct hg_bad_plan *p, struct hg_wbuf *wb, in
         put(wb, line);
         break;
     case HG_BAD_TIME:
-        fake_event(line, sizeof(line), serial, "ADMISSION", "ADMISSION",
-                   "\"2025-13-45T99:00:00Z\"", "W2");
+        fake_event(line, sizeof(line), serial, "ADMISSION", "ADMISSION", "\"2025-13-45T99:00:00Z\"",
+                   "W2");
         put(wb, line);
         break;
     case HG_BAD_ACTIVITY: {
@@ -170,9 +167,7 @@ enum hg_bad_kind hg_bad_write_next(struct hg_bad_plan *p, struct hg_wbuf *wb, in
         fake_event(line, sizeof(line), serial, "TRANSFER", "TRANSFER", tj, "W\xc3\x28\xff\xfe");
         put(wb, line);
         break;
-    case HG_BAD_EMPTY_OBJECT:
-        put(wb, "{}");
-        break;
+    case HG_BAD_EMPTY_OBJECT: put(wb, "{}"); break;
     default: /* HG_BAD_OVERLONG: valid JSON, but far over any sane line limit */
         fake_event(line, sizeof(line), serial, "COST", "COST", tj, "@@");
         n = (size_t)(strstr(line, "@@") - line);

@@ -32,10 +32,10 @@ enum hg_bad_kind {
 
 struct hg_bad_plan {
     struct hg_rng rng;
-    uint64_t *pos;  /* sorted */
+    uint64_t *pos; /* sorted */
     uint8_t *kind;
     uint64_t n;
-    uint64_t next;  /* next line to write */
+    uint64_t next; /* next line to write */
 };
 
 /*

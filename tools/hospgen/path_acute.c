@@ -5,7 +5,7 @@
 #include "timefmt.h"
 
 #define ED_WARD 21 /* "Қабылдау бөлімі", the receiving unit of the emergency department */
-#define ED_STUB 1  /* spawn cls of an ED visit opened twice: the second visit, a stub */
+#define ED_STUB 1 /* spawn cls of an ED visit opened twice: the second visit, a stub */
 
 enum { CLS_EMERGENCY, CLS_ELECTIVE, CLS_DAY_CASE };
 
@@ -34,12 +34,12 @@ static int64_t whole_second(int64_t t)
 
 /* How an ED visit is registered (shares of visits). */
 enum ed_registration {
-    REG_ONCE,        /* one ED_ARRIVAL */
-    REG_TWICE,       /* registered again minutes later, the mode perhaps changed */
-    REG_TIE,         /* registered twice at the same instant, with another mode */
-    REG_CASELESS,    /* first registered before the visit number existed, then again */
+    REG_ONCE,          /* one ED_ARRIVAL */
+    REG_TWICE,         /* registered again minutes later, the mode perhaps changed */
+    REG_TIE,           /* registered twice at the same instant, with another mode */
+    REG_CASELESS,      /* first registered before the visit number existed, then again */
     REG_ONLY_CASELESS, /* only registered without the visit number */
-    REG_TWO_VISITS,  /* a second visit opened at the same instant, never continued */
+    REG_TWO_VISITS,    /* a second visit opened at the same instant, never continued */
 };
 
 static enum ed_registration pick_registration(struct hg_rng *r)
@@ -97,8 +97,8 @@ void hg_path_ed(struct hg_world *w, const struct hg_spawn *sp)
          * same mode, or (twice, and at a tie always) another one. */
         int64_t again = reg == REG_TIE ? t : hg_rng_range(r, t, t_triage);
         unsigned other = (mode + 1 + (unsigned)hg_rng_below(r, 2)) % 3;
-        unsigned mode2 = reg == REG_TIE || (reg == REG_TWICE && hg_rng_chance(r, 0.3)) ? other
-                                                                                      : mode;
+        unsigned mode2 =
+            reg == REG_TIE || (reg == REG_TWICE && hg_rng_chance(r, 0.3)) ? other : mode;
         e = hg_builder_add(b, HG_A_ED_ARRIVAL, again, pat);
         hg_event_attr(e, HG_K_ARRIVAL_MODE, hg_dom(HG_D_ARRIVAL_MODE, mode2));
         hg_event_attr(e, HG_K_AGE_GROUP, hg_dom(HG_D_AGE_GROUP, age));
@@ -131,8 +131,8 @@ void hg_path_ed(struct hg_world *w, const struct hg_spawn *sp)
     hg_event_attr(e, HG_K_DISPOSITION, hg_dom(HG_D_DISPOSITION, admit ? 4 : 0));
     if (admit) {
         unsigned dept = level == 0 && hg_rng_chance(r, 0.4) ? HG_DEPT_ICU : HG_ANY;
-        hg_spawn_journey(w, HG_J_INPATIENT, t + hg_rng_range(r, 0, 15 * HG_MIN), pat,
-                         CLS_EMERGENCY, dept, HG_ANY);
+        hg_spawn_journey(w, HG_J_INPATIENT, t + hg_rng_range(r, 0, 15 * HG_MIN), pat, CLS_EMERGENCY,
+                         dept, HG_ANY);
     } else if (hg_rng_chance(r, 0.06)) {
         survey(w, t, pat, HG_DEPT_EMERGENCY, 3 * HG_DAY);
     }
@@ -322,8 +322,8 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
     unsigned final_ward = s.tr_ward[s.n_tr];
     unsigned final_dept = hg_ward_department(final_ward);
     double p_death = cls == CLS_DAY_CASE ? 0
-                     : p_death_age[age] * (cls == CLS_EMERGENCY ? 1.6 : 1.0) +
-                           (final_dept == HG_DEPT_ICU ? 0.1 : 0);
+                                         : p_death_age[age] * (cls == CLS_EMERGENCY ? 1.6 : 1.0) +
+                                               (final_dept == HG_DEPT_ICU ? 0.1 : 0);
     bool died = hg_rng_chance(r, p_death);
     if (died) {
         /* The death, and the discharge that closes the stay (HL7 A03, disposition
@@ -338,8 +338,7 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
         if (s.end - last > 4 * HG_HOUR && hg_rng_chance(r, 0.01)) {
             /* Discharged too early in the system, cancelled (A13), discharged later. */
             int64_t early = (s.end - last) / 2 < 12 * HG_HOUR ? (s.end - last) / 2 : 12 * HG_HOUR;
-            e = hg_builder_add(b, HG_A_DISCHARGE, s.end - hg_rng_range(r, 2 * HG_HOUR, early),
-                               pat);
+            e = hg_builder_add(b, HG_A_DISCHARGE, s.end - hg_rng_range(r, 2 * HG_HOUR, early), pat);
             hg_builder_plan(b, e, HG_P_REPLACE, s.end);
         } else {
             e = hg_builder_add(b, HG_A_DISCHARGE, s.end, pat);
@@ -362,16 +361,16 @@ void hg_path_inpatient(struct hg_world *w, const struct hg_spawn *sp)
     double days = (double)los / (double)HG_DAY;
     unsigned n_lab = hg_rng_poisson(r, 0.3 + 1.2 * days, 20);
     for (unsigned k = 0; k < n_lab; k++) {
-        int64_t t = hg_rng_range(r, s.t0 + 10 * HG_MIN, s.end > s.t0 + 20 * HG_MIN
-                                                            ? s.end - 10 * HG_MIN
-                                                            : s.t0 + 10 * HG_MIN);
+        int64_t t =
+            hg_rng_range(r, s.t0 + 10 * HG_MIN,
+                         s.end > s.t0 + 20 * HG_MIN ? s.end - 10 * HG_MIN : s.t0 + 10 * HG_MIN);
         unsigned ward = ward_at(&s, t);
-        hg_spawn_journey(w, HG_J_LAB, t, pat, hg_rng_chance(r, 0.2),
-                         hg_ward_department(ward), ward);
+        hg_spawn_journey(w, HG_J_LAB, t, pat, hg_rng_chance(r, 0.2), hg_ward_department(ward),
+                         ward);
     }
     if (!died && hg_rng_chance(r, p_readmit_age[age] + (cls == CLS_EMERGENCY ? 0.02 : 0))) {
         int64_t gap = hg_rng_chance(r, 0.8) ? hg_rng_range(r, HG_DAY, 30 * HG_DAY)
-                                             : hg_rng_range(r, 30 * HG_DAY, 75 * HG_DAY);
+                                            : hg_rng_range(r, 30 * HG_DAY, 75 * HG_DAY);
         hg_spawn_journey(w, HG_J_INPATIENT, s.end + gap, pat, CLS_EMERGENCY, HG_ANY, HG_ANY);
     }
 }

@@ -13,14 +13,14 @@ static const struct {
     uint8_t dec;
     double centre, spread, lo, hi;
 } lab_tests[8] = {
-    {0, 1, 1, 6.0, 1.3, 0.1, 400},   /* CRP mg/L */
-    {1, 0, 1, 4.2, 0.45, 2.0, 7.5},  /* K mmol/L */
-    {2, 0, 0, 132, 18, 50, 200},     /* HB g/L */
-    {1, 0, 0, 139, 3.5, 115, 160},   /* NA mmol/L */
-    {1, 1, 1, 6.0, 0.3, 1.5, 35},    /* GLU mmol/L */
-    {3, 1, 0, 85, 0.4, 20, 1500},    /* CREA µmol/L */
-    {4, 1, 1, 7.5, 0.4, 0.2, 150},   /* WBC 10^9/L */
-    {5, 1, 0, 6, 1.5, 1, 50000},     /* TROP ng/L */
+    {0, 1, 1, 6.0, 1.3, 0.1, 400},  /* CRP mg/L */
+    {1, 0, 1, 4.2, 0.45, 2.0, 7.5}, /* K mmol/L */
+    {2, 0, 0, 132, 18, 50, 200},    /* HB g/L */
+    {1, 0, 0, 139, 3.5, 115, 160},  /* NA mmol/L */
+    {1, 1, 1, 6.0, 0.3, 1.5, 35},   /* GLU mmol/L */
+    {3, 1, 0, 85, 0.4, 20, 1500},   /* CREA µmol/L */
+    {4, 1, 1, 7.5, 0.4, 0.2, 150},  /* WBC 10^9/L */
+    {5, 1, 0, 6, 1.5, 1, 50000},    /* TROP ng/L */
 };
 
 /* Draws a result of test k as fixed point with the test's decimals. */
@@ -71,8 +71,8 @@ void hg_path_lab(struct hg_world *w, const struct hg_spawn *sp)
 
 /* Department that admits after surgery of a specialty (values k of HG_D_SPECIALTY 0..7). */
 static const uint8_t specialty_dept[8] = {
-    HG_DEPT_SURGERY, HG_DEPT_ORTHOPEDICS, HG_DEPT_CARDIOLOGY, HG_DEPT_SURGERY,
-    HG_DEPT_OBSTETRICS, HG_DEPT_SURGERY, HG_DEPT_NEUROLOGY, HG_DEPT_SURGERY,
+    HG_DEPT_SURGERY,    HG_DEPT_ORTHOPEDICS, HG_DEPT_CARDIOLOGY, HG_DEPT_SURGERY,
+    HG_DEPT_OBSTETRICS, HG_DEPT_SURGERY,     HG_DEPT_NEUROLOGY,  HG_DEPT_SURGERY,
 };
 
 /*
@@ -90,8 +90,8 @@ void hg_path_surgery(struct hg_world *w, const struct hg_spawn *sp)
     uint32_t pat = sp->subject ? sp->subject : hg_world_patient(w);
     unsigned spec = hg_rng_pick(r, spec_w, 8);
     int64_t t0 = sp->time;
-    int64_t ts = hg_world_workday_time(w, t0 + hg_rng_span(r, 14 * HG_DAY, 0.8, HG_DAY,
-                                                           120 * HG_DAY), 8, 16);
+    int64_t ts = hg_world_workday_time(
+        w, t0 + hg_rng_span(r, 14 * HG_DAY, 0.8, HG_DAY, 120 * HG_DAY), 8, 16);
     struct hg_event *e;
 
     hg_builder_start(b, HG_J_SURGERY, hg_world_case(w, HG_J_SURGERY));
@@ -132,8 +132,8 @@ void hg_path_outpatient(struct hg_world *w, const struct hg_spawn *sp)
     uint32_t pat = sp->subject ? sp->subject : hg_world_patient(w);
     unsigned spec = 8 + hg_rng_pick(r, clinic_w, 8); /* clinics follow the surgical list */
     int64_t t0 = sp->time;
-    int64_t slot = hg_world_workday_time(w, t0 + hg_rng_span(r, 12 * HG_DAY, 0.9, HG_DAY,
-                                                             120 * HG_DAY), 8, 17);
+    int64_t slot = hg_world_workday_time(
+        w, t0 + hg_rng_span(r, 12 * HG_DAY, 0.9, HG_DAY, 120 * HG_DAY), 8, 17);
     struct hg_event *e;
 
     slot -= (hg_world_local(w, slot) % (15 * HG_MIN) + 15 * HG_MIN) % (15 * HG_MIN);
@@ -151,8 +151,8 @@ void hg_path_outpatient(struct hg_world *w, const struct hg_spawn *sp)
     e = hg_builder_add(b, HG_A_APPOINTMENT_SEEN, ts, pat);
     hg_event_attr(e, HG_K_SPECIALTY, hg_dom(HG_D_SPECIALTY, spec));
     if (hg_rng_chance(r, 0.15))
-        hg_spawn_journey(w, HG_J_LAB, ts + hg_rng_range(r, 5 * HG_MIN, 40 * HG_MIN), pat, 0,
-                         HG_ANY, HG_ANY);
+        hg_spawn_journey(w, HG_J_LAB, ts + hg_rng_range(r, 5 * HG_MIN, 40 * HG_MIN), pat, 0, HG_ANY,
+                         HG_ANY);
     if (hg_rng_chance(r, 0.12)) {
         e = hg_builder_add(b, HG_A_SATISFACTION_SURVEY,
                            ts + hg_rng_span(r, 2 * HG_DAY, 0.7, 2 * HG_HOUR, 14 * HG_DAY), pat);

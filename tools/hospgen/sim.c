@@ -161,8 +161,7 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
     r = hg_bad_plan_init(&plan, o->seed, STREAM_MALFORMED, o->malformed, o->events);
     if (r < 0)
         goto out_world;
-    r = hg_emitter_open(&s.em, o->out_dir, o->files, o->events, &plan, o->off_sec,
-                        o->off_text);
+    r = hg_emitter_open(&s.em, o->out_dir, o->files, o->events, &plan, o->off_sec, o->off_text);
     if (r < 0)
         goto out_plan;
 

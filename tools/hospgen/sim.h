@@ -31,12 +31,12 @@ struct hg_options {
 };
 
 struct hg_stats {
-    uint64_t journeys;    /* journeys started */
-    uint64_t final;       /* rows of expected.tsv */
-    uint64_t malformed;   /* malformed lines written */
-    int64_t last_emit;    /* emit time of the last event line */
-    double scale;         /* rate factor used */
-    size_t open_high;     /* most journeys open at once */
+    uint64_t journeys;  /* journeys started */
+    uint64_t final;     /* rows of expected.tsv */
+    uint64_t malformed; /* malformed lines written */
+    int64_t last_emit;  /* emit time of the last event line */
+    double scale;       /* rate factor used */
+    size_t open_high;   /* most journeys open at once */
 };
 
 /*

@@ -24,8 +24,11 @@ static void truth_add(struct ht_store *s, const struct hg_journey *j, unsigned i
     struct ht_input in = {.case_id = e->flags & HG_EF_NO_CASE ? NULL : case_id,
                           .key_case = case_id,
                           .subject_id = e->flags & HG_EF_NO_SUBJECT ? NULL : subject,
-                          .activity = hg_activity_name[e->act], .time = e->time,
-                          .value = NAN, .seq = j->ev[i].seq, .n_attr = e->n_attr};
+                          .activity = hg_activity_name[e->act],
+                          .time = e->time,
+                          .value = NAN,
+                          .seq = j->ev[i].seq,
+                          .n_attr = e->n_attr};
 
     case_id[hg_case_id(j, case_id)] = '\0';
     subject[hg_subject_id(j, e, subject)] = '\0';

@@ -170,7 +170,8 @@ static void get_filters(struct reader *r, const config_setting_t *g, struct ht_f
             return;
         }
         for (int k = 0; k < nv; k++) {
-            const config_setting_t *e = op == HT_EQUALS ? v : config_setting_get_elem(v, (unsigned)k);
+            const config_setting_t *e =
+                op == HT_EQUALS ? v : config_setting_get_elem(v, (unsigned)k);
             if (config_setting_type(e) != CONFIG_TYPE_STRING) {
                 report(r, e, "filter values must be strings");
                 continue;
@@ -211,8 +212,12 @@ static void get_stat(struct reader *r, const config_setting_t *g, struct ht_kpi 
     static const struct {
         const char *name;
         enum ht_stat stat;
-    } names[] = {{"avg", HT_AVG},         {"average", HT_AVG}, {"min", HT_MIN},
-                 {"max", HT_MAX},         {"sum", HT_SUM},     {"within", HT_WITHIN},
+    } names[] = {{"avg", HT_AVG},
+                 {"average", HT_AVG},
+                 {"min", HT_MIN},
+                 {"max", HT_MAX},
+                 {"sum", HT_SUM},
+                 {"within", HT_WITHIN},
                  {"case_days", HT_CASE_DAYS}};
 
     if (!st)
@@ -249,10 +254,9 @@ static double unit_seconds(const char *unit)
     return 60;
 }
 
-static void get_kpi(struct reader *r, const config_setting_t *g, const char *tz,
-                    struct ht_kpi *k)
+static void get_kpi(struct reader *r, const config_setting_t *g, const char *tz, struct ht_kpi *k)
 {
-    static const char *const types[] = {"count", "proportion", "duration", "value",
+    static const char *const types[] = {"count",  "proportion", "duration", "value",
                                         "census", "ratio",      "sql"};
     const char *id = get_str(r, g, "id", true);
     const char *type = get_str(r, g, "type", true);
@@ -303,9 +307,9 @@ static void get_kpi(struct reader *r, const config_setting_t *g, const char *tz,
             report(r, g, "\"count\" must be events, cases or subjects");
         break;
     case HT_PROPORTION: {
-        static const char *const keys[HT_C__COUNT] = {
-            "population", "denominator", "denominator_exclusion", "numerator",
-            "numerator_exclusion"};
+        static const char *const keys[HT_C__COUNT] = {"population", "denominator",
+                                                      "denominator_exclusion", "numerator",
+                                                      "numerator_exclusion"};
         for (int c = 0; c < HT_C__COUNT; c++)
             get_cond(r, g, keys[c], &k->cond[c]);
         if (!k->cond[HT_C_POPULATION].present || !k->cond[HT_C_NUM].present)
@@ -347,8 +351,7 @@ static void get_kpi(struct reader *r, const config_setting_t *g, const char *tz,
         k->factor = 1;
         get_num(r, g, "factor", &k->factor);
         break;
-    case HT_SQL:
-        break;
+    case HT_SQL: break;
     }
 }
 
@@ -362,15 +365,16 @@ int ht_model_load(const char *path, struct ht_pool *pool, struct ht_model *ret)
 
     config_init(&cfg);
     if (!config_read_file(&cfg, path)) {
-        fprintf(stderr, "hospgen: %s:%d: %s\n", config_error_file(&cfg) ? config_error_file(&cfg) : path,
-                config_error_line(&cfg), config_error_text(&cfg));
+        fprintf(stderr, "hospgen: %s:%d: %s\n",
+                config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
+                config_error_text(&cfg));
         config_destroy(&cfg);
         return -EINVAL;
     }
     procs = config_lookup(&cfg, "processes");
     for (int p = 0; procs && p < config_setting_length(procs); p++) {
-        const config_setting_t *kpis = config_setting_get_member(
-            config_setting_get_elem(procs, (unsigned)p), "kpis");
+        const config_setting_t *kpis =
+            config_setting_get_member(config_setting_get_elem(procs, (unsigned)p), "kpis");
         total += kpis ? (size_t)config_setting_length(kpis) : 0;
     }
     m.kpi = calloc(total ? total : 1, sizeof(*m.kpi));

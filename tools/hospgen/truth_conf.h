@@ -48,24 +48,24 @@ struct ht_cond {
 
 struct ht_kpi {
     char *id;
-    char *tz;                 /* the process's time zone */
+    char *tz; /* the process's time zone */
     enum ht_type type;
     struct ht_pspec period;
     struct ht_filters filters;
     size_t n_strat;
     uint32_t strat[HT_STRATIFY_MAX]; /* attribute name ids */
     /* type keys */
-    uint32_t act, from, to;          /* string ids */
+    uint32_t act, from, to; /* string ids */
     enum ht_count count;
     enum ht_stat stat;
-    double pct;                      /* HT_PCT: 0.01 .. 0.99 (median 0.5) */
-    int64_t within_us;               /* duration "within" limit */
-    double unit_s;                   /* duration: seconds per unit */
-    double capacity;                 /* census: 0 for none */
-    int64_t lookback_us;             /* census */
+    double pct;          /* HT_PCT: 0.01 .. 0.99 (median 0.5) */
+    int64_t within_us;   /* duration "within" limit */
+    double unit_s;       /* duration: seconds per unit */
+    double capacity;     /* census: 0 for none */
+    int64_t lookback_us; /* census */
     struct ht_cond cond[HT_C__COUNT];
-    enum ht_basis basis;             /* proportion */
-    char *num_id, *den_id;           /* ratio */
+    enum ht_basis basis;   /* proportion */
+    char *num_id, *den_id; /* ratio */
     double factor;
 };
 

@@ -8,12 +8,12 @@
 
 /* What a member is or has. */
 enum {
-    F_X = 1,   /* has x: a value (value), an end (duration) */
-    F_D = 2,   /* proportion: in the denominator */
-    F_DX = 4,  /* proportion: meets denominator_exclusion */
-    F_N = 8,   /* proportion: meets numerator */
-    F_NX = 16, /* proportion: meets numerator_exclusion */
-    F_IN = 32, /* duration within: ended within the limit */
+    F_X = 1,    /* has x: a value (value), an end (duration) */
+    F_D = 2,    /* proportion: in the denominator */
+    F_DX = 4,   /* proportion: meets denominator_exclusion */
+    F_N = 8,    /* proportion: meets numerator */
+    F_NX = 16,  /* proportion: meets numerator_exclusion */
+    F_IN = 32,  /* duration within: ended within the limit */
     F_INC = 64, /* incomplete: the case or subject a rule needs is missing; in no population */
 };
 
@@ -90,8 +90,8 @@ static size_t lower_bound(const struct ht_store *s, const uint32_t *idx, size_t 
 
 /* The run of activity act in r, a range of the subject index ((activity, time) order):
  * [*ret_lo, *ret_hi). */
-static void activity_run(const struct ht_store *s, struct ht_range r, uint32_t act,
-                         size_t *ret_lo, size_t *ret_hi)
+static void activity_run(const struct ht_store *s, struct ht_range r, uint32_t act, size_t *ret_lo,
+                         size_t *ret_hi)
 {
     size_t lo = 0, hi = r.n;
 
@@ -109,8 +109,7 @@ static void activity_run(const struct ht_store *s, struct ht_range r, uint32_t a
 }
 
 /* Whether condition c holds for member event m (before negate). */
-static bool cond_exists(const struct ht_store *s, const struct ht_cond *c,
-                        const struct ht_event *m)
+static bool cond_exists(const struct ht_store *s, const struct ht_cond *c, const struct ht_event *m)
 {
     if (!c->link_subject) {
         struct ht_range r = ht_by_case(s, m->case_id);
@@ -140,8 +139,7 @@ static bool cond_exists(const struct ht_store *s, const struct ht_cond *c,
     return false;
 }
 
-static bool cond_holds(const struct ht_store *s, const struct ht_cond *c,
-                       const struct ht_event *m)
+static bool cond_holds(const struct ht_store *s, const struct ht_cond *c, const struct ht_event *m)
 {
     return cond_exists(s, c, m) != c->negate;
 }
@@ -164,8 +162,7 @@ static bool first_after(const struct ht_store *s, const struct ht_event *m, uint
 }
 
 /* The events of act in [start, end): a slice of the activity index. */
-static struct ht_range in_period(const struct ht_store *s, uint32_t act, int64_t start,
-                                 int64_t end)
+static struct ht_range in_period(const struct ht_store *s, uint32_t act, int64_t start, int64_t end)
 {
     struct ht_range r = ht_by_act(s, act);
     size_t lo = lower_bound(s, r.idx, 0, r.n, start, false);
@@ -202,8 +199,8 @@ static bool follows(const struct ht_kpi *k, bool subject)
 static bool first_of_group(const struct ht_store *s, const struct ht_kpi *k,
                            const struct ht_event *e, int64_t start)
 {
-    struct ht_range r = k->basis == HT_BASIS_CASE ? ht_by_case(s, e->case_id)
-                                                  : ht_by_subject(s, e->subject);
+    struct ht_range r =
+        k->basis == HT_BASIS_CASE ? ht_by_case(s, e->case_id) : ht_by_subject(s, e->subject);
     size_t lo = 0, hi = r.n;
 
     /* A subject may have many events: only the run of the population's activity. */
@@ -288,9 +285,7 @@ static int collect(const struct ht_store *s, const struct ht_kpi *k, int64_t sta
             rc = push(ms, &m);
         }
         break;
-    case HT_PROPORTION:
-        rc = collect_proportion(s, k, start, end, ms);
-        break;
+    case HT_PROPORTION: rc = collect_proportion(s, k, start, end, ms); break;
     case HT_DURATION: {
         /* The limit in the KPI's unit, computed as kpid binds it. */
         double limit = (double)(k->within_us / 1000) / 1000.0 / k->unit_s;
@@ -347,8 +342,7 @@ static int collect(const struct ht_store *s, const struct ht_kpi *k, int64_t sta
         break;
     }
     case HT_RATIO:
-    case HT_SQL:
-        break;
+    case HT_SQL: break;
     }
     return rc;
 }
@@ -409,9 +403,7 @@ static int statistic(const struct ht_kpi *k, const struct member *m, size_t n, d
                 acc = v[i] > acc ? v[i] : acc;
             *ret = acc;
             break;
-        default:
-            *ret = ht_percentile_cont(v, c, k->pct);
-            break;
+        default: *ret = ht_percentile_cont(v, c, k->pct); break;
         }
     }
     free(v);
@@ -473,8 +465,8 @@ static int cmp_u32(const void *pa, const void *pb)
 
 /* The value, numerator, denominator, n, excluded and populations of members m[0..n)
  * into row. */
-static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t start,
-                     int64_t end, const struct member *m, size_t n, struct ht_row *row)
+static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t start, int64_t end,
+                     const struct member *m, size_t n, struct ht_row *row)
 {
     int64_t c = 0, inc = 0;
     int rc = 0;
@@ -592,8 +584,7 @@ static int aggregate(const struct ht_store *s, const struct ht_kpi *k, int64_t s
         break;
     }
     case HT_RATIO:
-    case HT_SQL:
-        break;
+    case HT_SQL: break;
     }
     return rc;
 }
@@ -609,13 +600,34 @@ size_t ht_json_string(char *out, const char *s)
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         switch (c) {
-        case '"': *p++ = '\\'; *p++ = '"'; break;
-        case '\\': *p++ = '\\'; *p++ = '\\'; break;
-        case '\b': *p++ = '\\'; *p++ = 'b'; break;
-        case '\f': *p++ = '\\'; *p++ = 'f'; break;
-        case '\n': *p++ = '\\'; *p++ = 'n'; break;
-        case '\r': *p++ = '\\'; *p++ = 'r'; break;
-        case '\t': *p++ = '\\'; *p++ = 't'; break;
+        case '"':
+            *p++ = '\\';
+            *p++ = '"';
+            break;
+        case '\\':
+            *p++ = '\\';
+            *p++ = '\\';
+            break;
+        case '\b':
+            *p++ = '\\';
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = '\\';
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = '\\';
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = '\\';
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = '\\';
+            *p++ = 't';
+            break;
         default:
             if (c < 0x20) {
                 memcpy(p, "\\u00", 4);
@@ -631,8 +643,7 @@ size_t ht_json_string(char *out, const char *s)
 }
 
 /* The stratum of member m as a compact JSON object ("{}" when whole). Fresh. */
-static char *stratum_json(const struct ht_store *s, const struct ht_kpi *k,
-                          const struct member *m)
+static char *stratum_json(const struct ht_store *s, const struct ht_kpi *k, const struct member *m)
 {
     size_t len = 3;
     char *out, *p;
@@ -719,8 +730,8 @@ static int eval_members(const struct ht_store *s, const struct ht_kpi *k, int64_
 
 /* ---- ratio ------------------------------------------------------------------------- */
 
-static int eval_depth(const struct ht_store *s, const struct ht_model *m, size_t k,
-                      int64_t start, int64_t end, int depth, struct ht_result *ret);
+static int eval_depth(const struct ht_store *s, const struct ht_model *m, size_t k, int64_t start,
+                      int64_t end, int depth, struct ht_result *ret);
 
 /* Copies population src (the pairs) into row as code. */
 static int copy_pop(struct ht_row *row, const char *code, const struct ht_pop *src)
@@ -791,8 +802,8 @@ static int eval_ratio(const struct ht_store *s, const struct ht_model *m, const 
     return rc;
 }
 
-static int eval_depth(const struct ht_store *s, const struct ht_model *m, size_t k,
-                      int64_t start, int64_t end, int depth, struct ht_result *ret)
+static int eval_depth(const struct ht_store *s, const struct ht_model *m, size_t k, int64_t start,
+                      int64_t end, int depth, struct ht_result *ret)
 {
     const struct ht_kpi *kpi = &m->kpi[k];
     struct ht_result res = {0};

@@ -36,8 +36,11 @@ int ht_period_parse(const char *text, struct ht_pspec *ret)
     static const struct {
         const char *name;
         enum ht_pkind kind;
-    } simple[] = {{"day", HT_P_DAY},   {"week", HT_P_WEEK}, {"month", HT_P_MONTH},
-                  {"quarter", HT_P_QUARTER}, {"year", HT_P_YEAR}};
+    } simple[] = {{"day", HT_P_DAY},
+                  {"week", HT_P_WEEK},
+                  {"month", HT_P_MONTH},
+                  {"quarter", HT_P_QUARTER},
+                  {"year", HT_P_YEAR}};
     struct ht_pspec p = {.first_wday = 0, .first_month = 1};
 
     for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
@@ -96,8 +99,8 @@ static int64_t local_midnight(int64_t day)
 
     kpid_civil_from_days(day, &y, &m, &d);
     for (int isdst = -1; isdst <= 1; isdst++) {
-        struct tm tm = {.tm_year = (int)(y - 1900), .tm_mon = m - 1, .tm_mday = d,
-                        .tm_isdst = isdst};
+        struct tm tm = {
+            .tm_year = (int)(y - 1900), .tm_mon = m - 1, .tm_mday = d, .tm_isdst = isdst};
         struct tm lt;
         time_t t = mktime(&tm);
         if (t == (time_t)-1 || !localtime_r(&t, &lt))
@@ -129,22 +132,17 @@ static int64_t period_first_day(const struct ht_pspec *p, int64_t day)
 
     kpid_civil_from_days(day, &y, &m, &d);
     switch (p->kind) {
-    case HT_P_DAY:
-        return day;
+    case HT_P_DAY: return day;
     case HT_P_WEEK: {
         int wday = (kpid_weekday_from_days(day) + 6) % 7; /* Monday = 0 */
         return day - (wday - p->first_wday + 7) % 7;
     }
-    case HT_P_MONTH:
-        return kpid_days_from_civil(y, m, 1);
-    case HT_P_QUARTER:
-        return kpid_days_from_civil(y, (m - 1) / 3 * 3 + 1, 1);
-    case HT_P_YEAR:
-        return kpid_days_from_civil(y, 1, 1);
+    case HT_P_MONTH: return kpid_days_from_civil(y, m, 1);
+    case HT_P_QUARTER: return kpid_days_from_civil(y, (m - 1) / 3 * 3 + 1, 1);
+    case HT_P_YEAR: return kpid_days_from_civil(y, 1, 1);
     case HT_P_FISCAL_YEAR:
         return kpid_days_from_civil(m >= p->first_month ? y : y - 1, p->first_month, 1);
-    default:
-        return day;
+    default: return day;
     }
 }
 
@@ -156,19 +154,11 @@ static int64_t period_next_day(const struct ht_pspec *p, int64_t first)
 
     kpid_civil_from_days(first, &y, &m, &d);
     switch (p->kind) {
-    case HT_P_DAY:
-        return first + 1;
-    case HT_P_WEEK:
-        return first + 7;
-    case HT_P_MONTH:
-        months = 1;
-        break;
-    case HT_P_QUARTER:
-        months = 3;
-        break;
-    default:
-        months = 12;
-        break;
+    case HT_P_DAY: return first + 1;
+    case HT_P_WEEK: return first + 7;
+    case HT_P_MONTH: months = 1; break;
+    case HT_P_QUARTER: months = 3; break;
+    default: months = 12; break;
     }
     m += months;
     y += (m - 1) / 12;

@@ -172,8 +172,7 @@ static void event_key(const struct ht_store *s, const struct ht_event *e, char *
              ht_pool_str(&s->pool, e->act), e->seq);
 }
 
-int ht_event_order_cmp(const struct ht_store *s, const struct ht_event *a,
-                       const struct ht_event *b)
+int ht_event_order_cmp(const struct ht_store *s, const struct ht_event *a, const struct ht_event *b)
 {
     char ka[256], kb[256];
 
@@ -242,8 +241,11 @@ static int build(const struct ht_store *s, int which, int (*cmp)(const void *, c
         uint32_t g = which == 0 ? e->act : which == 1 ? e->case_id : e->subject;
         if (g == HT_NONE)
             continue;
-        r[n++] = (struct rec){.group = g, .k1 = which == 0 ? 0 : e->act, .time = e->time,
-                              .seq = e->seq, .ev = (uint32_t)i};
+        r[n++] = (struct rec){.group = g,
+                              .k1 = which == 0 ? 0 : e->act,
+                              .time = e->time,
+                              .seq = e->seq,
+                              .ev = (uint32_t)i};
         off[g + 1]++;
     }
     ht_sort(r, n, sizeof(*r), cmp);

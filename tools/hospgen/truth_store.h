@@ -18,8 +18,8 @@ static inline void ht_sort(void *base, size_t n, size_t size,
         qsort(base, n, size, cmp);
 }
 
-#define HT_NONE 0u     /* string id of "no string" (a missing case, subject or attribute) */
-#define HT_ATTR_MAX 8  /* attributes per event */
+#define HT_NONE 0u    /* string id of "no string" (a missing case, subject or attribute) */
+#define HT_ATTR_MAX 8 /* attributes per event */
 
 /* Interned strings: equal strings have equal ids, ids start at 1. */
 struct ht_pool {
@@ -43,7 +43,7 @@ struct ht_event {
     uint32_t key_case; /* string id of the <case> of the event_key (also without case_id) */
     uint32_t attr;     /* index of the first attribute in ht_store.attr */
     uint8_t n_attr;
-    uint8_t first;     /* 1: the first event of its activity in its case */
+    uint8_t first; /* 1: the first event of its activity in its case */
 };
 
 /* A range of an index: idx[lo..hi) */

@@ -48,8 +48,8 @@ static int cmp_pop(const void *pa, const void *pb)
     return strcmp(((const struct ht_pop *)pa)->code, ((const struct ht_pop *)pb)->code);
 }
 
-static void write_rows(FILE *tf, FILE *cf, const struct ht_store *s, const char *id,
-                       int64_t start, int64_t end, struct ht_result *res)
+static void write_rows(FILE *tf, FILE *cf, const struct ht_store *s, const char *id, int64_t start,
+                       int64_t end, struct ht_result *res)
 {
     char ts[32], te[32];
 

@@ -33,50 +33,58 @@ const char *const hg_activity_name[HG_A__COUNT] = {
 uint8_t hg_activity_len[HG_A__COUNT];
 
 const char *const hg_attr_key_name[HG_K__COUNT] = {
-    "ward",     "from_ward", "department", "patient_class", "triage_level", "age_group",
-    "arrival_mode", "disposition", "specialty", "test", "unit", "priority",
-    "site",     "reason",    "theatre",    "course",        "role",         "response",
-    "admission_type",
+    "ward",      "from_ward",    "department",  "patient_class",  "triage_level",
+    "age_group", "arrival_mode", "disposition", "specialty",      "test",
+    "unit",      "priority",     "site",        "reason",         "theatre",
+    "course",    "role",         "response",    "admission_type",
 };
 
 uint8_t hg_attr_key_len[HG_K__COUNT];
 
 const uint8_t hg_attr_key_domain[HG_K__COUNT] = {
-    HG_D_WARD,      HG_D_WARD,   HG_D_DEPARTMENT, HG_D_PATIENT_CLASS, HG_D_TRIAGE_LEVEL,
-    HG_D_AGE_GROUP, HG_D_ARRIVAL_MODE, HG_D_DISPOSITION, HG_D_SPECIALTY, HG_D_TEST,
-    HG_D_UNIT,      HG_D_PRIORITY, HG_D_SITE,     HG_D_REASON,        HG_D_THEATRE,
-    HG_D_COURSE,    HG_D_ROLE,   HG_D_RESPONSE,   HG_D_ADMISSION_TYPE,
+    HG_D_WARD,      HG_D_WARD,         HG_D_DEPARTMENT,  HG_D_PATIENT_CLASS,  HG_D_TRIAGE_LEVEL,
+    HG_D_AGE_GROUP, HG_D_ARRIVAL_MODE, HG_D_DISPOSITION, HG_D_SPECIALTY,      HG_D_TEST,
+    HG_D_UNIT,      HG_D_PRIORITY,     HG_D_SITE,        HG_D_REASON,         HG_D_THEATRE,
+    HG_D_COURSE,    HG_D_ROLE,         HG_D_RESPONSE,    HG_D_ADMISSION_TYPE,
 };
 
 /* Wards, each followed in ward_dept by the department it belongs to. */
 static const char *const wards[] = {
-    "W1", "W2", "W3", "W4 Geriatrics", "W5", "Хирургия-2", "W7 \"Annex\"", "CCU", "W8",
-    "W9", "W10", "P1", "P2 Neonatal", "M1", "M2", "W11", "Stroke Unit", "W12", "W13",
-    "ICU\\A", "ICU-B", "Қабылдау бөлімі",
+    "W1",           "W2",
+    "W3",           "W4 Geriatrics",
+    "W5",           "Хирургия-2",
+    "W7 \"Annex\"", "CCU",
+    "W8",           "W9",
+    "W10",          "P1",
+    "P2 Neonatal",  "M1",
+    "M2",           "W11",
+    "Stroke Unit",  "W12",
+    "W13",          "ICU\\A",
+    "ICU-B",        "Қабылдау бөлімі",
 };
 static const uint8_t ward_dept[N_OF(wards)] = {
-    HG_DEPT_INTERNAL,   HG_DEPT_INTERNAL,   HG_DEPT_INTERNAL,   HG_DEPT_INTERNAL,
-    HG_DEPT_SURGERY,    HG_DEPT_SURGERY,    HG_DEPT_SURGERY,    HG_DEPT_CARDIOLOGY,
+    HG_DEPT_INTERNAL,   HG_DEPT_INTERNAL,    HG_DEPT_INTERNAL,    HG_DEPT_INTERNAL,
+    HG_DEPT_SURGERY,    HG_DEPT_SURGERY,     HG_DEPT_SURGERY,     HG_DEPT_CARDIOLOGY,
     HG_DEPT_CARDIOLOGY, HG_DEPT_ORTHOPEDICS, HG_DEPT_ORTHOPEDICS, HG_DEPT_PEDIATRICS,
-    HG_DEPT_PEDIATRICS, HG_DEPT_OBSTETRICS, HG_DEPT_OBSTETRICS, HG_DEPT_NEUROLOGY,
-    HG_DEPT_NEUROLOGY,  HG_DEPT_ONCOLOGY,   HG_DEPT_ONCOLOGY,   HG_DEPT_ICU,
+    HG_DEPT_PEDIATRICS, HG_DEPT_OBSTETRICS,  HG_DEPT_OBSTETRICS,  HG_DEPT_NEUROLOGY,
+    HG_DEPT_NEUROLOGY,  HG_DEPT_ONCOLOGY,    HG_DEPT_ONCOLOGY,    HG_DEPT_ICU,
     HG_DEPT_ICU,        HG_DEPT_EMERGENCY,
 };
 static const char *const departments[HG_DEPT__COUNT] = {
-    "internal medicine", "surgery",   "cardiology", "orthopedics",    "pediatrics",
-    "obstetrics & gynecology", "neurology", "oncology", "intensive care", "emergency",
+    "internal medicine",       "surgery",   "cardiology", "orthopedics",    "pediatrics",
+    "obstetrics & gynecology", "neurology", "oncology",   "intensive care", "emergency",
 };
 static const char *const patient_classes[] = {"emergency", "elective", "day_case"};
 static const char *const triage_levels[] = {"1", "2", "3", "4", "5"};
 static const char *const age_groups[] = {"0-17", "18-39", "40-64", "65-79", "80+"};
 static const char *const arrival_modes[] = {"ambulance", "walk-in", "referral"};
-static const char *const dispositions[] = {"home", "home with care", "nursing home",
-                                           "other hospital", "admitted", "left", "died"};
+static const char *const dispositions[] = {
+    "home", "home with care", "nursing home", "other hospital", "admitted", "left", "died"};
 static const char *const specialties[] = {
-    "general surgery", "orthopedics",  "cardiac surgery", "ENT",        "gynecology",
-    "urology",         "neurosurgery", "ophthalmology",   "cardiology", "dermatology",
-    "endocrinology",   "neurology",    "oncology",        "internal medicine",
-    "pain\tclinic",    "Кардиология",
+    "general surgery", "orthopedics",       "cardiac surgery", "ENT",
+    "gynecology",      "urology",           "neurosurgery",    "ophthalmology",
+    "cardiology",      "dermatology",       "endocrinology",   "neurology",
+    "oncology",        "internal medicine", "pain\tclinic",    "Кардиология",
 };
 static const char *const tests[] = {"CRP", "K", "HB", "NA", "GLU", "CREA", "WBC", "TROP"};
 static const char *const units[] = {"mg/L", "mmol/L", "g/L", "µmol/L", "10^9/L", "ng/L"};
@@ -85,9 +93,14 @@ static const char *const sites[] = {"CLABSI", "CAUTI", "SSI", "VAP", "CDI"};
 static const char *const reasons[] = {"patient unfit", "no bed", "patient request",
                                       "theatre overrun", "equipment failure"};
 static const char *const theatres[] = {"OR1", "OR2", "OR3", "OR4", "OR5", "OR6", "OR7", "OR8"};
-static const char *const courses[] = {"BLS",         "ACLS",          "hand hygiene",
-                                      "fire safety", "IT security",   "sepsis recognition",
-                                      "manual handling", "Инфекционный контроль"};
+static const char *const courses[] = {"BLS",
+                                      "ACLS",
+                                      "hand hygiene",
+                                      "fire safety",
+                                      "IT security",
+                                      "sepsis recognition",
+                                      "manual handling",
+                                      "Инфекционный контроль"};
 static const char *const roles[] = {"nurse", "physician", "technician", "admin"};
 /* A survey answered (with a score) or declined (without one). */
 static const char *const responses[] = {"answered", "declined"};
@@ -214,10 +227,22 @@ static char *copy_escape(const char *s)
         return NULL;
     for (; *s; s++) {
         switch (*s) {
-        case '\\': *p++ = '\\'; *p++ = '\\'; break;
-        case '\t': *p++ = '\\'; *p++ = 't'; break;
-        case '\n': *p++ = '\\'; *p++ = 'n'; break;
-        case '\r': *p++ = '\\'; *p++ = 'r'; break;
+        case '\\':
+            *p++ = '\\';
+            *p++ = '\\';
+            break;
+        case '\t':
+            *p++ = '\\';
+            *p++ = 't';
+            break;
+        case '\n':
+            *p++ = '\\';
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = '\\';
+            *p++ = 'r';
+            break;
         default: *p++ = *s;
         }
     }

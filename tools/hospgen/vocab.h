@@ -89,17 +89,17 @@ enum hg_domain {
 
 /* One attribute value in its output forms; all strings are NUL-terminated. */
 struct hg_str {
-    const char *raw;  /* UTF-8 text */
-    char *json;       /* quoted JSON string, raw UTF-8 */
-    char *json_u;     /* quoted JSON string, non-ASCII as \uXXXX */
-    char *copy;       /* json, COPY-escaped */
+    const char *raw; /* UTF-8 text */
+    char *json;      /* quoted JSON string, raw UTF-8 */
+    char *json_u;    /* quoted JSON string, non-ASCII as \uXXXX */
+    char *copy;      /* json, COPY-escaped */
     uint16_t json_len, json_u_len, copy_len;
 };
 
 extern const char *const hg_activity_name[HG_A__COUNT];
 extern uint8_t hg_activity_len[HG_A__COUNT]; /* filled by hg_vocab_init */
 extern const char *const hg_attr_key_name[HG_K__COUNT];
-extern uint8_t hg_attr_key_len[HG_K__COUNT];    /* filled by hg_vocab_init */
+extern uint8_t hg_attr_key_len[HG_K__COUNT]; /* filled by hg_vocab_init */
 /* The domain each attribute key draws its values from. */
 extern const uint8_t hg_attr_key_domain[HG_K__COUNT];
 

@@ -109,8 +109,7 @@ int64_t hg_world_utc(const struct hg_world *w, int64_t local)
     return local - (int64_t)w->off_sec * HG_SEC;
 }
 
-int64_t hg_world_workday_time(struct hg_world *w, int64_t t, unsigned from_hour,
-                              unsigned to_hour)
+int64_t hg_world_workday_time(struct hg_world *w, int64_t t, unsigned from_hour, unsigned to_hour)
 {
     int64_t day = hg_day_start(hg_world_local(w, t));
 

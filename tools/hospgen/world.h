@@ -33,17 +33,17 @@ struct hg_spawnq {
 };
 
 struct hg_world {
-    struct hg_rng rng;       /* every draw that shapes a journey */
-    int64_t start;           /* first possible event time */
-    int32_t off_sec;         /* local time zone, seconds east of UTC */
-    char off_text[8];        /* "+05:00" */
+    struct hg_rng rng; /* every draw that shapes a journey */
+    int64_t start;     /* first possible event time */
+    int32_t off_sec;   /* local time zone, seconds east of UTC */
+    char off_text[8];  /* "+05:00" */
     uint64_t next_case[HG_J__COUNT];
-    uint32_t next_patient;   /* patients so far + 1 */
-    uint64_t next_order;     /* journeys so far */
-    uint64_t next_spawn;     /* spawns so far */
-    int32_t headcount[16];   /* staff per department, drifting month to month */
+    uint32_t next_patient; /* patients so far + 1 */
+    uint64_t next_order;   /* journeys so far */
+    uint64_t next_spawn;   /* spawns so far */
+    int32_t headcount[16]; /* staff per department, drifting month to month */
     struct hg_spawnq spawns;
-    int error;               /* first failure of hg_world_spawn, sticky; 0 = none */
+    int error; /* first failure of hg_world_spawn, sticky; 0 = none */
     struct hg_builder b;
 };
 
@@ -75,7 +75,6 @@ int64_t hg_world_utc(const struct hg_world *w, int64_t local);
  * Returns a UTC time on the first Monday-to-Friday local day on or after the local day
  * of t, uniform between from_hour and to_hour local time.
  */
-int64_t hg_world_workday_time(struct hg_world *w, int64_t t, unsigned from_hour,
-                              unsigned to_hour);
+int64_t hg_world_workday_time(struct hg_world *w, int64_t t, unsigned from_hour, unsigned to_hour);
 
 #endif
