@@ -54,34 +54,49 @@ static int log_level_parse(const char *text, int *ret)
 
 /* The top level. */
 static const kpid__key top_keys[] = {
-    {.name = "plugin_dir", .type = KPID__KEY_PATH, .default_value = KPID_DEFAULT_PLUGIN_DIR,
+    {.name = "plugin_dir",
+     .type = KPID__KEY_PATH,
+     .default_value = KPID_DEFAULT_PLUGIN_DIR,
      .offset = CONFIG_OFFSET(plugin_dir),
      .description = "where source plugins (NAME.so) are loaded from; the environment "
                     "variable KPID_PLUGIN_DIR overrides it"},
-    {.name = "log_level", .type = KPID__KEY_ENUM, .default_value = "info",
-     .offset = CONFIG_OFFSET(log_level), .parse = log_level_parse,
+    {.name = "log_level",
+     .type = KPID__KEY_ENUM,
+     .default_value = "info",
+     .offset = CONFIG_OFFSET(log_level),
+     .parse = log_level_parse,
      .use = "err, warning, notice, info or debug",
      .description = "lines above this level are not logged"},
-    {.name = "pseudonymize", .type = KPID__KEY_BOOL, .default_value = "true",
+    {.name = "pseudonymize",
+     .type = KPID__KEY_BOOL,
+     .default_value = "true",
      .offset = CONFIG_OFFSET(pseudonymize),
      .description = "pseudonymize patient identifiers (subject_id) with keyed "
                     "HMAC-SHA256 before they are stored; false stores them as they come"},
-    {.name = "pseudonym_key_file", .type = KPID__KEY_PATH,
+    {.name = "pseudonym_key_file",
+     .type = KPID__KEY_PATH,
      .default_value = KPID_DEFAULT_PSEUDONYM_KEY_FILE,
      .offset = CONFIG_OFFSET(pseudonym_key_file),
      .description = "the secret key of pseudonymization, 32 to 1024 bytes; must be readable "
                     "while pseudonymize is true"},
-    {.name = "warehouse", .type = KPID__KEY_PARSED, .required = true,
+    {.name = "warehouse",
+     .type = KPID__KEY_PARSED,
+     .required = true,
      .description = "the PostgreSQL warehouse (warehouse_keys)"},
-    {.name = "queue", .type = KPID__KEY_PARSED,
+    {.name = "queue",
+     .type = KPID__KEY_PARSED,
      .description = "the bounded queue between the sources and the writer (queue_keys)"},
-    {.name = "sources", .type = KPID__KEY_PARSED,
+    {.name = "sources",
+     .type = KPID__KEY_PARSED,
      .description = "the sources, a list of groups (sources.c)"},
-    {.name = "objectives", .type = KPID__KEY_PARSED,
+    {.name = "objectives",
+     .type = KPID__KEY_PARSED,
      .description = "the strategic objectives of the management model (model/)"},
-    {.name = "processes", .type = KPID__KEY_PARSED,
+    {.name = "processes",
+     .type = KPID__KEY_PARSED,
      .description = "the processes of the management model and their KPIs (model/)"},
-    {.name = "recompute_horizon", .type = KPID__KEY_PARSED,
+    {.name = "recompute_horizon",
+     .type = KPID__KEY_PARSED,
      .description = "how far back a changed KPI recomputes its periods (model/)"},
     {.name = NULL},
 };
@@ -89,46 +104,84 @@ static const kpid__key top_keys[] = {
 /* warehouse = { ... }. 0 switches a timeout off, as in PostgreSQL; a day is more than any
  * kpid statement needs, and PostgreSQL's own limit (INT_MAX ms) is larger. */
 static const kpid__key warehouse_keys[] = {
-    {.name = "conninfo", .type = KPID__KEY_STRING, .required = true,
+    {.name = "conninfo",
+     .type = KPID__KEY_STRING,
+     .required = true,
      .offset = CONFIG_OFFSET(warehouse.pg.conninfo),
      .description = "libpq connection string or URI; keep the password out of it"},
-    {.name = "password_file", .type = KPID__KEY_PATH,
+    {.name = "password_file",
+     .type = KPID__KEY_PATH,
      .offset = CONFIG_OFFSET(warehouse.pg.password_file),
      .description = "a file whose first line is the password"},
-    {.name = "batch_max_rows", .type = KPID__KEY_INT, .default_value = "50000",
-     .offset = CONFIG_OFFSET(warehouse.batch_max_rows), .min = 1, .max = 1000000,
+    {.name = "batch_max_rows",
+     .type = KPID__KEY_INT,
+     .default_value = "50000",
+     .offset = CONFIG_OFFSET(warehouse.batch_max_rows),
+     .min = 1,
+     .max = 1000000,
      .description = "the writer commits a transaction after at most this many events"},
-    {.name = "flush_interval_ms", .type = KPID__KEY_INT, .default_value = "200",
-     .offset = CONFIG_OFFSET(warehouse.flush_interval_ms), .min = 1, .max = 60000,
+    {.name = "flush_interval_ms",
+     .type = KPID__KEY_INT,
+     .default_value = "200",
+     .offset = CONFIG_OFFSET(warehouse.flush_interval_ms),
+     .min = 1,
+     .max = 60000,
      .description = "the longest the writer waits for a batch to fill before it commits "
                     "what it has, in milliseconds"},
-    {.name = "statement_timeout", .type = KPID__KEY_DURATION, .default_value = "10m",
-     .offset = CONFIG_OFFSET(warehouse.pg.statement_timeout_ms), .min = 0, .max = MS_PER_DAY,
+    {.name = "statement_timeout",
+     .type = KPID__KEY_DURATION,
+     .default_value = "10m",
+     .offset = CONFIG_OFFSET(warehouse.pg.statement_timeout_ms),
+     .min = 0,
+     .max = MS_PER_DAY,
      .description = "the longest one statement may run (0: no limit)"},
-    {.name = "lock_timeout", .type = KPID__KEY_DURATION, .default_value = "1m",
-     .offset = CONFIG_OFFSET(warehouse.pg.lock_timeout_ms), .min = 0, .max = MS_PER_DAY,
+    {.name = "lock_timeout",
+     .type = KPID__KEY_DURATION,
+     .default_value = "1m",
+     .offset = CONFIG_OFFSET(warehouse.pg.lock_timeout_ms),
+     .min = 0,
+     .max = MS_PER_DAY,
      .description = "the longest a statement waits for a lock (0: no limit)"},
-    {.name = "idle_in_transaction_session_timeout", .type = KPID__KEY_DURATION,
-     .default_value = "10m", .offset = CONFIG_OFFSET(warehouse.pg.idle_in_transaction_ms),
-     .min = 0, .max = MS_PER_DAY,
+    {.name = "idle_in_transaction_session_timeout",
+     .type = KPID__KEY_DURATION,
+     .default_value = "10m",
+     .offset = CONFIG_OFFSET(warehouse.pg.idle_in_transaction_ms),
+     .min = 0,
+     .max = MS_PER_DAY,
      .description = "the longest a kpid session may sit idle inside a transaction "
                     "(0: no limit)"},
-    {.name = "connect_timeout", .type = KPID__KEY_DURATION, .default_value = "10s",
-     .offset = CONFIG_OFFSET(warehouse.pg.connect_timeout_ms), .min = 1000, .max = MS_PER_DAY,
+    {.name = "connect_timeout",
+     .type = KPID__KEY_DURATION,
+     .default_value = "10s",
+     .offset = CONFIG_OFFSET(warehouse.pg.connect_timeout_ms),
+     .min = 1000,
+     .max = MS_PER_DAY,
      .description = "the longest a connection attempt may take"},
-    {.name = "wait_notice", .type = KPID__KEY_DURATION, .default_value = "10s",
-     .offset = CONFIG_OFFSET(warehouse.wait_notice_ms), .min = 1000, .max = MS_PER_DAY,
+    {.name = "wait_notice",
+     .type = KPID__KEY_DURATION,
+     .default_value = "10s",
+     .offset = CONFIG_OFFSET(warehouse.wait_notice_ms),
+     .min = 1000,
+     .max = MS_PER_DAY,
      .description = "a write that has waited this long is logged once, with what blocks it"},
     {.name = NULL},
 };
 
 /* queue = { ... }. */
 static const kpid__key queue_keys[] = {
-    {.name = "max_events", .type = KPID__KEY_INT, .default_value = "100000",
-     .offset = CONFIG_OFFSET(queue.max_events), .min = 1, .max = KPID_QUEUE_MAX_EVENTS_LIMIT,
+    {.name = "max_events",
+     .type = KPID__KEY_INT,
+     .default_value = "100000",
+     .offset = CONFIG_OFFSET(queue.max_events),
+     .min = 1,
+     .max = KPID_QUEUE_MAX_EVENTS_LIMIT,
      .description = "most events queued"},
-    {.name = "max_bytes", .type = KPID__KEY_INT, .default_value = "33554432",
-     .offset = CONFIG_OFFSET(queue.max_bytes), .min = 65536, .max = KPID_QUEUE_MAX_BYTES_LIMIT,
+    {.name = "max_bytes",
+     .type = KPID__KEY_INT,
+     .default_value = "33554432",
+     .offset = CONFIG_OFFSET(queue.max_bytes),
+     .min = 65536,
+     .max = KPID_QUEUE_MAX_BYTES_LIMIT,
      .description = "most bytes queued (32 MiB by default)"},
     {.name = NULL},
 };
@@ -157,8 +210,8 @@ static bool parse_top(kpid__loader *l, kpid_config *cfg, const char *plugin_dir_
         key_file_setting = config_setting_get_member(root, "pseudonym_key_file");
         pseudonymize_setting = config_setting_get_member(root, "pseudonymize");
         if (r < 0 && error)
-            kpid__config_report(l, key_file_setting ? key_file_setting : pseudonymize_setting,
-                                "%s", error);
+            kpid__config_report(l, key_file_setting ? key_file_setting : pseudonymize_setting, "%s",
+                                error);
         else if (r < 0)
             kpid__config_oom(l);
         free(error);
@@ -171,8 +224,7 @@ static bool parse_top(kpid__loader *l, kpid_config *cfg, const char *plugin_dir_
 static void parse_group(kpid__loader *l, kpid_config *cfg, const char *name, bool required,
                         const kpid__key *keys, const char *ctx)
 {
-    const config_setting_t *group = config_setting_get_member(config_root_setting(&cfg->lc),
-                                                              name);
+    const config_setting_t *group = config_setting_get_member(config_root_setting(&cfg->lc), name);
 
     if (!group) {
         if (required)
@@ -210,8 +262,8 @@ static int log_warnings(const kpid_config *cfg)
  * holds the text ("FILE: out of memory" for -ENOMEM), and is NULL only when not even
  * that could be allocated. *ret_config is written only on success.
  */
-int kpid_config_load(const char *path, const char *plugin_dir_override,
-                     kpid_config **ret_config, char **ret_errors)
+int kpid_config_load(const char *path, const char *plugin_dir_override, kpid_config **ret_config,
+                     char **ret_errors)
 {
     kpid__loader l;
     kpid_config *cfg;
@@ -275,8 +327,8 @@ kpid_config *kpid_config_free(kpid_config *config)
     config->model = kpid_model_free(config->model);
     free(config->path);
     kpid__keys_free(top_keys, config);
-    config->pseudonym_key = kpid_pseudonym_key_free(config->pseudonym_key,
-                                                    config->pseudonym_key_len);
+    config->pseudonym_key =
+        kpid_pseudonym_key_free(config->pseudonym_key, config->pseudonym_key_len);
     kpid__keys_free(warehouse_keys, config);
     config_destroy(&config->lc);
     free(config);

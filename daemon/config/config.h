@@ -45,11 +45,11 @@ typedef struct kpid_model kpid_model;
 typedef struct kpid_config {
     char *path;
     char *plugin_dir;
-    int log_level;                /* enum kpid_log_level; default info */
+    int log_level; /* enum kpid_log_level; default info */
 
-    bool pseudonymize;            /* default true */
-    char *pseudonym_key_file;     /* default /etc/kpid/pseudonym.key */
-    uint8_t *pseudonym_key;       /* loaded at validation; NULL when !pseudonymize */
+    bool pseudonymize;        /* default true */
+    char *pseudonym_key_file; /* default /etc/kpid/pseudonym.key */
+    uint8_t *pseudonym_key;   /* loaded at validation; NULL when !pseudonymize */
     size_t pseudonym_key_len;
 
     struct {
@@ -58,23 +58,23 @@ typedef struct kpid_config {
          * idle_in_transaction_session_timeout 10min, connect_timeout 10s); the strings
          * are owned here. */
         kpid_pg_target pg;
-        int64_t batch_max_rows;   /* default 50000, 1..1000000 */
-        int64_t flush_interval_ms;/* default 200, 1..60000 */
-        int64_t wait_notice_ms;   /* a statement waiting this long is logged with what
+        int64_t batch_max_rows;    /* default 50000, 1..1000000 */
+        int64_t flush_interval_ms; /* default 200, 1..60000 */
+        int64_t wait_notice_ms;    /* a statement waiting this long is logged with what
                                      blocks it; default 10s */
     } warehouse;
 
     struct {
-        int64_t max_events;       /* default 100000 */
-        int64_t max_bytes;        /* default 32 MiB */
+        int64_t max_events; /* default 100000 */
+        int64_t max_bytes;  /* default 32 MiB */
     } queue;
 
     kpid_source_config *sources;
     size_t n_sources;
 
-    kpid_model *model;            /* objectives, processes, KPIs (model.h); never NULL */
+    kpid_model *model; /* objectives, processes, KPIs (model.h); never NULL */
 
-    config_t lc;                  /* kept so that raw settings stay valid */
+    config_t lc; /* kept so that raw settings stay valid */
 } kpid_config;
 
 /*
@@ -86,8 +86,8 @@ typedef struct kpid_config {
  * *ret_errors is a freshly allocated text of one "FILE:LINE: message" per line, every
  * problem found; the caller frees it.
  */
-int kpid_config_load(const char *path, const char *plugin_dir_override,
-                     kpid_config **ret_config, char **ret_errors);
+int kpid_config_load(const char *path, const char *plugin_dir_override, kpid_config **ret_config,
+                     char **ret_errors);
 
 /* Frees a configuration with everything it owns; accepts NULL; returns NULL. */
 kpid_config *kpid_config_free(kpid_config *config);

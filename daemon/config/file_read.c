@@ -117,11 +117,10 @@ static int syntax_error(kpid__loader *l, const config_t *lc, char **ret_errors)
             file = strdup(path);
         }
     }
-    if (!file ||
-        (deep ? asprintf(&errors, "%s:%u: " NESTING_TOO_DEEP "\n", file, deep,
-                         KPID_CONFIG_MAX_DEPTH)
-              : asprintf(&errors, "%s:%d: %s\n", file, config_error_line(lc),
-                         config_error_text(lc))) < 0) {
+    if (!file || (deep ? asprintf(&errors, "%s:%u: " NESTING_TOO_DEEP "\n", file, deep,
+                                  KPID_CONFIG_MAX_DEPTH)
+                       : asprintf(&errors, "%s:%d: %s\n", file, config_error_line(lc),
+                                  config_error_text(lc))) < 0) {
         errors = NULL;
         r = -ENOMEM;
     } else

@@ -25,8 +25,8 @@ static size_t keys_count(const kpid__key *keys)
     return n;
 }
 
-void kpid__keys_check_unknown(kpid__loader *l, const config_setting_t *group,
-                              const kpid__key *keys, const kpid__key *more, const char *ctx)
+void kpid__keys_check_unknown(kpid__loader *l, const config_setting_t *group, const kpid__key *keys,
+                              const kpid__key *more, const char *ctx)
 {
     size_t n = keys_count(keys), m = keys_count(more);
     const char **names = calloc(n + m + 1, sizeof(*names));
@@ -111,8 +111,7 @@ static int default_set(kpid__loader *l, void *base, const kpid__key *k)
         memcpy(field(base, k), &e, sizeof(e));
         return 0;
     case KPID__KEY_SECTION:
-    case KPID__KEY_PARSED:
-        return 0;
+    case KPID__KEY_PARSED: return 0;
     }
     return -EINVAL;
 }
@@ -178,8 +177,7 @@ static int value_set(kpid__loader *l, void *base, const kpid__key *k, const conf
             return -EINVAL;
         }
         return 0;
-    case KPID__KEY_PARSED:
-        return 0;
+    case KPID__KEY_PARSED: return 0;
     }
     return -EINVAL;
 }

@@ -62,8 +62,8 @@ const kpid__key *kpid__keys_find(const kpid__key *keys, const char *name);
  * Reports every member of group that no key of keys, nor of more (a second table, or
  * NULL), names; suggests the closest known key, looking at keys first.
  */
-void kpid__keys_check_unknown(kpid__loader *l, const config_setting_t *group,
-                              const kpid__key *keys, const kpid__key *more, const char *ctx);
+void kpid__keys_check_unknown(kpid__loader *l, const config_setting_t *group, const kpid__key *keys,
+                              const kpid__key *more, const char *ctx);
 
 /*
  * Reads the keys of keys from group into the struct at base, in the order of the table:

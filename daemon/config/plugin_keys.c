@@ -15,17 +15,12 @@
 static size_t type_size(enum kpid_config_type type)
 {
     switch (type) {
-    case KPID_CONFIG_STRING:
-        return sizeof(char *);
+    case KPID_CONFIG_STRING: return sizeof(char *);
     case KPID_CONFIG_INT:
-    case KPID_CONFIG_DURATION:
-        return sizeof(int64_t);
-    case KPID_CONFIG_BOOL:
-        return sizeof(bool);
-    case KPID_CONFIG_DOUBLE:
-        return sizeof(double);
-    case KPID_CONFIG_SECTION:
-        return 0;
+    case KPID_CONFIG_DURATION: return sizeof(int64_t);
+    case KPID_CONFIG_BOOL: return sizeof(bool);
+    case KPID_CONFIG_DOUBLE: return sizeof(double);
+    case KPID_CONFIG_SECTION: return 0;
     }
     return SIZE_MAX;
 }
@@ -47,8 +42,8 @@ static const kpid_config_key *key_find(const kpid_config_key *keys, const char *
     return NULL;
 }
 
-int kpid__plugin_keys_check(kpid__loader *l, const config_setting_t *at,
-                            const kpid_plugin *plugin, const kpid__key *reserved)
+int kpid__plugin_keys_check(kpid__loader *l, const config_setting_t *at, const kpid_plugin *plugin,
+                            const kpid__key *reserved)
 {
     const kpid_config_key *keys = plugin->def->config_keys;
     int r = 0;
@@ -92,26 +87,16 @@ static kpid__key key_from_plugin(const kpid_config_key *pk)
     };
 
     switch (pk->type) {
-    case KPID_CONFIG_STRING:
-        k.type = KPID__KEY_STRING;
-        break;
-    case KPID_CONFIG_INT:
-        k.type = KPID__KEY_INT;
-        break;
+    case KPID_CONFIG_STRING: k.type = KPID__KEY_STRING; break;
+    case KPID_CONFIG_INT: k.type = KPID__KEY_INT; break;
     case KPID_CONFIG_DURATION:
         k.type = KPID__KEY_DURATION;
         if (!bounded)
             k.min = 0;
         break;
-    case KPID_CONFIG_BOOL:
-        k.type = KPID__KEY_BOOL;
-        break;
-    case KPID_CONFIG_DOUBLE:
-        k.type = KPID__KEY_DOUBLE;
-        break;
-    case KPID_CONFIG_SECTION:
-        k.type = KPID__KEY_SECTION;
-        break;
+    case KPID_CONFIG_BOOL: k.type = KPID__KEY_BOOL; break;
+    case KPID_CONFIG_DOUBLE: k.type = KPID__KEY_DOUBLE; break;
+    case KPID_CONFIG_SECTION: k.type = KPID__KEY_SECTION; break;
     }
     return k;
 }

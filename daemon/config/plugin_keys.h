@@ -18,8 +18,8 @@
  * every source, which a plugin may not declare. Returns 0 when the table can be used,
  * else -EINVAL.
  */
-int kpid__plugin_keys_check(kpid__loader *l, const config_setting_t *at,
-                            const kpid_plugin *plugin, const kpid__key *reserved);
+int kpid__plugin_keys_check(kpid__loader *l, const config_setting_t *at, const kpid_plugin *plugin,
+                            const kpid__key *reserved);
 
 /*
  * Reads the plugin's keys of the source group (whose table passed kpid__plugin_keys_check)

@@ -203,23 +203,15 @@ char *kpid__loader_errors(kpid__loader *l)
 const char *kpid__config_type_name(int type)
 {
     switch (type) {
-    case CONFIG_TYPE_GROUP:
-        return "a group";
+    case CONFIG_TYPE_GROUP: return "a group";
     case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return "an integer";
-    case CONFIG_TYPE_FLOAT:
-        return "a floating-point number";
-    case CONFIG_TYPE_STRING:
-        return "a string";
-    case CONFIG_TYPE_BOOL:
-        return "a boolean";
-    case CONFIG_TYPE_ARRAY:
-        return "an array";
-    case CONFIG_TYPE_LIST:
-        return "a list";
-    default:
-        return "nothing";
+    case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a floating-point number";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "a boolean";
+    case CONFIG_TYPE_ARRAY: return "an array";
+    case CONFIG_TYPE_LIST: return "a list";
+    default: return "nothing";
     }
 }
 
@@ -369,8 +361,7 @@ int kpid__config_get_string(kpid__loader *l, const config_setting_t *s, const ch
     return 0;
 }
 
-int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                          bool *ret)
+int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx, bool *ret)
 {
     if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
         kpid__config_report_type(l, s, ctx, "a boolean (true or false)");
@@ -380,21 +371,15 @@ int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char
     return 0;
 }
 
-int kpid__config_get_int(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                         int64_t min, int64_t max, int64_t *ret)
+int kpid__config_get_int(kpid__loader *l, const config_setting_t *s, const char *ctx, int64_t min,
+                         int64_t max, int64_t *ret)
 {
     int64_t v;
 
     switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-        v = config_setting_get_int(s);
-        break;
-    case CONFIG_TYPE_INT64:
-        v = config_setting_get_int64(s);
-        break;
-    default:
-        kpid__config_report_type(l, s, ctx, "an integer");
-        return -EINVAL;
+    case CONFIG_TYPE_INT: v = config_setting_get_int(s); break;
+    case CONFIG_TYPE_INT64: v = config_setting_get_int64(s); break;
+    default: kpid__config_report_type(l, s, ctx, "an integer"); return -EINVAL;
     }
     if (check_range(l, s, ctx, v, min, max, /* duration= */ false) < 0)
         return -EINVAL;
@@ -406,18 +391,10 @@ int kpid__config_get_double(kpid__loader *l, const config_setting_t *s, const ch
                             double *ret)
 {
     switch (config_setting_type(s)) {
-    case CONFIG_TYPE_FLOAT:
-        *ret = config_setting_get_float(s);
-        return 0;
-    case CONFIG_TYPE_INT:
-        *ret = config_setting_get_int(s);
-        return 0;
-    case CONFIG_TYPE_INT64:
-        *ret = (double)config_setting_get_int64(s);
-        return 0;
-    default:
-        kpid__config_report_type(l, s, ctx, "a number");
-        return -EINVAL;
+    case CONFIG_TYPE_FLOAT: *ret = config_setting_get_float(s); return 0;
+    case CONFIG_TYPE_INT: *ret = config_setting_get_int(s); return 0;
+    case CONFIG_TYPE_INT64: *ret = (double)config_setting_get_int64(s); return 0;
+    default: kpid__config_report_type(l, s, ctx, "a number"); return -EINVAL;
     }
 }
 
@@ -445,8 +422,8 @@ int kpid__config_get_duration(kpid__loader *l, const config_setting_t *s, const 
         text = config_setting_get_string(s);
         r = kpid_duration_parse(text, &v);
         if (r == -ERANGE) {
-            kpid__config_report(l, s, "invalid duration \"%s\" for \"%s\"%s: it is too large",
-                                text, name, ctx);
+            kpid__config_report(l, s, "invalid duration \"%s\" for \"%s\"%s: it is too large", text,
+                                name, ctx);
             return -EINVAL;
         }
         if (r < 0) {
@@ -468,8 +445,7 @@ int kpid__config_get_duration(kpid__loader *l, const config_setting_t *s, const 
     return 0;
 }
 
-int kpid__config_get_path(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                          char **ret)
+int kpid__config_get_path(kpid__loader *l, const config_setting_t *s, const char *ctx, char **ret)
 {
     const char *text;
     char *path;

@@ -126,21 +126,19 @@ void kpid__config_check_unknown_keys(kpid__loader *l, const config_setting_t *gr
 /* The typed readers (see the top). */
 int kpid__config_get_string(kpid__loader *l, const config_setting_t *s, const char *ctx,
                             const char **ret);
-int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                          bool *ret);
+int kpid__config_get_bool(kpid__loader *l, const config_setting_t *s, const char *ctx, bool *ret);
 /* A number: a float or an integer. */
 int kpid__config_get_double(kpid__loader *l, const config_setting_t *s, const char *ctx,
                             double *ret);
 /* An integer between min and max (INT64_MIN, INT64_MAX: no bound that way). */
-int kpid__config_get_int(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                         int64_t min, int64_t max, int64_t *ret);
+int kpid__config_get_int(kpid__loader *l, const config_setting_t *s, const char *ctx, int64_t min,
+                         int64_t max, int64_t *ret);
 /* A duration (duration.h: a string with a unit, or an integer of milliseconds) between
  * min and max milliseconds (max INT64_MAX: no upper bound). */
 int kpid__config_get_duration(kpid__loader *l, const config_setting_t *s, const char *ctx,
                               int64_t min, int64_t max, int64_t *ret);
 /* A non-empty path, made absolute against the configuration file's directory; *ret is
  * freshly allocated, the caller frees it. */
-int kpid__config_get_path(kpid__loader *l, const config_setting_t *s, const char *ctx,
-                          char **ret);
+int kpid__config_get_path(kpid__loader *l, const config_setting_t *s, const char *ctx, char **ret);
 
 #endif

@@ -23,17 +23,17 @@
 #define KPID_SOURCE_NAME_MAX KPID_IDENT_SOURCE_MAX
 
 typedef struct kpid_source_config {
-    char *name;                   /* unique, [A-Za-z0-9_.-]{1,64} */
-    const kpid_plugin *plugin;    /* resolved from "plugin", owned by the registry */
-    int64_t interval_ms;          /* poll interval; default 1000 */
-    bool pseudonymize_case_id;    /* default false */
-    bool has_activities;          /* "activities" given: the source produces only those */
-    char **activities;            /* [A-Z0-9_]{1,64} each, owned; only for the warning of
+    char *name;                /* unique, [A-Za-z0-9_.-]{1,64} */
+    const kpid_plugin *plugin; /* resolved from "plugin", owned by the registry */
+    int64_t interval_ms;       /* poll interval; default 1000 */
+    bool pseudonymize_case_id; /* default false */
+    bool has_activities;       /* "activities" given: the source produces only those */
+    char **activities;         /* [A-Z0-9_]{1,64} each, owned; only for the warning of
                                      model_check.h, never enforced on events */
     size_t n_activities;
-    void *plugin_config;          /* plugin->def->config_size bytes, filled from the keys */
+    void *plugin_config;             /* plugin->def->config_size bytes, filled from the keys */
     const config_setting_t *setting; /* the source's group, valid while the config lives */
-    char *file;                   /* where the source is defined */
+    char *file;                      /* where the source is defined */
     int line;
 } kpid_source_config;
 

@@ -17,17 +17,28 @@
 
 /* The keys of every source; the plugin's follow. */
 static const kpid__key source_keys[] = {
-    {.name = "name", .type = KPID__KEY_PARSED, .required = true,
+    {.name = "name",
+     .type = KPID__KEY_PARSED,
+     .required = true,
      .description = "the source's name, unique: " KPID_IDENT_SOURCE_RULE},
-    {.name = "plugin", .type = KPID__KEY_PARSED, .required = true,
+    {.name = "plugin",
+     .type = KPID__KEY_PARSED,
+     .required = true,
      .description = "the plugin that reads the source: PLUGIN_DIR/NAME.so"},
-    {.name = "interval", .type = KPID__KEY_DURATION, .default_value = "1s",
-     .offset = offsetof(kpid_source_config, interval_ms), .min = 10, .max = MS_PER_DAY,
+    {.name = "interval",
+     .type = KPID__KEY_DURATION,
+     .default_value = "1s",
+     .offset = offsetof(kpid_source_config, interval_ms),
+     .min = 10,
+     .max = MS_PER_DAY,
      .description = "how often a polling plugin is polled"},
-    {.name = "pseudonymize_case_id", .type = KPID__KEY_BOOL, .default_value = "false",
+    {.name = "pseudonymize_case_id",
+     .type = KPID__KEY_BOOL,
+     .default_value = "false",
      .offset = offsetof(kpid_source_config, pseudonymize_case_id),
      .description = "pseudonymize case_id too, not only subject_id"},
-    {.name = "activities", .type = KPID__KEY_PARSED,
+    {.name = "activities",
+     .type = KPID__KEY_PARSED,
      .description = "the activities the source produces, if it is known: only for the "
                     "warning about activities no source produces"},
     {.name = NULL},
@@ -62,10 +73,9 @@ static void parse_activities(kpid__loader *l, const config_setting_t *s, const c
             kpid__config_report(l, e, "wrong type for activities[%d]%s: expected a string, got %s",
                                 i, ctx, kpid__config_type_name(config_setting_type(e)));
         else if (!kpid_ident_activity_valid(text))
-            kpid__config_report(l, e,
-                                "invalid activity \"%s\" in activities[%d]%s: use "
-                                KPID_IDENT_ACTIVITY_RULE,
-                                kpid__config_quote(text, q), i, ctx);
+            kpid__config_report(
+                l, e, "invalid activity \"%s\" in activities[%d]%s: use " KPID_IDENT_ACTIVITY_RULE,
+                kpid__config_quote(text, q), i, ctx);
         else if ((sc->activities[sc->n_activities] = kpid__config_strdup(l, text)))
             sc->n_activities++;
     }
@@ -194,8 +204,8 @@ void kpid__sources_parse(kpid__loader *l, const config_setting_t *root, const ch
     for (int i = 0; i < n; i++) {
         const config_setting_t *group = config_setting_get_elem(list, (unsigned)i);
         if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
-            kpid__config_report(l, group, "wrong type for sources[%d]: expected a group, got %s",
-                                i, kpid__config_type_name(config_setting_type(group)));
+            kpid__config_report(l, group, "wrong type for sources[%d]: expected a group, got %s", i,
+                                kpid__config_type_name(config_setting_type(group)));
             continue;
         }
         parse_source(l, (unsigned)i, group, plugin_dir, &sources[i]);

@@ -12,7 +12,7 @@
 /* Configuration names, indexed by enum value. */
 static const char *const perspective_names[] = {"financial", "patient", "internal", "learning"};
 static const char *const category_names[] = {"main", "supporting", "development", "management"};
-static const char *const type_names[] = {"count", "proportion", "duration", "value",
+static const char *const type_names[] = {"count",  "proportion", "duration", "value",
                                          "census", "ratio",      "sql"};
 static const char *const direction_names[] = {"higher", "lower"};
 static const char *const status_names[] = {"green", "amber", "red"};
@@ -79,9 +79,7 @@ static void kpi_clear(kpid_kpi *kpi)
     for (size_t i = 0; i < kpi->n_stratify; i++)
         free(kpi->stratify[i]);
     switch (kpi->type) {
-    case KPID_KPI_COUNT:
-        free(kpi->u.count.activity);
-        break;
+    case KPID_KPI_COUNT: free(kpi->u.count.activity); break;
     case KPID_KPI_PROPORTION:
         for (int pop = 0; pop < KPID_POP_COUNT; pop++)
             condition_clear(&kpi->u.proportion.populations[pop]);
@@ -90,9 +88,7 @@ static void kpi_clear(kpid_kpi *kpi)
         free(kpi->u.duration.from);
         free(kpi->u.duration.to);
         break;
-    case KPID_KPI_VALUE:
-        free(kpi->u.value.activity);
-        break;
+    case KPID_KPI_VALUE: free(kpi->u.value.activity); break;
     case KPID_KPI_CENSUS:
         free(kpi->u.census.from);
         free(kpi->u.census.to);
@@ -101,9 +97,7 @@ static void kpi_clear(kpid_kpi *kpi)
         free(kpi->u.ratio.numerator);
         free(kpi->u.ratio.denominator);
         break;
-    case KPID_KPI_SQL:
-        free(kpi->u.sql.query);
-        break;
+    case KPID_KPI_SQL: free(kpi->u.sql.query); break;
     }
 }
 

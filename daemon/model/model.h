@@ -40,9 +40,9 @@
 #define KPID_MODEL_ID_MAX KPID_IDENT_ID_MAX             /* bytes of an id */
 #define KPID_MODEL_ATTR_MAX KPID_IDENT_ATTR_MAX         /* bytes of an attribute name */
 #define KPID_MODEL_ACTIVITY_MAX KPID_IDENT_ACTIVITY_MAX /* bytes of an activity name */
-#define KPID_MODEL_VALUE_MAX 256      /* bytes of a filter value */
-#define KPID_MODEL_STRATIFY_MAX 3     /* attributes a KPI may be stratified by */
-#define KPID_MODEL_QUERY_MAX 65536    /* bytes of an sql KPI's query */
+#define KPID_MODEL_VALUE_MAX 256                        /* bytes of a filter value */
+#define KPID_MODEL_STRATIFY_MAX 3                       /* attributes a KPI may be stratified by */
+#define KPID_MODEL_QUERY_MAX 65536                      /* bytes of an sql KPI's query */
 #define KPID_MODEL_RECOMPUTE_HORIZON_MAX_MS (3660LL * 86400 * 1000) /* about ten years */
 
 typedef enum kpid_perspective {
@@ -101,7 +101,7 @@ typedef enum kpid_statistic {
     KPID_STAT_MIN,
     KPID_STAT_MAX,
     KPID_STAT_SUM,
-    KPID_STAT_WITHIN,     /* the share of cases whose duration is at most within_ms */
+    KPID_STAT_WITHIN, /* the share of cases whose duration is at most within_ms */
     KPID_STAT_CASE_DAYS,
 } kpid_statistic;
 
@@ -143,7 +143,7 @@ typedef enum kpid_filter_op {
 
 /* A condition on one attribute of an event: attrs->>attr equals / is in / is not in. */
 typedef struct kpid_filter {
-    char *attr;    /* [A-Za-z_][A-Za-z0-9_]{0,62} */
+    char *attr; /* [A-Za-z_][A-Za-z0-9_]{0,62} */
     kpid_filter_op op;
     char **values; /* n_values >= 1 strings, valid UTF-8, at most KPID_MODEL_VALUE_MAX bytes */
     size_t n_values;
@@ -190,22 +190,22 @@ struct kpid_objective {
 };
 
 struct kpid_kpi {
-    char *id;                       /* unique across all processes */
+    char *id; /* unique across all processes */
     char *name;
-    char *unit;                     /* NULL when not given */
+    char *unit; /* NULL when not given */
     kpid_kpi_type type;
-    char *period_text;              /* as configured, e.g. "fiscal_year:4" */
-    kpid_period_spec period;        /* in the time zone of the process */
-    bool has_target;                /* always true except for count KPIs */
+    char *period_text;       /* as configured, e.g. "fiscal_year:4" */
+    kpid_period_spec period; /* in the time zone of the process */
+    bool has_target;         /* always true except for count KPIs */
     double target;
     kpid_direction direction;
     char *objective_id;
     const kpid_objective *objective; /* resolved: an element of model->objectives */
-    const kpid_process *process;    /* the process it belongs to */
-    double weight;                  /* > 0; default 1 */
-    kpid_band *bands;               /* sorted, contiguous; may be empty */
+    const kpid_process *process;     /* the process it belongs to */
+    double weight;                   /* > 0; default 1 */
+    kpid_band *bands;                /* sorted, contiguous; may be empty */
     size_t n_bands;
-    kpid_filter *filters;           /* all must hold */
+    kpid_filter *filters; /* all must hold */
     size_t n_filters;
     char *stratify[KPID_MODEL_STRATIFY_MAX]; /* attribute names, distinct */
     size_t n_stratify;
@@ -214,38 +214,38 @@ struct kpid_kpi {
     union {
         struct {
             char *activity;
-            kpid_count_kind count;  /* default events */
+            kpid_count_kind count; /* default events */
         } count;
         struct {
             kpid_condition populations[KPID_POP_COUNT]; /* indexed by kpid_population */
-            kpid_basis basis;       /* default case */
+            kpid_basis basis;                           /* default case */
         } proportion;
         struct {
-            char *from, *to;        /* per case, first from to the first to after it */
+            char *from, *to; /* per case, first from to the first to after it */
             kpid_statistic statistic;
-            int percentile;         /* 50 for median, NN for PERCENTILE, else 0 */
-            int64_t within_ms;      /* > 0 for statistic WITHIN, else 0 */
+            int percentile;    /* 50 for median, NN for PERCENTILE, else 0 */
+            int64_t within_ms; /* > 0 for statistic WITHIN, else 0 */
         } duration;
         struct {
             char *activity;
             kpid_statistic statistic;
-            int percentile;         /* 50 for median, NN for PERCENTILE, else 0 */
+            int percentile; /* 50 for median, NN for PERCENTILE, else 0 */
         } value;
         struct {
-            char *from, *to;        /* a case is open from its from to its to */
+            char *from, *to;          /* a case is open from its from to its to */
             kpid_statistic statistic; /* AVG (default) or CASE_DAYS */
-            double capacity;        /* > 0: the value is AVG / capacity; 0: none */
-            int64_t lookback_ms;    /* openings before period start - lookback take no
+            double capacity;          /* > 0: the value is AVG / capacity; 0: none */
+            int64_t lookback_ms;      /* openings before period start - lookback take no
                                        part; default 365 days, 1ms .. 36500 days */
         } census;
         struct {
-            char *numerator, *denominator;           /* KPI ids */
+            char *numerator, *denominator;                   /* KPI ids */
             const kpid_kpi *numerator_kpi, *denominator_kpi; /* resolved */
-            double factor;          /* default 1 */
+            double factor;                                   /* default 1 */
         } ratio;
         struct {
-            char *query;            /* non-empty, at most KPID_MODEL_QUERY_MAX bytes */
-            int64_t timeout_ms;     /* default 5000; 1 .. 600000 */
+            char *query;        /* non-empty, at most KPID_MODEL_QUERY_MAX bytes */
+            int64_t timeout_ms; /* default 5000; 1 .. 600000 */
         } sql;
     } u;
 
@@ -257,11 +257,11 @@ struct kpid_process {
     char *id;
     char *name;
     kpid_process_category category;
-    char *owner;                    /* NULL when not given */
-    kpid_tz *tz;                    /* loaded; kpid_tz_name(tz) is the configured name */
-    char *schedule_text;            /* as configured */
+    char *owner;         /* NULL when not given */
+    kpid_tz *tz;         /* loaded; kpid_tz_name(tz) is the configured name */
+    char *schedule_text; /* as configured */
     kpid_cron schedule;
-    kpid_kpi *kpis;                 /* in configuration order */
+    kpid_kpi *kpis; /* in configuration order */
     size_t n_kpis;
     const char *file;
     int line;
@@ -272,11 +272,11 @@ typedef struct kpid_model {
     size_t n_objectives;
     kpid_process *processes;
     size_t n_processes;
-    kpid_kpi **kpis;                /* every KPI of every process, in configuration order */
+    kpid_kpi **kpis; /* every KPI of every process, in configuration order */
     size_t n_kpis;
-    char **files;                   /* the file names the structs point to */
+    char **files; /* the file names the structs point to */
     size_t n_files;
-    int64_t recompute_horizon_ms;   /* a changed or new KPI recomputes its periods that
+    int64_t recompute_horizon_ms; /* a changed or new KPI recomputes its periods that
                                        end within this much before now; 0: none */
 } kpid_model;
 

@@ -49,7 +49,7 @@ static void check(FILE *out, const check_ctx *cx, const kpid_kpi *kpi,
     fprintf(out, "%s:%d: warning: KPI \"%s\" uses activity \"%s\", which no source produces: %s\n",
             file, s ? (int)config_setting_source_line(s) : fallback, kpi->id, activity,
             cx->n_sources == 0 ? "no source is configured"
-                                : "every source lists its \"activities\" and none lists it");
+                               : "every source lists its \"activities\" and none lists it");
 }
 
 static void check_kpi(FILE *out, const check_ctx *cx, const kpid_kpi *kpi,
@@ -74,21 +74,18 @@ static void check_kpi(FILE *out, const check_ctx *cx, const kpid_kpi *kpi,
         for (int pop = 0; pop < KPID_POP_COUNT; pop++) {
             const kpid_condition *c = &kpi->u.proportion.populations[pop];
             const config_setting_t *cg =
-                g ? config_setting_get_member(g, kpid_population_name((kpid_population)pop))
-                  : NULL;
+                g ? config_setting_get_member(g, kpid_population_name((kpid_population)pop)) : NULL;
             if (c->present)
                 check(out, cx, kpi, cg, "activity", c->activity, c->file, c->line);
         }
         break;
     case KPID_KPI_RATIO: /* other KPIs' activities are checked there */
-    case KPID_KPI_SQL:   /* the operator's query: its activities are not known */
-        break;
+    case KPID_KPI_SQL: /* the operator's query: its activities are not known */ break;
     }
 }
 
 int kpid_model_check_activities(const kpid_model *model, const kpid_source_config *sources,
-                                size_t n_sources, const config_setting_t *root,
-                                char **ret_warnings)
+                                size_t n_sources, const config_setting_t *root, char **ret_warnings)
 {
     const check_ctx ctx = {.sources = sources, .n_sources = n_sources};
     const kpid_model *m = model;

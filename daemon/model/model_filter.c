@@ -34,8 +34,8 @@ static int get_value(kpid__model_parser *p, const config_setting_t *s, const cha
         return -EINVAL;
     }
     if (len > KPID_MODEL_VALUE_MAX) {
-        kpid__config_report(p->l, s, "%s%s has %zu bytes; at most %d are allowed", label, ctx,
-                            len, KPID_MODEL_VALUE_MAX);
+        kpid__config_report(p->l, s, "%s%s has %zu bytes; at most %d are allowed", label, ctx, len,
+                            KPID_MODEL_VALUE_MAX);
         return -EINVAL;
     }
     *ret = strdup(text);
@@ -101,7 +101,10 @@ static void parse_filter(kpid__model_parser *p, const config_setting_t *group, c
         if (given[i]) {
             k++;
             len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
-                                    k == 1 ? "" : (size_t)k == n_given ? " and " : ", ", ops[i]);
+                                    k == 1                 ? ""
+                                    : (size_t)k == n_given ? " and "
+                                                           : ", ",
+                                    ops[i]);
         }
     if (n_given == 0) {
         kpid__config_report(p->l, group,
@@ -155,4 +158,3 @@ void kpid__model_filters_parse(kpid__model_parser *p, const config_setting_t *s,
         parse_filter(p, group, fwhere, &(*ret)[i]);
     }
 }
-

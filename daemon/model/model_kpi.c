@@ -55,9 +55,11 @@ static bool parse_band(kpid__model_parser *p, const config_setting_t *group, con
     kpid__config_check_unknown_keys(p->l, group, band_keys, ctx);
     b->from = -INFINITY;
     b->to = INFINITY;
-    if ((s = config_setting_get_member(group, "from")) && kpid__model_get_number(p, s, ctx, &b->from) < 0)
+    if ((s = config_setting_get_member(group, "from")) &&
+        kpid__model_get_number(p, s, ctx, &b->from) < 0)
         ok = false;
-    if ((s = config_setting_get_member(group, "to")) && kpid__model_get_number(p, s, ctx, &b->to) < 0)
+    if ((s = config_setting_get_member(group, "to")) &&
+        kpid__model_get_number(p, s, ctx, &b->to) < 0)
         ok = false;
     s = kpid__model_member(p, group, "status", ctx, true);
     if (s && kpid__model_get_enum(p, s, ctx, "status", &kpid_model_statuses, &v) == 0)
@@ -131,14 +133,13 @@ static void parse_bands(kpid__model_parser *p, const config_setting_t *s, const 
         kpid__model_phrase(where, sizeof(where), "bands[%d] of %s", i, names->where);
         kpid__config_report(p->l, config_setting_get_elem(s, (unsigned)i),
                             "%s starts at %g, but bands[%d] ends at %g: %s", where, b->from, i - 1,
-                            a->to,
-                            b->from > a->to ? "the bands leave a gap" : "the bands overlap");
+                            a->to, b->from > a->to ? "the bands leave a gap" : "the bands overlap");
     }
     free(ok);
 }
 
-static void parse_stratify(kpid__model_parser *p, const config_setting_t *s,
-                           const kpi_names *names, kpid_kpi *kpi)
+static void parse_stratify(kpid__model_parser *p, const config_setting_t *s, const kpi_names *names,
+                           kpid_kpi *kpi)
 {
     char q[KPID__CONFIG_QUOTE_SIZE];
     int n = config_setting_length(s);
@@ -169,8 +170,8 @@ static void parse_stratify(kpid__model_parser *p, const config_setting_t *s,
         for (size_t j = 0; j < kpi->n_stratify; j++)
             duplicate = duplicate || strcmp(kpi->stratify[j], attr) == 0;
         if (duplicate) {
-            kpid__config_report(p->l, e, "duplicate attribute \"%s\"%s", kpid__config_quote(attr, q),
-                                ctx);
+            kpid__config_report(p->l, e, "duplicate attribute \"%s\"%s",
+                                kpid__config_quote(attr, q), ctx);
             free(attr);
             continue;
         }
@@ -229,10 +230,9 @@ void kpid__model_kpi_parse(kpid__model_parser *p, const config_setting_t *group,
     if (s && kpid__model_get_enum(p, s, names.ctx, "type", &kpid_model_kpi_types, &v) == 0)
         kpi->type = (kpid_kpi_type)(type = v);
     known_keys(type, keys);
-    kpid__model_phrase(unknown_ctx, sizeof(unknown_ctx), "%s%s%s%s", names.ctx,
-                       type >= 0 ? " of type \"" : "",
-                       type >= 0 ? kpid_name_of(&kpid_model_kpi_types, type) : "",
-                       type >= 0 ? "\"" : "");
+    kpid__model_phrase(
+        unknown_ctx, sizeof(unknown_ctx), "%s%s%s%s", names.ctx, type >= 0 ? " of type \"" : "",
+        type >= 0 ? kpid_name_of(&kpid_model_kpi_types, type) : "", type >= 0 ? "\"" : "");
     kpid__config_check_unknown_keys(p->l, group, keys, unknown_ctx);
 
     s = kpid__model_member(p, group, "period", names.ctx, true);

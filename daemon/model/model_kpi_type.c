@@ -32,8 +32,8 @@ static const char *const type_keys[][TYPE_KEYS_MAX] = {
     [KPID_KPI_SQL] = {"query", "timeout", NULL},
 };
 static const char *const population_keys[] = {"activity", "filters", NULL};
-static const char *const condition_keys[] = {"activity", "link", "within", "filters", "negate",
-                                             NULL};
+static const char *const condition_keys[] = {"activity", "link",   "within",
+                                             "filters",  "negate", NULL};
 
 _Static_assert(sizeof(type_keys) / sizeof(type_keys[0]) == KPID_KPI_SQL + 1, "type keys");
 
@@ -51,7 +51,7 @@ static const stat_name duration_stats[] = {
     {"within", KPID_STAT_WITHIN, 0},   {NULL, 0, 0},
 };
 static const stat_name value_stats[] = {
-    {"sum", KPID_STAT_SUM, 0}, {"avg", KPID_STAT_AVG, 0},         {"min", KPID_STAT_MIN, 0},
+    {"sum", KPID_STAT_SUM, 0}, {"avg", KPID_STAT_AVG, 0},        {"min", KPID_STAT_MIN, 0},
     {"max", KPID_STAT_MAX, 0}, {"median", KPID_STAT_MEDIAN, 50}, {NULL, 0, 0},
 };
 static const stat_name census_stats[] = {
@@ -132,8 +132,8 @@ static void parse_condition(kpid__model_parser *p, const config_setting_t *s, kp
     }
     c->present = true;
     kpid__model_place(p, s, &c->file, &c->line);
-    kpid__config_check_unknown_keys(p->l, s, pop == KPID_POP_INITIAL ? population_keys
-                                                                     : condition_keys, ctx);
+    kpid__config_check_unknown_keys(
+        p->l, s, pop == KPID_POP_INITIAL ? population_keys : condition_keys, ctx);
     kpid__model_get_activity(p, s, "activity", ctx, &c->activity);
     if (pop != KPID_POP_INITIAL) {
         m = config_setting_get_member(s, "link");
@@ -158,16 +158,14 @@ static void parse_proportion(kpid__model_parser *p, const config_setting_t *grou
     int v;
 
     kpi->u.proportion.basis = KPID_BASIS_CASE;
-    if (basis &&
-        kpid__model_get_enum(p, basis, ctx, "basis", &kpid_model_bases, &v) == 0)
+    if (basis && kpid__model_get_enum(p, basis, ctx, "basis", &kpid_model_bases, &v) == 0)
         kpi->u.proportion.basis = (kpid_basis)v;
     for (int pop = 0; pop < KPID_POP_COUNT; pop++) {
         const char *key = kpid_name_of(&kpid_model_populations, (int)pop);
         bool required = pop == KPID_POP_INITIAL || pop == KPID_POP_NUMERATOR;
         const config_setting_t *s = kpid__model_member(p, group, key, ctx, required);
         if (s)
-            parse_condition(p, s, (kpid_population)pop, where,
-                            &kpi->u.proportion.populations[pop]);
+            parse_condition(p, s, (kpid_population)pop, where, &kpi->u.proportion.populations[pop]);
     }
 }
 
@@ -181,8 +179,8 @@ static void parse_duration(kpid__model_parser *p, const config_setting_t *group,
     kpid__model_get_activity(p, group, "to", ctx, &kpi->u.duration.to);
     s = kpid__model_member(p, group, "statistic", ctx, true);
     if (s && get_statistic(p, s, ctx, duration_stats, /* percentiles= */ false,
-                           "avg, median, p90, p95, min, max or within",
-                           &kpi->u.duration.statistic, &kpi->u.duration.percentile) == 0)
+                           "avg, median, p90, p95, min, max or within", &kpi->u.duration.statistic,
+                           &kpi->u.duration.percentile) == 0)
         known = true;
     within = config_setting_get_member(group, "within");
     if (known && kpi->u.duration.statistic == KPID_STAT_WITHIN) {
@@ -228,8 +226,7 @@ static void parse_census(kpid__model_parser *p, const config_setting_t *group, c
     kpid__model_get_positive(p, group, "capacity", ctx, &kpi->u.census.capacity);
     s = config_setting_get_member(group, "capacity");
     if (s && kpi->u.census.statistic != KPID_STAT_AVG)
-        kpid__config_report(p->l, s, "\"capacity\"%s is only used with statistic \"average\"",
-                            ctx);
+        kpid__config_report(p->l, s, "\"capacity\"%s is only used with statistic \"average\"", ctx);
     /* Bounded so that period start - lookback stays a valid timestamp. */
     kpi->u.census.lookback_ms = CENSUS_LOOKBACK_DEFAULT_MS;
     s = config_setting_get_member(group, "lookback");
@@ -273,8 +270,8 @@ static void parse_sql(kpid__model_parser *p, const config_setting_t *group, cons
     if (text[strspn(text, " \t\r\n\f\v")] == '\0')
         kpid__config_report(p->l, s, "\"query\"%s must not be empty", ctx);
     else if (len > KPID_MODEL_QUERY_MAX)
-        kpid__config_report(p->l, s, "\"query\"%s has %zu bytes; at most %d are allowed", ctx,
-                            len, KPID_MODEL_QUERY_MAX);
+        kpid__config_report(p->l, s, "\"query\"%s has %zu bytes; at most %d are allowed", ctx, len,
+                            KPID_MODEL_QUERY_MAX);
     else if (!(kpi->u.sql.query = strdup(text)))
         kpid__config_oom(p->l);
 }
@@ -283,28 +280,13 @@ void kpid__model_kpi_type_parse(kpid__model_parser *p, const config_setting_t *g
                                 const char *where, const char *ctx, kpid_kpi *kpi)
 {
     switch (type) {
-    case KPID_KPI_COUNT:
-        parse_count(p, group, ctx, kpi);
-        break;
-    case KPID_KPI_PROPORTION:
-        parse_proportion(p, group, where, ctx, kpi);
-        break;
-    case KPID_KPI_DURATION:
-        parse_duration(p, group, ctx, kpi);
-        break;
-    case KPID_KPI_VALUE:
-        parse_value(p, group, ctx, kpi);
-        break;
-    case KPID_KPI_CENSUS:
-        parse_census(p, group, ctx, kpi);
-        break;
-    case KPID_KPI_RATIO:
-        parse_ratio(p, group, ctx, kpi);
-        break;
-    case KPID_KPI_SQL:
-        parse_sql(p, group, ctx, kpi);
-        break;
-    default: /* the type was reported */
-        break;
+    case KPID_KPI_COUNT: parse_count(p, group, ctx, kpi); break;
+    case KPID_KPI_PROPORTION: parse_proportion(p, group, where, ctx, kpi); break;
+    case KPID_KPI_DURATION: parse_duration(p, group, ctx, kpi); break;
+    case KPID_KPI_VALUE: parse_value(p, group, ctx, kpi); break;
+    case KPID_KPI_CENSUS: parse_census(p, group, ctx, kpi); break;
+    case KPID_KPI_RATIO: parse_ratio(p, group, ctx, kpi); break;
+    case KPID_KPI_SQL: parse_sql(p, group, ctx, kpi); break;
+    default: /* the type was reported */ break;
     }
 }

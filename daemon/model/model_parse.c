@@ -29,8 +29,11 @@ static const char *const process_keys[] = {
 
 /* The model's keys of the top level (config.c lists them as parsed here). */
 static const kpid__key model_keys[] = {
-    {.name = "recompute_horizon", .type = KPID__KEY_DURATION, .default_value = "90d",
-     .offset = offsetof(kpid_model, recompute_horizon_ms), .min = 0,
+    {.name = "recompute_horizon",
+     .type = KPID__KEY_DURATION,
+     .default_value = "90d",
+     .offset = offsetof(kpid_model, recompute_horizon_ms),
+     .min = 0,
      .max = KPID_MODEL_RECOMPUTE_HORIZON_MAX_MS,
      .description = "a changed or new KPI recomputes its periods that end within this much "
                     "before now; 0: none"},
@@ -66,8 +69,7 @@ static void parse_objective(kpid__model_parser *p, const config_setting_t *group
         (void)kpid__model_get_text(p, s, ctx, true, &o->name);
 
     s = kpid__model_member(p, group, "perspective", ctx, true);
-    if (s &&
-        kpid__model_get_enum(p, s, ctx, "perspective", &kpid_model_perspectives, &v) == 0)
+    if (s && kpid__model_get_enum(p, s, ctx, "perspective", &kpid_model_perspectives, &v) == 0)
         o->perspective = (kpid_perspective)v;
 }
 
@@ -143,8 +145,8 @@ static void parse_schedule(kpid__model_parser *p, const config_setting_t *s, con
     if (kpid__config_get_string(p->l, s, ctx, &text) < 0)
         return;
     if (kpid_cron_parse(text, &pr->schedule, error, sizeof(error)) < 0) {
-        kpid__config_report(p->l, s, "invalid schedule \"%s\"%s: %s",
-                            kpid__config_quote(text, q), ctx, error);
+        kpid__config_report(p->l, s, "invalid schedule \"%s\"%s: %s", kpid__config_quote(text, q),
+                            ctx, error);
         return;
     }
     if (kpid_cron_check(&pr->schedule, error, sizeof(error)) < 0) {

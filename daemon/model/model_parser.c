@@ -114,8 +114,8 @@ int kpid__model_get_number(kpid__model_parser *p, const config_setting_t *s, con
     return 0;
 }
 
-void kpid__model_get_positive(kpid__model_parser *p, const config_setting_t *group,
-                              const char *key, const char *ctx, double *ret)
+void kpid__model_get_positive(kpid__model_parser *p, const config_setting_t *group, const char *key,
+                              const char *ctx, double *ret)
 {
     const config_setting_t *s = config_setting_get_member(group, key);
     double v;
@@ -129,8 +129,8 @@ void kpid__model_get_positive(kpid__model_parser *p, const config_setting_t *gro
     *ret = v;
 }
 
-void kpid__model_get_activity(kpid__model_parser *p, const config_setting_t *group,
-                              const char *key, const char *ctx, char **ret)
+void kpid__model_get_activity(kpid__model_parser *p, const config_setting_t *group, const char *key,
+                              const char *ctx, char **ret)
 {
     const config_setting_t *s = kpid__model_member(p, group, key, ctx, true);
     char q[KPID__CONFIG_QUOTE_SIZE];
@@ -139,7 +139,8 @@ void kpid__model_get_activity(kpid__model_parser *p, const config_setting_t *gro
     if (!s || kpid__model_get_text(p, s, ctx, false, &text) < 0)
         return;
     if (!kpid_ident_activity_valid(text)) {
-        kpid__config_report(p->l, s, "invalid activity \"%s\" for \"%s\"%s: use " KPID_IDENT_ACTIVITY_RULE,
+        kpid__config_report(p->l, s,
+                            "invalid activity \"%s\" for \"%s\"%s: use " KPID_IDENT_ACTIVITY_RULE,
                             kpid__config_quote(text, q), key, ctx);
         free(text);
         return;

@@ -60,12 +60,12 @@ int kpid__model_get_number(kpid__model_parser *p, const config_setting_t *s, con
 
 /* The optional number > 0 at key of group into *ret (which keeps its default when the
  * key is absent or wrong). */
-void kpid__model_get_positive(kpid__model_parser *p, const config_setting_t *group,
-                              const char *key, const char *ctx, double *ret);
+void kpid__model_get_positive(kpid__model_parser *p, const config_setting_t *group, const char *key,
+                              const char *ctx, double *ret);
 
 /* The activity at key of group (required) into *ret, freshly allocated. */
-void kpid__model_get_activity(kpid__model_parser *p, const config_setting_t *group,
-                              const char *key, const char *ctx, char **ret);
+void kpid__model_get_activity(kpid__model_parser *p, const config_setting_t *group, const char *key,
+                              const char *ctx, char **ret);
 
 /* An attribute name into *ret, freshly allocated. Returns 0 or -EINVAL (reported). */
 int kpid__model_get_attr(kpid__model_parser *p, const config_setting_t *s, const char *ctx,

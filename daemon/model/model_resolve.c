@@ -40,10 +40,10 @@ static void kpi_where(const kpid_model *m, const kpid_kpi *k, char where[KPID__M
         kpid__model_phrase(where, KPID__MODEL_WHERE_SIZE, "KPI \"%s\"", k->id);
     else if (pr->id)
         kpid__model_phrase(where, KPID__MODEL_WHERE_SIZE, "kpis[%zu] of process \"%s\"",
-                 (size_t)(k - pr->kpis), pr->id);
+                           (size_t)(k - pr->kpis), pr->id);
     else
         kpid__model_phrase(where, KPID__MODEL_WHERE_SIZE, "kpis[%zu] of processes[%zu]",
-                 (size_t)(k - pr->kpis), (size_t)(pr - m->processes));
+                           (size_t)(k - pr->kpis), (size_t)(pr - m->processes));
 }
 
 /* Reports that the id of `second` was already used by `first` (both "id" settings). */
@@ -56,8 +56,8 @@ static void report_duplicate(kpid__model_parser *p, const char *what, const char
         kpid__config_oom(p->l);
         return;
     }
-    kpid__config_report(p->l, second, "duplicate %s id \"%s\"; it is first defined at %s:%d",
-                        what, id, file, config_setting_source_line(first));
+    kpid__config_report(p->l, second, "duplicate %s id \"%s\"; it is first defined at %s:%d", what,
+                        id, file, config_setting_source_line(first));
     free(file);
 }
 
@@ -68,10 +68,9 @@ static void check_duplicates(kpid__model_parser *p, const config_setting_t *root
     for (size_t j = 1; j < m->n_objectives; j++)
         for (size_t i = 0; m->objectives[j].id && i < j; i++)
             if (m->objectives[i].id && strcmp(m->objectives[i].id, m->objectives[j].id) == 0) {
-                report_duplicate(
-                    p, "objective", m->objectives[j].id,
-                    config_setting_get_member(objective_setting(root, i), "id"),
-                    config_setting_get_member(objective_setting(root, j), "id"));
+                report_duplicate(p, "objective", m->objectives[j].id,
+                                 config_setting_get_member(objective_setting(root, i), "id"),
+                                 config_setting_get_member(objective_setting(root, j), "id"));
                 break;
             }
     for (size_t j = 1; j < m->n_processes; j++)
@@ -111,8 +110,7 @@ static void resolve_objectives(kpid__model_parser *p, const config_setting_t *ro
             if (m->objectives[j].id)
                 kpid__config_suggest(k->objective_id, m->objectives[j].id, &best, &best_distance);
         kpi_where(m, k, where);
-        kpid__config_report(p->l,
-                            config_setting_get_member(kpi_setting(m, root, k), "objective"),
+        kpid__config_report(p->l, config_setting_get_member(kpi_setting(m, root, k), "objective"),
                             "unknown objective \"%s\" in %s%s%s%s",
                             kpid__config_quote(k->objective_id, q), where,
                             best ? "; did you mean \"" : "", best ? best : "", best ? "\"?" : "");
@@ -125,14 +123,10 @@ static bool period_equal(const kpid_period_spec *a, const kpid_period_spec *b)
     if (a->kind != b->kind)
         return false;
     switch (a->kind) {
-    case KPID_PERIOD_WEEK:
-        return a->first_weekday == b->first_weekday;
-    case KPID_PERIOD_FISCAL_YEAR:
-        return a->first_month == b->first_month;
-    case KPID_PERIOD_ROLLING:
-        return a->seconds == b->seconds;
-    default:
-        return true;
+    case KPID_PERIOD_WEEK: return a->first_weekday == b->first_weekday;
+    case KPID_PERIOD_FISCAL_YEAR: return a->first_month == b->first_month;
+    case KPID_PERIOD_ROLLING: return a->seconds == b->seconds;
+    default: return true;
     }
 }
 
@@ -151,8 +145,9 @@ static void resolve_ratio_side(kpid__model_parser *p, const config_setting_t *ro
         return;
     kpi_where(m, k, where);
     if (k->id && strcmp(id, k->id) == 0) {
-        kpid__config_report(p->l, s, "\"%s\" in %s names the KPI itself; a ratio divides two "
-                                     "other KPIs",
+        kpid__config_report(p->l, s,
+                            "\"%s\" in %s names the KPI itself; a ratio divides two "
+                            "other KPIs",
                             key, where);
         return;
     }
@@ -162,8 +157,8 @@ static void resolve_ratio_side(kpid__model_parser *p, const config_setting_t *ro
             if (m->kpis[j]->id && m->kpis[j] != k)
                 kpid__config_suggest(id, m->kpis[j]->id, &best, &best_distance);
         kpid__config_report(p->l, s, "unknown KPI \"%s\" for \"%s\" in %s%s%s%s",
-                            kpid__config_quote(id, q), key, where,
-                            best ? "; did you mean \"" : "", best ? best : "", best ? "\"?" : "");
+                            kpid__config_quote(id, q), key, where, best ? "; did you mean \"" : "",
+                            best ? best : "", best ? "\"?" : "");
         return;
     }
     *ret = t;

@@ -34,7 +34,10 @@ char *kpid_name_list(const kpid_name_table *table, char *buf, size_t size)
             continue;
         k++;
         w = snprintf(buf + len, size - len, "%s%s",
-                     k == 1 ? "" : k == count ? " or " : ", ", table->names[i]);
+                     k == 1       ? ""
+                     : k == count ? " or "
+                                  : ", ",
+                     table->names[i]);
         if (w < 0)
             break;
         len += (size_t)w;

@@ -21,7 +21,10 @@ typedef struct kpid_name_table {
 } kpid_name_table;
 
 /* The table of a static array of names (not a pointer: its size is taken). */
-#define KPID_NAME_TABLE(array) {(array), sizeof(array) / sizeof((array)[0])}
+#define KPID_NAME_TABLE(array)                      \
+    {                                               \
+        (array), sizeof(array) / sizeof((array)[0]) \
+    }
 
 /* The name of value; "?" when the table has none for it. A static string. */
 const char *kpid_name_of(const kpid_name_table *table, int value);

@@ -74,8 +74,8 @@ bool kpid_ident_source_valid(const char *s)
     if (n == 0 || n > KPID_IDENT_SOURCE_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!(is_upper(s[i]) || is_lower(s[i]) || is_digit(s[i]) || s[i] == '_' ||
-              s[i] == '.' || s[i] == '-'))
+        if (!(is_upper(s[i]) || is_lower(s[i]) || is_digit(s[i]) || s[i] == '_' || s[i] == '.' ||
+              s[i] == '-'))
             return false;
     return true;
 }

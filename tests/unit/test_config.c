@@ -41,8 +41,8 @@
 #endif
 
 #define KEY_TEXT "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define USE_DURATION                                                                     \
-    "use an integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "  \
+#define USE_DURATION                                                                    \
+    "use an integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of " \
     "milliseconds"
 
 static int group_setup(void **state)
@@ -70,24 +70,24 @@ static int group_teardown(void **state)
 static void test_full_config(void **state)
 {
     static const char text[] =
-        "plugin_dir = \"ignored/by/the/override\";\n"                               /* 1 */
-        "log_level = \"debug\";\n"                                                  /* 2 */
-        "pseudonymize = true;\n"                                                    /* 3 */
-        "pseudonym_key_file = \"key\";\n"                                           /* 4 */
-        "warehouse = {\n"                                                           /* 5 */
-        "    conninfo = \"host=db dbname=kpid\";\n"                                 /* 6 */
-        "    password_file = \"secrets/pw\";\n"                                     /* 7 */
-        "    batch_max_rows = 500;\n"                                               /* 8 */
-        "    flush_interval_ms = 50;\n"                                             /* 9 */
-        "};\n"                                                                      /* 10 */
-        "queue = { max_events = 7; max_bytes = 3000000000L; };\n"                   /* 11 */
-        "sources = (\n"                                                             /* 12 */
-        "  { name = \"all.keys-1\"; plugin = \"testsrc\"; interval = \"2m\";\n"     /* 13 */
-        "    pseudonymize_case_id = true;\n"                                        /* 14 */
+        "plugin_dir = \"ignored/by/the/override\";\n"                                /* 1 */
+        "log_level = \"debug\";\n"                                                   /* 2 */
+        "pseudonymize = true;\n"                                                     /* 3 */
+        "pseudonym_key_file = \"key\";\n"                                            /* 4 */
+        "warehouse = {\n"                                                            /* 5 */
+        "    conninfo = \"host=db dbname=kpid\";\n"                                  /* 6 */
+        "    password_file = \"secrets/pw\";\n"                                      /* 7 */
+        "    batch_max_rows = 500;\n"                                                /* 8 */
+        "    flush_interval_ms = 50;\n"                                              /* 9 */
+        "};\n"                                                                       /* 10 */
+        "queue = { max_events = 7; max_bytes = 3000000000L; };\n"                    /* 11 */
+        "sources = (\n"                                                              /* 12 */
+        "  { name = \"all.keys-1\"; plugin = \"testsrc\"; interval = \"2m\";\n"      /* 13 */
+        "    pseudonymize_case_id = true;\n"                                         /* 14 */
         "    path = \"/data/in.ndjson\"; batch = 7; follow = false; ratio = 0.25;\n" /* 15 */
-        "    timeout = \"250ms\"; mapping = { activity = \"type\"; }; },\n"         /* 16 */
-        "  { name = \"defaults\"; plugin = \"testsrc\"; path = \"p\"; ratio = 2;\n" /* 17 */
-        "    interval = 30000; }\n"                                                 /* 18 */
+        "    timeout = \"250ms\"; mapping = { activity = \"type\"; }; },\n"          /* 16 */
+        "  { name = \"defaults\"; plugin = \"testsrc\"; path = \"p\"; ratio = 2;\n"  /* 17 */
+        "    interval = 30000; }\n"                                                  /* 18 */
         ");\n";
     kpid_config *cfg = fixture_expect_ok(text);
     char *key_file = fixture_path("key"), *password_file = fixture_path("secrets/pw");
@@ -240,8 +240,8 @@ static void test_log_levels(void **state)
         const char *name;
         int level;
     } levels[] = {
-        {"err", KPID_LOG_ERR},       {"warning", KPID_LOG_WARNING}, {"notice", KPID_LOG_NOTICE},
-        {"info", KPID_LOG_INFO},     {"debug", KPID_LOG_DEBUG},
+        {"err", KPID_LOG_ERR},   {"warning", KPID_LOG_WARNING}, {"notice", KPID_LOG_NOTICE},
+        {"info", KPID_LOG_INFO}, {"debug", KPID_LOG_DEBUG},
     };
 
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
@@ -350,10 +350,11 @@ static char *nested_mapping(int lists)
     FILE *f = open_memstream(&text, &size);
 
     assert_non_null(f);
-    fputs("pseudonym_key_file = \"key\";\n"                                      /* 1 */
-          "warehouse = { conninfo = \"x\"; };\n"                                 /* 2 */
-          "sources = (\n"                                                        /* 3 */
-          "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; mapping =\n", f); /* 4 */
+    fputs("pseudonym_key_file = \"key\";\n"      /* 1 */
+          "warehouse = { conninfo = \"x\"; };\n" /* 2 */
+          "sources = (\n"                        /* 3 */
+          "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; mapping =\n",
+          f); /* 4 */
     for (int i = 0; i < lists; i++)
         fputs("(\n", f);
     fputs("1", f);
@@ -389,13 +390,14 @@ static void test_nesting_too_deep(void **state)
     size_t size = 0;
     FILE *f = open_memstream(&big, &size);
     assert_non_null(f);
-    fputs("# a comment { ( [\n"                                      /* 1 */
-          "s = \"a string { ( [ \\\" [ and \\\\ ( more\";\n"           /* 2 */
-          "/* a block { ( [\n"                                        /* 3 */
-          "   comment */ // and a line comment { ( [\n"               /* 4 */
-          "x =\n", f);                                                /* 5 */
+    fputs("# a comment { ( [\n"                              /* 1 */
+          "s = \"a string { ( [ \\\" [ and \\\\ ( more\";\n" /* 2 */
+          "/* a block { ( [\n"                               /* 3 */
+          "   comment */ // and a line comment { ( [\n"      /* 4 */
+          "x =\n",
+          f); /* 5 */
     for (int i = 0; i < 2500; i++)
-        fputs("{ a =\n", f);                                          /* 6 ... */
+        fputs("{ a =\n", f); /* 6 ... */
     fputs("1;", f);
     for (int i = 0; i < 2500; i++)
         fputs("};", f);
@@ -409,7 +411,8 @@ static void test_nesting_too_deep(void **state)
     char *inc = fixture_path("deep.inc");
     text = nested_mapping(99);
     fixture_write_file(inc, text);
-    fixture_expect_errors("@include \"deep.inc\"\n", "$T/deep.inc:103: nesting too deep: at "
+    fixture_expect_errors("@include \"deep.inc\"\n",
+                          "$T/deep.inc:103: nesting too deep: at "
                           "most 100 levels of groups, lists and arrays\n");
     free(text);
 
@@ -436,75 +439,73 @@ static void test_nesting_too_deep(void **state)
 static void test_unknown_keys(void **state)
 {
     static const char text[] =
-        "pseudonym_key_file = \"key\";\n"                                  /* 1 */
-        "warehouse = { conninfo = \"dbname=kpid\"; conninf = \"x\"; };\n"  /* 2 */
-        "queue = { max_event = 5; };\n"                                    /* 3 */
-        "plugin_dirr = \"x\";\n"                                           /* 4 */
-        "objectives = ();\n"                                               /* 5 */
-        "processes = ();\n"                                                /* 6 */
-        "sources = ( {\n"                                                  /* 7 */
-        "  name = \"events\"; plugin = \"testsrc\"; path = \"/x\";\n"      /* 8 */
-        "  pth = \"/y\";\n"                                                /* 9 */
-        "  intervall = \"5s\";\n"                                          /* 10 */
-        "  zzz = 1; Batch = 5; mappnig = {};\n"                            /* 11 */
+        "pseudonym_key_file = \"key\";\n"                                 /* 1 */
+        "warehouse = { conninfo = \"dbname=kpid\"; conninf = \"x\"; };\n" /* 2 */
+        "queue = { max_event = 5; };\n"                                   /* 3 */
+        "plugin_dirr = \"x\";\n"                                          /* 4 */
+        "objectives = ();\n"                                              /* 5 */
+        "processes = ();\n"                                               /* 6 */
+        "sources = ( {\n"                                                 /* 7 */
+        "  name = \"events\"; plugin = \"testsrc\"; path = \"/x\";\n"     /* 8 */
+        "  pth = \"/y\";\n"                                               /* 9 */
+        "  intervall = \"5s\";\n"                                         /* 10 */
+        "  zzz = 1; Batch = 5; mappnig = {};\n"                           /* 11 */
         "} );\n";
     fixture_expect_errors(
-        text,
-        "@:2: unknown key \"conninf\" in warehouse; did you mean \"conninfo\"?\n"
-        "@:3: unknown key \"max_event\" in queue; did you mean \"max_events\"?\n"
-        "@:4: unknown key \"plugin_dirr\"; did you mean \"plugin_dir\"?\n"
-        "@:9: unknown key \"pth\" in source \"events\"; did you mean \"path\"?\n"
-        "@:10: unknown key \"intervall\" in source \"events\"; did you mean "
-        "\"interval\"?\n"
-        "@:11: unknown key \"zzz\" in source \"events\"\n"
-        "@:11: unknown key \"Batch\" in source \"events\"; did you mean \"batch\"?\n"
-        "@:11: unknown key \"mappnig\" in source \"events\"; did you mean "
-        "\"mapping\"?\n");
+        text, "@:2: unknown key \"conninf\" in warehouse; did you mean \"conninfo\"?\n"
+              "@:3: unknown key \"max_event\" in queue; did you mean \"max_events\"?\n"
+              "@:4: unknown key \"plugin_dirr\"; did you mean \"plugin_dir\"?\n"
+              "@:9: unknown key \"pth\" in source \"events\"; did you mean \"path\"?\n"
+              "@:10: unknown key \"intervall\" in source \"events\"; did you mean "
+              "\"interval\"?\n"
+              "@:11: unknown key \"zzz\" in source \"events\"\n"
+              "@:11: unknown key \"Batch\" in source \"events\"; did you mean \"batch\"?\n"
+              "@:11: unknown key \"mappnig\" in source \"events\"; did you mean "
+              "\"mapping\"?\n");
 }
 
 static void test_wrong_types(void **state)
 {
     static const char text[] =
-        "plugin_dir = 5;\n"                                                 /* 1 */
-        "log_level = 1;\n"                                                  /* 2 */
-        "pseudonymize = \"yes\";\n"                                         /* 3 */
-        "pseudonym_key_file = \"key\";\n"                                   /* 4 */
-        "warehouse = { conninfo = 5; batch_max_rows = \"10\"; };\n"         /* 5 */
-        "queue = { max_events = 1.5; };\n"                                  /* 6 */
-        "sources = ( {\n"                                                   /* 7 */
-        "  name = \"events\"; plugin = \"testsrc\"; interval = 1.5;\n"      /* 8 */
-        "  pseudonymize_case_id = \"no\";\n"                                /* 9 */
-        "  path = 3; batch = \"7\"; follow = 1;\n"                          /* 10 */
-        "  ratio = \"x\"; timeout = true; mapping = 5;\n"                   /* 11 */
-        "}, \"not a group\" );\n";                                          /* 12 */
+        "plugin_dir = 5;\n"                                            /* 1 */
+        "log_level = 1;\n"                                             /* 2 */
+        "pseudonymize = \"yes\";\n"                                    /* 3 */
+        "pseudonym_key_file = \"key\";\n"                              /* 4 */
+        "warehouse = { conninfo = 5; batch_max_rows = \"10\"; };\n"    /* 5 */
+        "queue = { max_events = 1.5; };\n"                             /* 6 */
+        "sources = ( {\n"                                              /* 7 */
+        "  name = \"events\"; plugin = \"testsrc\"; interval = 1.5;\n" /* 8 */
+        "  pseudonymize_case_id = \"no\";\n"                           /* 9 */
+        "  path = 3; batch = \"7\"; follow = 1;\n"                     /* 10 */
+        "  ratio = \"x\"; timeout = true; mapping = 5;\n"              /* 11 */
+        "}, \"not a group\" );\n";                                     /* 12 */
     fixture_expect_errors(
-        text,
-        "@:1: wrong type for \"plugin_dir\": expected a string, got an integer\n"
-        "@:2: wrong type for \"log_level\": expected a string, got an integer\n"
-        "@:3: wrong type for \"pseudonymize\": expected a boolean (true or false), got a "
-        "string\n"
-        "@:5: wrong type for \"conninfo\" in warehouse: expected a string, got an integer\n"
-        "@:5: wrong type for \"batch_max_rows\" in warehouse: expected an integer, got a "
-        "string\n"
-        "@:6: wrong type for \"max_events\" in queue: expected an integer, got a "
-        "floating-point number\n"
-        "@:8: wrong type for \"interval\" in source \"events\": expected a duration (\"5s\" "
-        "or milliseconds), got a floating-point number\n"
-        "@:9: wrong type for \"pseudonymize_case_id\" in source \"events\": expected a "
-        "boolean (true or false), got a string\n"
-        "@:10: wrong type for \"path\" in source \"events\": expected a string, got an "
-        "integer\n"
-        "@:10: wrong type for \"batch\" in source \"events\": expected an integer, got a "
-        "string\n"
-        "@:10: wrong type for \"follow\" in source \"events\": expected a boolean (true or "
-        "false), got an integer\n"
-        "@:11: wrong type for \"ratio\" in source \"events\": expected a number, got a "
-        "string\n"
-        "@:11: wrong type for \"timeout\" in source \"events\": expected a duration (\"5s\" "
-        "or milliseconds), got a boolean\n"
-        "@:11: wrong type for \"mapping\" in source \"events\": expected a group or a list, "
-        "got an integer\n"
-        "@:12: wrong type for sources[1]: expected a group, got a string\n");
+        text, "@:1: wrong type for \"plugin_dir\": expected a string, got an integer\n"
+              "@:2: wrong type for \"log_level\": expected a string, got an integer\n"
+              "@:3: wrong type for \"pseudonymize\": expected a boolean (true or false), got a "
+              "string\n"
+              "@:5: wrong type for \"conninfo\" in warehouse: expected a string, got an integer\n"
+              "@:5: wrong type for \"batch_max_rows\" in warehouse: expected an integer, got a "
+              "string\n"
+              "@:6: wrong type for \"max_events\" in queue: expected an integer, got a "
+              "floating-point number\n"
+              "@:8: wrong type for \"interval\" in source \"events\": expected a duration (\"5s\" "
+              "or milliseconds), got a floating-point number\n"
+              "@:9: wrong type for \"pseudonymize_case_id\" in source \"events\": expected a "
+              "boolean (true or false), got a string\n"
+              "@:10: wrong type for \"path\" in source \"events\": expected a string, got an "
+              "integer\n"
+              "@:10: wrong type for \"batch\" in source \"events\": expected an integer, got a "
+              "string\n"
+              "@:10: wrong type for \"follow\" in source \"events\": expected a boolean (true or "
+              "false), got an integer\n"
+              "@:11: wrong type for \"ratio\" in source \"events\": expected a number, got a "
+              "string\n"
+              "@:11: wrong type for \"timeout\" in source \"events\": expected a duration (\"5s\" "
+              "or milliseconds), got a boolean\n"
+              "@:11: wrong type for \"mapping\" in source \"events\": expected a group or a list, "
+              "got an integer\n"
+              "@:12: wrong type for sources[1]: expected a group, got a string\n");
 }
 
 static void test_wrong_section_types(void **state)
@@ -526,16 +527,16 @@ static void test_wrong_section_types(void **state)
 
 static void test_missing_required(void **state)
 {
-    fixture_expect_errors(
-        "pseudonym_key_file = \"key\";\n", "@: missing required group \"warehouse\"\n");
-    fixture_expect_errors("pseudonym_key_file = \"key\";\n"                         /* 1 */
-                          "warehouse = {\n"                                         /* 2 */
-                          "  batch_max_rows = 5;\n"                                 /* 3 */
-                          "};\n"                                                    /* 4 */
-                          "sources = (\n"                                           /* 5 */
-                          "  { plugin = \"testsrc\"; path = \"/x\"; },\n"           /* 6 */
-                          "  { name = \"noplugin\"; },\n"                           /* 7 */
-                          "  { name = \"nopath\"; plugin = \"testsrc\"; }\n"        /* 8 */
+    fixture_expect_errors("pseudonym_key_file = \"key\";\n",
+                          "@: missing required group \"warehouse\"\n");
+    fixture_expect_errors("pseudonym_key_file = \"key\";\n"                  /* 1 */
+                          "warehouse = {\n"                                  /* 2 */
+                          "  batch_max_rows = 5;\n"                          /* 3 */
+                          "};\n"                                             /* 4 */
+                          "sources = (\n"                                    /* 5 */
+                          "  { plugin = \"testsrc\"; path = \"/x\"; },\n"    /* 6 */
+                          "  { name = \"noplugin\"; },\n"                    /* 7 */
+                          "  { name = \"nopath\"; plugin = \"testsrc\"; }\n" /* 8 */
                           ");\n",
                           "@:2: missing required key \"conninfo\" in warehouse\n"
                           "@:6: missing required key \"name\" in sources[0]\n"
@@ -639,17 +640,17 @@ static void test_pseudonym_default_key_missing(void **state)
  */
 static void test_unreadable_values(void **state)
 {
-    fixture_expect_errors("pseudonymize = \"yes\";\n"          /* 1 */
-                          "pseudonym_key_file = \"nokey\";\n"  /* 2 */
+    fixture_expect_errors("pseudonymize = \"yes\";\n"         /* 1 */
+                          "pseudonym_key_file = \"nokey\";\n" /* 2 */
                           "warehouse = { conninfo = \"x\"; };\n",
                           "@:1: wrong type for \"pseudonymize\": expected a boolean (true or "
                           "false), got a string\n"
                           "@:2: cannot read pseudonym key file \"$T/nokey\": No such file or "
                           "directory\n");
     fixture_expect_errors_with(
-        "plugin_dir = 1;\n"                                              /* 1 */
-        "pseudonym_key_file = \"key\";\n"                                /* 2 */
-        "warehouse = { conninfo = \"x\"; };\n"                           /* 3 */
+        "plugin_dir = 1;\n"                                                    /* 1 */
+        "pseudonym_key_file = \"key\";\n"                                      /* 2 */
+        "warehouse = { conninfo = \"x\"; };\n"                                 /* 3 */
         "sources = ( { name = \"a\"; plugin = \"testsrc\"; bogus = 1; } );\n", /* 4 */
         NULL, "@:1: wrong type for \"plugin_dir\": expected a string, got an integer\n");
 }
@@ -658,41 +659,35 @@ static void test_invalid_durations(void **state)
 {
     static const char text[] =
         "pseudonym_key_file = \"key\";\n"                                                   /* 1 */
-        "warehouse = { conninfo = \"x\"; };\n"                                             /* 2 */
-        "sources = (\n"                                                                    /* 3 */
-        "  { name = \"s1\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"5x\"; },\n"  /* 4 */
-        "  { name = \"s2\"; plugin = \"testsrc\"; path = \"/a\"; interval = \" 5s\"; },\n" /* 5 */
-        "  { name = \"s3\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"-1s\"; },\n" /* 6 */
-        "  { name = \"s4\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"\"; },\n"    /* 7 */
-        "  { name = \"s5\"; plugin = \"testsrc\"; path = \"/a\";\n"                       /* 8 */
-        "    interval = \"99999999999999999999s\"; },\n"                                  /* 9 */
-        "  { name = \"s6\"; plugin = \"testsrc\"; path = \"/a\"; interval = -5; },\n"      /* 10 */
-        "  { name = \"s7\"; plugin = \"testsrc\"; path = \"/a\"; interval = 5; },\n"       /* 11 */
-        "  { name = \"s8\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"2d\"; },\n"  /* 12 */
-        "  { name = \"s9\"; plugin = \"testsrc\"; path = \"/a\"; timeout = \"soon\"; },\n" /* 13 */
+        "warehouse = { conninfo = \"x\"; };\n"                                              /* 2 */
+        "sources = (\n"                                                                     /* 3 */
+        "  { name = \"s1\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"5x\"; },\n"   /* 4 */
+        "  { name = \"s2\"; plugin = \"testsrc\"; path = \"/a\"; interval = \" 5s\"; },\n"  /* 5 */
+        "  { name = \"s3\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"-1s\"; },\n"  /* 6 */
+        "  { name = \"s4\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"\"; },\n"     /* 7 */
+        "  { name = \"s5\"; plugin = \"testsrc\"; path = \"/a\";\n"                         /* 8 */
+        "    interval = \"99999999999999999999s\"; },\n"                                    /* 9 */
+        "  { name = \"s6\"; plugin = \"testsrc\"; path = \"/a\"; interval = -5; },\n"       /* 10 */
+        "  { name = \"s7\"; plugin = \"testsrc\"; path = \"/a\"; interval = 5; },\n"        /* 11 */
+        "  { name = \"s8\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"2d\"; },\n"   /* 12 */
+        "  { name = \"s9\"; plugin = \"testsrc\"; path = \"/a\"; timeout = \"soon\"; },\n"  /* 13 */
         "  { name = \"t1\"; plugin = \"testsrc\"; path = \"/a\"; interval = \"1.5s\"; },\n" /* 14 */
-        "  { name = \"t2\"; plugin = \"testsrc\"; path = \"/a\"; timeout = -1L; }\n"      /* 15 */
+        "  { name = \"t2\"; plugin = \"testsrc\"; path = \"/a\"; timeout = -1L; }\n"        /* 15 */
         ");\n";
     fixture_expect_errors(
         text,
-        "@:4: invalid duration \"5x\" for \"interval\" in source \"s1\": " USE_DURATION
-        "\n"
-        "@:5: invalid duration \" 5s\" for \"interval\" in source \"s2\": " USE_DURATION
-        "\n"
-        "@:6: invalid duration \"-1s\" for \"interval\" in source \"s3\": " USE_DURATION
-        "\n"
-        "@:7: invalid duration \"\" for \"interval\" in source \"s4\": " USE_DURATION
-        "\n"
+        "@:4: invalid duration \"5x\" for \"interval\" in source \"s1\": " USE_DURATION "\n"
+        "@:5: invalid duration \" 5s\" for \"interval\" in source \"s2\": " USE_DURATION "\n"
+        "@:6: invalid duration \"-1s\" for \"interval\" in source \"s3\": " USE_DURATION "\n"
+        "@:7: invalid duration \"\" for \"interval\" in source \"s4\": " USE_DURATION "\n"
         "@:9: invalid duration \"99999999999999999999s\" for \"interval\" in source "
         "\"s5\": it is too large\n"
         "@:10: invalid duration -5 for \"interval\" in source \"s6\": it must not be "
         "negative\n"
         "@:11: \"interval\" in source \"s7\" must be between 10ms and 1d, not 5ms\n"
         "@:12: \"interval\" in source \"s8\" must be between 10ms and 1d, not 2d\n"
-        "@:13: invalid duration \"soon\" for \"timeout\" in source \"s9\": " USE_DURATION
-        "\n"
-        "@:14: invalid duration \"1.5s\" for \"interval\" in source \"t1\": "
-        USE_DURATION "\n"
+        "@:13: invalid duration \"soon\" for \"timeout\" in source \"s9\": " USE_DURATION "\n"
+        "@:14: invalid duration \"1.5s\" for \"interval\" in source \"t1\": " USE_DURATION "\n"
         "@:15: invalid duration -1 for \"timeout\" in source \"t2\": it must not be "
         "negative\n");
 }
@@ -700,7 +695,7 @@ static void test_invalid_durations(void **state)
 static void test_out_of_range(void **state)
 {
     static const char text[] =
-        "pseudonym_key_file = \"key\";\n"                                             /* 1 */
+        "pseudonym_key_file = \"key\";\n"                                            /* 1 */
         "warehouse = { conninfo = \"x\"; batch_max_rows = 0;\n"                      /* 2 */
         "  flush_interval_ms = 60001; };\n"                                          /* 3 */
         "queue = { max_events = 0;\n"                                                /* 4 */
@@ -710,70 +705,67 @@ static void test_out_of_range(void **state)
         "  { name = \"s2\"; plugin = \"testsrc\"; path = \"/a\"; batch = 1001L; }\n" /* 8 */
         ");\n";
     fixture_expect_errors(
-        text,
-        "@:2: \"batch_max_rows\" in warehouse must be between 1 and 1000000, not 0\n"
-        "@:3: \"flush_interval_ms\" in warehouse must be between 1 and 60000, not "
-        "60001\n"
-        "@:4: \"max_events\" in queue must be between 1 and 10000000, not 0\n"
-        "@:5: \"max_bytes\" in queue must be between 65536 and 4294967296, not 65535\n"
-        "@:7: \"batch\" in source \"s1\" must be between 1 and 1000, not 0\n"
-        "@:8: \"batch\" in source \"s2\" must be between 1 and 1000, not 1001\n");
+        text, "@:2: \"batch_max_rows\" in warehouse must be between 1 and 1000000, not 0\n"
+              "@:3: \"flush_interval_ms\" in warehouse must be between 1 and 60000, not "
+              "60001\n"
+              "@:4: \"max_events\" in queue must be between 1 and 10000000, not 0\n"
+              "@:5: \"max_bytes\" in queue must be between 65536 and 4294967296, not 65535\n"
+              "@:7: \"batch\" in source \"s1\" must be between 1 and 1000, not 0\n"
+              "@:8: \"batch\" in source \"s2\" must be between 1 and 1000, not 1001\n");
 }
 
 /* The queue's bounds have upper bounds of their own: a huge one would switch the memory
  * bound off. */
 static void test_queue_upper_bounds(void **state)
 {
-    kpid_config *cfg = fixture_expect_ok(
-        "pseudonym_key_file = \"key\";\n"
-        "warehouse = { conninfo = \"x\"; };\n"
-        "queue = { max_events = 10000000; max_bytes = 4294967296L; };\n");
+    kpid_config *cfg =
+        fixture_expect_ok("pseudonym_key_file = \"key\";\n"
+                          "warehouse = { conninfo = \"x\"; };\n"
+                          "queue = { max_events = 10000000; max_bytes = 4294967296L; };\n");
     assert_int_equal(cfg->queue.max_events, 10000000);
     assert_int_equal(cfg->queue.max_bytes, INT64_C(4294967296));
     kpid_config_free(cfg);
 
     fixture_expect_errors(
-        "pseudonym_key_file = \"key\";\n"                                          /* 1 */
-        "warehouse = { conninfo = \"x\"; };\n"                                     /* 2 */
-        "queue = { max_events = 10000001;\n"                                       /* 3 */
-        "  max_bytes = 4294967297L; };\n",                                         /* 4 */
+        "pseudonym_key_file = \"key\";\n"      /* 1 */
+        "warehouse = { conninfo = \"x\"; };\n" /* 2 */
+        "queue = { max_events = 10000001;\n"   /* 3 */
+        "  max_bytes = 4294967297L; };\n",     /* 4 */
         "@:3: \"max_events\" in queue must be between 1 and 10000000, not 10000001\n"
         "@:4: \"max_bytes\" in queue must be between 65536 and 4294967296, not 4294967297\n");
-    fixture_expect_errors(
-        "pseudonym_key_file = \"key\";\n"                                          /* 1 */
-        "warehouse = { conninfo = \"x\"; };\n"                                     /* 2 */
-        "queue = { max_events = 9223372036854775807L;\n"                           /* 3 */
-        "  max_bytes = 9223372036854775807L; };\n",                                /* 4 */
-        "@:3: \"max_events\" in queue must be between 1 and 10000000, not "
-        "9223372036854775807\n"
-        "@:4: \"max_bytes\" in queue must be between 65536 and 4294967296, not "
-        "9223372036854775807\n");
+    fixture_expect_errors("pseudonym_key_file = \"key\";\n"                /* 1 */
+                          "warehouse = { conninfo = \"x\"; };\n"           /* 2 */
+                          "queue = { max_events = 9223372036854775807L;\n" /* 3 */
+                          "  max_bytes = 9223372036854775807L; };\n",      /* 4 */
+                          "@:3: \"max_events\" in queue must be between 1 and 10000000, not "
+                          "9223372036854775807\n"
+                          "@:4: \"max_bytes\" in queue must be between 65536 and 4294967296, not "
+                          "9223372036854775807\n");
 }
 
 static void test_invalid_source_names(void **state)
 {
     static const char text[] =
-        "pseudonym_key_file = \"key\";\n"                                         /* 1 */
-        "warehouse = { conninfo = \"x\"; };\n"                                   /* 2 */
-        "sources = (\n"                                                          /* 3 */
-        "  { name = \"a b\"; plugin = \"testsrc\"; path = \"/a\"; },\n"          /* 4 */
-        "  { name = \"\"; plugin = \"testsrc\"; path = \"/a\"; },\n"             /* 5 */
+        "pseudonym_key_file = \"key\";\n"                               /* 1 */
+        "warehouse = { conninfo = \"x\"; };\n"                          /* 2 */
+        "sources = (\n"                                                 /* 3 */
+        "  { name = \"a b\"; plugin = \"testsrc\"; path = \"/a\"; },\n" /* 4 */
+        "  { name = \"\"; plugin = \"testsrc\"; path = \"/a\"; },\n"    /* 5 */
         "  { name = \"a2345678901234567890123456789012345678901234567890123456789012345\";\n"
-        "    plugin = \"testsrc\"; path = \"/a\"; },\n"                          /* 7 */
-        "  { name = \"caf\xc3\xa9\"; plugin = \"testsrc\"; pth = \"/a\"; }\n"    /* 8 */
+        "    plugin = \"testsrc\"; path = \"/a\"; },\n"                       /* 7 */
+        "  { name = \"caf\xc3\xa9\"; plugin = \"testsrc\"; pth = \"/a\"; }\n" /* 8 */
         ");\n";
     fixture_expect_errors(
-        text,
-        "@:4: invalid source name \"a b\": use 1 to 64 characters of A-Z a-z 0-9 _ . "
-        "-\n"
-        "@:5: invalid source name \"\": use 1 to 64 characters of A-Z a-z 0-9 _ . -\n"
-        "@:6: invalid source name "
-        "\"a2345678901234567890123456789012345678901234567890123456789012345\": use 1 "
-        "to 64 characters of A-Z a-z 0-9 _ . -\n"
-        "@:8: invalid source name \"caf\xc3\xa9\": use 1 to 64 characters of A-Z a-z "
-        "0-9 _ . -\n"
-        "@:8: unknown key \"pth\" in sources[3]; did you mean \"path\"?\n"
-        "@:8: missing required key \"path\" in sources[3]\n");
+        text, "@:4: invalid source name \"a b\": use 1 to 64 characters of A-Z a-z 0-9 _ . "
+              "-\n"
+              "@:5: invalid source name \"\": use 1 to 64 characters of A-Z a-z 0-9 _ . -\n"
+              "@:6: invalid source name "
+              "\"a2345678901234567890123456789012345678901234567890123456789012345\": use 1 "
+              "to 64 characters of A-Z a-z 0-9 _ . -\n"
+              "@:8: invalid source name \"caf\xc3\xa9\": use 1 to 64 characters of A-Z a-z "
+              "0-9 _ . -\n"
+              "@:8: unknown key \"pth\" in sources[3]; did you mean \"path\"?\n"
+              "@:8: missing required key \"path\" in sources[3]\n");
 }
 
 static void test_invalid_log_level(void **state)
@@ -789,15 +781,15 @@ static void test_invalid_log_level(void **state)
 static void test_many_errors(void **state)
 {
     static const char text[] =
-        "log_level = \"loud\";\n"                                                          /* 1 */
-        "pseudonym_key_file = \"short.key\";\n"                                            /* 2 */
-        "warehouse = { batch_max_rows = 0; };\n"                                           /* 3 */
-        "queue = { max_bytes = \"big\"; };\n"                                              /* 4 */
-        "sources = (\n"                                                                    /* 5 */
+        "log_level = \"loud\";\n"                                                            /* 1 */
+        "pseudonym_key_file = \"short.key\";\n"                                              /* 2 */
+        "warehouse = { batch_max_rows = 0; };\n"                                             /* 3 */
+        "queue = { max_bytes = \"big\"; };\n"                                                /* 4 */
+        "sources = (\n"                                                                      /* 5 */
         "  { name = \"events\"; plugin = \"testsrc\"; pth = \"/a\"; interval = \"1y\"; },\n" /* 6 */
-        "  { name = \"events\"; plugin = \"nosuch\"; }\n"                                  /* 7 */
-        ");\n"                                                                             /* 8 */
-        "extra = 1;\n";                                                                    /* 9 */
+        "  { name = \"events\"; plugin = \"nosuch\"; }\n"                                    /* 7 */
+        ");\n"                                                                               /* 8 */
+        "extra = 1;\n";                                                                      /* 9 */
     fixture_expect_errors(
         text,
         "@:1: invalid log_level \"loud\": use err, warning, notice, info or debug\n"
@@ -914,22 +906,22 @@ static char *read_file_text(const char *path)
 
 /* ---- sources' activities and the warning about activities nobody produces -------- */
 
-#define ACT_MODEL                                                                           \
-    "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"          \
-    "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"  \
-    "  schedule = \"@daily\"; kpis = (\n"                                                   \
+#define ACT_MODEL                                                                                 \
+    "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"                \
+    "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"        \
+    "  schedule = \"@daily\"; kpis = (\n"                                                         \
     "  { id = \"c\"; name = \"C\"; type = \"count\"; period = \"day\"; direction = \"higher\";\n" \
-    "    objective = \"o\"; activity = \"ED_ARIVAL\"; },\n"                                  \
-    "  { id = \"d\"; name = \"D\"; type = \"duration\"; period = \"day\"; target = 1.0;\n"   \
-    "    direction = \"lower\"; objective = \"o\"; statistic = \"avg\";\n"                   \
-    "    from = \"ED_ARRIVAL\";\n"                                                           \
-    "    to = \"DISCHARGE\"; },\n"                                                           \
-    "  { id = \"q\"; name = \"Q\"; type = \"proportion\"; period = \"day\"; target = 1.0;\n" \
-    "    direction = \"lower\"; objective = \"o\"; population = { activity = \"SEEN\"; };\n"  \
-    "    numerator = {\n"                                                                    \
-    "      activity = \"DEATH\"; }; },\n"                                                    \
-    "  { id = \"s\"; name = \"S\"; type = \"sql\"; period = \"day\"; target = 1.0;\n"        \
-    "    direction = \"lower\"; objective = \"o\"; query = \"SELECT 1 AS value\"; }\n"       \
+    "    objective = \"o\"; activity = \"ED_ARIVAL\"; },\n"                                       \
+    "  { id = \"d\"; name = \"D\"; type = \"duration\"; period = \"day\"; target = 1.0;\n"        \
+    "    direction = \"lower\"; objective = \"o\"; statistic = \"avg\";\n"                        \
+    "    from = \"ED_ARRIVAL\";\n"                                                                \
+    "    to = \"DISCHARGE\"; },\n"                                                                \
+    "  { id = \"q\"; name = \"Q\"; type = \"proportion\"; period = \"day\"; target = 1.0;\n"      \
+    "    direction = \"lower\"; objective = \"o\"; population = { activity = \"SEEN\"; };\n"      \
+    "    numerator = {\n"                                                                         \
+    "      activity = \"DEATH\"; }; },\n"                                                         \
+    "  { id = \"s\"; name = \"S\"; type = \"sql\"; period = \"day\"; target = 1.0;\n"             \
+    "    direction = \"lower\"; objective = \"o\"; query = \"SELECT 1 AS value\"; }\n"            \
     "  ); } );\n"
 /* Lines 1-6: what every configuration needs and the sources; ACT_MODEL from line 7 (the
  * activities at lines 11, 14, 15, 17 and 19). */
@@ -978,18 +970,17 @@ static void expect_warnings(const kpid_config *cfg, const char *tmpl)
 
 static void test_activities_warning(void **state)
 {
-    static const char text[] =
-        ACT_HEAD
+    static const char text[] = ACT_HEAD
         "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = [ \"ED_ARRIVAL\", \"SEEN\" ]; },\n"
         "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\"; activities = [ ]; }\n"
         ");\n" ACT_MODEL;
     static const char want[] =
-        "@:11: warning: KPI \"c\" uses activity \"ED_ARIVAL\", which no source produces: "
-        ACT_WHY_LISTS "\n"
-        "@:15: warning: KPI \"d\" uses activity \"DISCHARGE\", which no source produces: "
-        ACT_WHY_LISTS "\n"
-        "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source produces: "
-        ACT_WHY_LISTS "\n";
+        "@:11: warning: KPI \"c\" uses activity \"ED_ARIVAL\", which no source produces: " ACT_WHY_LISTS
+        "\n"
+        "@:15: warning: KPI \"d\" uses activity \"DISCHARGE\", which no source produces: " ACT_WHY_LISTS
+        "\n"
+        "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source produces: " ACT_WHY_LISTS
+        "\n";
     char *log = NULL, *expected = fixture_expand(want), *line, *save = NULL;
     kpid_config *cfg = load_capturing(text, &log);
     int n = 0;
@@ -1019,8 +1010,7 @@ static void test_activities_warning(void **state)
 /* A source without "activities" may produce anything: no warning at all. */
 static void test_activities_undeclared(void **state)
 {
-    static const char text[] =
-        ACT_HEAD
+    static const char text[] = ACT_HEAD
         "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; activities = [ \"SEEN\" ]; },\n"
         "  { name = \"b\"; plugin = \"testsrc\"; path = \"/b\"; }\n"
         ");\n" ACT_MODEL;
@@ -1043,17 +1033,16 @@ static void test_activities_no_source(void **state)
     char *log = NULL;
     kpid_config *cfg = load_capturing(text, &log);
 
-    expect_warnings(cfg,
-                    "@:11: warning: KPI \"c\" uses activity \"ED_ARIVAL\", which no source "
-                    "produces: no source is configured\n"
-                    "@:14: warning: KPI \"d\" uses activity \"ED_ARRIVAL\", which no source "
-                    "produces: no source is configured\n"
-                    "@:15: warning: KPI \"d\" uses activity \"DISCHARGE\", which no source "
-                    "produces: no source is configured\n"
-                    "@:17: warning: KPI \"q\" uses activity \"SEEN\", which no source "
-                    "produces: no source is configured\n"
-                    "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source "
-                    "produces: no source is configured\n");
+    expect_warnings(cfg, "@:11: warning: KPI \"c\" uses activity \"ED_ARIVAL\", which no source "
+                         "produces: no source is configured\n"
+                         "@:14: warning: KPI \"d\" uses activity \"ED_ARRIVAL\", which no source "
+                         "produces: no source is configured\n"
+                         "@:15: warning: KPI \"d\" uses activity \"DISCHARGE\", which no source "
+                         "produces: no source is configured\n"
+                         "@:17: warning: KPI \"q\" uses activity \"SEEN\", which no source "
+                         "produces: no source is configured\n"
+                         "@:19: warning: KPI \"q\" uses activity \"DEATH\", which no source "
+                         "produces: no source is configured\n");
     kpid_config_free(cfg);
     free(log);
 }
@@ -1147,8 +1136,8 @@ static void test_example_config(void **state)
     if (!have_file_plugin)
         assert_int_equal(plugin_lines, 1);
 
-    kpid_config *cfg = fixture_expect_ok_with(
-        copy, have_file_plugin ? KPID_PLUGIN_BUILD_DIR : KPID_TEST_PLUGIN_DIR);
+    kpid_config *cfg = fixture_expect_ok_with(copy, have_file_plugin ? KPID_PLUGIN_BUILD_DIR
+                                                                     : KPID_TEST_PLUGIN_DIR);
     assert_int_equal(cfg->log_level, KPID_LOG_INFO);
     assert_true(cfg->pseudonymize);
     assert_non_null(cfg->pseudonym_key);

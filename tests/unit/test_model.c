@@ -32,7 +32,7 @@
 
 #define HEAD "pseudonymize = false; warehouse = { conninfo = \"dbname=x\"; };\n"
 #define OBJ "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );\n"
-#define KPIS_BEGIN                                                                       \
+#define KPIS_BEGIN                                                                         \
     "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n" \
     "  schedule = \"@daily\"; kpis = (\n"
 #define KPIS_END "); } );\n"
@@ -71,38 +71,37 @@ static const char *zone_dir(void)
 
 /* ---- valid models ------------------------------------------------------------------ */
 
-static const char full_text[] =
-    HEAD                                                                              /* 1 */
-    "objectives = (\n"                                                                /* 2 */
-    "  { id = \"cost\"; name = \"Sound finances\"; perspective = \"financial\"; },\n" /* 3 */
+static const char full_text[] = HEAD                                                    /* 1 */
+    "objectives = (\n"                                                                  /* 2 */
+    "  { id = \"cost\"; name = \"Sound finances\"; perspective = \"financial\"; },\n"   /* 3 */
     "  { id = \"timely_care\"; name = \"Timely care\"; perspective = \"patient\"; },\n" /* 4 */
-    "  { id = \"safe\"; name = \"Safe processes\"; perspective = \"internal\"; },\n"  /* 5 */
-    "  { id = \"skills\"; name = \"Skilled staff\"; perspective = \"learning\"; }\n"  /* 6 */
-    ");\n"                                                                            /* 7 */
-    "processes = (\n"                                                                 /* 8 */
-    "  { id = \"emergency\"; name = \"Emergency care\"; category = \"main\";\n"       /* 9 */
+    "  { id = \"safe\"; name = \"Safe processes\"; perspective = \"internal\"; },\n"    /* 5 */
+    "  { id = \"skills\"; name = \"Skilled staff\"; perspective = \"learning\"; }\n"    /* 6 */
+    ");\n"                                                                              /* 7 */
+    "processes = (\n"                                                                   /* 8 */
+    "  { id = \"emergency\"; name = \"Emergency care\"; category = \"main\";\n"         /* 9 */
     "    owner = \"Head of ED\"; timezone = \"Asia/Almaty\"; schedule = \"*/15 * * * *\";\n"
-    "    kpis = (\n"                                                                  /* 11 */
+    "    kpis = (\n" /* 11 */
     "      { id = \"ed_door_to_doctor\"; name = \"Door to doctor, median\"; unit = \"min\";\n"
     "        type = \"duration\"; period = \"month\"; target = 30.0; direction = \"lower\";\n"
-    "        objective = \"timely_care\"; weight = 2;\n"                              /* 14 */
-    "        bands = ( { to = 30.0; status = \"green\"; },\n"                         /* 15 */
-    "                  { from = 30; to = 45.5; status = \"amber\"; },\n"              /* 16 */
-    "                  { from = 45.5; status = \"red\"; } );\n"                       /* 17 */
+    "        objective = \"timely_care\"; weight = 2;\n"                                /* 14 */
+    "        bands = ( { to = 30.0; status = \"green\"; },\n"                           /* 15 */
+    "                  { from = 30; to = 45.5; status = \"amber\"; },\n"                /* 16 */
+    "                  { from = 45.5; status = \"red\"; } );\n"                         /* 17 */
     "        filters = ( { attr = \"triage_level\"; in = [ \"1\", \"2\", \"3\" ]; },\n" /* 18 */
-    "                    { attr = \"Ward_2\"; equals = \"caf\xc3\xa9\"; },\n"          /* 19 */
-    "                    { attr = \"_x\"; not_in = ( \"a\" ); } );\n"                 /* 20 */
-    "        stratify = [ \"triage_level\", \"ward\", \"_x\" ];\n"                    /* 21 */
+    "                    { attr = \"Ward_2\"; equals = \"caf\xc3\xa9\"; },\n"           /* 19 */
+    "                    { attr = \"_x\"; not_in = ( \"a\" ); } );\n"                   /* 20 */
+    "        stratify = [ \"triage_level\", \"ward\", \"_x\" ];\n"                      /* 21 */
     "        from = \"ED_ARRIVAL\"; to = \"PHYSICIAN_SEEN\"; statistic = \"median\"; },\n"
     "      { id = \"ed_within_60\"; name = \"Seen within 60 min\"; type = \"duration\";\n"
-    "        period = \"week:sunday\"; target = 0.9; direction = \"higher\";\n"       /* 24 */
+    "        period = \"week:sunday\"; target = 0.9; direction = \"higher\";\n" /* 24 */
     "        objective = \"timely_care\"; from = \"ED_ARRIVAL\"; to = \"PHYSICIAN_SEEN\";\n"
-    "        statistic = \"within\"; within = \"60m\"; },\n"                          /* 26 */
+    "        statistic = \"within\"; within = \"60m\"; },\n" /* 26 */
     "      { id = \"ed_lwbs\"; name = \"Left without being seen\"; type = \"proportion\";\n"
     "        period = \"last 30d\"; target = 0.02; direction = \"lower\"; objective = \"safe\";\n"
-    "        population = { activity = \"ED_ARRIVAL\";\n"                             /* 29 */
+    "        population = { activity = \"ED_ARRIVAL\";\n" /* 29 */
     "                       filters = ( { attr = \"mode\"; equals = \"walk-in\"; } ); };\n"
-    "        numerator = { activity = \"ED_LEFT_WITHOUT_BEING_SEEN\"; }; },\n"        /* 31 */
+    "        numerator = { activity = \"ED_LEFT_WITHOUT_BEING_SEEN\"; }; },\n" /* 31 */
     "      { id = \"ed_arrivals\"; name = \"ED arrivals\"; type = \"count\"; period = \"day\";\n"
     "        direction = \"higher\"; objective = \"timely_care\"; activity = \"ED_ARRIVAL\";\n"
     "        count = \"cases\"; }\n"                                                  /* 34 */
@@ -113,44 +112,44 @@ static const char full_text[] =
     "    kpis = (\n"                                                                  /* 39 */
     "      { id = \"readmission_30d\"; name = \"30-day readmissions\"; type = \"proportion\";\n"
     "        period = \"quarter\"; target = 0.1; direction = \"lower\"; objective = \"safe\";\n"
-    "        population = { activity = \"DISCHARGE\"; };\n"                           /* 42 */
-    "        denominator = { activity = \"DISCHARGE\"; link = \"case\";\n"            /* 43 */
+    "        population = { activity = \"DISCHARGE\"; };\n"                /* 42 */
+    "        denominator = { activity = \"DISCHARGE\"; link = \"case\";\n" /* 43 */
     "                        filters = ( { attr = \"disposition\"; not_in = [ \"transfer\" ]; "
     "} ); };\n"
-    "        denominator_exclusion = { activity = \"DEATH\"; link = \"case\"; };\n"   /* 45 */
+    "        denominator_exclusion = { activity = \"DEATH\"; link = \"case\"; };\n" /* 45 */
     "        numerator = { activity = \"ADMISSION\"; link = \"subject\"; within = \"30d\"; };\n"
     "        numerator_exclusion = { activity = \"PLANNED_ADMISSION\"; link = \"subject\";\n"
     "                                within = 86400000; negate = true; }; basis = \"event\"; },\n"
-    "      { id = \"occupancy\"; name = \"Bed occupancy\"; type = \"census\";\n"      /* 49 */
+    "      { id = \"occupancy\"; name = \"Bed occupancy\"; type = \"census\";\n" /* 49 */
     "        period = \"fiscal_year:4\"; target = 0.85; direction = \"higher\"; "
     "objective = \"cost\";\n"
-    "        from = \"ADMISSION\"; to = \"DISCHARGE\"; capacity = 120; },\n"          /* 51 */
+    "        from = \"ADMISSION\"; to = \"DISCHARGE\"; capacity = 120; },\n" /* 51 */
     "      { id = \"patient_days\"; name = \"Patient days\"; type = \"census\"; "
     "period = \"month\";\n"
-    "        target = 3000; direction = \"higher\"; objective = \"cost\";\n"          /* 53 */
+    "        target = 3000; direction = \"higher\"; objective = \"cost\";\n"            /* 53 */
     "        from = \"ADMISSION\"; to = \"DISCHARGE\"; statistic = \"case_days\"; },\n" /* 54 */
     "      { id = \"infections\"; name = \"Hospital-acquired infections\"; type = \"count\";\n"
     "        period = \"month\"; target = 0; direction = \"lower\"; objective = \"safe\";\n"
-    "        activity = \"HAI_DIAGNOSIS\"; },\n"                                      /* 57 */
+    "        activity = \"HAI_DIAGNOSIS\"; },\n" /* 57 */
     "      { id = \"hai_rate\"; name = \"HAI per 1000 patient-days\"; type = \"ratio\";\n"
     "        period = \"month\"; target = 1.5; direction = \"lower\"; objective = \"safe\";\n"
     "        numerator = \"infections\"; denominator = \"patient_days\"; factor = 1000; },\n"
     "      { id = \"cost_per_case\"; name = \"Cost per case\"; unit = \"KZT\"; type = \"value\";\n"
     "        period = \"year\"; target = 250000; direction = \"lower\"; objective = \"cost\";\n"
-    "        activity = \"CASE_COST\"; statistic = \"p75\"; },\n"                     /* 63 */
+    "        activity = \"CASE_COST\"; statistic = \"p75\"; },\n" /* 63 */
     "      { id = \"training\"; name = \"Training hours\"; type = \"value\"; period = \"year\";\n"
-    "        target = 40; direction = \"higher\"; objective = \"skills\";\n"          /* 65 */
-    "        activity = \"TRAINING_HOURS\"; statistic = \"sum\"; },\n"                /* 66 */
+    "        target = 40; direction = \"higher\"; objective = \"skills\";\n" /* 65 */
+    "        activity = \"TRAINING_HOURS\"; statistic = \"sum\"; },\n"       /* 66 */
     "      { id = \"local_special\"; name = \"Local special\"; type = \"sql\"; period = \"day\";\n"
-    "        target = 1; direction = \"higher\"; objective = \"safe\";\n"             /* 68 */
-    "        query = \"SELECT count(*) AS value FROM kpid.event \"\n" /* 69 */
-    "                \"WHERE time >= $1 AND time < $2\"; timeout = \"30s\"; },\n"     /* 70 */
+    "        target = 1; direction = \"higher\"; objective = \"safe\";\n"         /* 68 */
+    "        query = \"SELECT count(*) AS value FROM kpid.event \"\n"             /* 69 */
+    "                \"WHERE time >= $1 AND time < $2\"; timeout = \"30s\"; },\n" /* 70 */
     "      { id = \"default_sql\"; name = \"Defaults\"; type = \"sql\"; period = \"day\";\n"
     "        target = 1; direction = \"higher\"; objective = \"safe\"; query = \"SELECT 1\"; }\n"
-    "    );\n"                                                                        /* 73 */
-    "  },\n"                                                                          /* 74 */
+    "    );\n"                                                                          /* 73 */
+    "  },\n"                                                                            /* 74 */
     "  { id = \"quality\"; name = \"Quality management\"; category = \"management\";\n" /* 75 */
-    "    timezone = \"UTC\"; schedule = \"0 6 * * MON\"; }\n"                         /* 76 */
+    "    timezone = \"UTC\"; schedule = \"0 6 * * MON\"; }\n"                           /* 76 */
     ");\n";
 
 static void test_full_model(void **state)
@@ -400,8 +399,7 @@ static void test_free_and_names(void **state)
     assert_string_equal(kpid_link_name(KPID_LINK_SUBJECT), "subject");
     assert_string_equal(kpid_basis_name(KPID_BASIS_CASE), "case");
     assert_string_equal(kpid_basis_name(KPID_BASIS_SUBJECT), "subject");
-    assert_string_equal(kpid_population_name(KPID_POP_NUMERATOR_EXCLUSION),
-                        "numerator_exclusion");
+    assert_string_equal(kpid_population_name(KPID_POP_NUMERATOR_EXCLUSION), "numerator_exclusion");
     assert_string_equal(kpid_population_name(KPID_POP_COUNT), "?");
 }
 
@@ -453,22 +451,20 @@ static void test_boundaries_accepted(void **state)
 
 static void test_unknown_keys(void **state)
 {
-    static const char text[] =
-        HEAD                                                                            /* 1 */
-        "objectives = ( { id = \"o\"; name = \"O\"; perspectve = \"patient\"; } );\n"   /* 2 */
+    static const char text[] = HEAD                                                   /* 1 */
+        "objectives = ( { id = \"o\"; name = \"O\"; perspectve = \"patient\"; } );\n" /* 2 */
         "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"
-        "  schedule = \"@daily\"; onwer = \"x\"; kpis = (\n"                            /* 4 */
+        "  schedule = \"@daily\"; onwer = \"x\"; kpis = (\n" /* 4 */
         "{ id = \"k1\"; " K_COMMON " type = \"count\"; activity = \"A\"; wieght = 1; },\n"
-        "{ id = \"k2\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\";\n"  /* 6 */
-        "  to = \"B\"; statistic = \"avg\"; activity = \"C\"; zzz = 1; },\n"            /* 7 */
-        "{ id = \"k3\"; " K_COMMON " type = \"proportion\"; target = 1;\n"              /* 8 */
-        "  population = { activity = \"A\"; link = \"case\"; };\n"                      /* 9 */
-        "  numerator = { activity = \"B\"; withn = \"1d\"; };\n"                        /* 10 */
+        "{ id = \"k2\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\";\n" /* 6 */
+        "  to = \"B\"; statistic = \"avg\"; activity = \"C\"; zzz = 1; },\n"           /* 7 */
+        "{ id = \"k3\"; " K_COMMON " type = \"proportion\"; target = 1;\n"             /* 8 */
+        "  population = { activity = \"A\"; link = \"case\"; };\n"                     /* 9 */
+        "  numerator = { activity = \"B\"; withn = \"1d\"; };\n"                       /* 10 */
         "  denominator = { activity = \"B\"; filters = ( { attr = \"a\"; equal = \"x\"; } ); };\n"
-        "  bands = ( { form = 1; status = \"red\"; } ); },\n"                           /* 12 */
+        "  bands = ( { form = 1; status = \"red\"; } ); },\n" /* 12 */
         "{ id = \"k4\"; " K_COMMON " type = \"nosuch\"; target = 1; capacity = 1; "
-        "perod = \"x\"; }\n"
-        KPIS_END;
+        "perod = \"x\"; }\n" KPIS_END;
     fixture_expect_errors(
         text,
         "@:2: unknown key \"perspectve\" in objective \"o\"; did you mean \"perspective\"?\n"
@@ -491,21 +487,20 @@ static void test_unknown_keys(void **state)
 
 static void test_wrong_types(void **state)
 {
-    static const char text[] =
-        HEAD                                                                            /* 1 */
-        "objectives = ( { id = 5; name = \"O\"; perspective = \"patient\"; }, 7,\n"     /* 2 */
+    static const char text[] = HEAD                                                 /* 1 */
+        "objectives = ( { id = 5; name = \"O\"; perspective = \"patient\"; }, 7,\n" /* 2 */
         "  { id = \"o\"; name = \"O\"; perspective = \"patient\"; } );"
         "processes = ( { id = \"p\"; name = [ \"P\" ]; category = \"main\"; timezone = 1;\n"
-        "  schedule = 15; owner = true; kpis = (\n"                                     /* 4 */
+        "  schedule = 15; owner = true; kpis = (\n" /* 4 */
         "{ id = \"k1\"; " K_COMMON " type = \"count\"; activity = \"A\"; target = \"30\";\n"
         "  weight = \"x\"; count = 1; bands = { to = 1; }; stratify = 5; filters = ( 1 ); },\n"
-        "\"k2\",\n" /* 7 */
-        "{ id = \"k3\"; " K_COMMON " type = \"proportion\"; target = 1;\n"              /* 8 */
+        "\"k2\",\n"                                                        /* 7 */
+        "{ id = \"k3\"; " K_COMMON " type = \"proportion\"; target = 1;\n" /* 8 */
         "  population = \"A\"; numerator = { activity = \"B\"; within = 1.5; negate = \"yes\"; };\n"
-        "  stratify = ( \"a\", 1 ); filters = ( { attr = 1; in = \"x\"; } ); },\n"      /* 10 */
+        "  stratify = ( \"a\", 1 ); filters = ( { attr = 1; in = \"x\"; } ); },\n" /* 10 */
         "{ id = \"k4\"; " K_COMMON " type = \"duration\"; target = 1; from = 1; to = \"B\";\n"
-        "  statistic = \"avg\"; filters = ( { attr = \"a\"; equals = 1; },\n"           /* 12 */
-        "    { attr = \"b\"; not_in = ( \"x\", 2 ); } ); bands = ( 5 ); }\n"            /* 13 */
+        "  statistic = \"avg\"; filters = ( { attr = \"a\"; equals = 1; },\n" /* 12 */
+        "    { attr = \"b\"; not_in = ( \"x\", 2 ); } ); bands = ( 5 ); }\n"  /* 13 */
         KPIS_END;
     fixture_expect_errors(
         text,
@@ -554,83 +549,79 @@ static void test_wrong_types(void **state)
 
 static void test_missing_required(void **state)
 {
-    static const char text[] =
-        HEAD                                                                            /* 1 */
-        "objectives = ( { name = \"O\"; perspective = \"patient\"; },\n"                /* 2 */
-        "               { id = \"o\"; } );\n"                                           /* 3 */
-        "processes = ( { kpis = (\n"                                                    /* 4 */
-        "  { type = \"count\"; },\n"                                                    /* 5 */
-        "  { id = \"count\"; " K_COMMON " type = \"count\"; },\n"                       /* 6 */
-        "  { id = \"prop\"; " K_COMMON " type = \"proportion\"; target = 1; },\n"       /* 7 */
-        "  { id = \"dur\"; " K_COMMON " type = \"duration\"; target = 1; },\n"          /* 8 */
-        "  { id = \"val\"; " K_COMMON " type = \"value\"; target = 1; },\n"             /* 9 */
-        "  { id = \"cen\"; " K_COMMON " type = \"census\"; target = 1; },\n"            /* 10 */
-        "  { id = \"rat\"; " K_COMMON " type = \"ratio\"; target = 1; },\n"             /* 11 */
-        "  { id = \"sql\"; " K_COMMON " type = \"sql\"; target = 1; },\n"              /* 12 */
-        "  { id = \"cond\"; " K_COMMON " type = \"proportion\"; target = 1;\n"          /* 13 */
-        "    population = { }; numerator = { link = \"subject\"; }; },\n"              /* 14 */
-        "  { id = \"notype\"; name = \"x\"; },\n"                                       /* 15 */
-        "  { id = \"filt\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"         /* 16 */
-        "    filters = ( { in = [ \"x\" ]; } ); bands = ( { from = 1; } ); }\n"         /* 17 */
+    static const char text[] = HEAD                                               /* 1 */
+        "objectives = ( { name = \"O\"; perspective = \"patient\"; },\n"          /* 2 */
+        "               { id = \"o\"; } );\n"                                     /* 3 */
+        "processes = ( { kpis = (\n"                                              /* 4 */
+        "  { type = \"count\"; },\n"                                              /* 5 */
+        "  { id = \"count\"; " K_COMMON " type = \"count\"; },\n"                 /* 6 */
+        "  { id = \"prop\"; " K_COMMON " type = \"proportion\"; target = 1; },\n" /* 7 */
+        "  { id = \"dur\"; " K_COMMON " type = \"duration\"; target = 1; },\n"    /* 8 */
+        "  { id = \"val\"; " K_COMMON " type = \"value\"; target = 1; },\n"       /* 9 */
+        "  { id = \"cen\"; " K_COMMON " type = \"census\"; target = 1; },\n"      /* 10 */
+        "  { id = \"rat\"; " K_COMMON " type = \"ratio\"; target = 1; },\n"       /* 11 */
+        "  { id = \"sql\"; " K_COMMON " type = \"sql\"; target = 1; },\n"         /* 12 */
+        "  { id = \"cond\"; " K_COMMON " type = \"proportion\"; target = 1;\n"    /* 13 */
+        "    population = { }; numerator = { link = \"subject\"; }; },\n"         /* 14 */
+        "  { id = \"notype\"; name = \"x\"; },\n"                                 /* 15 */
+        "  { id = \"filt\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"   /* 16 */
+        "    filters = ( { in = [ \"x\" ]; } ); bands = ( { from = 1; } ); }\n"   /* 17 */
         "); } );\n";
-    fixture_expect_errors(
-        text,
-        "@:2: missing required key \"id\" in objectives[0]\n"
-        "@:3: missing required key \"name\" in objective \"o\"\n"
-        "@:3: missing required key \"perspective\" in objective \"o\"\n"
-        "@:4: missing required key \"id\" in processes[0]\n"
-        "@:4: missing required key \"name\" in processes[0]\n"
-        "@:4: missing required key \"category\" in processes[0]\n"
-        "@:4: missing required key \"timezone\" in processes[0]\n"
-        "@:4: missing required key \"schedule\" in processes[0]\n"
-        "@:5: missing required key \"id\" in kpis[0] of processes[0]\n"
-        "@:5: missing required key \"name\" in kpis[0] of processes[0]\n"
-        "@:5: missing required key \"period\" in kpis[0] of processes[0]\n"
-        "@:5: missing required key \"direction\" in kpis[0] of processes[0]\n"
-        "@:5: missing required key \"objective\" in kpis[0] of processes[0]\n"
-        "@:5: missing required key \"activity\" in kpis[0] of processes[0]\n"
-        "@:6: missing required key \"activity\" in KPI \"count\"\n"
-        "@:7: missing required key \"population\" in KPI \"prop\"\n"
-        "@:7: missing required key \"numerator\" in KPI \"prop\"\n"
-        "@:8: missing required key \"from\" in KPI \"dur\"\n"
-        "@:8: missing required key \"to\" in KPI \"dur\"\n"
-        "@:8: missing required key \"statistic\" in KPI \"dur\"\n"
-        "@:9: missing required key \"activity\" in KPI \"val\"\n"
-        "@:9: missing required key \"statistic\" in KPI \"val\"\n"
-        "@:10: missing required key \"from\" in KPI \"cen\"\n"
-        "@:10: missing required key \"to\" in KPI \"cen\"\n"
-        "@:11: missing required key \"numerator\" in KPI \"rat\"\n"
-        "@:11: missing required key \"denominator\" in KPI \"rat\"\n"
-        "@:12: missing required key \"query\" in KPI \"sql\"\n"
-        "@:14: missing required key \"activity\" in population of KPI \"cond\"\n"
-        "@:14: missing required key \"activity\" in numerator of KPI \"cond\"\n"
-        "@:15: missing required key \"type\" in KPI \"notype\"\n"
-        "@:15: missing required key \"period\" in KPI \"notype\"\n"
-        "@:15: missing required key \"direction\" in KPI \"notype\"\n"
-        "@:15: missing required key \"objective\" in KPI \"notype\"\n"
-        "@:17: missing required key \"status\" in bands[0] of KPI \"filt\"\n"
-        "@:17: missing required key \"attr\" in filters[0] of KPI \"filt\"\n");
+    fixture_expect_errors(text,
+                          "@:2: missing required key \"id\" in objectives[0]\n"
+                          "@:3: missing required key \"name\" in objective \"o\"\n"
+                          "@:3: missing required key \"perspective\" in objective \"o\"\n"
+                          "@:4: missing required key \"id\" in processes[0]\n"
+                          "@:4: missing required key \"name\" in processes[0]\n"
+                          "@:4: missing required key \"category\" in processes[0]\n"
+                          "@:4: missing required key \"timezone\" in processes[0]\n"
+                          "@:4: missing required key \"schedule\" in processes[0]\n"
+                          "@:5: missing required key \"id\" in kpis[0] of processes[0]\n"
+                          "@:5: missing required key \"name\" in kpis[0] of processes[0]\n"
+                          "@:5: missing required key \"period\" in kpis[0] of processes[0]\n"
+                          "@:5: missing required key \"direction\" in kpis[0] of processes[0]\n"
+                          "@:5: missing required key \"objective\" in kpis[0] of processes[0]\n"
+                          "@:5: missing required key \"activity\" in kpis[0] of processes[0]\n"
+                          "@:6: missing required key \"activity\" in KPI \"count\"\n"
+                          "@:7: missing required key \"population\" in KPI \"prop\"\n"
+                          "@:7: missing required key \"numerator\" in KPI \"prop\"\n"
+                          "@:8: missing required key \"from\" in KPI \"dur\"\n"
+                          "@:8: missing required key \"to\" in KPI \"dur\"\n"
+                          "@:8: missing required key \"statistic\" in KPI \"dur\"\n"
+                          "@:9: missing required key \"activity\" in KPI \"val\"\n"
+                          "@:9: missing required key \"statistic\" in KPI \"val\"\n"
+                          "@:10: missing required key \"from\" in KPI \"cen\"\n"
+                          "@:10: missing required key \"to\" in KPI \"cen\"\n"
+                          "@:11: missing required key \"numerator\" in KPI \"rat\"\n"
+                          "@:11: missing required key \"denominator\" in KPI \"rat\"\n"
+                          "@:12: missing required key \"query\" in KPI \"sql\"\n"
+                          "@:14: missing required key \"activity\" in population of KPI \"cond\"\n"
+                          "@:14: missing required key \"activity\" in numerator of KPI \"cond\"\n"
+                          "@:15: missing required key \"type\" in KPI \"notype\"\n"
+                          "@:15: missing required key \"period\" in KPI \"notype\"\n"
+                          "@:15: missing required key \"direction\" in KPI \"notype\"\n"
+                          "@:15: missing required key \"objective\" in KPI \"notype\"\n"
+                          "@:17: missing required key \"status\" in bands[0] of KPI \"filt\"\n"
+                          "@:17: missing required key \"attr\" in filters[0] of KPI \"filt\"\n");
     /* the target is required for every type but count */
-    fixture_expect_errors(
-        HEAD OBJ KPIS_BEGIN
-        "{ id = \"k\"; " K_COMMON " type = \"value\"; activity = \"A\"; statistic = "
-        "\"sum\"; }\n" KPIS_END,
-        "@:5: missing required key \"target\" in KPI \"k\"\n");
+    fixture_expect_errors(HEAD OBJ KPIS_BEGIN "{ id = \"k\"; " K_COMMON
+                                              " type = \"value\"; activity = \"A\"; statistic = "
+                                              "\"sum\"; }\n" KPIS_END,
+                          "@:5: missing required key \"target\" in KPI \"k\"\n");
 }
 
 static void test_unknown_objective(void **state)
 {
     fixture_expect_errors(
-        HEAD                                                                  /* 1 */
+        HEAD /* 1 */
         "objectives = ( { id = \"timely_care\"; name = \"T\"; perspective = "
-        "\"patient\"; } );\n"                                                 /* 2 */
-        KPIS_BEGIN                                                            /* 3-4 */
-        "{ id = \"k1\"; name = \"K\"; type = \"count\"; period = \"day\";\n"  /* 5 */
-        "  direction = \"higher\"; activity = \"A\";\n"                       /* 6 */
-        "  objective = \"timely_cair\"; },\n"                                 /* 7 */
-        "{ id = \"k2\"; name = \"K\"; type = \"count\"; period = \"day\";\n"  /* 8 */
-        "  direction = \"higher\"; activity = \"A\"; objective = \"finance\"; }\n"
-        KPIS_END,
+        "\"patient\"; } );\n"                                                /* 2 */
+        KPIS_BEGIN                                                           /* 3-4 */
+        "{ id = \"k1\"; name = \"K\"; type = \"count\"; period = \"day\";\n" /* 5 */
+        "  direction = \"higher\"; activity = \"A\";\n"                      /* 6 */
+        "  objective = \"timely_cair\"; },\n"                                /* 7 */
+        "{ id = \"k2\"; name = \"K\"; type = \"count\"; period = \"day\";\n" /* 8 */
+        "  direction = \"higher\"; activity = \"A\"; objective = \"finance\"; }\n" KPIS_END,
         "@:7: unknown objective \"timely_cair\" in KPI \"k1\"; did you mean "
         "\"timely_care\"?\n"
         "@:9: unknown objective \"finance\" in KPI \"k2\"\n");
@@ -638,69 +629,64 @@ static void test_unknown_objective(void **state)
 
 static void test_duplicate_ids(void **state)
 {
-    static const char text[] =
-        HEAD                                                                            /* 1 */
-        "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; },\n"    /* 2 */
-        "  { name = \"O2\"; perspective = \"learning\";\n"                              /* 3 */
-        "    id = \"o\"; } );\n"                                                        /* 4 */
-        "processes = (\n"                                                               /* 5 */
-        "  { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"      /* 6 */
-        "    schedule = \"@daily\"; kpis = (\n"                                         /* 7 */
-        "    { id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\"; },\n"       /* 8 */
-        "    { id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); },\n" /* 9 */
-        "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"      /* 10 */
-        "    schedule = \"@daily\"; kpis = (\n"                                         /* 11 */
-        "    { id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); },\n"  /* 12 */
+    static const char text[] = HEAD                                                      /* 1 */
+        "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; },\n"     /* 2 */
+        "  { name = \"O2\"; perspective = \"learning\";\n"                               /* 3 */
+        "    id = \"o\"; } );\n"                                                         /* 4 */
+        "processes = (\n"                                                                /* 5 */
+        "  { id = \"p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"       /* 6 */
+        "    schedule = \"@daily\"; kpis = (\n"                                          /* 7 */
+        "    { id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\"; },\n"        /* 8 */
+        "    { id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); },\n"  /* 9 */
+        "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"       /* 10 */
+        "    schedule = \"@daily\"; kpis = (\n"                                          /* 11 */
+        "    { id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); },\n"   /* 12 */
         "  { id = \"p\"; name = \"P again\"; category = \"main\"; timezone = \"UTC\";\n" /* 13 */
-        "    schedule = \"@daily\"; kpis = (\n"                                         /* 14 */
-        "    { id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); }\n"  /* 15 */
+        "    schedule = \"@daily\"; kpis = (\n"                                          /* 14 */
+        "    { id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); }\n"   /* 15 */
         ");\n";
-    fixture_expect_errors(text,
-                          "@:4: duplicate objective id \"o\"; it is first defined at @:2\n"
-                          "@:12: duplicate KPI id \"k\"; it is first defined at @:8\n"
-                          "@:13: duplicate process id \"p\"; it is first defined at @:6\n"
-                          "@:15: duplicate KPI id \"k2\"; it is first defined at @:9\n");
+    fixture_expect_errors(text, "@:4: duplicate objective id \"o\"; it is first defined at @:2\n"
+                                "@:12: duplicate KPI id \"k\"; it is first defined at @:8\n"
+                                "@:13: duplicate process id \"p\"; it is first defined at @:6\n"
+                                "@:15: duplicate KPI id \"k2\"; it is first defined at @:9\n");
 }
 
 static void test_invalid_ids(void **state)
 {
-    static const char text[] =
-        HEAD                                                                            /* 1 */
-        "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; },\n"    /* 2 */
-        "  { id = \"O-2\"; name = \"\"; perspective = \"patient\"; } );\n"              /* 3 */
+    static const char text[] = HEAD                                                  /* 1 */
+        "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"patient\"; },\n" /* 2 */
+        "  { id = \"O-2\"; name = \"\"; perspective = \"patient\"; } );\n"           /* 3 */
         "processes = ( { id = \"1p\"; name = \"P\"; category = \"main\"; timezone = \"UTC\";\n"
-        "  schedule = \"@daily\"; kpis = (\n"                                           /* 5 */
+        "  schedule = \"@daily\"; kpis = (\n" /* 5 */
         "  { id = \"k23456789012345678901234567890123456789012345678901234567890123x\";\n"
-        "    " K_COMMON " type = \"count\"; activity = \"A\"; },\n"                     /* 7 */
-        "  { id = \"\"; " K_COMMON " type = \"count\"; activity = \"A\"; },\n"          /* 8 */
+        "    " K_COMMON " type = \"count\"; activity = \"A\"; },\n"            /* 7 */
+        "  { id = \"\"; " K_COMMON " type = \"count\"; activity = \"A\"; },\n" /* 8 */
         "  { id = \"ed door\"; " K_COMMON " type = \"count\"; activity = \"A\"; } ); } );\n";
     fixture_expect_errors(
-        text,
-        "@:3: invalid objective id \"O-2\" in objectives[1]: " ID_RULE "\n"
-        "@:3: \"name\" in objectives[1] must not be empty\n"
-        "@:4: invalid process id \"1p\" in processes[0]: " ID_RULE "\n"
-        "@:6: invalid KPI id "
-        "\"k23456789012345678901234567890123456789012345678901234567890123x\" in kpis[0] of "
-        "processes[0]: " ID_RULE "\n"
-        "@:8: invalid KPI id \"\" in kpis[1] of processes[0]: " ID_RULE "\n"
-        "@:9: invalid KPI id \"ed door\" in kpis[2] of processes[0]: " ID_RULE "\n");
+        text, "@:3: invalid objective id \"O-2\" in objectives[1]: " ID_RULE "\n"
+              "@:3: \"name\" in objectives[1] must not be empty\n"
+              "@:4: invalid process id \"1p\" in processes[0]: " ID_RULE "\n"
+              "@:6: invalid KPI id "
+              "\"k23456789012345678901234567890123456789012345678901234567890123x\" in kpis[0] of "
+              "processes[0]: " ID_RULE "\n"
+              "@:8: invalid KPI id \"\" in kpis[1] of processes[0]: " ID_RULE "\n"
+              "@:9: invalid KPI id \"ed door\" in kpis[2] of processes[0]: " ID_RULE "\n");
 }
 
 static void test_bad_enums(void **state)
 {
-    static const char text[] =
-        HEAD                                                                            /* 1 */
+    static const char text[] = HEAD                                                     /* 1 */
         "objectives = ( { id = \"o\"; name = \"O\"; perspective = \"customer\"; } );\n" /* 2 */
         "processes = ( { id = \"p\"; name = \"P\"; category = \"core\"; timezone = \"UTC\";\n"
-        "  schedule = \"@daily\"; kpis = (\n"                                           /* 4 */
+        "  schedule = \"@daily\"; kpis = (\n" /* 4 */
         "  { id = \"k1\"; name = \"K\"; period = \"day\"; direction = \"up\"; objective = \"o\";\n"
-        "    type = \"count\"; activity = \"A\"; count = \"visits\";\n"                 /* 6 */
-        "    bands = ( { status = \"yellow\"; } ); },\n"                                /* 7 */
-        "  { id = \"k2\"; " K_COMMON " type = \"proportion\"; target = 1;\n"            /* 8 */
-        "    population = { activity = \"A\"; };\n"                                     /* 9 */
+        "    type = \"count\"; activity = \"A\"; count = \"visits\";\n"      /* 6 */
+        "    bands = ( { status = \"yellow\"; } ); },\n"                     /* 7 */
+        "  { id = \"k2\"; " K_COMMON " type = \"proportion\"; target = 1;\n" /* 8 */
+        "    population = { activity = \"A\"; };\n"                          /* 9 */
         "    numerator = { activity = \"B\"; link = \"patient\"; }; basis = \"visit\"; },\n"
         "  { id = \"k3\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "    statistic = \"max\"; },\n"                                                 /* 12 */
+        "    statistic = \"max\"; },\n"                                                  /* 12 */
         "  { id = \"k4\"; " K_COMMON " type = \"Count\"; activity = \"A\"; } ); } );\n"; /* 13 */
     fixture_expect_errors(
         text,
@@ -720,26 +706,25 @@ static void test_bad_enums(void **state)
 
 static void test_bands(void **state)
 {
-    static const char text[] =
-        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
-        "{ id = \"gap\"; " K_COMMON " type = \"count\"; activity = \"A\"; bands = (\n"  /* 5 */
-        "    { to = 30; status = \"green\"; },\n"                                       /* 6 */
-        "    { from = 35; to = 45; status = \"amber\"; },\n"                            /* 7 */
-        "    { from = 45; status = \"red\"; } ); },\n"                                  /* 8 */
+    static const char text[] = HEAD OBJ KPIS_BEGIN                                     /* 1-4 */
+        "{ id = \"gap\"; " K_COMMON " type = \"count\"; activity = \"A\"; bands = (\n" /* 5 */
+        "    { to = 30; status = \"green\"; },\n"                                      /* 6 */
+        "    { from = 35; to = 45; status = \"amber\"; },\n"                           /* 7 */
+        "    { from = 45; status = \"red\"; } ); },\n"                                 /* 8 */
         "{ id = \"overlap\"; " K_COMMON " type = \"count\"; activity = \"A\"; bands = (\n"
-        "    { to = 30; status = \"green\"; },\n"                                       /* 10 */
-        "    { from = 30; to = 45.5; status = \"amber\"; },\n"                          /* 11 */
-        "    { from = 40; status = \"red\"; } ); },\n"                                  /* 12 */
+        "    { to = 30; status = \"green\"; },\n"              /* 10 */
+        "    { from = 30; to = 45.5; status = \"amber\"; },\n" /* 11 */
+        "    { from = 40; status = \"red\"; } ); },\n"         /* 12 */
         "{ id = \"backwards\"; " K_COMMON " type = \"count\"; activity = \"A\"; bands = (\n"
-        "    { from = 45; to = 30; status = \"green\"; },\n"                            /* 14 */
-        "    { from = 30; to = 30; status = \"amber\"; } ); },\n"                       /* 15 */
+        "    { from = 45; to = 30; status = \"green\"; },\n"      /* 14 */
+        "    { from = 30; to = 30; status = \"amber\"; } ); },\n" /* 15 */
         "{ id = \"unsorted\"; " K_COMMON " type = \"count\"; activity = \"A\"; bands = (\n"
-        "    { from = 0; to = 10; status = \"green\"; },\n"                             /* 17 */
-        "    { from = 20; to = 30; status = \"red\"; },\n"                              /* 18 */
-        "    { from = 10; to = 20; status = \"amber\"; } ); },\n"                       /* 19 */
+        "    { from = 0; to = 10; status = \"green\"; },\n"       /* 17 */
+        "    { from = 20; to = 30; status = \"red\"; },\n"        /* 18 */
+        "    { from = 10; to = 20; status = \"amber\"; } ); },\n" /* 19 */
         "{ id = \"open_ends\"; " K_COMMON " type = \"count\"; activity = \"A\"; bands = (\n"
-        "    { from = 0; status = \"green\"; },\n"                                      /* 21 */
-        "    { to = 10; status = \"red\"; } ); }\n"                                     /* 22 */
+        "    { from = 0; status = \"green\"; },\n"  /* 21 */
+        "    { to = 10; status = \"red\"; } ); }\n" /* 22 */
         KPIS_END;
     fixture_expect_errors(
         text,
@@ -759,22 +744,21 @@ static void test_bands(void **state)
 
 static void test_stratify(void **state)
 {
-    static const char text[] =
-        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
-        "{ id = \"k1\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"             /* 5 */
-        "  stratify = [ \"a\", \"b\", \"c\", \"d\" ]; },\n"                             /* 6 */
-        "{ id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"             /* 7 */
-        "  stratify = [ \"ward\",\n" /* 8 */
-        "    \"ward\" ]; },\n"                                                          /* 9 */
-        "{ id = \"k3\"; " K_COMMON " type = \"count\"; activity = \"A\";\n"             /* 10 */
-        "  stratify = [ \"ward; DROP TABLE x\", \"9lives\", \"\" ]; }\n"                /* 11 */
+    static const char text[] = HEAD OBJ KPIS_BEGIN                          /* 1-4 */
+        "{ id = \"k1\"; " K_COMMON " type = \"count\"; activity = \"A\";\n" /* 5 */
+        "  stratify = [ \"a\", \"b\", \"c\", \"d\" ]; },\n"                 /* 6 */
+        "{ id = \"k2\"; " K_COMMON " type = \"count\"; activity = \"A\";\n" /* 7 */
+        "  stratify = [ \"ward\",\n"                                        /* 8 */
+        "    \"ward\" ]; },\n"                                              /* 9 */
+        "{ id = \"k3\"; " K_COMMON " type = \"count\"; activity = \"A\";\n" /* 10 */
+        "  stratify = [ \"ward; DROP TABLE x\", \"9lives\", \"\" ]; }\n"    /* 11 */
         KPIS_END;
     fixture_expect_errors(
         text,
         "@:6: \"stratify\" in KPI \"k1\" lists 4 attributes; at most 3 are allowed\n"
         "@:9: duplicate attribute \"ward\" in stratify[1] of KPI \"k2\"\n"
-        "@:11: invalid attribute name \"ward; DROP TABLE x\" in stratify[0] of KPI \"k3\": "
-        ATTR_RULE "\n"
+        "@:11: invalid attribute name \"ward; DROP TABLE x\" in stratify[0] of KPI \"k3\": " ATTR_RULE
+        "\n"
         "@:11: invalid attribute name \"9lives\" in stratify[1] of KPI \"k3\": " ATTR_RULE "\n"
         "@:11: invalid attribute name \"\" in stratify[2] of KPI \"k3\": " ATTR_RULE "\n");
 }
@@ -787,36 +771,37 @@ static void test_filters(void **state)
     longv[257] = '\0';
     assert_true(
         asprintf(&text,
-                 HEAD OBJ KPIS_BEGIN                                                    /* 1-4 */
+                 HEAD OBJ KPIS_BEGIN /* 1-4 */
                  "{ id = \"k\"; " K_COMMON " type = \"count\"; activity = \"A\"; filters = (\n"
-                 "  { attr = \"a\"; equals = \"x\"; in = [ \"y\" ]; },\n"               /* 6 */
+                 "  { attr = \"a\"; equals = \"x\"; in = [ \"y\" ]; },\n" /* 6 */
                  "  { attr = \"a\"; equals = \"x\"; in = [ \"y\" ]; not_in = [ \"z\" ]; },\n"
-                 "  { attr = \"a\"; },\n"                                               /* 8 */
-                 "  { attr = \"ward; DROP TABLE x\"; equals = \"x\"; },\n"              /* 9 */
-                 "  { attr = \"a\"; in = []; },\n"                                      /* 10 */
-                 "  { attr = \"a\"; not_in = ( ); },\n"                                 /* 11 */
-                 "  { attr = \"a\"; equals = \"%s\"; },\n"                              /* 12 */
-                 "  { attr = \"a\"; in = [ \"ok\", \"bad\\xff\" ]; },\n"                /* 13 */
-                 "  { attr = \"a\"; equals = \"\\xc0\\xaf\"; },\n"                      /* 14 */
+                 "  { attr = \"a\"; },\n"                                                /* 8 */
+                 "  { attr = \"ward; DROP TABLE x\"; equals = \"x\"; },\n"               /* 9 */
+                 "  { attr = \"a\"; in = []; },\n"                                       /* 10 */
+                 "  { attr = \"a\"; not_in = ( ); },\n"                                  /* 11 */
+                 "  { attr = \"a\"; equals = \"%s\"; },\n"                               /* 12 */
+                 "  { attr = \"a\"; in = [ \"ok\", \"bad\\xff\" ]; },\n"                 /* 13 */
+                 "  { attr = \"a\"; equals = \"\\xc0\\xaf\"; },\n"                       /* 14 */
                  "  { attr = \"a\"; equals = \"'; DROP TABLE kpid.event; --\"; } ); }\n" /* 15 */
                  KPIS_END,
                  longv) > 0);
     assert_true(
-        asprintf(&expected,
-                 "@:6: filters[0] of KPI \"k\" has \"equals\" and \"in\": give exactly one of "
-                 "\"equals\", \"in\" and \"not_in\"\n"
-                 "@:7: filters[1] of KPI \"k\" has \"equals\", \"in\" and \"not_in\": give "
-                 "exactly one of \"equals\", \"in\" and \"not_in\"\n"
-                 "@:8: filters[2] of KPI \"k\" has none of \"equals\", \"in\" and \"not_in\": "
-                 "give exactly one\n"
-                 "@:9: invalid attribute name \"ward; DROP TABLE x\" in filters[3] of KPI \"k\": "
-                 ATTR_RULE "\n"
-                 "@:10: \"in\" in filters[4] of KPI \"k\" must list at least one value\n"
-                 "@:11: \"not_in\" in filters[5] of KPI \"k\" must list at least one value\n"
-                 "@:12: \"equals\" in filters[6] of KPI \"k\" has 257 bytes; at most 256 are "
-                 "allowed\n"
-                 "@:13: in[1] in filters[7] of KPI \"k\" is not valid UTF-8\n"
-                 "@:14: \"equals\" in filters[8] of KPI \"k\" is not valid UTF-8\n") > 0);
+        asprintf(
+            &expected,
+            "@:6: filters[0] of KPI \"k\" has \"equals\" and \"in\": give exactly one of "
+            "\"equals\", \"in\" and \"not_in\"\n"
+            "@:7: filters[1] of KPI \"k\" has \"equals\", \"in\" and \"not_in\": give "
+            "exactly one of \"equals\", \"in\" and \"not_in\"\n"
+            "@:8: filters[2] of KPI \"k\" has none of \"equals\", \"in\" and \"not_in\": "
+            "give exactly one\n"
+            "@:9: invalid attribute name \"ward; DROP TABLE x\" in filters[3] of KPI \"k\": " ATTR_RULE
+            "\n"
+            "@:10: \"in\" in filters[4] of KPI \"k\" must list at least one value\n"
+            "@:11: \"not_in\" in filters[5] of KPI \"k\" must list at least one value\n"
+            "@:12: \"equals\" in filters[6] of KPI \"k\" has 257 bytes; at most 256 are "
+            "allowed\n"
+            "@:13: in[1] in filters[7] of KPI \"k\" is not valid UTF-8\n"
+            "@:14: \"equals\" in filters[8] of KPI \"k\" is not valid UTF-8\n") > 0);
     fixture_expect_errors(text, expected);
     free(text);
     free(expected);
@@ -824,18 +809,17 @@ static void test_filters(void **state)
 
 static void test_invalid_activities(void **state)
 {
-    static const char text[] =
-        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
+    static const char text[] = HEAD OBJ KPIS_BEGIN                                      /* 1-4 */
         "{ id = \"k1\"; " K_COMMON " type = \"count\"; activity = \"ed_arrival\"; },\n" /* 5 */
         "{ id = \"k2\"; " K_COMMON " type = \"duration\"; target = 1; statistic = \"max\";\n"
-        "  from = \"ED ARRIVAL\"; to = \"\"; },\n"                                      /* 7 */
+        "  from = \"ED ARRIVAL\"; to = \"\"; },\n" /* 7 */
         "{ id = \"k3\"; " K_COMMON " type = \"value\"; target = 1; statistic = \"avg\";\n"
         "  activity = \"A2345678901234567890123456789012345678901234567890123456789012345\"; },\n"
-        "{ id = \"k4\"; " K_COMMON " type = \"proportion\"; target = 1;\n"              /* 10 */
-        "  population = { activity = \"X') OR 1=1 --\"; };\n"                           /* 11 */
-        "  numerator = { activity = \"B\"; }; },\n"                                     /* 12 */
-        "{ id = \"k5\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\";\n"    /* 13 */
-        "  to = \"discharge\"; }\n"                                                     /* 14 */
+        "{ id = \"k4\"; " K_COMMON " type = \"proportion\"; target = 1;\n"           /* 10 */
+        "  population = { activity = \"X') OR 1=1 --\"; };\n"                        /* 11 */
+        "  numerator = { activity = \"B\"; }; },\n"                                  /* 12 */
+        "{ id = \"k5\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\";\n" /* 13 */
+        "  to = \"discharge\"; }\n"                                                  /* 14 */
         KPIS_END;
     fixture_expect_errors(
         text,
@@ -851,40 +835,41 @@ static void test_invalid_activities(void **state)
 }
 
 /* A ratio KPI over num and den (two lines) and a count KPI (one line), in objective "o". */
-#define RATIO_KPI(id, period, num, den)                                                  \
-    "{ id = \"" id "\"; name = \"R\"; period = \"" period "\"; direction = \"lower\";"   \
-    " objective = \"o\"; target = 1; type = \"ratio\";\n"                                \
+#define RATIO_KPI(id, period, num, den)                                                \
+    "{ id = \"" id "\"; name = \"R\"; period = \"" period "\"; direction = \"lower\";" \
+    " objective = \"o\"; target = 1; type = \"ratio\";\n"                              \
     "  numerator = \"" num "\"; denominator = \"" den "\"; }"
-#define COUNT_KPI(id, period)                                                            \
-    "{ id = \"" id "\"; name = \"C\"; period = \"" period "\"; direction = \"lower\";"   \
+#define COUNT_KPI(id, period)                                                          \
+    "{ id = \"" id "\"; name = \"C\"; period = \"" period "\"; direction = \"lower\";" \
     " objective = \"o\"; type = \"count\"; activity = \"A\"; }"
 
 static void test_ratios(void **state)
 {
-    static const char text[] =
-        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
-        RATIO_KPI("self", "month", "self", "days") ",\n" /* 5-6 */
-        RATIO_KPI("unknown", "month", "infection", "nosuch") ",\n" /* 7-8 */
-        RATIO_KPI("a", "month", "b", "days") ",\n" /* 9-10 */
-        RATIO_KPI("b", "month", "a", "days") ",\n" /* 11-12 */
-        RATIO_KPI("c", "month", "days", "d") ",\n" /* 13-14 */
-        RATIO_KPI("d", "month", "days", "e") ",\n" /* 15-16 */
-        RATIO_KPI("e", "month", "c", "days") ",\n" /* 17-18 */
+    static const char text[] = HEAD OBJ KPIS_BEGIN                    /* 1-4 */
+        RATIO_KPI("self", "month", "self", "days") ",\n"              /* 5-6 */
+        RATIO_KPI("unknown", "month", "infection", "nosuch") ",\n"    /* 7-8 */
+        RATIO_KPI("a", "month", "b", "days") ",\n"                    /* 9-10 */
+        RATIO_KPI("b", "month", "a", "days") ",\n"                    /* 11-12 */
+        RATIO_KPI("c", "month", "days", "d") ",\n"                    /* 13-14 */
+        RATIO_KPI("d", "month", "days", "e") ",\n"                    /* 15-16 */
+        RATIO_KPI("e", "month", "c", "days") ",\n"                    /* 17-18 */
         RATIO_KPI("periods", "quarter", "infections", "weekly") ",\n" /* 19-20 */
-        RATIO_KPI("fine", "month", "a", "infections") ",\n" /* 21-22 */
-        COUNT_KPI("infections", "month") ",\n" /* 23 */
-        COUNT_KPI("days", "month") ",\n" /* 24 */
-        COUNT_KPI("weekly", "week") ",\n" /* 25 */
-        "{ id = \"f\"; name = \"F\"; period = \"month\"; direction = \"lower\"; objective = \"o\";"
-        " type = \"ratio\"; target = 1; numerator = \"days\"; denominator = \"days\"; factor = 0;"
-        " }\n"                                                                          /* 26 */
-        "); },\n"                                                                       /* 27 */
-        "{ id = \"berlin\"; name = \"B\"; category = \"main\"; timezone = \"Europe/Berlin\";\n"
-        "  schedule = \"@daily\"; kpis = (\n"                                           /* 29 */
-        RATIO_KPI("tz", "month", "days", "rolling") ",\n" /* 30-31 */
-        COUNT_KPI("rolling", "last 30d") ",\n" /* 32 */
+        RATIO_KPI("fine", "month", "a", "infections") ",\n"           /* 21-22 */
+        COUNT_KPI("infections", "month") ",\n"                        /* 23 */
+        COUNT_KPI("days", "month") ",\n"                              /* 24 */
+        COUNT_KPI(
+            "weekly",
+            "week") ",\n" /* 25 */
+                    "{ id = \"f\"; name = \"F\"; period = \"month\"; direction = \"lower\"; objective = \"o\";"
+                    " type = \"ratio\"; target = 1; numerator = \"days\"; denominator = \"days\"; factor = 0;"
+                    " }\n"    /* 26 */
+                    "); },\n" /* 27 */
+                    "{ id = \"berlin\"; name = \"B\"; category = \"main\"; timezone = \"Europe/Berlin\";\n"
+                    "  schedule = \"@daily\"; kpis = (\n"              /* 29 */
+        RATIO_KPI("tz", "month", "days", "rolling") ",\n"              /* 30-31 */
+        COUNT_KPI("rolling", "last 30d") ",\n"                         /* 32 */
         RATIO_KPI("tz_rolling", "last 30d", "rolling", "rolling") "\n" /* 33-34 */
-        "); } );\n";
+                                                                  "); } );\n";
     fixture_expect_errors(
         text,
         "@:6: \"numerator\" in KPI \"self\" names the KPI itself; a ratio divides two other "
@@ -914,28 +899,27 @@ static void test_sql(void **state)
     memset(big, 'x', 65537);
     big[65537] = '\0';
     assert_true(asprintf(&text,
-                         HEAD OBJ KPIS_BEGIN                                            /* 1-4 */
+                         HEAD OBJ KPIS_BEGIN /* 1-4 */
                          "{ id = \"k1\"; " K_COMMON " type = \"sql\"; target = 1; query = \"\"; "
                          "},\n"
-                         "{ id = \"k2\"; " K_COMMON " type = \"sql\"; target = 1;\n"    /* 6 */
-                         "  query = \" \\n\\t \"; timeout = 0; },\n"                    /* 7 */
-                         "{ id = \"k3\"; " K_COMMON " type = \"sql\"; target = 1;\n"    /* 8 */
-                         "  query = \"%s\"; timeout = \"11m\"; },\n"                    /* 9 */
-                         "{ id = \"k4\"; " K_COMMON " type = \"sql\"; target = 1;\n"    /* 10 */
-                         "  query = 5; timeout = \"soon\"; }\n" KPIS_END,               /* 11 */
+                         "{ id = \"k2\"; " K_COMMON " type = \"sql\"; target = 1;\n" /* 6 */
+                         "  query = \" \\n\\t \"; timeout = 0; },\n"                 /* 7 */
+                         "{ id = \"k3\"; " K_COMMON " type = \"sql\"; target = 1;\n" /* 8 */
+                         "  query = \"%s\"; timeout = \"11m\"; },\n"                 /* 9 */
+                         "{ id = \"k4\"; " K_COMMON " type = \"sql\"; target = 1;\n" /* 10 */
+                         "  query = 5; timeout = \"soon\"; }\n" KPIS_END,            /* 11 */
                          big) > 0);
     fixture_expect_errors(
-        text,
-        "@:5: \"query\" in KPI \"k1\" must not be empty\n"
-        "@:7: \"timeout\" in KPI \"k2\" must be between 1ms and 10m, not 0ms\n"
-        "@:7: \"query\" in KPI \"k2\" must not be empty\n"
-        "@:9: \"timeout\" in KPI \"k3\" must be between 1ms and 10m, not 11m\n"
-        "@:9: \"query\" in KPI \"k3\" has 65537 bytes; at most 65536 are allowed\n"
-        "@:11: invalid duration \"soon\" for \"timeout\" in KPI \"k4\": use an integer "
-        "with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
-        "milliseconds\n"
-        "@:11: wrong type for \"query\" in KPI \"k4\": expected a string, got an "
-        "integer\n");
+        text, "@:5: \"query\" in KPI \"k1\" must not be empty\n"
+              "@:7: \"timeout\" in KPI \"k2\" must be between 1ms and 10m, not 0ms\n"
+              "@:7: \"query\" in KPI \"k2\" must not be empty\n"
+              "@:9: \"timeout\" in KPI \"k3\" must be between 1ms and 10m, not 11m\n"
+              "@:9: \"query\" in KPI \"k3\" has 65537 bytes; at most 65536 are allowed\n"
+              "@:11: invalid duration \"soon\" for \"timeout\" in KPI \"k4\": use an integer "
+              "with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
+              "milliseconds\n"
+              "@:11: wrong type for \"query\" in KPI \"k4\": expected a string, got an "
+              "integer\n");
     free(text);
     free(big);
 }
@@ -951,28 +935,27 @@ static void test_invalid_timezone(void **state)
                          "\"Europe/Berlin\" is letters, digits, '_', '+', '-' and '/', without "
                          "'.' and not starting with '/' in process \"q\"\n",
                          zone_dir()) > 0);
-    fixture_expect_errors(
-        HEAD OBJ                                                              /* 1-2 */
-        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"    /* 3 */
-        "  timezone = \"Mars/Olympus\"; schedule = \"@daily\"; },\n"
-        "  { id = \"q\"; name = \"Q\"; category = \"main\"; "
-        "timezone = \"../etc/passwd\";\n"
-        "  schedule = \"@daily\"; } );\n",
-        expected);
+    fixture_expect_errors(HEAD OBJ /* 1-2 */
+                          "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n" /* 3 */
+                          "  timezone = \"Mars/Olympus\"; schedule = \"@daily\"; },\n"
+                          "  { id = \"q\"; name = \"Q\"; category = \"main\"; "
+                          "timezone = \"../etc/passwd\";\n"
+                          "  schedule = \"@daily\"; } );\n",
+                          expected);
     free(expected);
 }
 
 static void test_invalid_schedule(void **state)
 {
     fixture_expect_errors(
-        HEAD OBJ                                                              /* 1-2 */
-        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"    /* 3 */
-        "  timezone = \"UTC\";\n"                                             /* 4 */
-        "  schedule = \"* * *\"; },\n"                                        /* 5 */
+        HEAD OBJ                                                           /* 1-2 */
+        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n" /* 3 */
+        "  timezone = \"UTC\";\n"                                          /* 4 */
+        "  schedule = \"* * *\"; },\n"                                     /* 5 */
         "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"
-        "    schedule = \"0 24 * * *\"; },\n"                                 /* 7 */
+        "    schedule = \"0 24 * * *\"; },\n" /* 7 */
         "  { id = \"r\"; name = \"R\"; category = \"main\"; timezone = \"UTC\";\n"
-        "    schedule = \"@reboot\"; } );\n",                                 /* 9 */
+        "    schedule = \"@reboot\"; } );\n", /* 9 */
         "@:5: invalid schedule \"* * *\" in process \"p\": expected 5 fields (or 6, with seconds first), got 3\n"
         "@:7: invalid schedule \"0 24 * * *\" in process \"q\": field 2 (hour): 24 is "
         "out of range 0-23\n"
@@ -985,30 +968,30 @@ static void test_invalid_schedule(void **state)
 static void test_schedule_never_fires(void **state)
 {
     fixture_expect_errors(
-        HEAD OBJ                                                                /* 1-2 */
-        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n"      /* 3 */
-        "  timezone = \"UTC\"; schedule = \"0 0 30 2 *\"; },\n"                  /* 4 */
+        HEAD OBJ                                                           /* 1-2 */
+        "processes = ( { id = \"p\"; name = \"P\"; category = \"main\";\n" /* 3 */
+        "  timezone = \"UTC\"; schedule = \"0 0 30 2 *\"; },\n"            /* 4 */
         "  { id = \"q\"; name = \"Q\"; category = \"main\"; timezone = \"UTC\";\n"
-        "    schedule = \"0 0 31 4,6,9,11 *\"; },\n"                             /* 6 */
+        "    schedule = \"0 0 31 4,6,9,11 *\"; },\n" /* 6 */
         "  { id = \"r\"; name = \"R\"; category = \"main\"; timezone = \"UTC\";\n"
-        "    schedule = \"0 0 29 2 *\"; } );\n",                                 /* 8 */
+        "    schedule = \"0 0 29 2 *\"; } );\n", /* 8 */
         "@:4: schedule never fires: \"0 0 30 2 *\" in process \"p\": February has no day 30\n"
         "@:6: schedule never fires: \"0 0 31 4,6,9,11 *\" in process \"q\": April, June, "
         "September and November have no day 31\n");
     kpid_config *cfg = fixture_expect_ok(
         HEAD OBJ "processes = ( { id = \"r\"; name = \"R\"; category = \"main\";\n"
-        "  timezone = \"UTC\"; schedule = \"0 0 29 2 *\"; } );\n");
+                 "  timezone = \"UTC\"; schedule = \"0 0 29 2 *\"; } );\n");
     kpid_config_free(cfg);
 }
 
 static void test_invalid_period(void **state)
 {
     fixture_expect_errors(
-        HEAD OBJ KPIS_BEGIN                                                      /* 1-4 */
+        HEAD OBJ KPIS_BEGIN /* 1-4 */
         "{ id = \"k1\"; name = \"K\"; period = \"fortnight\"; direction = \"higher\";"
-        " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n"           /* 5 */
+        " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n" /* 5 */
         "{ id = \"k2\"; name = \"K\"; period = \"last 5y\"; direction = \"higher\";"
-        " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n"           /* 6 */
+        " objective = \"o\"; type = \"count\"; activity = \"A\"; },\n" /* 6 */
         "{ id = \"k3\"; name = \"K\"; period = \"fiscal_year:13\"; direction = "
         "\"higher\"; objective = \"o\"; type = \"count\"; activity = \"A\"; }\n" /* 7 */
         KPIS_END,
@@ -1023,14 +1006,13 @@ static void test_invalid_period(void **state)
 
 static void test_statistics(void **state)
 {
-    static const char text[] =
-        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
+    static const char text[] = HEAD OBJ KPIS_BEGIN /* 1-4 */
         "{ id = \"k1\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  statistic = \"within\"; },\n"                                                /* 6 */
+        "  statistic = \"within\"; },\n" /* 6 */
         "{ id = \"k2\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  statistic = \"median\"; within = \"1h\"; },\n"                               /* 8 */
+        "  statistic = \"median\"; within = \"1h\"; },\n" /* 8 */
         "{ id = \"k3\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  statistic = \"p50\"; },\n"                                                   /* 10 */
+        "  statistic = \"p50\"; },\n" /* 10 */
         "{ id = \"k4\"; " K_COMMON " type = \"value\"; target = 1; activity = \"A\"; "
         "statistic = \"p0\"; },\n"
         "{ id = \"k5\"; " K_COMMON " type = \"value\"; target = 1; activity = \"A\"; "
@@ -1040,11 +1022,11 @@ static void test_statistics(void **state)
         "{ id = \"k7\"; " K_COMMON " type = \"value\"; target = 1; activity = \"A\"; "
         "statistic = \"pct\"; },\n"
         "{ id = \"k8\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  statistic = \"case_days\"; capacity = 10; },\n"                              /* 16 */
+        "  statistic = \"case_days\"; capacity = 10; },\n" /* 16 */
         "{ id = \"k9\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  capacity = 0; weight = 0; },\n"                                              /* 18 */
+        "  capacity = 0; weight = 0; },\n" /* 18 */
         "{ id = \"k10\"; " K_COMMON " type = \"duration\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  statistic = \"within\"; within = 0; weight = -1.5; }\n"                      /* 20 */
+        "  statistic = \"within\"; within = 0; weight = -1.5; }\n" /* 20 */
         KPIS_END;
     fixture_expect_errors(
         text,
@@ -1068,8 +1050,7 @@ static void test_statistics(void **state)
 /* A census's lookback: 365 days by default, a duration of 1ms to 36500 days. */
 static void test_census_lookback(void **state)
 {
-    static const char ok[] =
-        HEAD OBJ KPIS_BEGIN
+    static const char ok[] = HEAD OBJ KPIS_BEGIN
         "{ id = \"k1\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\"; },\n"
         "{ id = \"k2\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
         "  lookback = \"30d\"; },\n"
@@ -1077,33 +1058,30 @@ static void test_census_lookback(void **state)
         "  lookback = 1; },\n"
         "{ id = \"k4\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
         "  lookback = \"36500d\"; }\n" KPIS_END;
-    static const char bad[] =
-        HEAD OBJ KPIS_BEGIN                                                             /* 1-4 */
+    static const char bad[] = HEAD OBJ KPIS_BEGIN /* 1-4 */
         "{ id = \"k1\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  lookback = 0; },\n"                                                          /* 6 */
+        "  lookback = 0; },\n" /* 6 */
         "{ id = \"k2\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  lookback = \"36501d\"; },\n"                                                /* 8 */
+        "  lookback = \"36501d\"; },\n" /* 8 */
         "{ id = \"k3\"; " K_COMMON " type = \"census\"; target = 1; from = \"A\"; to = \"B\";\n"
-        "  lookback = \"a year\"; },\n"                                                /* 10 */
-        "{ id = \"k4\"; " K_COMMON " type = \"count\"; activity = \"A\"; lookback = \"1d\"; }\n"
-        KPIS_END;
+        "  lookback = \"a year\"; },\n" /* 10 */
+        "{ id = \"k4\"; " K_COMMON
+        " type = \"count\"; activity = \"A\"; lookback = \"1d\"; }\n" KPIS_END;
     kpid_config *cfg = expect_ok(ok);
     const kpid_model *m = cfg->model;
 
     assert_int_equal(kpid_model_find_kpi(m, "k1")->u.census.lookback_ms, INT64_C(365) * 86400000);
     assert_int_equal(kpid_model_find_kpi(m, "k2")->u.census.lookback_ms, INT64_C(30) * 86400000);
     assert_int_equal(kpid_model_find_kpi(m, "k3")->u.census.lookback_ms, 1);
-    assert_int_equal(kpid_model_find_kpi(m, "k4")->u.census.lookback_ms,
-                     INT64_C(36500) * 86400000);
+    assert_int_equal(kpid_model_find_kpi(m, "k4")->u.census.lookback_ms, INT64_C(36500) * 86400000);
     kpid_config_free(cfg);
     fixture_expect_errors(
-        bad,
-        "@:6: \"lookback\" in KPI \"k1\" must be between 1ms and 36500d, not 0ms\n"
-        "@:8: \"lookback\" in KPI \"k2\" must be between 1ms and 36500d, not 36501d\n"
-        "@:10: invalid duration \"a year\" for \"lookback\" in KPI \"k3\": use an "
-        "integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
-        "milliseconds\n"
-        "@:11: unknown key \"lookback\" in KPI \"k4\" of type \"count\"\n");
+        bad, "@:6: \"lookback\" in KPI \"k1\" must be between 1ms and 36500d, not 0ms\n"
+             "@:8: \"lookback\" in KPI \"k2\" must be between 1ms and 36500d, not 36501d\n"
+             "@:10: invalid duration \"a year\" for \"lookback\" in KPI \"k3\": use an "
+             "integer with a unit ms, s, m, h or d (\"250ms\", \"5s\") or an integer of "
+             "milliseconds\n"
+             "@:11: unknown key \"lookback\" in KPI \"k4\" of type \"count\"\n");
 }
 
 /* Every error path frees what it built: LeakSanitizer checks at exit. */
@@ -1116,12 +1094,12 @@ static void test_error_paths_free_everything(void **state)
                             "filters = ( { attr = \"a\"; in = [ \"a\" ]; equals = \"b\"; }, "
                             "{ attr = \"b\"; in = ( \"a\", 1, \"c\" ); } ); stratify = [ \"a\", "
                             "\"a\", \"b\" ]; }\n" KPIS_END,
-        HEAD OBJ KPIS_BEGIN "{ id = \"k\"; " K_COMMON " type = \"proportion\"; population = "
-                            "{ activity = \"A\"; filters = ( { attr = \"x\"; equals = \"y\"; } ); "
-                            "}; numerator = { activity = \"b\"; filters = ( { attr = \"x\"; "
-                            "not_in = [ \"y\" ]; } ); }; denominator = 5; "
-                            "denominator_exclusion = { activity = \"C\"; link = \"x\"; }; }\n"
-                            KPIS_END,
+        HEAD OBJ KPIS_BEGIN
+        "{ id = \"k\"; " K_COMMON " type = \"proportion\"; population = "
+        "{ activity = \"A\"; filters = ( { attr = \"x\"; equals = \"y\"; } ); "
+        "}; numerator = { activity = \"b\"; filters = ( { attr = \"x\"; "
+        "not_in = [ \"y\" ]; } ); }; denominator = 5; "
+        "denominator_exclusion = { activity = \"C\"; link = \"x\"; }; }\n" KPIS_END,
         HEAD OBJ "processes = ( { id = \"p\"; name = \"P\"; category = \"main\"; timezone = "
                  "\"UTC\"; schedule = \"bad\"; kpis = ( { id = \"a\"; type = \"duration\"; from "
                  "= \"A\"; to = \"B\"; statistic = \"within\"; within = \"1h\"; unit = \"u\"; "
@@ -1131,9 +1109,10 @@ static void test_error_paths_free_everything(void **state)
                  "\"census\"; from = \"A\"; to = \"B\"; }, { id = \"v\"; type = \"value\"; "
                  "activity = \"A\"; statistic = \"p5\"; objective = \"zz\"; }, { id = \"n\"; "
                  "type = \"count\"; activity = \"A\"; count = \"cases\"; } ); } );\n",
-        HEAD OBJ KPIS_BEGIN RATIO_KPI("a", "month", "b", "c") ",\n" RATIO_KPI("b", "week", "a",
-            "c") ",\n" COUNT_KPI("c", "month") ",\n" RATIO_KPI("d", "month", "d", "zz") "\n"
-            KPIS_END,
+        HEAD OBJ KPIS_BEGIN RATIO_KPI("a", "month", "b", "c") ",\n" RATIO_KPI(
+            "b", "week", "a", "c") ",\n" COUNT_KPI("c",
+                                                   "month") ",\n" RATIO_KPI("d", "month", "d",
+                                                                            "zz") "\n" KPIS_END,
     };
 
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)

@@ -14,26 +14,26 @@ static void test_utf8_valid(void **state)
 {
     assert_true(kpid_utf8_valid("", 0));
     assert_true(kpid_utf8_valid("abc", 3));
-    assert_true(kpid_utf8_valid("\xd2\x9a\xd0\xb0", 4));     /* two-byte */
-    assert_true(kpid_utf8_valid("\xe2\x82\xac", 3));         /* euro sign */
-    assert_true(kpid_utf8_valid("\xf0\x9f\x98\x80", 4));     /* four-byte */
-    assert_true(kpid_utf8_valid("\xf4\x8f\xbf\xbf", 4));     /* U+10FFFF */
-    assert_true(kpid_utf8_valid("\xed\x9f\xbf", 3));         /* U+D7FF */
-    assert_true(kpid_utf8_valid("\xee\x80\x80", 3));         /* U+E000 */
-    assert_false(kpid_utf8_valid("\xc0\xaf", 2));            /* overlong */
-    assert_false(kpid_utf8_valid("\xc1\xbf", 2));            /* overlong */
-    assert_false(kpid_utf8_valid("\xe0\x80\xaf", 3));        /* overlong */
-    assert_false(kpid_utf8_valid("\xf0\x8f\xbf\xbf", 4));    /* overlong */
-    assert_false(kpid_utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
-    assert_false(kpid_utf8_valid("\xed\xbf\xbf", 3));        /* surrogate */
-    assert_false(kpid_utf8_valid("\xf4\x90\x80\x80", 4));    /* above U+10FFFF */
-    assert_false(kpid_utf8_valid("\xf5\x80\x80\x80", 4));    /* invalid lead byte */
-    assert_false(kpid_utf8_valid("\xe2\x82", 2));            /* cut short */
-    assert_false(kpid_utf8_valid("\xe2\x82\xac", 2));        /* cut short by len */
-    assert_false(kpid_utf8_valid("\xe2\x28\xac", 3));        /* not a continuation */
-    assert_false(kpid_utf8_valid("\x80", 1));                /* stray continuation */
-    assert_false(kpid_utf8_valid("a\0b", 3));                /* NUL */
-    assert_true(kpid_utf8_valid("a\0b", 1));                 /* only len bytes count */
+    assert_true(kpid_utf8_valid("\xd2\x9a\xd0\xb0", 4));  /* two-byte */
+    assert_true(kpid_utf8_valid("\xe2\x82\xac", 3));      /* euro sign */
+    assert_true(kpid_utf8_valid("\xf0\x9f\x98\x80", 4));  /* four-byte */
+    assert_true(kpid_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    assert_true(kpid_utf8_valid("\xed\x9f\xbf", 3));      /* U+D7FF */
+    assert_true(kpid_utf8_valid("\xee\x80\x80", 3));      /* U+E000 */
+    assert_false(kpid_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(kpid_utf8_valid("\xc1\xbf", 2));         /* overlong */
+    assert_false(kpid_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(kpid_utf8_valid("\xf0\x8f\xbf\xbf", 4)); /* overlong */
+    assert_false(kpid_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(kpid_utf8_valid("\xed\xbf\xbf", 3));     /* surrogate */
+    assert_false(kpid_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(kpid_utf8_valid("\xf5\x80\x80\x80", 4)); /* invalid lead byte */
+    assert_false(kpid_utf8_valid("\xe2\x82", 2));         /* cut short */
+    assert_false(kpid_utf8_valid("\xe2\x82\xac", 2));     /* cut short by len */
+    assert_false(kpid_utf8_valid("\xe2\x28\xac", 3));     /* not a continuation */
+    assert_false(kpid_utf8_valid("\x80", 1));             /* stray continuation */
+    assert_false(kpid_utf8_valid("a\0b", 3));             /* NUL */
+    assert_true(kpid_utf8_valid("a\0b", 1));              /* only len bytes count */
 }
 
 static void test_utf8_sequence(void **state)
