@@ -23,6 +23,9 @@
  * a wait longer than wait_notice_ms is logged once with what blocks it, and a stop
  * cancels the statement in progress (PQcancel) after a short grace, leaving the
  * uncommitted batches to be read again.
+ *
+ * writer.c is the thread: its loop, connection, waits and retries; the steps of one
+ * transaction are writer_txn.c's (writer_txn.h).
  */
 #ifndef KPID_WRITER_H
 #define KPID_WRITER_H
