@@ -104,7 +104,7 @@ static int open_container(kpid_json *js)
  */
 static inline int separator(kpid_json *js, bool object)
 {
-    const char close = object ? '}' : ']';
+    const unsigned char close = object ? '}' : ']';
 
     kpid__json_skip_ws(js);
     if (js->p >= js->end)
@@ -141,7 +141,7 @@ static int scan_value(kpid_json *js, kpid_buf *raw, kpid_json_type *ret_type);
 static int scan_container(kpid_json *js, kpid_buf *raw)
 {
     const bool object = *js->p == '{';
-    const char close = object ? '}' : ']';
+    const unsigned char close = object ? '}' : ']';
     const size_t first = kpid__json_keys_mark(js), keys_len = js->keys.len;
     int r;
 
@@ -170,7 +170,7 @@ static int scan_container(kpid_json *js, kpid_buf *raw)
                 return kpid__json_fail(js, js->p, KPID_JSON_E_NOMEM);
         } while (r > 0);
     }
-    if (raw && kpid_buf_putc(raw, close) < 0)
+    if (raw && kpid_buf_putc(raw, (char)close) < 0)
         return kpid__json_fail(js, js->p, KPID_JSON_E_NOMEM);
     js->depth--;
     return object ? kpid__json_keys_close(js, first, keys_len) : 0;

@@ -9,7 +9,7 @@
 
 #include "time/tz_private.h"
 
-#define TZ_WINDOW (2 * 86400) /* wider than any offset: solutions of from_local */
+#define TZ_WINDOW ((int64_t)2 * 86400) /* wider than any offset: solutions of from_local */
 #define TZ_SEGMENTS_MAX 64
 
 static const tz_type utc_type = {0, false};
@@ -110,7 +110,7 @@ int kpid_tz_from_local(const kpid_tz *tz, const kpid_civil *local, unsigned flag
         local->second > 59)
         return -EINVAL;
     wall = kpid_days_from_civil(local->year, local->month, local->day) * 86400 +
-           local->hour * 3600 + local->minute * 60 + local->second;
+           (int64_t)local->hour * 3600 + (int64_t)local->minute * 60 + local->second;
 
     /* The instants whose wall time is `wall` lie within a day of it: split that window
      * into segments of constant offset and solve t + off = wall in each. */

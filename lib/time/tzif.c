@@ -14,9 +14,9 @@
 #include "time/tz.h"
 #include "time/tz_private.h"
 
-#define TZ_FILE_MAX (1024 * 1024) /* real files are a few kB */
-#define TZ_OFFSET_MIN (-89999)    /* RFC 8536: more than -25 h ... */
-#define TZ_OFFSET_MAX 93599       /* ... and less than 26 h */
+#define TZ_FILE_MAX ((off_t)1024 * 1024) /* real files are a few kB */
+#define TZ_OFFSET_MIN (-89999)           /* RFC 8536: more than -25 h ... */
+#define TZ_OFFSET_MAX 93599              /* ... and less than 26 h */
 
 typedef struct reader {
     const uint8_t *p;

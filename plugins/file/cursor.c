@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,19 +111,11 @@ out:
     return r;
 }
 
-static int invalid(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int invalid(char *err, size_t err_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
+/* Writes a message (printf-style) into err (err_size bytes) and is -EINVAL. An
+ * expression macro, not a variadic function: clang-analyzer misreads the va_list of
+ * those. */
+#define INVALID(err, err_size, ...) \
+    ((err_size) > 0 ? (void)snprintf((err), (err_size), __VA_ARGS__) : (void)0, -EINVAL)
 
 /* A uint64 written as a canonical decimal string ("0", "17", no sign, no zeros ahead). */
 static bool parse_u64(const json_t *v, uint64_t *ret)
@@ -159,26 +150,26 @@ static int decode_entry(const json_t *f, size_t i, file_cursor *c, char *err, si
     const char *path;
 
     if (!json_is_object(f))
-        return invalid(err, err_size, "files[%zu] is not an object", i);
+        return INVALID(err, err_size, "files[%zu] is not an object", i);
     json_object_foreach ((json_t *)f, key, v) {
         bool known = false;
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
             known = known || strcmp(key, keys[k]) == 0;
         if (!known)
-            return invalid(err, err_size, "files[%zu] has an unknown key", i);
+            return INVALID(err, err_size, "files[%zu] has an unknown key", i);
     }
     if (!parse_u64(json_object_get(f, "dev"), &dev))
-        return invalid(err, err_size, "files[%zu].dev must be a decimal string", i);
+        return INVALID(err, err_size, "files[%zu].dev must be a decimal string", i);
     if (!parse_u64(json_object_get(f, "ino"), &ino))
-        return invalid(err, err_size, "files[%zu].ino must be a decimal string", i);
+        return INVALID(err, err_size, "files[%zu].ino must be a decimal string", i);
     v = json_object_get(f, "off");
     if (!json_is_integer(v) || (off = json_integer_value(v)) < 0)
-        return invalid(err, err_size, "files[%zu].off must be a non-negative integer", i);
+        return INVALID(err, err_size, "files[%zu].off must be a non-negative integer", i);
     v = json_object_get(f, "line");
     if (!json_is_integer(v) || (line = json_integer_value(v)) < 0)
-        return invalid(err, err_size, "files[%zu].line must be a non-negative integer", i);
+        return INVALID(err, err_size, "files[%zu].line must be a non-negative integer", i);
     if (line > off)
-        return invalid(err, err_size,
+        return INVALID(err, err_size,
                        "files[%zu] counts more lines (%" JSON_INTEGER_FORMAT
                        ") than bytes (%" JSON_INTEGER_FORMAT ")",
                        i, line, off);
@@ -186,10 +177,10 @@ static int decode_entry(const json_t *f, size_t i, file_cursor *c, char *err, si
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         json_string_length(v) > FILE_CURSOR_PATH_MAX ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return invalid(err, err_size, "files[%zu].path must be a non-empty string", i);
+        return INVALID(err, err_size, "files[%zu].path must be a non-empty string", i);
     path = json_string_value(v);
     if (file_cursor_find(c, dev, ino, NULL))
-        return invalid(err, err_size, "files[%zu] repeats dev %" PRIu64 " ino %" PRIu64, i, dev,
+        return INVALID(err, err_size, "files[%zu] repeats dev %" PRIu64 " ino %" PRIu64, i, dev,
                        ino);
     return file_cursor_add(c, dev, ino, off, line, path);
 }
@@ -206,7 +197,7 @@ int file_cursor_decode(const char *text, file_cursor *ret, char *err, size_t err
     if (err_size > 0)
         err[0] = '\0';
     if (strlen(text) > FILE_CURSOR_MAX)
-        return invalid(err, err_size, "longer than %d bytes", FILE_CURSOR_MAX);
+        return INVALID(err, err_size, "longer than %d bytes", FILE_CURSOR_MAX);
     root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         if (json_error_code(&jerr) == json_error_out_of_memory)
@@ -215,25 +206,25 @@ int file_cursor_decode(const char *text, file_cursor *ret, char *err, size_t err
         for (char *p = jerr.text; *p; p++)
             if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7F)
                 *p = '?';
-        return invalid(err, err_size, "not JSON: %s at column %d", jerr.text, jerr.column);
+        return INVALID(err, err_size, "not JSON: %s at column %d", jerr.text, jerr.column);
     }
     if (!json_is_object(root)) {
-        r = invalid(err, err_size, "not a JSON object");
+        r = INVALID(err, err_size, "not a JSON object");
         goto out;
     }
     json_object_foreach (root, key, v) {
         if (strcmp(key, "v") != 0 && strcmp(key, "files") != 0) {
-            r = invalid(err, err_size, "unknown top-level key");
+            r = INVALID(err, err_size, "unknown top-level key");
             goto out;
         }
     }
     v = json_object_get(root, "v");
     if (!json_is_integer(v)) {
-        r = invalid(err, err_size, "no version (\"v\")");
+        r = INVALID(err, err_size, "no version (\"v\")");
         goto out;
     }
     if (json_integer_value(v) != FILE_CURSOR_VERSION) {
-        r = invalid(err, err_size,
+        r = INVALID(err, err_size,
                     "version %" JSON_INTEGER_FORMAT " is not supported; this plugin reads "
                     "version %d",
                     json_integer_value(v), FILE_CURSOR_VERSION);
@@ -241,7 +232,7 @@ int file_cursor_decode(const char *text, file_cursor *ret, char *err, size_t err
     }
     files = json_object_get(root, "files");
     if (!json_is_array(files)) {
-        r = invalid(err, err_size, "\"files\" must be an array");
+        r = INVALID(err, err_size, "\"files\" must be an array");
         goto out;
     }
     json_array_foreach (files, i, v) {

@@ -118,7 +118,7 @@ int file_list_push(file_list *l, file_entry *e)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        file_entry **v = realloc(l->v, cap * sizeof(*v));
+        file_entry **v = realloc(l->v, cap * sizeof(file_entry *));
         if (!v)
             return -ENOMEM;
         l->v = v;

@@ -27,9 +27,9 @@
 #include "ndjson.h"
 #include "table.h"
 
-#define FILE_READ_SIZE (1024 * 1024)
+#define FILE_READ_SIZE ((size_t)1024 * 1024)
 #define FILE_RAW_HEAD 1024 /* bytes of a line that kpid.rejected.raw may keep, at most */
-#define FILE_BATCH_MAX_BYTES (64 * 1024 * 1024)
+#define FILE_BATCH_MAX_BYTES ((size_t)64 * 1024 * 1024)
 
 struct file_config {
     char *path;

@@ -237,7 +237,7 @@ static int release_orphans(struct file_source *s, file_list *orphans)
 
     if (orphans->n == 0)
         return 0;
-    qsort(orphans->v, orphans->n, sizeof(*orphans->v), cmp_orphans);
+    qsort(orphans->v, orphans->n, sizeof(file_entry *), cmp_orphans);
     for (size_t a = 0, b; a < orphans->n; a = b) {
         size_t len = dir_len(orphans->v[a]->path);
         for (b = a + 1; b < orphans->n && dir_len(orphans->v[b]->path) == len &&

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,19 +88,11 @@ out:
     return r;
 }
 
-static int invalid(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int invalid(char *err, size_t err_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
+/* Writes a message (printf-style) into err (err_size bytes) and is -EINVAL. An
+ * expression macro, not a variadic function: clang-analyzer misreads the va_list of
+ * those. */
+#define INVALID(err, err_size, ...) \
+    ((err_size) > 0 ? (void)snprintf((err), (err_size), __VA_ARGS__) : (void)0, -EINVAL)
 
 /* A non-negative JSON integer. */
 static bool get_count(const json_t *root, const char *name, int64_t *ret)
@@ -152,20 +143,20 @@ int file_state_decode(const char *key, const char *value, file_state *ret, char 
     if (err_size > 0)
         err[0] = '\0';
     if (file_state_parse_key(key, &st.dev, &st.ino) < 0)
-        return invalid(err, err_size, "the key is not \"f:DEV:INO\" in canonical decimals");
+        return INVALID(err, err_size, "the key is not \"f:DEV:INO\" in canonical decimals");
     if (strlen(value) > KPID_STATE_VALUE_MAX)
-        return invalid(err, err_size, "longer than %d bytes", KPID_STATE_VALUE_MAX);
+        return INVALID(err, err_size, "longer than %d bytes", KPID_STATE_VALUE_MAX);
     root = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         if (json_error_code(&jerr) == json_error_out_of_memory)
             return -ENOMEM;
         if (json_error_code(&jerr) == json_error_duplicate_key)
-            return invalid(err, err_size, "a key is repeated");
+            return INVALID(err, err_size, "a key is repeated");
         /* jerr.text may quote the value, which holds a path: say where only. */
-        return invalid(err, err_size, "not JSON at column %d", jerr.column);
+        return INVALID(err, err_size, "not JSON at column %d", jerr.column);
     }
     if (!json_is_object(root)) {
-        r = invalid(err, err_size, "not a JSON object");
+        r = INVALID(err, err_size, "not a JSON object");
         goto out;
     }
     json_object_foreach (root, name, v) {
@@ -173,29 +164,29 @@ int file_state_decode(const char *key, const char *value, file_state *ret, char 
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
             known = known || strcmp(name, names[k]) == 0;
         if (!known) {
-            r = invalid(err, err_size, "unknown key");
+            r = INVALID(err, err_size, "unknown key");
             goto out;
         }
     }
     if (!get_count(root, "off", &st.off)) {
-        r = invalid(err, err_size, "off must be a non-negative integer");
+        r = INVALID(err, err_size, "off must be a non-negative integer");
         goto out;
     }
     if (!get_count(root, "line", &st.line)) {
-        r = invalid(err, err_size, "line must be a non-negative integer");
+        r = INVALID(err, err_size, "line must be a non-negative integer");
         goto out;
     }
     if (st.line > st.off) {
-        r = invalid(err, err_size, "counts more lines (%" PRId64 ") than bytes (%" PRId64 ")",
+        r = INVALID(err, err_size, "counts more lines (%" PRId64 ") than bytes (%" PRId64 ")",
                     st.line, st.off);
         goto out;
     }
     if (!get_fp(root, &st.fp)) {
-        r = invalid(err, err_size, "fp must be 16 lowercase hex digits");
+        r = INVALID(err, err_size, "fp must be 16 lowercase hex digits");
         goto out;
     }
     if (!get_count(root, "fplen", &fp_len) || fp_len > FILE_FP_MAX) {
-        r = invalid(err, err_size, "fplen must be an integer from 0 to %d", FILE_FP_MAX);
+        r = INVALID(err, err_size, "fplen must be an integer from 0 to %d", FILE_FP_MAX);
         goto out;
     }
     st.fp_len = (uint32_t)fp_len;
@@ -203,7 +194,7 @@ int file_state_decode(const char *key, const char *value, file_state *ret, char 
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         json_string_length(v) > FILE_STATE_PATH_MAX ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        r = invalid(err, err_size, "path must be a non-empty string of at most %d bytes",
+        r = INVALID(err, err_size, "path must be a non-empty string of at most %d bytes",
                     FILE_STATE_PATH_MAX);
         goto out;
     }
@@ -231,17 +222,17 @@ int file_cursor_version(const char *text, char *err, size_t err_size)
     if (!root) {
         if (json_error_code(&jerr) == json_error_out_of_memory)
             return -ENOMEM;
-        return invalid(err, err_size, "not JSON at column %d", jerr.column);
+        return INVALID(err, err_size, "not JSON at column %d", jerr.column);
     }
     v = json_object_get(root, "v");
     if (!json_is_object(root) || !json_is_integer(v)) {
-        r = invalid(err, err_size, "no version (\"v\")");
+        r = INVALID(err, err_size, "no version (\"v\")");
     } else if (json_integer_value(v) == 1) {
         r = 1;
     } else if (json_integer_value(v) == 2) {
-        r = json_object_size(root) == 1 ? 2 : invalid(err, err_size, "unknown top-level key");
+        r = json_object_size(root) == 1 ? 2 : INVALID(err, err_size, "unknown top-level key");
     } else {
-        r = invalid(err, err_size,
+        r = INVALID(err, err_size,
                     "version %" JSON_INTEGER_FORMAT " is not supported; this plugin reads "
                     "versions 1 and 2",
                     json_integer_value(v));

@@ -38,7 +38,7 @@ static int reserve(file_table *t, size_t n)
 {
     if (n > t->all_cap) {
         size_t cap = t->all_cap ? t->all_cap * 2 : 64;
-        file_table_item **all = realloc(t->all, cap * sizeof(*all));
+        file_table_item **all = realloc(t->all, cap * sizeof(file_table_item *));
         if (!all)
             return -ENOMEM;
         t->all = all;
@@ -46,7 +46,7 @@ static int reserve(file_table *t, size_t n)
     }
     if (2 * n > t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 128;
-        file_table_item **slots = calloc(cap, sizeof(*slots));
+        file_table_item **slots = calloc(cap, sizeof(file_table_item *));
         if (!slots)
             return -ENOMEM;
         for (size_t i = 0; i < t->n; i++)
