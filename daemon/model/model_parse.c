@@ -233,7 +233,7 @@ static void parse_processes(kpid__model_parser *p, const config_setting_t *root)
 
     if (n_kpis == 0)
         return;
-    m->kpis = calloc(n_kpis, sizeof(*m->kpis));
+    m->kpis = calloc(n_kpis, sizeof(kpid_kpi *));
     if (!m->kpis) {
         kpid__config_oom(p->l);
         return;
