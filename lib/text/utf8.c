@@ -1,16 +1,17 @@
 /* UTF-8 validation (utf8.h). */
 #include "text/utf8.h"
 
-#include <stdint.h>
-
-size_t kpid_utf8_sequence(const char *str, size_t n)
+size_t kpid_utf8_decode(const char *str, size_t n, uint32_t *ret_cp)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t len;
     uint32_t cp;
 
-    if (s[0] < 0x80)
+    if (s[0] < 0x80) {
+        if (ret_cp)
+            *ret_cp = s[0];
         return 1;
+    }
     if (s[0] >= 0xc2 && s[0] <= 0xdf) {
         len = 2;
         cp = s[0] & 0x1f;
@@ -34,6 +35,8 @@ size_t kpid_utf8_sequence(const char *str, size_t n)
     if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
         (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
+    if (ret_cp)
+        *ret_cp = cp;
     return len;
 }
 
@@ -46,7 +49,7 @@ bool kpid_utf8_valid(const char *s, size_t len)
 
         if (s[i] == '\0')
             return false;
-        n = kpid_utf8_sequence(s + i, len - i);
+        n = kpid_utf8_decode(s + i, len - i, NULL);
         if (n == 0)
             return false;
         i += n;
@@ -63,7 +66,8 @@ ssize_t kpid_utf8_find_control(const char *s, size_t len, unsigned *ret_cp)
             *ret_cp = u[i];
             return (ssize_t)i;
         }
-        /* U+0080 to U+009F are C2 80 to C2 9F. */
+        /* U+0080 to U+009F are C2 80 to C2 9F, and 0xC2 is never a continuation byte:
+         * bytes are enough. */
         if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
             *ret_cp = u[i + 1];
             return (ssize_t)i;

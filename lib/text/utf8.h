@@ -12,15 +12,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
- * The length of the character that starts at s, of which n > 0 bytes are available: 1
- * for an ASCII byte (NUL included), 2 to 4 for a valid multi-byte sequence, 0 when s
- * starts no valid character (a stray continuation byte, an invalid lead byte, a
+ * Decodes the character that starts at s, of which n > 0 bytes are available. Returns
+ * its length, 1 for an ASCII byte (NUL included), 2 to 4 for a valid multi-byte
+ * sequence, and stores its code point in *ret_cp (when ret_cp is not NULL); returns 0
+ * when s starts no valid character (a stray continuation byte, an invalid lead byte, a
  * sequence cut short by n, an overlong form, a surrogate, a code point above U+10FFFF).
  */
-size_t kpid_utf8_sequence(const char *s, size_t n);
+size_t kpid_utf8_decode(const char *s, size_t n, uint32_t *ret_cp);
 
 /* Whether the len bytes at s are valid UTF-8 without NUL. */
 bool kpid_utf8_valid(const char *s, size_t len);

@@ -36,16 +36,27 @@ static void test_utf8_valid(void **state)
     assert_true(kpid_utf8_valid("a\0b", 1));              /* only len bytes count */
 }
 
-static void test_utf8_sequence(void **state)
+static void test_utf8_decode(void **state)
 {
-    assert_int_equal(kpid_utf8_sequence("a", 1), 1);
-    assert_int_equal(kpid_utf8_sequence("", 1), 1); /* NUL is a character here */
-    assert_int_equal(kpid_utf8_sequence("\xd2\x9a", 2), 2);
-    assert_int_equal(kpid_utf8_sequence("\xe2\x82\xac", 3), 3);
-    assert_int_equal(kpid_utf8_sequence("\xf0\x9f\x98\x80x", 5), 4);
-    assert_int_equal(kpid_utf8_sequence("\xf0\x9f\x98\x80", 3), 0);
-    assert_int_equal(kpid_utf8_sequence("\xed\xa0\x80", 3), 0);
-    assert_int_equal(kpid_utf8_sequence("\xbf", 1), 0);
+    uint32_t cp = 0;
+
+    assert_int_equal(kpid_utf8_decode("a", 1, &cp), 1);
+    assert_int_equal(cp, 'a');
+    assert_int_equal(kpid_utf8_decode("", 1, &cp), 1); /* NUL is a character here */
+    assert_int_equal(cp, 0);
+    assert_int_equal(kpid_utf8_decode("\xd2\x9a", 2, &cp), 2);
+    assert_int_equal(cp, 0x49a);
+    assert_int_equal(kpid_utf8_decode("\xe2\x82\xac", 3, &cp), 3);
+    assert_int_equal(cp, 0x20ac);
+    assert_int_equal(kpid_utf8_decode("\xf0\x9f\x98\x80x", 5, &cp), 4);
+    assert_int_equal(cp, 0x1f600);
+    assert_int_equal(kpid_utf8_decode("\xf4\x8f\xbf\xbf", 4, NULL), 4);
+    cp = 7;
+    assert_int_equal(kpid_utf8_decode("\xf0\x9f\x98\x80", 3, &cp), 0);
+    assert_int_equal(kpid_utf8_decode("\xed\xa0\x80", 3, &cp), 0);
+    assert_int_equal(kpid_utf8_decode("\xe0\x9f\xbf", 3, &cp), 0);
+    assert_int_equal(kpid_utf8_decode("\xbf", 1, &cp), 0);
+    assert_int_equal(cp, 7); /* untouched when there is no character */
 }
 
 static void test_utf8_find_control(void **state)
@@ -157,7 +168,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_valid),
-        cmocka_unit_test(test_utf8_sequence),
+        cmocka_unit_test(test_utf8_decode),
         cmocka_unit_test(test_utf8_find_control),
         cmocka_unit_test(test_activity),
         cmocka_unit_test(test_attr),
