@@ -1,33 +1,11 @@
 /*
- * JSON strings: strict UTF-8, escapes (\u surrogate pairs included) decoded, control
- * characters and \u0000 refused.
+ * JSON strings: strict UTF-8 (the rules of text/utf8.h), escapes (\u surrogate pairs
+ * included) decoded, control characters and \u0000 refused.
  */
 #include <stdint.h>
 
 #include "json/json_private.h"
-
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes available, s[0] >= 0x80), or 0:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))
-            return 0;
-        return 3;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
+#include "text/utf8.h"
 
 /* Reads the four hex digits at s (end bounds them) into *ret; false if they are not. */
 static bool hex4(const unsigned char *s, const unsigned char *end, uint32_t *ret)
@@ -107,7 +85,7 @@ int kpid__json_string(kpid_json *js, kpid_buf *dec, kpid_buf *raw)
         if (*p == '"')
             break;
         if (*p >= 0x80) {
-            size_t n = utf8_sequence(p, (size_t)(end - p));
+            size_t n = kpid_utf8_decode((const char *)p, (size_t)(end - p), NULL);
             if (n == 0)
                 return kpid__json_fail(js, p, KPID_JSON_E_UTF8);
             p += n;

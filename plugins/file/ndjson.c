@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/ident.h"
 #include "time/rfc3339.h"
 
 /* What jansson is asked to parse when it words the reason for malformed JSON: the same
@@ -199,18 +200,6 @@ static int check_id(ndjson_line *l, enum field f, const struct member *m)
     return 0;
 }
 
-static bool activity_is_valid(const char *s, size_t n)
-{
-    if (n < 1 || n > NDJSON_ACTIVITY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-    }
-    return true;
-}
-
 static int check_retraction(ndjson_line *l, const struct member m[F_COUNT])
 {
     if (m[F_RETRACT].type != KPID_JSON_TRUE)
@@ -240,8 +229,8 @@ static int check_event(ndjson_line *l, const struct member m[F_COUNT])
     if (m[F_ACTIVITY].type == KPID_JSON_NONE)
         return FAIL(l, "missing activity");
     if (m[F_ACTIVITY].type != KPID_JSON_STRING ||
-        !activity_is_valid(member_string(l, &m[F_ACTIVITY]), m[F_ACTIVITY].str_len))
-        return FAIL(l, "activity must match [A-Z0-9_]{1,64}");
+        !kpid_ident_activity_valid_n(member_string(l, &m[F_ACTIVITY]), m[F_ACTIVITY].str_len))
+        return FAIL(l, "activity must match " KPID_IDENT_ACTIVITY_PATTERN);
 
     if (m[F_TIME].type == KPID_JSON_NONE)
         return FAIL(l, "missing time");

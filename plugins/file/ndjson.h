@@ -47,10 +47,11 @@
 #include "buf/buf.h"
 #include "json/json.h"
 #include "kpid/plugin.h"
+#include "text/ident.h"
 
 #define NDJSON_EVENT_KEY_MAX 512
 #define NDJSON_ID_MAX 256
-#define NDJSON_ACTIVITY_MAX 64
+#define NDJSON_ACTIVITY_MAX KPID_IDENT_ACTIVITY_MAX /* the activity rule of text/ident.h */
 #define NDJSON_REASON_MAX 256
 #define NDJSON_MAX_DEPTH 64 /* nesting, the line's own object included */
 
