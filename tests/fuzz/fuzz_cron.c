@@ -6,8 +6,9 @@
  *     instant means -ENOENT for all (an expression that can fire does so within 400
  *     years); kpid_cron_check() refuses exactly the expressions that get -ENOENT, with
  *     a reason;
- *   - the firing is a matching wall time at its first occurrence, or the end of a DST
- *     gap that skipped a matching wall time;
+ *   - the firing is one of the schedule's seconds (second 0 in the 5-field form) of a
+ *     minute that fires: a matching wall minute at its first occurrence, or the end of
+ *     a DST gap that skipped a matching wall time (zone offsets are whole minutes);
  *   - nothing fires in between, checked minute by minute when the firing is within three
  *     hours.
  */
@@ -58,8 +59,9 @@ static bool match_between(const kpid_cron *c, int64_t from, int64_t to)
     return false;
 }
 
-/* Whether instant t (on a minute of wall time) is a firing by the rules in cron.h. */
-static bool fires_at(const kpid_cron *c, const kpid_tz *tz, int64_t t)
+/* Whether the minute of wall time that begins at instant t fires by the rules in cron.h:
+ * the minutes' rules, which the seconds of the 6-field form follow within the minute. */
+static bool minute_fires(const kpid_cron *c, const kpid_tz *tz, int64_t t)
 {
     kpid_civil l, prev;
     int64_t first;
@@ -70,6 +72,14 @@ static bool fires_at(const kpid_cron *c, const kpid_tz *tz, int64_t t)
         kpid_tz_from_local(tz, &l, 0, &first, NULL) == 0 && first == t)
         return true;
     return match_between(c, wall_seconds(&prev) + 1, wall_seconds(&l));
+}
+
+/* Whether instant t is a firing: one of the schedule's seconds of a minute that fires. */
+static bool fires_at(const kpid_cron *c, const kpid_tz *tz, int64_t t)
+{
+    int s = (int)((t % 60 + 60) % 60);
+
+    return (c->seconds >> s & 1) && minute_fires(c, tz, t - s);
 }
 
 static void check(const kpid_cron *c, const kpid_tz *tz, int64_t after, int *never)
@@ -89,9 +99,11 @@ static void check(const kpid_cron *c, const kpid_tz *tz, int64_t after, int *nev
     if (!fires_at(c, tz, t))
         abort();
     if (t - after <= 3 * 3600)
-        for (int64_t m = after - (after % 60 + 60) % 60 + 60; m < t; m += 60)
-            if (fires_at(c, tz, m))
-                abort();
+        for (int64_t m = after - (after % 60 + 60) % 60; m < t; m += 60)
+            for (int sec = 0; sec < 60; sec++)
+                if ((c->seconds >> sec & 1) && m + sec > after && m + sec < t &&
+                    minute_fires(c, tz, m))
+                    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
