@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ingest/batch.h"
+#include "time/timestamp.h"
 #include "kpi/drilldown.h"
 #include "kpi/kpi_compile.h"
 #include "kpi/kpi_eval.h"

@@ -10,11 +10,7 @@
 #include "ingest/pseudonym.h"
 #include "text/ident.h"
 #include "text/utf8.h"
-#include "time/civil.h"
-
-/* Years 0001..9999, the range kpid accepts for event times. */
-#define TIME_MIN_US (-62135596800LL * 1000000)
-#define TIME_MAX_US (253402300799LL * 1000000 + 999999)
+#include "time/timestamp.h"
 
 int kpid_batch_new(const kpid_batch_ctx *ctx, struct kpid_source *src, uint64_t seq,
                    struct kpid_batch **ret_batch)
@@ -42,51 +38,6 @@ struct kpid_batch *kpid_batch_free(struct kpid_batch *b)
     free(b->cursor);
     free(b);
     return NULL;
-}
-
-static char *put_digits(char *p, unsigned v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
-}
-
-int kpid_format_time(int64_t t, char out[40])
-{
-    int64_t days, y;
-    int64_t rem;
-    int m, d;
-    char *p = out;
-
-    if (t < TIME_MIN_US || t > TIME_MAX_US)
-        return -ERANGE;
-    days = t / 86400000000LL;
-    rem = t % 86400000000LL;
-    if (rem < 0) {
-        rem += 86400000000LL;
-        days--;
-    }
-    kpid_civil_from_days(days, &y, &m, &d);
-    unsigned secs = (unsigned)(rem / 1000000);
-    unsigned us = (unsigned)(rem % 1000000);
-    p = put_digits(p, (unsigned)y, 4);
-    *p++ = '-';
-    p = put_digits(p, (unsigned)m, 2);
-    *p++ = '-';
-    p = put_digits(p, (unsigned)d, 2);
-    *p++ = ' ';
-    p = put_digits(p, secs / 3600, 2);
-    *p++ = ':';
-    p = put_digits(p, secs / 60 % 60, 2);
-    *p++ = ':';
-    p = put_digits(p, secs % 60, 2);
-    *p++ = '.';
-    p = put_digits(p, us, 6);
-    memcpy(p, "+00", 4);
-    p += 3;
-    return (int)(p - out);
 }
 
 int kpid_copy_field(kpid_buf *b, const char *s, size_t len)
@@ -199,7 +150,7 @@ static const char *check_event(const kpid_event *ev)
         if (*p != '{')
             return "attrs must be a JSON object";
     }
-    if (ev->time_us < TIME_MIN_US || ev->time_us > TIME_MAX_US)
+    if (ev->time_us < KPID_TIME_MIN_US || ev->time_us > KPID_TIME_MAX_US)
         return "time outside years 0001-9999";
     if (ev->has_value && !isfinite(ev->value))
         return "value is not a finite number";

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "buf/buf.h"
+#include "time/timestamp.h"
 #include "kpid/plugin.h"
 #include "ingest/queue.h"
 #include "text/utf8.h" /* kpid_utf8_valid, for the tests */
@@ -145,8 +146,6 @@ static inline size_t kpid_batch_bytes(const struct kpid_batch *b)
 }
 
 /* Helpers shared with the tests. */
-/* Formats time_us as "YYYY-MM-DD HH:MM:SS.ffffff+00"; returns length or -ERANGE. */
-int kpid_format_time(int64_t time_us, char out[40]);
 /* Appends s as one COPY text field (escaped); NULL appends \N. */
 int kpid_copy_field(kpid_buf *b, const char *s, size_t len);
 

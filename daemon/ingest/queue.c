@@ -16,13 +16,6 @@ struct kpid_queue {
     uint64_t wakes; /* kpid_queue_wake calls: a waiting pop returns at one */
 };
 
-int64_t kpid_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int kpid_queue_new(size_t max_events, size_t max_bytes, kpid_queue **ret_queue)
 {
     pthread_condattr_t attr;

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "time/clock.h" /* kpid_now_us, for deadlines */
+
 typedef struct kpid_queue_item {
     struct kpid_queue_item *next;
     size_t events; /* weight in events (at least 1 is counted) */
@@ -85,8 +87,5 @@ bool kpid_queue_closed(kpid_queue *q);
 
 /* Current content: items, events and bytes (a snapshot). */
 void kpid_queue_depth(kpid_queue *q, size_t *ret_items, size_t *ret_events, size_t *ret_bytes);
-
-/* Monotonic clock in microseconds. */
-int64_t kpid_now_us(void);
 
 #endif

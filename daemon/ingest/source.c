@@ -12,6 +12,7 @@
 #include "ingest/metrics.h"
 #include "ingest/source_internal.h"
 #include "ops/log.h"
+#include "retry/backoff.h"
 
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 60000
@@ -82,15 +83,6 @@ static void wait_inflight(kpid_source *src)
     pthread_mutex_unlock(&src->lock);
 }
 
-/* ms ± 10 %, so that sources configured alike do not poll in lockstep. */
-static int64_t jitter(int64_t ms, unsigned *seed)
-{
-    int64_t spread = ms / 10;
-    if (spread <= 0)
-        return ms;
-    return ms - spread + (int64_t)(rand_r(seed) % (unsigned)(2 * spread + 1));
-}
-
 /* Runs the plugin once from init to fini. Returns 0 when it ended because it was asked
  * to (or, with --once, because it was idle), or a negative errno when it failed. */
 static int run_plugin(kpid_source *src, unsigned *seed, bool *ret_made_progress)
@@ -149,7 +141,8 @@ static int run_plugin(kpid_source *src, unsigned *seed, bool *ret_made_progress)
             wait_inflight(src);
             break;
         }
-        source_sleep(src, jitter(src->cfg->interval_ms, seed));
+        /* ± 10 %, so that sources configured alike do not poll in lockstep. */
+        source_sleep(src, kpid_jitter(src->cfg->interval_ms, 10, 10, seed));
     }
     r = 0;
 out:
@@ -164,19 +157,25 @@ out:
 static void *source_main(void *arg)
 {
     kpid_source *src = arg;
-    unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)src;
-    int64_t backoff = RESTART_MIN_MS;
+    /* Restarts: 1 s doubling up to a minute, each ± 10 %. */
+    kpid_backoff backoff = {
+        .min = RESTART_MIN_MS,
+        .max = RESTART_MAX_MS,
+        .jitter_below = 10,
+        .jitter_above = 10,
+        .seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)src,
+    };
     unsigned failures = 0;
 
     kpid_host_log(src, KPID_LOG_INFO, "starting plugin=%s", src->cfg->plugin->name);
     while (!atomic_load(&src->stop)) {
         bool progress;
-        int r = run_plugin(src, &seed, &progress);
+        int r = run_plugin(src, &backoff.seed, &progress);
 
         if (r == 0 && (src->once || atomic_load(&src->stop)))
             break;
         if (progress) {
-            backoff = RESTART_MIN_MS;
+            kpid_backoff_reset(&backoff);
             failures = 0;
         }
         failures++;
@@ -185,10 +184,10 @@ static void *source_main(void *arg)
             atomic_store(&src->failed, true);
             break;
         }
-        kpid_host_log(src, KPID_LOG_NOTICE, "restarting in=%lldms failures=%u", (long long)backoff,
-                      failures);
-        source_sleep(src, jitter(backoff, &seed));
-        backoff = backoff * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : backoff * 2;
+        int64_t delay = kpid_backoff_next(&backoff);
+        kpid_host_log(src, KPID_LOG_NOTICE, "restarting in=%lldms failures=%u",
+                      (long long)backoff.current, failures);
+        source_sleep(src, delay);
     }
     kpid_host_log_metrics(src);
     kpid_host_log(src, KPID_LOG_INFO, "stopped");

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest/batch.h"
+#include "time/timestamp.h"
 #include "buf/buf.h"
 #include "kpi/kpi_compile.h"
 #include "warehouse/pgconn.h"

@@ -11,7 +11,7 @@
 #include <libpq-fe.h>
 
 #include "model/model.h"
-#include "kpi/period.h"
+#include "time/period.h"
 
 /*
  * The distinct (population, case_id, subject_id) of the members of kpi in period iv,

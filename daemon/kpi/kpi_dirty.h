@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
-#include "kpi/period.h"
+#include "time/period.h"
 
 /*
  * Loads into kpid_changed (created on first use, emptied first) the changes committed

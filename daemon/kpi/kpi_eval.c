@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ingest/batch.h"
+#include "time/timestamp.h"
 #include "kpi/event_index.h"
 #include "kpi/kpi_sql.h"
 #include "warehouse/pgconn.h"

@@ -15,7 +15,7 @@
 #include "kpi/kpi_compile.h"
 #include "kpi/kpi_sql.h"
 #include "model/model.h"
-#include "kpi/period.h"
+#include "time/period.h"
 
 /*
  * Writes the definition hash of a compiled KPI (SHA-256 over its SQL, parameters,

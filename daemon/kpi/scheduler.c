@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ingest/queue.h"
+#include "time/clock.h"
 #include "kpi/kpi_eval.h"
 #include "kpi/kpi_sql.h"
 #include "kpi/tick.h"

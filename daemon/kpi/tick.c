@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ingest/batch.h"
-#include "ingest/queue.h"
+#include "time/timestamp.h"
+#include "time/clock.h"
 #include "kpi/kpi_dirty.h"
 #include "kpi/kpi_eval.h"
 #include "ops/log.h"

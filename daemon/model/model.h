@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kpi/cron.h"
-#include "kpi/period.h"
+#include "time/cron.h"
+#include "time/period.h"
 #include "names/names.h"
 #include "text/ident.h"
 #include "time/tz.h"

@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 #include "ops/log.h"
-#include "ingest/queue.h"
+#include "time/clock.h"
 
 #define MAX_BEATS 16
 

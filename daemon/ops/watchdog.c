@@ -9,7 +9,7 @@
 
 #include "ops/liveness.h"
 #include "ops/log.h"
-#include "ingest/queue.h"
+#include "time/clock.h"
 
 struct kpid_watchdog {
     int64_t interval_us;       /* WatchdogSec */

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
-#include "kpi/period.h"
+#include "time/period.h"
 
 /* The size of one population in one stratum ("{}": the whole population). */
 typedef struct kpid_mr_count {

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "ops/log.h"
-#include "ingest/queue.h"
+#include "time/clock.h"
 
 /* How often a waiting thread gets control back. */
 #define WAIT_SLICE_MS 200

@@ -1,4 +1,4 @@
-#include "kpi/period.h"
+#include "time/period.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "kpi/cron.h"
+#include "time/cron.h"
 
 #include <errno.h>
 #include <stdio.h>
