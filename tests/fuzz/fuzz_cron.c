@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kpi/cron.h"
+#include "time/cron.h"
 
 #define N_ZONES 3
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "kpi/cron.h"
+#include "time/cron.h"
 #include "time_fixture.h"
 
 static kpid_cron parse(const char *text)

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "kpi/period.h"
+#include "time/period.h"
 #include "time_fixture.h"
 
 static kpid_period_spec spec(const char *text)
