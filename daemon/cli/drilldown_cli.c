@@ -30,8 +30,10 @@ typedef struct args {
 static int parse_args(int argc, char **argv, bool with_filters, args *a)
 {
     static const struct option longopts[] = {
-        {"kpi", required_argument, NULL, 'k'},     {"period", required_argument, NULL, 'p'},
-        {"stratum", required_argument, NULL, 's'}, {"population", required_argument, NULL, 'o'},
+        {"kpi", required_argument, NULL, 'k'},
+        {"period", required_argument, NULL, 'p'},
+        {"stratum", required_argument, NULL, 's'},
+        {"population", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -41,8 +43,16 @@ static int parse_args(int argc, char **argv, bool with_filters, args *a)
         switch (c) {
         case 'k': a->kpi_id = optarg; break;
         case 'p': a->period = optarg; break;
-        case 's': a->stratum = optarg; if (!with_filters) return -EINVAL; break;
-        case 'o': a->population = optarg; if (!with_filters) return -EINVAL; break;
+        case 's':
+            a->stratum = optarg;
+            if (!with_filters)
+                return -EINVAL;
+            break;
+        case 'o':
+            a->population = optarg;
+            if (!with_filters)
+                return -EINVAL;
+            break;
         default: return -EINVAL;
         }
     }
@@ -78,7 +88,7 @@ static int check_stratum(const kpid_kpi *kpi, const char *text)
         json_decref(j);
         return -EINVAL;
     }
-    json_object_foreach(j, key, v) {
+    json_object_foreach (j, key, v) {
         bool known = false;
         for (size_t i = 0; i < kpi->n_stratify; i++)
             known = known || strcmp(kpi->stratify[i], key) == 0;
@@ -109,8 +119,7 @@ static int resolve(const kpid_config *cfg, const args *a, const kpid_kpi **ret_k
         return EX_USAGE;
     }
     if (period_of(kpi, a->period, ret_iv) < 0) {
-        fprintf(stderr, "kpid: --period is a date, YYYY-MM-DD or YYYY-MM, not \"%s\"\n",
-                a->period);
+        fprintf(stderr, "kpid: --period is a date, YYYY-MM-DD or YYYY-MM, not \"%s\"\n", a->period);
         return EX_USAGE;
     }
     *ret_kpi = kpi;
@@ -148,8 +157,10 @@ static int connect_read_only(const kpid_config *cfg, PGconn **ret_conn)
 static int drill_failed(const kpid_kpi *kpi, int r, char *error)
 {
     if (r == -ENOTSUP)
-        fprintf(stderr, "kpid: KPI \"%s\" has no drill-down: it is a ratio over a ratio or an"
-                        " sql KPI\n", kpi->id);
+        fprintf(stderr,
+                "kpid: KPI \"%s\" has no drill-down: it is a ratio over a ratio or an"
+                " sql KPI\n",
+                kpi->id);
     else
         log_err("%s", error ? error : strerror(-r));
     free(error);
@@ -193,8 +204,7 @@ int kpid_cli_cases(const kpid_config *cfg, int argc, char **argv)
     }
     printf("population\tcase_id\tsubject_id\n");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2));
+        printf("%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
     status = fflush(stdout) == 0 ? EX_OK : EX_FAILURE;
 out:
     PQclear(res);
@@ -298,8 +308,13 @@ int kpid_cli_measure_report(const kpid_config *cfg, int argc, char **argv)
     for (int i = 0; i < ns; i++)
         s[i] = (kpid_mr_score){PQgetvalue(scores, i, 0), !PQgetisnull(scores, i, 1),
                                strtod(PQgetvalue(scores, i, 1), NULL)};
-    kpid_mr_input in = {.kpi = kpi, .period = iv, .now = (int64_t)time(NULL), .counts = c,
-                        .n_counts = (size_t)nc, .scores = s, .n_scores = (size_t)ns};
+    kpid_mr_input in = {.kpi = kpi,
+                        .period = iv,
+                        .now = (int64_t)time(NULL),
+                        .counts = c,
+                        .n_counts = (size_t)nc,
+                        .scores = s,
+                        .n_scores = (size_t)ns};
     report = kpid_measure_report(&in);
     if (!report || json_dumpf(report, stdout, JSON_INDENT(2)) < 0 || puts("") < 0 ||
         fflush(stdout) != 0) {

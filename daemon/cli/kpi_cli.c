@@ -39,8 +39,8 @@ static void print_index(void *arg, kpid_index_kind kind, const char *activity)
         printf("--   kpid.%s: %s events in a period (the anchor)\n", name, activity);
         break;
     case KPID_INDEX_OPEN:
-        printf("--   kpid.%s: %s events of the period and its lookback, with their case\n",
-               name, activity);
+        printf("--   kpid.%s: %s events of the period and its lookback, with their case\n", name,
+               activity);
         break;
     case KPID_INDEX_CASE:
     case KPID_INDEX_SUBJECT:
@@ -48,8 +48,7 @@ static void print_index(void *arg, kpid_index_kind kind, const char *activity)
                kind == KPID_INDEX_CASE ? "case" : "subject");
         break;
     case KPID_INDEX_ALL:
-        printf("--   kpid.%s: every event by activity and time, for what the query reads\n",
-               name);
+        printf("--   kpid.%s: every event by activity and time, for what the query reads\n", name);
         break;
     }
 }
@@ -79,8 +78,8 @@ int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
     for (size_t i = 0; i < sql.n_params; i++)
         printf("-- $%zu = '%s'\n", i + 3, sql.params[i]);
     if (kpi->type == KPID_KPI_RATIO) {
-        printf("-- indexes: none; it reads the values of %s and %s\n",
-               kpi->u.ratio.numerator, kpi->u.ratio.denominator);
+        printf("-- indexes: none; it reads the values of %s and %s\n", kpi->u.ratio.numerator,
+               kpi->u.ratio.denominator);
     } else {
         char seen[8][KPID_INDEX_NAME_SIZE] = {{0}};
         printf("-- indexes (model sync creates them):\n");
@@ -187,8 +186,10 @@ static int backfill_kpi(backfill_conn *bc, const kpid_kpi *kpi, const char *from
 int kpid_cli_backfill(const kpid_config *cfg, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
-        {"process", required_argument, NULL, 'p'}, {"kpi", required_argument, NULL, 'k'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"process", required_argument, NULL, 'p'},
+        {"kpi", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     const char *from = NULL, *to = NULL, *process = NULL, *kpi_id = NULL;

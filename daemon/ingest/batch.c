@@ -54,10 +54,22 @@ int kpid_copy_field(kpid_buf *b, const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         switch (c) {
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
         default: *o++ = c;
         }
     }
@@ -243,9 +255,10 @@ static int put_op(struct kpid_batch *b, char op, const char *key, const char *or
         t->len = mark;
         return r;
     }
-    b->ops[b->n_ops++] = (kpid_batch_op){
-        .op = op, .pos = (uint32_t)b->n_events, .off = (uint32_t)mark,
-        .len = (uint32_t)(t->len - mark)};
+    b->ops[b->n_ops++] = (kpid_batch_op){.op = op,
+                                         .pos = (uint32_t)b->n_events,
+                                         .off = (uint32_t)mark,
+                                         .len = (uint32_t)(t->len - mark)};
     return 0;
 }
 
@@ -309,8 +322,8 @@ static int put_sanitized(kpid_buf *out, const char *s, size_t len, size_t max)
     return r;
 }
 
-int kpid_reject_row(kpid_buf *out, const char *source, const char *locator,
-                    const char *reason, const char *raw, size_t raw_len)
+int kpid_reject_row(kpid_buf *out, const char *source, const char *locator, const char *reason,
+                    const char *raw, size_t raw_len)
 {
     size_t mark = out->len;
     int r;
@@ -420,8 +433,7 @@ void kpid_batch_seal(struct kpid_batch *b)
 {
     b->item.events = kpid_batch_weight(b);
     b->item.bytes = b->rows.cap + b->rejects.cap + b->ops_text.cap + b->state_keys.cap +
-                    b->state_values.cap +
-                    b->ops_cap * sizeof(*b->ops) + sizeof(*b);
+                    b->state_values.cap + b->ops_cap * sizeof(*b->ops) + sizeof(*b);
 }
 
 bool kpid_batch_next(const struct kpid_batch *b, kpid_batch_iter *it, char *ret_op,

@@ -37,8 +37,8 @@
 
 /* What encoding a batch needs from its source; owned by the source, outlives batches. */
 typedef struct kpid_batch_ctx {
-    const char *source;        /* source name */
-    const uint8_t *key;        /* pseudonym key, NULL = no pseudonymization */
+    const char *source; /* source name */
+    const uint8_t *key; /* pseudonym key, NULL = no pseudonymization */
     size_t key_len;
     bool pseudonymize_case_id;
 } kpid_batch_ctx;
@@ -48,26 +48,26 @@ struct kpid_source;
 /* A retraction ('D') or origin replacement ('O'). */
 typedef struct kpid_batch_op {
     char op;
-    uint32_t pos;              /* events emitted before it */
-    uint32_t off, len;         /* its staging row after "op\tseq\t", in ops_text */
+    uint32_t pos;      /* events emitted before it */
+    uint32_t off, len; /* its staging row after "op\tseq\t", in ops_text */
 } kpid_batch_op;
 
 struct kpid_batch {
-    kpid_queue_item item;      /* first: the queue link */
+    kpid_queue_item item; /* first: the queue link */
     const kpid_batch_ctx *ctx;
-    struct kpid_source *src;   /* the submitting source, told when the batch is done */
-    uint64_t id;               /* unique in the process, assigned at submit */
-    uint64_t seq;              /* the source's batch number */
-    kpid_buf rows;             /* events, as kpid.event COPY rows */
-    kpid_buf rejects;          /* kpid_stage_rejected rows */
+    struct kpid_source *src; /* the submitting source, told when the batch is done */
+    uint64_t id;             /* unique in the process, assigned at submit */
+    uint64_t seq;            /* the source's batch number */
+    kpid_buf rows;           /* events, as kpid.event COPY rows */
+    kpid_buf rejects;        /* kpid_stage_rejected rows */
     kpid_buf ops_text;
     kpid_batch_op *ops;
     size_t n_ops, ops_cap;
     size_t n_events, n_rejects;
-    kpid_buf state_keys;       /* array elements, comma-separated: "k1","k2" */
-    kpid_buf state_values;     /* array elements: "v1",NULL */
+    kpid_buf state_keys;   /* array elements, comma-separated: "k1","k2" */
+    kpid_buf state_values; /* array elements: "v1",NULL */
     size_t n_state;
-    char *cursor;              /* NULL = unchanged */
+    char *cursor; /* NULL = unchanged */
 };
 
 /* Creates an empty batch. Returns 0 or -ENOMEM; the caller frees with kpid_batch_free. */
@@ -87,8 +87,8 @@ int kpid_batch_replace_origin(struct kpid_batch *b, const char *origin);
 int kpid_batch_reject(struct kpid_batch *b, const char *locator, const char *reason,
                       const char *raw, size_t raw_len);
 /* Appends one kpid_stage_rejected row to out (the writer's own rejects use it too). */
-int kpid_reject_row(kpid_buf *out, const char *source, const char *locator,
-                    const char *reason, const char *raw, size_t raw_len);
+int kpid_reject_row(kpid_buf *out, const char *source, const char *locator, const char *reason,
+                    const char *raw, size_t raw_len);
 /*
  * Appends s as one element of a PostgreSQL array literal's body to b, after a comma
  * unless b is empty: "s" with '"' and '\\' escaped, or NULL when s is NULL. Returns 0 or
@@ -141,8 +141,7 @@ static inline size_t kpid_batch_weight(const struct kpid_batch *b)
 /* Bytes of COPY data the batch holds so far. */
 static inline size_t kpid_batch_bytes(const struct kpid_batch *b)
 {
-    return b->rows.len + b->rejects.len + b->ops_text.len + b->state_keys.len +
-           b->state_values.len;
+    return b->rows.len + b->rejects.len + b->ops_text.len + b->state_keys.len + b->state_values.len;
 }
 
 /* Helpers shared with the tests. */

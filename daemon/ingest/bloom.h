@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 typedef struct kpid_bloom {
-    uint64_t *bits;   /* two generations of n_bits each; NULL when not allocated */
-    size_t n_bits;    /* per generation, a power of two */
-    int current;      /* the generation that is added to */
-    size_t count;     /* hashes added to the current generation */
-    size_t capacity;  /* per generation (about 2 % false positives at capacity) */
+    uint64_t *bits;  /* two generations of n_bits each; NULL when not allocated */
+    size_t n_bits;   /* per generation, a power of two */
+    int current;     /* the generation that is added to */
+    size_t count;    /* hashes added to the current generation */
+    size_t capacity; /* per generation (about 2 % false positives at capacity) */
 } kpid_bloom;
 
 /* Allocates a filter of about bytes bytes in all. Returns 0 or -ENOMEM / -EINVAL. */

@@ -39,11 +39,10 @@ static char *def_check(const char *path, const kpid_plugin_def *def)
     if (def->struct_size < offsetof(kpid_plugin_def, reserved))
         return errorf("incompatible plugin \"%s\": its definition is %u bytes, ABI %d needs "
                       "at least %zu; rebuild the plugin against this kpid's SDK",
-                      path, def->struct_size, KPID_ABI_MAJOR,
-                      offsetof(kpid_plugin_def, reserved));
+                      path, def->struct_size, KPID_ABI_MAJOR, offsetof(kpid_plugin_def, reserved));
     if (!def->name || !def->init || !def->fini)
         return errorf("invalid plugin \"%s\": its definition lacks a name, init or fini", path);
-    if (def->shape == KPID_SOURCE_POLL ? !def->poll
+    if (def->shape == KPID_SOURCE_POLL     ? !def->poll
         : def->shape == KPID_SOURCE_STREAM ? !def->run
                                            : true)
         return errorf("invalid plugin \"%s\": shape %d without its poll or run callback", path,
@@ -128,8 +127,8 @@ int kpid_plugin_load(const char *dir, const char *name, const kpid_plugin **ret_
     p->path = path;
     path = NULL;
     p->def = def;
-    p->def_size = def->struct_size < sizeof(kpid_plugin_def) ? def->struct_size
-                                                             : sizeof(kpid_plugin_def);
+    p->def_size =
+        def->struct_size < sizeof(kpid_plugin_def) ? def->struct_size : sizeof(kpid_plugin_def);
     registry[registry_len++] = p;
     *ret_plugin = p;
     r = 0;

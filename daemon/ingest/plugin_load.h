@@ -25,7 +25,7 @@ int kpid_plugin_load(const char *dir, const char *name, const kpid_plugin **ret_
                      char **ret_error);
 
 /* True when the plugin's definition covers the member at this offset. */
-#define KPID_PLUGIN_HAS(plugin, member)                                                 \
+#define KPID_PLUGIN_HAS(plugin, member) \
     ((plugin)->def_size >= offsetof(kpid_plugin_def, member) + sizeof((plugin)->def->member))
 
 #endif

@@ -13,8 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int kpid_pseudonym_key_load(const char *path, uint8_t **ret_key, size_t *ret_len,
-                            char **ret_error)
+int kpid_pseudonym_key_load(const char *path, uint8_t **ret_key, size_t *ret_len, char **ret_error)
 {
     uint8_t buf[KPID_PSEUDONYM_KEY_MAX + 1];
     size_t len = 0;
@@ -121,8 +120,7 @@ static EVP_MAC_CTX *thread_context(const uint8_t *key, size_t key_len)
         OSSL_PARAM_construct_end(),
     };
 
-    if (pthread_once(&state_once, state_init) != 0 || !hmac_mac ||
-        key_len > KPID_PSEUDONYM_KEY_MAX)
+    if (pthread_once(&state_once, state_init) != 0 || !hmac_mac || key_len > KPID_PSEUDONYM_KEY_MAX)
         return NULL;
     st = pthread_getspecific(state_key);
     if (st && st->key_len == key_len && CRYPTO_memcmp(st->key, key, key_len) == 0)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KPID_PSEUDONYM_KEY_MIN 32  /* bytes */
+#define KPID_PSEUDONYM_KEY_MIN 32 /* bytes */
 #define KPID_PSEUDONYM_KEY_MAX 1024
 #define KPID_PSEUDONYM_HEX_LEN 64
 
@@ -19,8 +19,7 @@
  * (the caller frees it with kpid_pseudonym_key_free) and *ret_len is its length. On
  * failure returns a negative errno and *ret_error is a freshly allocated message.
  */
-int kpid_pseudonym_key_load(const char *path, uint8_t **ret_key, size_t *ret_len,
-                            char **ret_error);
+int kpid_pseudonym_key_load(const char *path, uint8_t **ret_key, size_t *ret_len, char **ret_error);
 /* Wipes and frees a key; accepts NULL; returns NULL. */
 uint8_t *kpid_pseudonym_key_free(uint8_t *key, size_t len);
 

@@ -35,8 +35,7 @@ void kpid_liveness_add(kpid_beat *b)
         }
     pthread_mutex_unlock(&registry_lock);
     if (!added)
-        log_warning("thread=%s is not watched: more than %d threads to watch", b->name,
-                    MAX_BEATS);
+        log_warning("thread=%s is not watched: more than %d threads to watch", b->name, MAX_BEATS);
 }
 
 void kpid_liveness_remove(kpid_beat *b)

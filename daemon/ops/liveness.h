@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 typedef struct kpid_beat {
-    const char *name;        /* "main", "writer": for the log; static text */
-    _Atomic int64_t at_us;   /* monotonic time of the last beat */
-    _Atomic int waiting;     /* > 0: waiting on a peer on purpose (nesting counts) */
+    const char *name;      /* "main", "writer": for the log; static text */
+    _Atomic int64_t at_us; /* monotonic time of the last beat */
+    _Atomic int waiting;   /* > 0: waiting on a peer on purpose (nesting counts) */
 } kpid_beat;
 
 /* Beats now. */

@@ -20,7 +20,7 @@ int kpid_log_parse_level(const char *name, enum kpid_log_level *ret_level)
         const char *name;
         enum kpid_log_level level;
     } levels[] = {
-        {"err", KPID_LOG_ERR},   {"error", KPID_LOG_ERR},   {"warning", KPID_LOG_WARNING},
+        {"err", KPID_LOG_ERR},       {"error", KPID_LOG_ERR}, {"warning", KPID_LOG_WARNING},
         {"notice", KPID_LOG_NOTICE}, {"info", KPID_LOG_INFO}, {"debug", KPID_LOG_DEBUG},
     };
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
@@ -105,10 +105,23 @@ static size_t escape_one(const unsigned char *s, size_t n, char out[4], size_t *
 
     *ret_used = 1;
     switch (c) {
-    case '"': case '\\': out[0] = '\\'; out[1] = (char)c; return 2;
-    case '\n': out[0] = '\\'; out[1] = 'n'; return 2;
-    case '\r': out[0] = '\\'; out[1] = 'r'; return 2;
-    case '\t': out[0] = '\\'; out[1] = 't'; return 2;
+    case '"':
+    case '\\':
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
+    case '\n':
+        out[0] = '\\';
+        out[1] = 'n';
+        return 2;
+    case '\r':
+        out[0] = '\\';
+        out[1] = 'r';
+        return 2;
+    case '\t':
+        out[0] = '\\';
+        out[1] = 't';
+        return 2;
     default: break;
     }
     if (c >= 0x20 && c < 0x7f) {

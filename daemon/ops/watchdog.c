@@ -12,10 +12,10 @@
 #include "time/clock.h"
 
 struct kpid_watchdog {
-    int64_t interval_us;       /* WatchdogSec */
+    int64_t interval_us; /* WatchdogSec */
     pthread_t thread;
-    pthread_mutex_t lock;      /* guards stopping; cond waits on it */
-    pthread_cond_t cond;       /* CLOCK_MONOTONIC */
+    pthread_mutex_t lock; /* guards stopping; cond waits on it */
+    pthread_cond_t cond;  /* CLOCK_MONOTONIC */
     bool stopping;
 };
 

@@ -19,12 +19,20 @@ typedef struct ticker_config {
 } ticker_config;
 
 static const kpid_config_key ticker_keys[] = {
-    {.name = "total", .type = KPID_CONFIG_INT, .default_value = "100",
-     .offset = offsetof(ticker_config, total), .description = "events to emit in all",
-     .min = 0, .max = 1000000000},
-    {.name = "per_batch", .type = KPID_CONFIG_INT, .default_value = "10",
-     .offset = offsetof(ticker_config, per_batch), .description = "events per batch",
-     .min = 1, .max = 100000},
+    {.name = "total",
+     .type = KPID_CONFIG_INT,
+     .default_value = "100",
+     .offset = offsetof(ticker_config, total),
+     .description = "events to emit in all",
+     .min = 0,
+     .max = 1000000000},
+    {.name = "per_batch",
+     .type = KPID_CONFIG_INT,
+     .default_value = "10",
+     .offset = offsetof(ticker_config, per_batch),
+     .description = "events per batch",
+     .min = 1,
+     .max = 100000},
     {.name = NULL},
 };
 
@@ -32,7 +40,7 @@ typedef struct ticker {
     const kpid_host *host;
     kpid_source *src;
     const ticker_config *cfg;
-    int64_t next;     /* the next tick to emit */
+    int64_t next; /* the next tick to emit */
     int started;
 } ticker;
 

@@ -102,9 +102,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         switch (op % 5) {
         case 0: {
-            kpid_event ev = {.event_key = key, .activity = a, .case_id = c, .subject_id = c,
-                             .time_us = t, .value = v, .has_value = op & 4,
-                             .attrs_json = op & 8 ? c : NULL, .origin = op & 16 ? a : NULL};
+            kpid_event ev = {.event_key = key,
+                             .activity = a,
+                             .case_id = c,
+                             .subject_id = c,
+                             .time_us = t,
+                             .value = v,
+                             .has_value = op & 4,
+                             .attrs_json = op & 8 ? c : NULL,
+                             .origin = op & 16 ? a : NULL};
             kpid_batch_emit(b, &ev, op & 32 ? c : NULL);
             break;
         }

@@ -73,8 +73,9 @@ static bool datetime(const char *s)
 {
     int y, mo, d, h, mi, sec, n = 0;
     return s && sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 &&
-           n == 19 && (strcmp(s + n, "Z") == 0 ||
-                       ((s[n] == '+' || s[n] == '-') && strlen(s + n) == 6 && s[n + 3] == ':'));
+           n == 19 &&
+           (strcmp(s + n, "Z") == 0 ||
+            ((s[n] == '+' || s[n] == '-') && strlen(s + n) == 6 && s[n + 3] == ':'));
 }
 
 static void codeable_concept(json_t *cc, const char *where)
@@ -93,15 +94,16 @@ static void codeable_concept(json_t *cc, const char *where)
 /* population[]: code with a measure-population coding, count integer >= 0. */
 static void populations(json_t *list, const char *where)
 {
-    static const char *const codes[] = {
-        "initial-population", "numerator", "numerator-exclusion", "denominator",
-        "denominator-exclusion", "denominator-exception", "measure-population",
-        "measure-population-exclusion", "measure-observation", NULL};
+    static const char *const codes[] = {"initial-population",    "numerator",
+                                        "numerator-exclusion",   "denominator",
+                                        "denominator-exclusion", "denominator-exception",
+                                        "measure-population",    "measure-population-exclusion",
+                                        "measure-observation",   NULL};
     size_t i;
     json_t *p;
     char at[200];
 
-    json_array_foreach(list, i, p) {
+    json_array_foreach (list, i, p) {
         snprintf(at, sizeof(at), "%s.population[%zu]", where, i);
         if (!json_is_object(p)) {
             bad("%s: must be an object", at);
@@ -112,7 +114,7 @@ static void populations(json_t *list, const char *where)
         size_t j;
         if (!code || !json_is_array(coding) || json_array_size(coding) == 0)
             bad("%s.code.coding: required here, a non-empty array", at);
-        json_array_foreach(coding, j, c) {
+        json_array_foreach (coding, j, c) {
             const char *system = json_string_value(json_object_get(c, "system"));
             const char *value = json_string_value(json_object_get(c, "code"));
             if (!system || strcmp(system, POPULATION_SYSTEM) != 0)
@@ -144,14 +146,14 @@ static void stratifiers(json_t *list, const char *where)
     json_t *s, *st, *comp;
     char at[200], sat[240], cat[280];
 
-    json_array_foreach(list, i, s) {
+    json_array_foreach (list, i, s) {
         snprintf(at, sizeof(at), "%s.stratifier[%zu]", where, i);
         json_t *code = array_at(s, "code", at), *c; /* R4: 0..* CodeableConcept */
-        json_array_foreach(code, j, c) {
+        json_array_foreach (code, j, c) {
             snprintf(cat, sizeof(cat), "%s.code[%zu]", at, j);
             codeable_concept(c, cat);
         }
-        json_array_foreach(array_at(s, "stratum", at), j, st) {
+        json_array_foreach (array_at(s, "stratum", at), j, st) {
             snprintf(sat, sizeof(sat), "%s.stratum[%zu]", at, j);
             json_t *value = json_object_get(st, "value");
             json_t *components = array_at(st, "component", sat);
@@ -159,7 +161,7 @@ static void stratifiers(json_t *list, const char *where)
                 snprintf(cat, sizeof(cat), "%s.value", sat);
                 codeable_concept(value, cat);
             }
-            json_array_foreach(components, k, comp) {
+            json_array_foreach (components, k, comp) {
                 snprintf(cat, sizeof(cat), "%s.component[%zu].code", sat, k);
                 if (!json_object_get(comp, "code"))
                     bad("%s: required (1..1), missing", cat);
@@ -194,7 +196,7 @@ static const char *extensions(json_t *obj, const char *want, const char *where)
     json_t *e, *v;
     char at[300];
 
-    json_array_foreach(array_at(obj, "extension", where), i, e) {
+    json_array_foreach (array_at(obj, "extension", where), i, e) {
         snprintf(at, sizeof(at), "%s.extension[%zu]", where, i);
         if (!json_is_object(e)) {
             bad("%s: must be an object", at);
@@ -202,7 +204,7 @@ static const char *extensions(json_t *obj, const char *want, const char *where)
         }
         const char *url = string_at(e, "url", true, at);
         int values = 0;
-        json_object_foreach(e, key, v)
+        json_object_foreach (e, key, v)
             values += strncmp(key, "value", 5) == 0;
         if (values != 1)
             bad("%s: must have exactly one value[x], has %d", at, values);
@@ -224,8 +226,8 @@ static const char *extensions(json_t *obj, const char *want, const char *where)
 static void measure(json_t *m, const char *where)
 {
     static const char *const statuses[] = {"draft", "active", "retired", "unknown", NULL};
-    static const char *const scorings[] = {"proportion", "ratio", "continuous-variable",
-                                           "cohort", NULL};
+    static const char *const scorings[] = {"proportion", "ratio", "continuous-variable", "cohort",
+                                           NULL};
     const char *s = string_at(m, "status", true, where), *basis;
 
     if (s && !in_set(s, statuses))
@@ -235,7 +237,7 @@ static void measure(json_t *m, const char *where)
         bad("%s.url: \"%s\" is not an absolute URI (a contained canonical must be)", where, s);
     json_t *sc = json_object_get(m, "scoring"), *c;
     size_t i;
-    json_array_foreach(sc ? json_object_get(sc, "coding") : NULL, i, c) {
+    json_array_foreach (sc ? json_object_get(sc, "coding") : NULL, i, c) {
         const char *system = json_string_value(json_object_get(c, "system"));
         const char *code = json_string_value(json_object_get(c, "code"));
         if (!system || strcmp(system, SCORING_SYSTEM) != 0 || !in_set(code, scorings))
@@ -256,7 +258,7 @@ static json_t *contained(json_t *r)
     size_t i, j;
     char at[64];
 
-    json_array_foreach(list, i, c) {
+    json_array_foreach (list, i, c) {
         snprintf(at, sizeof(at), "MeasureReport.contained[%zu]", i);
         if (!json_is_object(c)) {
             bad("%s: must be a resource (object)", at);
@@ -279,13 +281,30 @@ static json_t *contained(json_t *r)
 
 int main(int argc, char **argv)
 {
-    static const char *const elements[] = {
-        "resourceType", "id", "meta", "implicitRules", "language", "text", "contained",
-        "extension", "modifierExtension", "identifier", "status", "type", "measure", "subject",
-        "date", "reporter", "period", "improvementNotation", "group", "evaluatedResource", NULL};
+    static const char *const elements[] = {"resourceType",
+                                           "id",
+                                           "meta",
+                                           "implicitRules",
+                                           "language",
+                                           "text",
+                                           "contained",
+                                           "extension",
+                                           "modifierExtension",
+                                           "identifier",
+                                           "status",
+                                           "type",
+                                           "measure",
+                                           "subject",
+                                           "date",
+                                           "reporter",
+                                           "period",
+                                           "improvementNotation",
+                                           "group",
+                                           "evaluatedResource",
+                                           NULL};
     static const char *const statuses[] = {"complete", "pending", "error", NULL};
-    static const char *const types[] = {"individual", "subject-list", "summary",
-                                        "data-collection", NULL};
+    static const char *const types[] = {"individual", "subject-list", "summary", "data-collection",
+                                        NULL};
     json_error_t err;
     json_t *r, *v, *g;
     const char *key, *s;
@@ -301,7 +320,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: not a JSON object: %s\n", argv[1], r ? "" : err.text);
         return 1;
     }
-    json_object_foreach(r, key, v)
+    json_object_foreach (r, key, v)
         if (!in_set(key, elements))
             bad("MeasureReport.%s: not an element of an R4 MeasureReport", key);
     s = string_at(r, "resourceType", true, "MeasureReport");
@@ -322,7 +341,7 @@ int main(int argc, char **argv)
     if (s && s[0] == '#') {
         /* A canonical to a contained resource: it must be there, and be a Measure. */
         json_t *found = NULL;
-        json_array_foreach(inner, i, res)
+        json_array_foreach (inner, i, res)
             if (json_is_object(res) && json_string_value(json_object_get(res, "id")) &&
                 strcmp(json_string_value(json_object_get(res, "id")), s + 1) == 0)
                 found = res;
@@ -334,7 +353,7 @@ int main(int argc, char **argv)
     } else if (s && !strchr(s, ':'))
         bad("MeasureReport.measure: \"%s\" is neither a canonical URL nor \"#id\"", s);
     /* dom-3: every contained resource is referred to from the report (only measure can). */
-    json_array_foreach(inner, i, res) {
+    json_array_foreach (inner, i, res) {
         const char *id = json_string_value(json_object_get(res, "id"));
         if (id && !(s && s[0] == '#' && strcmp(s + 1, id) == 0))
             bad("MeasureReport.contained[%zu]: \"%s\" is not referred to from the report (dom-3)",
@@ -359,7 +378,7 @@ int main(int argc, char **argv)
         json_t *coding = json_object_get(v, "coding"), *c;
         if (!json_is_array(coding) || json_array_size(coding) == 0)
             bad("MeasureReport.improvementNotation.coding: a non-empty array");
-        json_array_foreach(coding, i, c) {
+        json_array_foreach (coding, i, c) {
             const char *system = json_string_value(json_object_get(c, "system"));
             const char *code = json_string_value(json_object_get(c, "code"));
             if (!system || strcmp(system, IMPROVEMENT_SYSTEM) != 0 ||
@@ -368,7 +387,7 @@ int main(int argc, char **argv)
                     i, IMPROVEMENT_SYSTEM);
         }
     }
-    json_array_foreach(array_at(r, "group", "MeasureReport"), i, g) {
+    json_array_foreach (array_at(r, "group", "MeasureReport"), i, g) {
         snprintf(at, sizeof(at), "MeasureReport.group[%zu]", i);
         if (!json_is_object(g)) {
             bad("%s: must be an object", at);

@@ -70,8 +70,9 @@ static void emit_full_event(void **unused)
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     char *s = rows_text(b);
     /* kpid.event's columns; the JSON backslash is doubled for COPY. */
-    assert_string_equal(s, "src1\tE1/ED_ARRIVAL/1\tE1\tP1\tED_ARRIVAL\t"
-                           "2023-11-14 22:13:20.123456+00\t2.5\t{\"ward\":\"W\\\\\\\\1\"}\tmsg-1\n");
+    assert_string_equal(s,
+                        "src1\tE1/ED_ARRIVAL/1\tE1\tP1\tED_ARRIVAL\t"
+                        "2023-11-14 22:13:20.123456+00\t2.5\t{\"ward\":\"W\\\\\\\\1\"}\tmsg-1\n");
     free(s);
     /* Staged: op and seq = (3 << 32) | 0 in front. */
     kpid_buf st = {0};
@@ -94,8 +95,9 @@ static void emit_minimal_event_uses_nulls(void **unused)
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     assert_int_equal(kpid_batch_emit(b, &ev, NULL), 0);
     char *s = rows_text(b);
-    assert_string_equal(s, "src1\tk\\\\ey\tc\\ta\\nse\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
-                           "src1\tk\\\\ey\tc\\ta\\nse\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
+    assert_string_equal(
+        s, "src1\tk\\\\ey\tc\\ta\\nse\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n"
+           "src1\tk\\\\ey\tc\\ta\\nse\t\\N\tX\t1970-01-01 00:00:00.000000+00\t\\N\t{}\t\\N\n");
     free(s);
     kpid_batch_free(b);
 }
@@ -117,7 +119,8 @@ static void retract_and_origin_rows(void **unused)
     assert_int_equal(kpid_batch_weight(b), 4);
     assert_int_equal(kpid_batch_stage_rows(b, &st), 0);
     kpid_buf_putc(&st, '\0');
-    assert_string_equal(st.data,
+    assert_string_equal(
+        st.data,
         "D\t4294967296\tsrc1\tK1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"
         "O\t4294967297\tsrc1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\tEncounter/7/_history/2\n"
         "U\t4294967298\tsrc1\tK2\t\\N\t\\N\tA\t1970-01-01 00:00:00.000000+00\t\\N\t{}\tEncounter/7/_history/2\n"
@@ -142,19 +145,32 @@ static void invalid_events_rejected(void **unused)
         {{.event_key = "k", .activity = "ed_arrival"}, "activity must match [A-Z0-9_]{1,64}"},
         {{.event_key = "k", .activity = "ED ARRIVAL"}, "activity must match [A-Z0-9_]{1,64}"},
         {{.event_key = "k", .activity = "A", .case_id = "\xc3\x28"}, "case_id is not valid UTF-8"},
-        {{.event_key = "k", .activity = "A", .subject_id = "\xed\xa0\x80"}, "subject_id is not valid UTF-8"},
+        {{.event_key = "k", .activity = "A", .subject_id = "\xed\xa0\x80"},
+         "subject_id is not valid UTF-8"},
         {{.event_key = "k", .activity = "A", .attrs_json = "[1]"}, "attrs must be a JSON object"},
         {{.event_key = "k", .activity = "A", .time_us = INT64_MAX}, "time outside years 0001-9999"},
-        {{.event_key = "k", .activity = "A", .has_value = true, .value = INFINITY}, "value is not a finite number"},
-        {{.event_key = "k", .activity = "A", .has_value = true, .value = NAN}, "value is not a finite number"},
+        {{.event_key = "k", .activity = "A", .has_value = true, .value = INFINITY},
+         "value is not a finite number"},
+        {{.event_key = "k", .activity = "A", .has_value = true, .value = NAN},
+         "value is not a finite number"},
         /* An identity is free of control characters: C0, DEL and C1. */
-        {{.event_key = "k\tey", .activity = "A"}, "event_key contains a control character (U+0009 at byte 2)"},
-        {{.event_key = "key\n", .activity = "A"}, "event_key contains a control character (U+000A at byte 4)"},
-        {{.event_key = "\x1b[2J", .activity = "A"}, "event_key contains a control character (U+001B at byte 1)"},
-        {{.event_key = "k\x7f", .activity = "A"}, "event_key contains a control character (U+007F at byte 2)"},
-        {{.event_key = "\xc3\xa9k\xc2\x85", .activity = "A"}, "event_key contains a control character (U+0085 at byte 4)"},
-        {{.event_key = "k", .activity = "A", .origin = "Encounter/7\r"}, "origin contains a control character (U+000D at byte 12)"},
-        {{.event_key = "k", .activity = "A", .origin = "\xc2\x9b" "Encounter/7"}, "origin contains a control character (U+009B at byte 1)"},
+        {{.event_key = "k\tey", .activity = "A"},
+         "event_key contains a control character (U+0009 at byte 2)"},
+        {{.event_key = "key\n", .activity = "A"},
+         "event_key contains a control character (U+000A at byte 4)"},
+        {{.event_key = "\x1b[2J", .activity = "A"},
+         "event_key contains a control character (U+001B at byte 1)"},
+        {{.event_key = "k\x7f", .activity = "A"},
+         "event_key contains a control character (U+007F at byte 2)"},
+        {{.event_key = "\xc3\xa9k\xc2\x85", .activity = "A"},
+         "event_key contains a control character (U+0085 at byte 4)"},
+        {{.event_key = "k", .activity = "A", .origin = "Encounter/7\r"},
+         "origin contains a control character (U+000D at byte 12)"},
+        {{.event_key = "k",
+          .activity = "A",
+          .origin = "\xc2\x9b"
+                    "Encounter/7"},
+         "origin contains a control character (U+009B at byte 1)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct kpid_batch *b;
@@ -197,8 +213,9 @@ static void identities_without_control_characters(void **unused)
     assert_int_equal(b->n_ops, 0);
     assert_int_equal(b->n_rejects, 2);
     s = rejects_text(b);
-    assert_string_equal(s, "src1\tretraction\tevent_key contains a control character (U+000A at byte 2)\t\\N\n"
-                           "src1\torigin\torigin contains a control character (U+0009 at byte 11)\t\\N\n");
+    assert_string_equal(
+        s, "src1\tretraction\tevent_key contains a control character (U+000A at byte 2)\t\\N\n"
+           "src1\torigin\torigin contains a control character (U+0009 at byte 11)\t\\N\n");
     free(s);
     kpid_batch_free(b);
 
@@ -209,15 +226,18 @@ static void identities_without_control_characters(void **unused)
     assert_int_equal(kpid_batch_emit(b, &bad, NULL), -EINVAL);
     assert_int_equal(kpid_batch_emit(b, &bad2, NULL), -EINVAL);
     s = rejects_text(b);
-    assert_string_equal(s, "src1\tkey:?\tevent_key contains a control character (U+0001 at byte 2)\t\\N\n"
-                           "src1\tkey:K2\torigin contains a control character (U+0002 at byte 2)\t\\N\n");
+    assert_string_equal(
+        s, "src1\tkey:?\tevent_key contains a control character (U+0001 at byte 2)\t\\N\n"
+           "src1\tkey:K2\torigin contains a control character (U+0002 at byte 2)\t\\N\n");
     free(s);
     kpid_batch_free(b);
 
     /* Printable text, non-ASCII and U+00A0 included, is a valid identity; case_id and
      * attrs may carry control characters (COPY escapes them). */
-    kpid_event ok = {.event_key = "Z\xc3\xbcrich \xc2\xa0/\xe2\x82\xac", .activity = "A",
-                     .case_id = "c\x01", .attrs_json = "{\n\"a\": 1}",
+    kpid_event ok = {.event_key = "Z\xc3\xbcrich \xc2\xa0/\xe2\x82\xac",
+                     .activity = "A",
+                     .case_id = "c\x01",
+                     .attrs_json = "{\n\"a\": 1}",
                      .origin = "Encounter/7 \xc2\xbf"};
     assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
     assert_int_equal(kpid_batch_emit(b, &ok, NULL), 0);
@@ -235,9 +255,15 @@ static void reject_raw_sanitized_and_cut(void **unused)
     char raw[KPID_REJECT_RAW_MAX + 100];
 
     assert_int_equal(kpid_batch_new(&plain, NULL, 0, &b), 0);
-    assert_int_equal(kpid_batch_reject(b, "x:1", "bad", "a\xff" "b\0c\t", 6), 0);
+    assert_int_equal(kpid_batch_reject(b, "x:1", "bad",
+                                       "a\xff"
+                                       "b\0c\t",
+                                       6),
+                     0);
     char *s = rejects_text(b);
-    assert_string_equal(s, "src1\tx:1\tbad\ta\xef\xbf\xbd" "b\xef\xbf\xbd" "c\\t\n");
+    assert_string_equal(s, "src1\tx:1\tbad\ta\xef\xbf\xbd"
+                           "b\xef\xbf\xbd"
+                           "c\\t\n");
     free(s);
     kpid_batch_free(b);
 
@@ -281,14 +307,14 @@ static void pseudonymized_ids(void **unused)
 static void utf8_validation(void **unused)
 {
     assert_true(kpid_utf8_valid("abc", 3));
-    assert_true(kpid_utf8_valid("\xd2\x9a\xd0\xb0", 4));         /* Қа */
-    assert_true(kpid_utf8_valid("\xf0\x9f\x98\x80", 4));         /* emoji */
-    assert_false(kpid_utf8_valid("\xc0\xaf", 2));                /* overlong */
-    assert_false(kpid_utf8_valid("\xe0\x80\xaf", 3));            /* overlong */
-    assert_false(kpid_utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
-    assert_false(kpid_utf8_valid("\xf4\x90\x80\x80", 4));        /* > U+10FFFF */
-    assert_false(kpid_utf8_valid("\xe2\x82", 2));                /* truncated */
-    assert_false(kpid_utf8_valid("a\0b", 3));                    /* NUL */
+    assert_true(kpid_utf8_valid("\xd2\x9a\xd0\xb0", 4));  /* Қа */
+    assert_true(kpid_utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
+    assert_false(kpid_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(kpid_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(kpid_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(kpid_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(kpid_utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(kpid_utf8_valid("a\0b", 3));             /* NUL */
     assert_false(kpid_utf8_valid("\x80", 1));
 }
 
@@ -380,8 +406,9 @@ static void state_put_rows_in_order(void **unused)
     assert_int_equal(kpid_batch_state_put(b, "g", NULL), 0);
     assert_int_equal(kpid_batch_state_put(b, "NULL", "NULL"), 0);
     char *s = state_text(b);
-    assert_string_equal(s, "\"f:1:2\",\"g\",\"f:1:2\",\"g\",\"NULL\" | "
-                           "\"{\\\"off\\\":1}\",\"back\\\\slash\",\"{\\\"off\\\":2}\",NULL,\"NULL\"");
+    assert_string_equal(s,
+                        "\"f:1:2\",\"g\",\"f:1:2\",\"g\",\"NULL\" | "
+                        "\"{\\\"off\\\":1}\",\"back\\\\slash\",\"{\\\"off\\\":2}\",NULL,\"NULL\"");
     free(s);
     assert_int_equal(b->n_state, 5);
     assert_int_equal(b->n_events, 0);

@@ -37,17 +37,20 @@ static void escapes_quotes_backslashes_controls(void **unused)
 
 static void utf8_passes_invalid_bytes_escaped(void **unused)
 {
-    expect_escaped("Z\xc3\xbcrich \xe2\x9c\x93 \xf0\x9f\x98\x80", "Z\xc3\xbcrich \xe2\x9c\x93 \xf0\x9f\x98\x80");
+    expect_escaped("Z\xc3\xbcrich \xe2\x9c\x93 \xf0\x9f\x98\x80",
+                   "Z\xc3\xbcrich \xe2\x9c\x93 \xf0\x9f\x98\x80");
     expect_escaped("\xff", "\\xff");
     expect_escaped("\xc3\x28", "\\xc3(");
-    expect_escaped("\xc0\xaf", "\\xc0\\xaf");         /* overlong '/' */
-    expect_escaped("\xe0\x80\xaf", "\\xe0\\x80\\xaf"); /* overlong, 3 bytes */
-    expect_escaped("\xed\xa0\x80", "\\xed\\xa0\\x80"); /* a surrogate */
+    expect_escaped("\xc0\xaf", "\\xc0\\xaf");                   /* overlong '/' */
+    expect_escaped("\xe0\x80\xaf", "\\xe0\\x80\\xaf");          /* overlong, 3 bytes */
+    expect_escaped("\xed\xa0\x80", "\\xed\\xa0\\x80");          /* a surrogate */
     expect_escaped("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* beyond U+10FFFF */
-    expect_escaped("ab\xe2\x82", "ab\\xe2\\x82");      /* cut short */
+    expect_escaped("ab\xe2\x82", "ab\\xe2\\x82");               /* cut short */
     /* C1 controls and the line and paragraph separators are escaped byte by byte. */
     expect_escaped("\xc2\x85\xc2\x9b", "\\xc2\\x85\\xc2\\x9b");
-    expect_escaped("a\xe2\x80\xa8" "b\xe2\x80\xa9", "a\\xe2\\x80\\xa8b\\xe2\\x80\\xa9");
+    expect_escaped("a\xe2\x80\xa8"
+                   "b\xe2\x80\xa9",
+                   "a\\xe2\\x80\\xa8b\\xe2\\x80\\xa9");
     expect_escaped("\xc2\xa0", "\xc2\xa0"); /* U+00A0 is printable */
 }
 
@@ -63,7 +66,10 @@ static void cut_at_escape_boundary(void **unused)
     assert_string_equal(kpid_log_escape("abcdefghij", buf, sizeof(buf)), "abcdef...");
     assert_string_equal(kpid_log_escape("abcde\"ghij", buf, sizeof(buf)), "abcde...");
     assert_string_equal(kpid_log_escape("abcd\x01ghij", buf, sizeof(buf)), "abcd...");
-    assert_string_equal(kpid_log_escape("abcde\xe2\x82\xac" "fgh", buf, sizeof(buf)), "abcde...");
+    assert_string_equal(kpid_log_escape("abcde\xe2\x82\xac"
+                                        "fgh",
+                                        buf, sizeof(buf)),
+                        "abcde...");
     /* Tiny buffers still get a terminated string. */
     assert_string_equal(kpid_log_escape("abc", buf, 1), "");
     assert_string_equal(kpid_log_escape("abc", buf, 3), "");

@@ -74,7 +74,8 @@ static char *write_temp(const char *content, size_t len)
 static void key_file_trailing_newline_stripped(void **unused)
 {
     const char *hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-    char *path = write_temp("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 65);
+    char *path =
+        write_temp("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 65);
     uint8_t *key = NULL;
     size_t len = 0;
     char *err = NULL;

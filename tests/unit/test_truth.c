@@ -60,8 +60,8 @@ struct fixture {
 static void add(struct ht_store *s, const char *c, const char *subj, const char *act, int64_t t,
                 double v, const char *ward)
 {
-    struct ht_input in = {.case_id = c, .subject_id = subj, .activity = act, .time = t,
-                          .value = v, .seq = 1};
+    struct ht_input in = {
+        .case_id = c, .subject_id = subj, .activity = act, .time = t, .value = v, .seq = 1};
     if (ward) {
         in.n_attr = 1;
         in.key[0] = "ward";
@@ -120,8 +120,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void eval(struct fixture *f, const char *id, int64_t start, int64_t end,
-                 struct ht_result *r)
+static void eval(struct fixture *f, const char *id, int64_t start, int64_t end, struct ht_result *r)
 {
     long k = ht_model_find(&f->m, id);
 
@@ -250,7 +249,7 @@ static void test_duration_count_ratio(void **state)
     assert_int_equal(r.n, 1);
     assert_near(r.row[0].value, 1.0 / 3.0 / 2 * 100, 1e-12);
     assert_false(r.row[0].has_n);
-    assert_int_equal(pop_size(&r.row[0], "numerator"), 4); /* readm: C1 C3 C5 C6 */
+    assert_int_equal(pop_size(&r.row[0], "numerator"), 4);   /* readm: C1 C3 C5 C6 */
     assert_int_equal(pop_size(&r.row[0], "denominator"), 3); /* C1/P1 C2/P1 C7/P4 */
     ht_result_clear(&r);
 }
@@ -293,8 +292,8 @@ static void test_berlin_census(void **state)
 {
     struct ht_store s;
     struct ht_model m = {0};
-    struct ht_kpi k = {.id = "c", .type = HT_CENSUS, .stat = HT_CASE_DAYS,
-                       .lookback_us = 365 * DAY};
+    struct ht_kpi k = {
+        .id = "c", .type = HT_CENSUS, .stat = HT_CASE_DAYS, .lookback_us = 365 * DAY};
     struct ht_result r = {0};
 
     (void)state;
@@ -356,8 +355,13 @@ static const char rules_text[] =
 static void add_key(struct ht_store *s, const char *c, const char *key, uint32_t seq,
                     const char *subj, const char *act, int64_t t, double v, const char *ward)
 {
-    struct ht_input in = {.case_id = c, .key_case = key, .subject_id = subj, .activity = act,
-                          .time = t, .value = v, .seq = seq};
+    struct ht_input in = {.case_id = c,
+                          .key_case = key,
+                          .subject_id = subj,
+                          .activity = act,
+                          .time = t,
+                          .value = v,
+                          .seq = seq};
     if (ward) {
         in.n_attr = 1;
         in.key[0] = "ward";

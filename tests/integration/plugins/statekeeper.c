@@ -25,8 +25,12 @@ typedef struct statekeeper_config {
 } statekeeper_config;
 
 static const kpid_config_key statekeeper_keys[] = {
-    {.name = "keys", .type = KPID_CONFIG_INT, .default_value = "100", .min = 0,
-     .max = 1000000, .offset = offsetof(statekeeper_config, keys),
+    {.name = "keys",
+     .type = KPID_CONFIG_INT,
+     .default_value = "100",
+     .min = 0,
+     .max = 1000000,
+     .offset = offsetof(statekeeper_config, keys),
      .description = "bulk keys the first batch puts"},
     {.name = NULL},
 };
@@ -97,14 +101,15 @@ static int statekeeper_init(const kpid_host *host, kpid_source *src, const void 
     int rc = host->pseudonymize(src, KPID_ID_CASE, "C1", 2, pc, sizeof(pc));
     char tiny[8];
     int small = host->pseudonymize(src, KPID_ID_SUBJECT, "P1", 2, tiny, sizeof(tiny));
-    kpid_event late = {.event_key = "late", .activity = "A",
+    kpid_event late = {.event_key = "late",
+                       .activity = "A",
                        .time_us = 253402300800000000LL /* 10000-01-01T00:00:00Z */};
     const char *why = host->event_invalid(src, &late);
     late.time_us = 0;
     const char *ok = host->event_invalid(src, &late);
     host->log(src, KPID_LOG_INFO,
-              "helpers subject=%d:%s case=%d:%s small=%d invalid=\"%s\" valid=%s", rs, pk, rc,
-              pc, small, why ? why : "-", ok ? ok : "-");
+              "helpers subject=%d:%s case=%d:%s small=%d invalid=\"%s\" valid=%s", rs, pk, rc, pc,
+              small, why ? why : "-", ok ? ok : "-");
     return 0;
 }
 
@@ -115,8 +120,8 @@ static int submit(statekeeper *t, kpid_batch *b, const char *cursor)
 
 static int emit(statekeeper *t, kpid_batch *b, const char *key)
 {
-    kpid_event ev = {.event_key = key, .case_id = "sk", .activity = "STATE",
-                     .time_us = 1767225600000000LL};
+    kpid_event ev = {
+        .event_key = key, .case_id = "sk", .activity = "STATE", .time_us = 1767225600000000LL};
     return t->host->emit(b, &ev, NULL);
 }
 
