@@ -15,6 +15,7 @@
 #include "ops/log.h"
 #include "report/measure_report.h"
 #include "warehouse/pgconn.h"
+#include "time/rfc3339.h"
 
 #define EX_OK 0
 #define EX_FAILURE 1
@@ -64,10 +65,9 @@ static int period_of(const kpid_kpi *kpi, const char *text, kpid_interval *ret)
 {
     kpid_civil c = {.day = 1};
     int64_t t;
-    char tail;
-    int n = sscanf(text, "%4d-%2d-%2d%c", &c.year, &c.month, &c.day, &tail);
 
-    if (n != 3 && !(n == 2 && strlen(text) == 7))
+    if (kpid_rfc3339_parse_date(text, strlen(text), &c.year, &c.month, &c.day, NULL) < 0 &&
+        kpid_rfc3339_parse_month(text, strlen(text), &c.year, &c.month, NULL) < 0)
         return -EINVAL;
     if (kpid_tz_from_local(kpi->process->tz, &c, 0, &t, NULL) < 0)
         return -EINVAL;

@@ -14,6 +14,7 @@
 #include "kpi/kpi_eval.h"
 #include "ops/log.h"
 #include "warehouse/pgconn.h"
+#include "time/rfc3339.h"
 
 #define EX_OK 0
 #define EX_FAILURE 1
@@ -93,9 +94,8 @@ int kpid_cli_explain(const kpid_config *cfg, const char *kpi_id)
 static int parse_date(const char *text, const kpid_tz *tz, int64_t *ret)
 {
     kpid_civil c = {0};
-    char tail;
 
-    if (sscanf(text, "%4d-%2d-%2d%c", &c.year, &c.month, &c.day, &tail) != 3)
+    if (kpid_rfc3339_parse_date(text, strlen(text), &c.year, &c.month, &c.day, NULL) < 0)
         return -EINVAL;
     return kpid_tz_from_local(tz, &c, 0, ret, NULL);
 }

@@ -31,9 +31,9 @@
 #define KPID_EVENT_KEY_MAX 512
 #define KPID_ID_MAX 256
 #define KPID_ACTIVITY_MAX 64
-#define KPID_ATTRS_MAX (64 * 1024)
-#define KPID_CURSOR_MAX (64 * 1024)
-#define KPID_REJECT_RAW_MAX (8 * 1024)
+#define KPID_ATTRS_MAX ((size_t)64 * 1024)
+#define KPID_CURSOR_MAX ((size_t)64 * 1024)
+#define KPID_REJECT_RAW_MAX ((size_t)8 * 1024)
 
 /* What encoding a batch needs from its source; owned by the source, outlives batches. */
 typedef struct kpid_batch_ctx {

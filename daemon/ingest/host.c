@@ -103,7 +103,7 @@ static int submit_prepare(kpid_batch *b, const char *cursor, char **ret_cursor)
     r = kpid_batch_set_cursor(b, cursor);
     if (r < 0) {
         kpid_host_log(b->src, KPID_LOG_ERR,
-                      "batch refused: cursor is invalid or longer than %d bytes", KPID_CURSOR_MAX);
+                      "batch refused: cursor is invalid or longer than %zu bytes", KPID_CURSOR_MAX);
         return r;
     }
     if (b->cursor && !(copy = strdup(b->cursor)))

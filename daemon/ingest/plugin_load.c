@@ -108,7 +108,7 @@ int kpid_plugin_load(const char *dir, const char *name, const kpid_plugin **ret_
         goto out;
     }
 
-    kpid_plugin **grown = realloc(registry, (registry_len + 1) * sizeof(*registry));
+    kpid_plugin **grown = realloc(registry, (registry_len + 1) * sizeof(kpid_plugin *));
     p = calloc(1, sizeof(*p));
     if (!grown || !p) {
         if (grown)

@@ -152,7 +152,7 @@ int kpid_pseudonymize(const uint8_t *key, size_t key_len, const char *in, size_t
     if (!ctx || !EVP_MAC_update(ctx, (const unsigned char *)in, in_len) ||
         !EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac)) || mac_len != 32)
         return -EIO;
-    for (unsigned int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         out[2 * i] = hex[mac[i] >> 4];
         out[2 * i + 1] = hex[mac[i] & 0xf];
     }

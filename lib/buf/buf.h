@@ -31,7 +31,11 @@ int kpid_buf_grow(kpid_buf *b, size_t n, size_t max_cap);
 /* Makes room for n more bytes. Returns 0 or -ENOMEM (the buffer is unchanged then). */
 static inline int kpid_buf_reserve(kpid_buf *b, size_t n)
 {
-    return b->cap - b->len >= n ? 0 : kpid_buf_grow(b, n, SIZE_MAX);
+    int r = b->cap - b->len >= n ? 0 : kpid_buf_grow(b, n, SIZE_MAX);
+    /* What kpid_buf_grow guarantees, said where callers' analyzers can see it. */
+    if (r == 0 && n > 0 && !b->data)
+        __builtin_unreachable();
+    return r;
 }
 
 /*
@@ -41,7 +45,10 @@ static inline int kpid_buf_reserve(kpid_buf *b, size_t n)
  */
 static inline int kpid_buf_reserve_max(kpid_buf *b, size_t n, size_t max_cap)
 {
-    return b->cap - b->len >= n ? 0 : kpid_buf_grow(b, n, max_cap);
+    int r = b->cap - b->len >= n ? 0 : kpid_buf_grow(b, n, max_cap);
+    if (r == 0 && n > 0 && !b->data)
+        __builtin_unreachable();
+    return r;
 }
 
 /* Frees what b holds and empties it; accepts an empty buffer. */
