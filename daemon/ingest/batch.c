@@ -241,12 +241,10 @@ static int put_op(struct kpid_batch *b, char op, const char *key, const char *or
     int r;
 
     if (b->n_ops == b->ops_cap) {
-        size_t cap = b->ops_cap ? 2 * b->ops_cap : 16;
-        kpid_batch_op *grown = realloc(b->ops, cap * sizeof(*grown));
+        kpid_batch_op *grown = kpid_array_grow(b->ops, &b->ops_cap, sizeof(*grown));
         if (!grown)
             return -ENOMEM;
         b->ops = grown;
-        b->ops_cap = cap;
     }
     if ((r = put_str(t, b->ctx->source)) < 0 || (r = put_sep(t, '\t')) < 0 ||
         (r = put_str(t, key)) < 0 ||

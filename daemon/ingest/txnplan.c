@@ -1,4 +1,5 @@
 #include "ingest/txnplan.h"
+#include "buf/buf.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -171,12 +172,10 @@ static int spans_add(kpid_spans *s, const char *data, size_t len)
         return 0;
     }
     if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        kpid_span *v = realloc(s->v, cap * sizeof(*v));
+        kpid_span *v = kpid_array_grow(s->v, &s->cap, sizeof(*v));
         if (!v)
             return -ENOMEM;
         s->v = v;
-        s->cap = cap;
     }
     s->v[s->n++] = (kpid_span){data, len};
     return 0;

@@ -1,4 +1,5 @@
 #include "kpi/event_index.h"
+#include "buf/buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -156,14 +157,12 @@ static void want(void *arg, kpid_index_kind kind, const char *activity)
         if (strcmp(set->v[i].name, name) == 0)
             return;
     if (set->n == set->cap) {
-        size_t cap = set->cap ? 2 * set->cap : 16;
-        wanted *v = realloc(set->v, cap * sizeof(*v));
+        wanted *v = kpid_array_grow(set->v, &set->cap, sizeof(*v));
         if (!v) {
             set->err = -ENOMEM;
             return;
         }
         set->v = v;
-        set->cap = cap;
     }
     set->v[set->n] = (wanted){.kind = kind, .activity = activity};
     memcpy(set->v[set->n].name, name, sizeof(name));

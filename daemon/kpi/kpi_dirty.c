@@ -1,4 +1,5 @@
 #include "kpi/kpi_dirty.h"
+#include "buf/buf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -154,12 +155,10 @@ typedef struct period_set {
 static int set_add(period_set *s, const kpid_interval *iv)
 {
     if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        kpid_interval *v = realloc(s->v, cap * sizeof(*v));
+        kpid_interval *v = kpid_array_grow(s->v, &s->cap, sizeof(*v));
         if (!v)
             return -ENOMEM;
         s->v = v;
-        s->cap = cap;
     }
     s->v[s->n++] = *iv;
     return 0;

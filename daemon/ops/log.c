@@ -1,4 +1,5 @@
 #include "ops/log.h"
+#include "text/utf8.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -59,40 +60,6 @@ void kpid_logv(enum kpid_log_level level, const char *prefix, const char *fmt, v
 }
 
 /*
- * The code point of the valid UTF-8 sequence of 2 to 4 bytes at s (n bytes left, s[0] >=
- * 0x80) in *ret_cp, and its length; 0 when s does not start one.
- */
-static size_t utf8_sequence(const unsigned char *s, size_t n, uint32_t *ret_cp)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    *ret_cp = cp;
-    return len;
-}
-
-/*
  * The escaped form of the character or byte at s (n bytes left, n > 0) in out (at least
  * 4 bytes): returns its length and the input bytes it stands for in *ret_used.
  */
@@ -130,8 +97,8 @@ static size_t escape_one(const unsigned char *s, size_t n, char out[4], size_t *
     }
     /* Printable UTF-8 passes; C1 controls and the line and paragraph separators
      * (U+2028, U+2029) do not: they would act on a terminal or split a line. */
-    if (c >= 0x80 && (len = utf8_sequence(s, n, &cp)) > 0 && !(cp >= 0x80 && cp <= 0x9f) &&
-        cp != 0x2028 && cp != 0x2029) {
+    if (c >= 0x80 && (len = kpid_utf8_decode((const char *)s, n, &cp)) > 0 &&
+        !(cp >= 0x80 && cp <= 0x9f) && cp != 0x2028 && cp != 0x2029) {
         memcpy(out, s, len);
         *ret_used = len;
         return len;

@@ -29,6 +29,19 @@ int kpid_buf_grow(kpid_buf *b, size_t n, size_t max_cap)
     return 0;
 }
 
+void *kpid_array_grow(void *v, size_t *cap, size_t elem)
+{
+    size_t n = *cap ? 2 * *cap : 16;
+    void *grown;
+
+    if (elem == 0 || n < *cap || n > SIZE_MAX / elem)
+        return NULL;
+    if (!(grown = realloc(v, n * elem)))
+        return NULL;
+    *cap = n;
+    return grown;
+}
+
 void kpid_buf_free(kpid_buf *b)
 {
     free(b->data);

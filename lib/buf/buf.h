@@ -28,6 +28,14 @@ typedef struct kpid_buf {
  */
 int kpid_buf_grow(kpid_buf *b, size_t n, size_t max_cap);
 
+/*
+ * Grows an array v of *cap elements of elem bytes each to twice as many (16 at first):
+ * returns the grown array, which replaces v, and updates *cap; or returns NULL, with v
+ * still valid and *cap unchanged, when memory is short or the size would overflow.
+ * For the arrays of records that sit beside a count: if (n == cap) grow, then append.
+ */
+void *kpid_array_grow(void *v, size_t *cap, size_t elem);
+
 /* Makes room for n more bytes. Returns 0 or -ENOMEM (the buffer is unchanged then). */
 static inline int kpid_buf_reserve(kpid_buf *b, size_t n)
 {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -74,12 +75,39 @@ static void test_reserve_max(void **state)
     kpid_buf_free(&b);
 }
 
+/* kpid_array_grow: doubling from 16, contents kept, overflow refused with v intact. */
+static void test_array_grow(void **state)
+{
+    int *v = NULL, *grown;
+    size_t cap = 0;
+
+    (void)state;
+    assert_non_null(v = kpid_array_grow(v, &cap, sizeof(*v)));
+    assert_int_equal(cap, 16);
+    for (int i = 0; i < 16; i++)
+        v[i] = i * 7;
+    assert_non_null(v = kpid_array_grow(v, &cap, sizeof(*v)));
+    assert_int_equal(cap, 32);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(v[i], i * 7);
+
+    size_t huge = SIZE_MAX / 2 + 1; /* doubling it wraps */
+    assert_null(kpid_array_grow(v, &huge, 1));
+    assert_int_equal(huge, SIZE_MAX / 2 + 1);
+    size_t big = SIZE_MAX / 16; /* doubling fits, times the element size does not */
+    assert_null(grown = kpid_array_grow(v, &big, sizeof(*v)));
+    assert_int_equal(big, SIZE_MAX / 16);
+    assert_int_equal(v[15], 15 * 7); /* still ours */
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append),
         cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_reserve_max),
+        cmocka_unit_test(test_array_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

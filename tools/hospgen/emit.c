@@ -20,21 +20,6 @@ static char *put_str(char *p, const char *s, size_t n)
 
 #define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
 
-/* Writes v in decimal; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    unsigned n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 /* Writes v / 10^dec with exactly dec decimals. */
 static char *put_value(char *p, int64_t v, unsigned dec)
 {
@@ -42,7 +27,7 @@ static char *put_value(char *p, int64_t v, unsigned dec)
 
     if (v < 0)
         *p++ = '-';
-    p = put_u64(p, u / pow10_u[dec]);
+    p += hg_fmt_uint(p, u / pow10_u[dec], 0);
     if (dec) {
         uint64_t f = u % pow10_u[dec];
         *p++ = '.';
@@ -62,7 +47,7 @@ static char *put_key(char *p, const struct hg_event *o, const char *case_id, siz
     *p++ = '/';
     p = put_str(p, hg_activity_name[o->act], hg_activity_len[o->act]);
     *p++ = '/';
-    return put_u64(p, o->seq);
+    return p + hg_fmt_uint(p, o->seq, 0);
 }
 
 /* Whether s is a run of digits without a leading zero, which JSON may write as a number

@@ -267,41 +267,24 @@ struct hg_journey *hg_builder_finish(struct hg_builder *b, struct hg_rng *rng, u
     return j;
 }
 
-/* Writes v in decimal, zero-padded to at least width digits; returns the length. */
-static size_t put_uint(char *out, uint64_t v, unsigned width)
-{
-    char tmp[24];
-    unsigned n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width)
-        tmp[n++] = '0';
-    for (unsigned i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 size_t hg_case_id(const struct hg_journey *j, char *out)
 {
     static const char prefix[HG_J__COUNT] = {'E', 'I', 'L', 'S', 'O', 'T', 'H'};
 
     out[0] = prefix[j->type];
-    return 1 + put_uint(out + 1, j->case_no, j->type == HG_J_HEADCOUNT ? 6 : 8);
+    return 1 + hg_fmt_uint(out + 1, j->case_no, j->type == HG_J_HEADCOUNT ? 6 : 8);
 }
 
 size_t hg_subject_id(const struct hg_journey *j, const struct hg_event *e, char *out)
 {
     if (j->type == HG_J_TRAINING) {
         memcpy(out, "staff-", 6);
-        return 6 + put_uint(out + 6, e->subject, 4);
+        return 6 + hg_fmt_uint(out + 6, e->subject, 4);
     }
     if (j->type == HG_J_HEADCOUNT) {
         memcpy(out, "dept-", 5);
-        return 5 + put_uint(out + 5, e->subject, 2);
+        return 5 + hg_fmt_uint(out + 5, e->subject, 2);
     }
     out[0] = 'P';
-    return 1 + put_uint(out + 1, e->subject, 7);
+    return 1 + hg_fmt_uint(out + 1, e->subject, 7);
 }

@@ -22,6 +22,22 @@ static int digits_at(const char *s, int n, unsigned *ret)
     return 0;
 }
 
+size_t hg_fmt_uint(char *out, uint64_t v, unsigned width)
+{
+    char tmp[24];
+    unsigned n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width && n < sizeof(tmp))
+        tmp[n++] = '0';
+    for (unsigned i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 int hg_parse_date(const char *s, int64_t *ret_us)
 {
     int y, m, d;

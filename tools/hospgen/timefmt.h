@@ -19,6 +19,10 @@
 #define HG_RFC3339_MAX 32
 #define HG_UTC_MAX 29
 
+/* Writes v in decimal, zero-padded to at least width (at most 20) digits, into out (no
+ * terminator); returns the length. */
+size_t hg_fmt_uint(char *out, uint64_t v, unsigned width);
+
 /*
  * Parses "YYYY-MM-DD" (a real date, years 1970..9999). Returns 0 and stores midnight
  * UTC of that day in *ret_us, or -EINVAL.
