@@ -151,7 +151,11 @@ static void submit_done(kpid_source *src, char *cursor, uint64_t id, uint64_t *r
         *ret_batch_id = id;
 }
 
-static int host_batch_submit(kpid_batch *b, const char *cursor, uint64_t *ret_batch_id)
+/*
+ * Queues b with cursor: waits for room when wait, else returns -EAGAIN with the batch
+ * still the plugin's, as it was. Any other failure frees the batch.
+ */
+static int submit(kpid_batch *b, const char *cursor, bool wait, uint64_t *ret_batch_id)
 {
     kpid_source *src = b->src;
     char *copy = NULL;
@@ -163,7 +167,14 @@ static int host_batch_submit(kpid_batch *b, const char *cursor, uint64_t *ret_ba
         return r;
     }
     uint64_t id = b->id;
-    r = submit_queue(b, /* wait= */ true);
+    r = submit_queue(b, wait);
+    if (r == -EAGAIN) {
+        /* An unsubmitted batch has no cursor. */
+        free(copy);
+        free(b->cursor);
+        b->cursor = NULL;
+        return -EAGAIN;
+    }
     if (r < 0) {
         free(copy);
         kpid_batch_free(b);
@@ -171,6 +182,11 @@ static int host_batch_submit(kpid_batch *b, const char *cursor, uint64_t *ret_ba
     }
     submit_done(src, copy, id, ret_batch_id);
     return 0;
+}
+
+static int host_batch_submit(kpid_batch *b, const char *cursor, uint64_t *ret_batch_id)
+{
+    return submit(b, cursor, /* wait= */ true, ret_batch_id);
 }
 
 static void host_batch_abort(kpid_batch *b)
@@ -248,35 +264,11 @@ _Static_assert(KPID_PSEUDONYM_LEN == KPID_PSEUDONYM_HEX_LEN, "the SDK's pseudony
 
 static int host_batch_try_submit(kpid_batch *b, const char *cursor, uint64_t *ret_batch_id)
 {
-    kpid_source *src = b->src;
-    char *copy = NULL;
-    int r;
-
-    if (atomic_load(&src->stop)) {
+    if (atomic_load(&b->src->stop)) {
         kpid_batch_free(b);
         return -ECANCELED;
     }
-    r = submit_prepare(b, cursor, &copy);
-    if (r < 0) {
-        kpid_batch_free(b);
-        return r;
-    }
-    uint64_t id = b->id;
-    r = submit_queue(b, /* wait= */ false);
-    if (r == -EAGAIN) {
-        /* The batch stays the plugin's as it was: an unsubmitted batch has no cursor. */
-        free(copy);
-        free(b->cursor);
-        b->cursor = NULL;
-        return -EAGAIN;
-    }
-    if (r < 0) {
-        free(copy);
-        kpid_batch_free(b);
-        return r == -EPIPE ? -ECANCELED : r;
-    }
-    submit_done(src, copy, id, ret_batch_id);
-    return 0;
+    return submit(b, cursor, /* wait= */ false, ret_batch_id);
 }
 
 static int host_wait_room(kpid_source *src, const kpid_batch *b, int64_t timeout_ms)
