@@ -44,6 +44,14 @@ static inline bool is_digit(const unsigned char *p, const unsigned char *end)
     return p < end && *p >= '0' && *p <= '9';
 }
 
+/* The end of the run of digits at p: p itself when there is none. */
+static inline const unsigned char *skip_digits(const unsigned char *p, const unsigned char *end)
+{
+    while (is_digit(p, end))
+        p++;
+    return p;
+}
+
 int kpid__json_number(kpid_json *js, const char **ret_text, size_t *ret_len)
 {
     const unsigned char *s = js->p, *p = s, *end = js->end;
@@ -57,8 +65,7 @@ int kpid__json_number(kpid_json *js, const char **ret_text, size_t *ret_len)
     if (p < end && *p == '0') {
         p++;
     } else if (is_digit(p, end) && *p != '0') {
-        while (is_digit(p, end))
-            p++;
+        p = skip_digits(p, end);
     } else {
         return kpid__json_fail(js, p,
                                p >= end ? KPID_JSON_E_END
@@ -67,21 +74,18 @@ int kpid__json_number(kpid_json *js, const char **ret_text, size_t *ret_len)
     }
     int_digits = (size_t)(p - s) - neg;
     if (p < end && *p == '.') {
-        p++;
-        if (!is_digit(p, end))
+        const unsigned char *digits = ++p;
+        if ((p = skip_digits(p, end)) == digits)
             return kpid__json_fail(js, p, KPID_JSON_E_NUMBER);
-        while (is_digit(p, end))
-            p++;
         is_int = false;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        if (!is_digit(p, end))
+        const unsigned char *digits = p;
+        if ((p = skip_digits(p, end)) == digits)
             return kpid__json_fail(js, p, KPID_JSON_E_NUMBER);
-        while (is_digit(p, end))
-            p++;
         is_int = false;
         has_exp = true;
     }
