@@ -38,51 +38,32 @@ const char *kpid_kpi_population_code(const kpid_kpi *kpi, size_t i)
     return i < n ? p[i].code : NULL;
 }
 
-static void compile_count(kpid__builder *b, const kpid_kpi *kpi)
+static void columns_count(kpid__builder *b, const kpid_kpi *kpi)
 {
     static const char *const agg[] = {
         [KPID_COUNT_EVENTS] = "count(*)",
         [KPID_COUNT_CASES] = "count(DISTINCT case_id)",
         [KPID_COUNT_SUBJECTS] = "count(DISTINCT subject_id)",
     };
-    int keys[KPID_MODEL_STRATIFY_MAX];
-
-    kpid__build_strata_keys(b, kpi, keys);
-    kpid__build_put(b, "SELECT ");
-    kpid__build_stratum_expr(b, kpi, keys);
     kpid__build_putf(
         b,
         ", %s::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
         " count(*) AS n, NULL::bigint AS excluded_incomplete FROM ",
         agg[kpi->u.count.count]);
-    kpid__members_count(b, kpi, keys);
-    kpid__build_group_by(b, kpi);
 }
 
 /* Every event of the activity is a member, with a value or not: a stratum whose events
  * have none has its row (n 0, no value; a sum is 0). */
-static void compile_value(kpid__builder *b, const kpid_kpi *kpi)
+static void columns_value(kpid__builder *b, const kpid_kpi *kpi)
 {
-    int keys[KPID_MODEL_STRATIFY_MAX];
-
-    kpid__build_strata_keys(b, kpi, keys);
-    kpid__build_put(b, "SELECT ");
-    kpid__build_stratum_expr(b, kpi, keys);
     kpid__build_put(b, ", ");
     kpid__build_aggregate(b, kpi->u.value.statistic, kpi->u.value.percentile, "v", NULL);
     kpid__build_put(b, "::float8 AS value, NULL::float8 AS numerator, NULL::float8 AS denominator,"
                        " count(v) AS n, NULL::bigint AS excluded_incomplete FROM ");
-    kpid__members_value(b, kpi, keys);
-    kpid__build_group_by(b, kpi);
 }
 
-static void compile_duration(kpid__builder *b, const kpid_kpi *kpi)
+static void columns_duration(kpid__builder *b, const kpid_kpi *kpi)
 {
-    int keys[KPID_MODEL_STRATIFY_MAX];
-
-    kpid__build_strata_keys(b, kpi, keys);
-    kpid__build_put(b, "SELECT ");
-    kpid__build_stratum_expr(b, kpi, keys);
     if (kpi->u.duration.statistic == KPID_STAT_WITHIN)
         /* The share of the period's cases that ended within the limit. */
         kpid__build_put(b, ", (count(*) FILTER (WHERE ok AND NOT inc))::float8"
@@ -99,17 +80,10 @@ static void compile_duration(kpid__builder *b, const kpid_kpi *kpi)
                         " count(d) FILTER (WHERE NOT inc) AS n");
     }
     kpid__build_put(b, ", count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
-    kpid__members_duration(b, kpi, keys);
-    kpid__build_group_by(b, kpi);
 }
 
-static void compile_proportion(kpid__builder *b, const kpid_kpi *kpi)
+static void columns_proportion(kpid__builder *b, const kpid_kpi *kpi)
 {
-    int keys[KPID_MODEL_STRATIFY_MAX];
-
-    kpid__build_strata_keys(b, kpi, keys);
-    kpid__build_put(b, "SELECT ");
-    kpid__build_stratum_expr(b, kpi, keys);
     /* FHIR proportion scoring: (N - NX) / (D - DX), N and NX within D \ DX, over the
      * members that can be followed. */
     kpid__build_put(b,
@@ -120,18 +94,12 @@ static void compile_proportion(kpid__builder *b, const kpid_kpi *kpi)
                     " (count(*) FILTER (WHERE NOT inc AND d AND NOT dx))::float8 AS denominator,"
                     " count(*) FILTER (WHERE NOT inc) AS n,"
                     " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
-    kpid__members_proportion(b, kpi, keys);
-    kpid__build_group_by(b, kpi);
 }
 
-static void compile_census(kpid__builder *b, const kpid_kpi *kpi)
+static void columns_census(kpid__builder *b, const kpid_kpi *kpi)
 {
-    int keys[KPID_MODEL_STRATIFY_MAX];
     double capacity = kpi->u.census.capacity;
 
-    kpid__build_strata_keys(b, kpi, keys);
-    kpid__build_put(b, "SELECT ");
-    kpid__build_stratum_expr(b, kpi, keys);
     /* Open seconds of each case within the period, summed; an empty census is 0. */
     const char *open = "sum(extract(epoch FROM least(coalesce(c, $2::timestamptz), $2::timestamptz)"
                        " - greatest(o, $1::timestamptz))) FILTER (WHERE NOT inc)";
@@ -160,7 +128,23 @@ static void compile_census(kpid__builder *b, const kpid_kpi *kpi)
             open);
     kpid__build_put(b, ", count(*) FILTER (WHERE NOT inc) AS n,"
                        " count(*) FILTER (WHERE inc) AS excluded_incomplete FROM ");
-    kpid__members_census(b, kpi, keys);
+}
+
+/*
+ * The value statement of a type whose members the subquery lists: the stratum, the
+ * type's columns up to " FROM " (columns), the member subquery (members), the grouping.
+ */
+static void compile_grouped(kpid__builder *b, const kpid_kpi *kpi,
+                            void (*columns)(kpid__builder *, const kpid_kpi *),
+                            void (*members)(kpid__builder *, const kpid_kpi *, const int[]))
+{
+    int keys[KPID_MODEL_STRATIFY_MAX];
+
+    kpid__build_strata_keys(b, kpi, keys);
+    kpid__build_put(b, "SELECT ");
+    kpid__build_stratum_expr(b, kpi, keys);
+    columns(b, kpi);
+    members(b, kpi, keys);
     kpid__build_group_by(b, kpi);
 }
 
@@ -200,11 +184,15 @@ int kpid_kpi_compile(const kpid_kpi *kpi, kpid_sql *out)
     kpid__builder b = {.sql = out};
 
     switch (kpi->type) {
-    case KPID_KPI_COUNT: compile_count(&b, kpi); break;
-    case KPID_KPI_PROPORTION: compile_proportion(&b, kpi); break;
-    case KPID_KPI_DURATION: compile_duration(&b, kpi); break;
-    case KPID_KPI_VALUE: compile_value(&b, kpi); break;
-    case KPID_KPI_CENSUS: compile_census(&b, kpi); break;
+    case KPID_KPI_COUNT: compile_grouped(&b, kpi, columns_count, kpid__members_count); break;
+    case KPID_KPI_PROPORTION:
+        compile_grouped(&b, kpi, columns_proportion, kpid__members_proportion);
+        break;
+    case KPID_KPI_DURATION:
+        compile_grouped(&b, kpi, columns_duration, kpid__members_duration);
+        break;
+    case KPID_KPI_VALUE: compile_grouped(&b, kpi, columns_value, kpid__members_value); break;
+    case KPID_KPI_CENSUS: compile_grouped(&b, kpi, columns_census, kpid__members_census); break;
     case KPID_KPI_RATIO: compile_ratio(&b, kpi); break;
     case KPID_KPI_SQL: compile_sql(&b, kpi); break;
     }
