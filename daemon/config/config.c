@@ -122,12 +122,13 @@ static const kpid__key warehouse_keys[] = {
      .description = "the writer commits a transaction after at most this many events"},
     {.name = "flush_interval_ms",
      .type = KPID__KEY_INT,
-     .default_value = "200",
+     .default_value = "0",
      .offset = CONFIG_OFFSET(warehouse.flush_interval_ms),
-     .min = 1,
+     .min = 0,
      .max = 60000,
-     .description = "the longest the writer waits for a batch to fill before it commits "
-                    "what it has, in milliseconds"},
+     .description = "the longest the writer waits for more batches before it commits what "
+                    "it has, in milliseconds; 0: an idle writer commits at once, and what "
+                    "arrives during a commit goes into the next one"},
     {.name = "statement_timeout",
      .type = KPID__KEY_DURATION,
      .default_value = "10m",

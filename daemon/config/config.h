@@ -9,7 +9,7 @@
  *   pseudonymize = true;                            # false switches it off everywhere
  *   pseudonym_key_file = "/etc/kpid/pseudonym.key"; # required while pseudonymize
  *   warehouse = { conninfo = "..."; password_file = "..."; batch_max_rows = 50000;
- *                 flush_interval_ms = 200; statement_timeout = "10m";
+ *                 flush_interval_ms = 0; statement_timeout = "10m";
  *                 lock_timeout = "1m"; idle_in_transaction_session_timeout = "10m";
  *                 connect_timeout = "10s"; wait_notice = "10s"; };
  *   queue = { max_events = 100000; max_bytes = 33554432; };
@@ -59,7 +59,7 @@ typedef struct kpid_config {
          * are owned here. */
         kpid_pg_target pg;
         int64_t batch_max_rows;    /* default 50000, 1..1000000 */
-        int64_t flush_interval_ms; /* default 200, 1..60000 */
+        int64_t flush_interval_ms; /* default 0, 0..60000 */
         int64_t wait_notice_ms;    /* a statement waiting this long is logged with what
                                      blocks it; default 10s */
     } warehouse;

@@ -1,6 +1,7 @@
 /*
  * The warehouse writer: one thread that takes batches from the queue, coalesces them
- * (up to batch_max_rows rows, waiting at most flush_interval_ms for more: group commit)
+ * (up to batch_max_rows rows: what is queued when it is free, and with flush_interval_ms
+ * > 0 what arrives within that time too: group commit)
  * and makes them durable in one transaction each:
  *
  *   COPY rows into the session's staging table (bisected under savepoints when

@@ -161,7 +161,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->warehouse.pg.conninfo, "");
     assert_null(cfg->warehouse.pg.password_file);
     assert_int_equal(cfg->warehouse.batch_max_rows, 50000);
-    assert_int_equal(cfg->warehouse.flush_interval_ms, 200);
+    assert_int_equal(cfg->warehouse.flush_interval_ms, 0);
     assert_int_equal(cfg->warehouse.pg.statement_timeout_ms, 600000);
     assert_int_equal(cfg->warehouse.pg.lock_timeout_ms, 60000);
     assert_int_equal(cfg->warehouse.pg.idle_in_transaction_ms, 600000);
@@ -706,7 +706,7 @@ static void test_out_of_range(void **state)
         ");\n";
     fixture_expect_errors(
         text, "@:2: \"batch_max_rows\" in warehouse must be between 1 and 1000000, not 0\n"
-              "@:3: \"flush_interval_ms\" in warehouse must be between 1 and 60000, not "
+              "@:3: \"flush_interval_ms\" in warehouse must be between 0 and 60000, not "
               "60001\n"
               "@:4: \"max_events\" in queue must be between 1 and 10000000, not 0\n"
               "@:5: \"max_bytes\" in queue must be between 65536 and 4294967296, not 65535\n"
@@ -1143,7 +1143,7 @@ static void test_example_config(void **state)
     assert_non_null(cfg->pseudonym_key);
     assert_string_equal(cfg->warehouse.pg.password_file, "/etc/kpid/warehouse.password");
     assert_int_equal(cfg->warehouse.batch_max_rows, 50000);
-    assert_int_equal(cfg->warehouse.flush_interval_ms, 200);
+    assert_int_equal(cfg->warehouse.flush_interval_ms, 0);
     assert_int_equal(cfg->queue.max_events, 100000);
     assert_int_equal(cfg->queue.max_bytes, 33554432);
     assert_int_equal(cfg->n_sources, 1);
