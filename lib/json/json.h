@@ -186,4 +186,11 @@ const char *kpid_json_error_text(kpid_json_error error);
  */
 int kpid_json_number_to_double(const char *text, size_t len, double *ret);
 
+/*
+ * Appends the len bytes at s (UTF-8, which the caller has checked) to out as a JSON
+ * string: quotes, with '"', '\\' and control characters escaped (\n, \t, ... and \u00XX
+ * for the others); other bytes as they are. Returns 0 or -ENOMEM (out unchanged).
+ */
+int kpid_json_put_string(kpid_buf *out, const char *s, size_t len);
+
 #endif

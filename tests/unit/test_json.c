@@ -272,6 +272,33 @@ static void test_walk_duplicates(void **state)
     assert_string_equal(kpid_json_error_text(js->error), "duplicate object key");
 }
 
+/* kpid_json_put_string writes what the scanner reads back as the same bytes: quotes,
+ * backslashes, every control character, UTF-8 as it is. */
+static void test_put_string(void **state)
+{
+    kpid_json *js = *state;
+    char text[64];
+    size_t n = 0;
+    kpid_buf out = {0}, dec = {0};
+
+    for (char c = 1; c < 0x20; c++)
+        text[n++] = c;
+    static const char tail[] = "\"\\/\xc3\xa9\xd2\x9b"; /* " \ / é қ */
+    memcpy(text + n, tail, sizeof(tail) - 1);
+    n += sizeof(tail) - 1;
+    assert_int_equal(kpid_json_put_string(&out, text, n), 0);
+    assert_int_equal(out.data[0], '"');
+    assert_non_null(memmem(out.data, out.len, "\\u001f", 6));
+    assert_non_null(memmem(out.data, out.len, "\\t", 2));
+    kpid_json_begin(js, out.data, out.len, 8);
+    assert_int_equal(kpid_json_string(js, &dec), 0);
+    assert_int_equal(kpid_json_end(js), 0);
+    assert_int_equal(dec.len, n);
+    assert_memory_equal(dec.data, text, n);
+    kpid_buf_free(&out);
+    kpid_buf_free(&dec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +309,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_walk_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_string, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
