@@ -293,7 +293,7 @@ static void test_put_string(void **state)
     kpid_json_begin(js, out.data, out.len, 8);
     assert_int_equal(kpid_json_string(js, &dec), 0);
     assert_int_equal(kpid_json_end(js), 0);
-    assert_int_equal(dec.len, n);
+    assert_int_equal(dec.len, n + 1); /* and its NUL */
     assert_memory_equal(dec.data, text, n);
     kpid_buf_free(&out);
     kpid_buf_free(&dec);
