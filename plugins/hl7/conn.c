@@ -1,0 +1,299 @@
+/*
+ * One sender's connection: bytes read into the MLLP framer, each frame handed to
+ * message.c, and the ACKs written back in the order the messages came, each once the
+ * batch it waits for is committed. A connection that stays silent past idle_timeout, or
+ * stops in the middle of a frame for read_timeout, is closed: a partial frame is never
+ * passed on.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hl7_source.h"
+
+#define READ_CHUNK 65536
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void update_events(hl7_source *s, hl7_conn *c)
+{
+    struct epoll_event ev = {.data.ptr = c};
+
+    ev.events = (c->reading && !s->paused ? EPOLLIN : 0) | (c->writing ? EPOLLOUT : 0) | EPOLLRDHUP;
+    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void hl7_conn_set_reading(hl7_source *s, hl7_conn *c, bool on)
+{
+    c->reading = on;
+    update_events(s, c);
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(out, size, "%s:%u", host, port);
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(out, size, "[%s]:%u", host, port);
+    }
+}
+
+void hl7_conn_accept(hl7_source *s, int listen_fd)
+{
+    /* A bounded number per wake, so that one busy listener does not starve the rest. */
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage peer = {0};
+        socklen_t len = sizeof(peer);
+        int fd = accept4(listen_fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        char name[64];
+        if (fd < 0)
+            return; /* EAGAIN, or a connection already gone: nothing to do */
+        peer_name(&peer, name, sizeof(name));
+        if (!hl7_allowed(s, &peer)) {
+            s->host->log(s->src, KPID_LOG_WARNING, "connection refused peer=%s: not in allow",
+                         name);
+            close(fd);
+            continue;
+        }
+        if (s->n_conns >= (size_t)s->cfg->max_connections) {
+            s->host->log(s->src, KPID_LOG_WARNING,
+                         "connection refused peer=%s: max_connections=%lld reached", name,
+                         (long long)s->cfg->max_connections);
+            close(fd);
+            continue;
+        }
+        hl7_conn *c = calloc(1, sizeof(*c));
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+        if (!c || kpid_mllp_framer_init(&c->framer, (size_t)s->cfg->max_message_bytes) < 0) {
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->id = ++s->next_conn_id;
+        c->reading = true;
+        c->last_read_us = now_us();
+        memcpy(c->peer, name, sizeof(c->peer));
+        ev.data.ptr = c;
+        if (s->paused)
+            ev.events &= ~(uint32_t)EPOLLIN;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            kpid_mllp_framer_free(&c->framer);
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+        s->host->gauge_set(s->m_connections, (double)s->n_conns);
+        s->host->log(s->src, KPID_LOG_DEBUG, "connection opened peer=%s", c->peer);
+    }
+}
+
+void hl7_conn_close(hl7_source *s, hl7_conn *c, const char *why)
+{
+    size_t waiting = c->n - c->head;
+
+    if (c->dead)
+        return;
+    s->host->log(s->src, waiting ? KPID_LOG_NOTICE : KPID_LOG_DEBUG,
+                 "connection closed peer=%s reason=\"%s\" acks_not_sent=%zu", c->peer, why,
+                 waiting);
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->dead = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    s->host->gauge_set(s->m_connections, (double)s->n_conns);
+    /* Events of this loop turn may still name it: freed at the turn's end. */
+    c->prev = NULL;
+    c->next = s->graveyard;
+    s->graveyard = c;
+}
+
+static void conn_free(hl7_conn *c)
+{
+    for (size_t i = c->head; i < c->n; i++)
+        kpid_buf_free(&c->acks[i].bytes);
+    free(c->acks);
+    kpid_buf_free(&c->out);
+    kpid_mllp_framer_free(&c->framer);
+    free(c);
+}
+
+void hl7_conn_bury(hl7_source *s)
+{
+    while (s->graveyard) {
+        hl7_conn *c = s->graveyard;
+        s->graveyard = c->next;
+        conn_free(c);
+    }
+}
+
+int hl7_conn_queue_ack(hl7_conn *c, uint64_t batch, const kpid_buf *ack)
+{
+    if (c->head > 0 && c->head == c->n)
+        c->head = c->n = 0;
+    if (c->n == c->cap) {
+        if (c->head > 0) { /* slide the waiting ones to the front */
+            memmove(c->acks, c->acks + c->head, (c->n - c->head) * sizeof(*c->acks));
+            c->n -= c->head;
+            c->head = 0;
+        } else {
+            hl7_ack *v = kpid_array_grow(c->acks, &c->cap, sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            c->acks = v;
+        }
+    }
+    hl7_ack *a = &c->acks[c->n];
+    *a = (hl7_ack){.batch = batch};
+    if (kpid_mllp_encode(ack->data, ack->len, &a->bytes) < 0) {
+        kpid_buf_free(&a->bytes);
+        return -ENOMEM;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Moves the ACKs whose batch is committed, from the head on, to the output, and writes. */
+void hl7_conn_flush(hl7_source *s, hl7_conn *c)
+{
+    while (c->head < c->n && c->acks[c->head].batch <= s->committed_upto) {
+        hl7_ack *a = &c->acks[c->head];
+        if (kpid_buf_append(&c->out, a->bytes.data, a->bytes.len) < 0)
+            break; /* tried again at the next flush */
+        kpid_buf_free(&a->bytes);
+        c->head++;
+    }
+    hl7_conn_writable(s, c);
+}
+
+void hl7_conn_writable(hl7_source *s, hl7_conn *c)
+{
+    while (c->out_done < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_done, c->out.len - c->out_done,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            hl7_conn_close(s, c, "write failed");
+            return;
+        }
+        c->out_done += (size_t)n;
+    }
+    if (c->out_done == c->out.len) {
+        c->out.len = c->out_done = 0;
+        if (c->closing && c->head == c->n) {
+            hl7_conn_close(s, c, "closed by peer");
+            return;
+        }
+    }
+    bool want = c->out_done < c->out.len;
+    if (want != c->writing) {
+        c->writing = want;
+        update_events(s, c);
+    }
+}
+
+void hl7_conn_readable(hl7_source *s, hl7_conn *c)
+{
+    char chunk[READ_CHUNK];
+    ssize_t n = recv(c->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            hl7_conn_close(s, c, "read failed");
+        return;
+    }
+    if (n == 0) {
+        if (kpid_mllp_framer_in_frame(&c->framer))
+            s->host->log(s->src, KPID_LOG_WARNING,
+                         "connection closed in the middle of a message peer=%s: "
+                         "the partial message is dropped",
+                         c->peer);
+        /* The peer sends no more; it may still read the ACKs it waits for. */
+        c->closing = true;
+        c->reading = false;
+        shutdown(c->fd, SHUT_RD);
+        update_events(s, c);
+        if (c->head == c->n && c->out.len == 0)
+            hl7_conn_close(s, c, "closed by peer");
+        return;
+    }
+    c->last_read_us = now_us();
+    uint64_t skipped = c->framer.stats.skipped_bytes;
+    for (size_t off = 0; off < (size_t)n;) {
+        kpid_mllp_frame f;
+        size_t used = 0;
+        int r = kpid_mllp_framer_feed(&c->framer, chunk + off, (size_t)n - off, &used, &f);
+        off += used;
+        if (r < 0) {
+            hl7_conn_close(s, c, "framing failed");
+            return;
+        }
+        if (r == KPID_MLLP_NEED_MORE)
+            break;
+        if (hl7_message(s, c, r, f.data, f.len) < 0) {
+            hl7_conn_close(s, c, "out of memory");
+            return;
+        }
+    }
+    if (!kpid_mllp_framer_in_frame(&c->framer))
+        c->frame_start_us = 0;
+    else if (!c->frame_start_us)
+        c->frame_start_us = c->last_read_us;
+    if (c->framer.stats.skipped_bytes > skipped)
+        s->host->counter_add(s->m_skipped, c->framer.stats.skipped_bytes - skipped);
+    hl7_conn_flush(s, c);
+}
+
+/* Closes connections idle past idle_timeout, or in one frame for longer than
+ * read_timeout (a sender that stalls, or trickles a byte at a time). */
+void hl7_conn_sweep(hl7_source *s, int64_t now)
+{
+    hl7_conn *next;
+
+    for (hl7_conn *c = s->conns; c; c = next) {
+        int64_t quiet_ms = (now - c->last_read_us) / 1000;
+        next = c->next;
+        if (c->frame_start_us && (now - c->frame_start_us) / 1000 > s->cfg->read_timeout_ms) {
+            s->host->log(s->src, KPID_LOG_WARNING,
+                         "read timeout in the middle of a message peer=%s: the partial "
+                         "message is dropped",
+                         c->peer);
+            hl7_conn_close(s, c, "read timeout");
+        } else if (quiet_ms > s->cfg->idle_timeout_ms && c->head == c->n && c->out.len == 0)
+            hl7_conn_close(s, c, "idle timeout");
+    }
+}

@@ -1,0 +1,186 @@
+/*
+ * The hl7 source: HL7 v2 messages received over MLLP, mapped to events, acknowledged
+ * only after the warehouse committed them.
+ *
+ *   hl7.c       the plugin: configuration keys, init, fini, committed, request_stop
+ *   listen.c    listening addresses (IPv4, IPv6) and the sender allow-list
+ *   conn.c      one connection: reading frames, its ACKs in order, timeouts
+ *   message.c   one message: parse, deduplicate, map into the batch, its ACK
+ *   dedup.c     control ids already committed (keyed source state), and their expiry
+ *   loop.c      run(): the event loop, batches, commits, back-pressure
+ *
+ * Threads: everything here belongs to the source thread (run) except the commit ring,
+ * which committed() fills from the writer thread under commit_lock, and the wake
+ * eventfd, which request_stop() and committed() write.
+ */
+#ifndef KPID_HL7_SOURCE_H
+#define KPID_HL7_SOURCE_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <kpid/plugin.h>
+
+#include "buf/buf.h"
+#include "hl7/hl7.h"
+#include "hl7/map.h"
+#include "mllp_frame.h"
+#include "time/tz.h"
+
+/* The configuration, filled by the host from the key table in hl7.c. */
+struct hl7_config {
+    char *listen; /* "127.0.0.1:2575, [::1]:2575" */
+    char *allow;  /* "10.1.0.0/16, 127.0.0.1" or NULL: every sender */
+    int64_t max_message_bytes;
+    int64_t max_connections;
+    int64_t idle_timeout_ms;
+    int64_t read_timeout_ms;
+    char *timezone;
+    char *charset;
+    char *subject_authority;
+    char *subject_type;
+    bool strict;
+    int64_t dedup_window_ms;
+    char *rejected_raw; /* "full" or "none" */
+    int64_t batch_max_messages;
+};
+
+/* One listening socket. */
+typedef struct hl7_listener {
+    int fd;
+    char *name; /* as configured */
+} hl7_listener;
+
+/* One allowed network: addr/prefix, IPv4 mapped into IPv6. */
+typedef struct hl7_net {
+    uint8_t addr[16];
+    unsigned prefix;
+} hl7_net;
+
+/* An ACK waiting for its turn on a connection. */
+typedef struct hl7_ack {
+    uint64_t batch; /* the local batch number it waits for; 0: ready now */
+    kpid_buf bytes; /* framed */
+} hl7_ack;
+
+typedef struct hl7_conn hl7_conn;
+struct hl7_conn {
+    int fd;
+    uint64_t id;
+    char peer[64];
+    kpid_mllp_framer framer;
+    hl7_ack *acks; /* FIFO: acks[head..n) wait, in the order the messages came */
+    size_t head, n, cap;
+    kpid_buf out;    /* framed ACKs being written */
+    size_t out_done; /* bytes of out already written */
+    int64_t last_read_us;
+    int64_t frame_start_us; /* when the frame being received began, 0 between frames */
+    bool reading;           /* EPOLLIN wanted */
+    bool writing;           /* EPOLLOUT wanted */
+    bool closing;           /* peer closed its side: close once the ACKs are out */
+    bool dead;              /* closed: freed at the end of the loop's turn */
+    hl7_conn *prev, *next;  /* all connections */
+};
+
+/* A control id seen: committed (batch 0) or in a batch not yet committed. */
+typedef struct hl7_seen {
+    char *key;
+    uint64_t batch;
+    int64_t time_s; /* when it was received, for expiry */
+    int code;       /* the kpid_hl7_ack_code it was answered with */
+} hl7_seen;
+
+typedef struct hl7_dedup {
+    hl7_seen *slots; /* open addressing; key NULL: empty; key == TOMB: deleted */
+    size_t cap, n, used;
+} hl7_dedup;
+
+/* A submitted batch and the local number its ACKs wait for. */
+typedef struct hl7_inflight {
+    uint64_t host_id, local;
+} hl7_inflight;
+
+typedef struct hl7_source {
+    const kpid_host *host;
+    kpid_source *src;
+    const struct hl7_config *cfg;
+    kpid_hl7_map *map;
+    kpid_tz *tz;
+    kpid_hl7_map_options map_opt;
+    kpid_hl7_options parse_opt;
+    bool keep_raw;
+
+    hl7_listener *listeners;
+    size_t n_listeners;
+    hl7_net *allow;
+    size_t n_allow;
+
+    int epfd, wakefd;
+    hl7_conn *conns;
+    size_t n_conns;
+    hl7_conn *graveyard; /* closed this turn, freed at its end */
+    uint64_t next_conn_id;
+    bool paused; /* the queue is full: not reading */
+
+    kpid_batch *batch;      /* being filled, or NULL */
+    uint64_t batch_local;   /* its local number (counting from 1) */
+    size_t batch_messages;  /* messages in it */
+    hl7_inflight *inflight; /* submitted, in order */
+    size_t n_inflight, cap_inflight;
+    uint64_t committed_upto; /* every local batch <= this is committed */
+
+    pthread_mutex_t commit_lock; /* guards ring */
+    uint64_t *ring;              /* host batch ids committed, not yet seen by run */
+    size_t ring_n, ring_cap;
+
+    hl7_dedup seen;
+    int64_t next_expiry_us;
+    uint64_t ack_seq;
+
+    kpid_hl7_mapped mapped; /* scratch */
+    kpid_buf scratch;
+
+    kpid_metric *m_messages, *m_rejected, *m_duplicates, *m_connections, *m_skipped;
+} hl7_source;
+
+/* listen.c */
+int hl7_listen_open(hl7_source *s);
+void hl7_listen_close(hl7_source *s);
+int hl7_allow_parse(hl7_source *s);
+bool hl7_allowed(const hl7_source *s, const struct sockaddr_storage *peer);
+
+/* conn.c */
+void hl7_conn_accept(hl7_source *s, int listen_fd);
+void hl7_conn_readable(hl7_source *s, hl7_conn *c);
+void hl7_conn_writable(hl7_source *s, hl7_conn *c);
+void hl7_conn_flush(hl7_source *s, hl7_conn *c);
+void hl7_conn_close(hl7_source *s, hl7_conn *c, const char *why);
+void hl7_conn_sweep(hl7_source *s, int64_t now_us);
+void hl7_conn_bury(hl7_source *s);
+void hl7_conn_set_reading(hl7_source *s, hl7_conn *c, bool on);
+int hl7_conn_queue_ack(hl7_conn *c, uint64_t batch, const kpid_buf *ack);
+
+/* loop.c */
+int hl7_run(void *state);
+
+/* message.c: handles one frame of c; returns 0 or -ENOMEM (fatal for the source). */
+int hl7_message(hl7_source *s, hl7_conn *c, int kind, const char *data, size_t len);
+/* The batch being filled, begun when there is none. */
+int hl7_batch(hl7_source *s, kpid_batch **ret);
+
+/* dedup.c */
+int hl7_dedup_load(hl7_source *s);
+/* The state value of an id: "<second> <AA|AE|AR>". */
+void hl7_dedup_value(int64_t time_s, int code, char out[32]);
+hl7_seen *hl7_dedup_find(hl7_dedup *d, const char *key);
+int hl7_dedup_add(hl7_dedup *d, const char *key, uint64_t batch, int64_t time_s, int code);
+void hl7_dedup_committed(hl7_dedup *d, uint64_t upto);
+int hl7_dedup_expire(hl7_source *s, int64_t now_s);
+void hl7_dedup_free(hl7_dedup *d);
+int hl7_dedup_key(const kpid_hl7_header *h, kpid_buf *out);
+
+#endif

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""A test sender of HL7 v2 over MLLP, as an interface engine behaves.
+
+    mllp_client.py --port P [--host H] [--conns N] [--deadline S] [--ack-timeout S]
+                   [--hold] FILE...
+
+Reads the messages of FILE... (MLLP frames 0x0B msg 0x1C 0x0D, as hospgen writes them; or
+plain text with one message per paragraph, segments on lines), spreads the files over N
+connections (file i on connection i % N, each file's messages in order), sends each
+message and waits for its ACK before the next, as senders in original mode do. An ACK
+whose MSA-2 is not the message's MSH-10 is an error. When the connection fails or the
+ACK does not come within --ack-timeout, it reconnects (capped backoff) and sends the
+unacknowledged message again, until --deadline. Prints one line per message,
+"MSH-10<TAB>MSA-1", in each connection's order, and exits 0 when every message got an
+ACK, 1 otherwise. --hold sends the first byte of the first message and then nothing,
+until the deadline (a stalled sender).
+"""
+import argparse
+import socket
+import sys
+import threading
+import time
+
+SB, EB, CR = b'\x0b', b'\x1c', b'\x0d'
+
+
+def messages_of(path):
+    data = open(path, 'rb').read()
+    if SB in data:
+        out = []
+        for part in data.split(SB)[1:]:
+            end = part.find(EB + CR)
+            if end >= 0:
+                out.append(part[:end])
+        return out
+    text = data.replace(b'\r\n', b'\n').replace(b'\r', b'\n')
+    return [b'\r'.join(p.strip(b'\n').split(b'\n')) + b'\r'
+            for p in text.split(b'\n\n') if p.strip()]
+
+
+def field(msg, seg, n):
+    """The n-th field of the first segment seg (MSH counted as the standard does)."""
+    sep = msg[3:4]
+    for s in msg.replace(b'\n', b'\r').split(b'\r'):
+        if s[:3] == seg:
+            parts = s.split(sep)
+            if seg == b'MSH':
+                n -= 1
+            return parts[n].split(msg[4:5])[0] if n < len(parts) else b''
+    return b''
+
+
+class Sender:
+    def __init__(self, args, msgs, out):
+        self.args, self.msgs, self.out = args, msgs, out
+        self.sock, self.buf, self.failed = None, b'', False
+
+    def connect(self, deadline):
+        delay = 0.05
+        while time.monotonic() < deadline:
+            try:
+                self.sock = socket.create_connection((self.args.host, self.args.port), timeout=5)
+                self.buf = b''
+                return True
+            except OSError:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        return False
+
+    def read_ack(self, until):
+        while True:
+            start = self.buf.find(SB)
+            end = self.buf.find(EB + CR, start + 1) if start >= 0 else -1
+            if end >= 0:
+                ack = self.buf[start + 1:end]
+                self.buf = self.buf[end + 2:]
+                return ack
+            left = until - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError('closed')
+            self.buf += chunk
+
+    def run(self):
+        deadline = time.monotonic() + self.args.deadline
+        if not self.connect(deadline):
+            self.failed = True
+            return
+        if self.args.hold:
+            self.sock.sendall(SB + self.msgs[0][:1])
+            time.sleep(max(0, deadline - time.monotonic()))
+            self.sock.close()
+            return
+        for msg in self.msgs:
+            ctl = field(msg, b'MSH', 10)
+            while True:
+                if time.monotonic() >= deadline:
+                    self.failed = True
+                    return
+                try:
+                    if self.sock is None and not self.connect(deadline):
+                        continue
+                    self.sock.sendall(SB + msg + EB + CR)
+                    ack = self.read_ack(min(deadline, time.monotonic() + self.args.ack_timeout))
+                    if ack is None:
+                        raise TimeoutError('no ACK')
+                except (OSError, ConnectionError, TimeoutError):
+                    if self.sock:
+                        self.sock.close()
+                    self.sock = None
+                    continue
+                if field(ack, b'MSA', 2) != ctl:
+                    sys.stderr.write('ACK for %r names %r\n' % (ctl, field(ack, b'MSA', 2)))
+                    self.failed = True
+                self.out.append('%s\t%s' % (ctl.decode('ascii', 'replace'),
+                                            field(ack, b'MSA', 1).decode('ascii', 'replace')))
+                break
+        if self.sock:
+            self.sock.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--host', default='127.0.0.1')
+    ap.add_argument('--port', type=int, required=True)
+    ap.add_argument('--conns', type=int, default=1)
+    ap.add_argument('--deadline', type=float, default=60)
+    ap.add_argument('--ack-timeout', type=float, default=10)
+    ap.add_argument('--hold', action='store_true')
+    ap.add_argument('files', nargs='+')
+    args = ap.parse_args()
+    per_conn = [[] for _ in range(args.conns)]
+    for i, f in enumerate(args.files):
+        per_conn[i % args.conns].extend(messages_of(f))
+    outs = [[] for _ in range(args.conns)]
+    senders = [Sender(args, m, o) for m, o in zip(per_conn, outs) if m]
+    threads = [threading.Thread(target=s.run) for s in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for o in outs:
+        for line in o:
+            print(line)
+    sys.exit(1 if any(s.failed for s in senders) else 0)
+
+
+if __name__ == '__main__':
+    main()
