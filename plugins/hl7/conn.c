@@ -44,18 +44,17 @@ void hl7_conn_set_reading(hl7_source *s, hl7_conn *c, bool on)
 static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
 {
     char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
 
     if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-        snprintf(out, size, "%s:%u", host, port);
+        struct sockaddr_in in;
+        memcpy(&in, ss, sizeof(in));
+        inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
+        snprintf(out, size, "%s:%u", host, (unsigned)ntohs(in.sin_port));
     } else {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-        snprintf(out, size, "[%s]:%u", host, port);
+        struct sockaddr_in6 in6;
+        memcpy(&in6, ss, sizeof(in6));
+        inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+        snprintf(out, size, "[%s]:%u", host, (unsigned)ntohs(in6.sin6_port));
     }
 }
 
