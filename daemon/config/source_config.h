@@ -5,9 +5,10 @@
  *                 pseudonymize_case_id = false; activities = [ "ED_ARRIVAL" ];
  *                 path = "..."; ... } );
  *
- * name, plugin, interval, pseudonymize_case_id and activities are the host's (every
- * source has them); the other keys are the plugin's own, declared in its kpid_config_key
- * table and stored in plugin_config. Read by sources.c; immutable once loaded.
+ * name, plugin, interval, pseudonymize_case_id, rejected_retention and activities are the
+ * host's (every source has them); the other keys are the plugin's own, declared in its
+ * kpid_config_key table and stored in plugin_config. Read by sources.c; immutable once
+ * loaded.
  */
 #ifndef KPID_CONFIG_SOURCE_CONFIG_H
 #define KPID_CONFIG_SOURCE_CONFIG_H
@@ -31,6 +32,11 @@ typedef struct kpid_source_config {
     char **activities;         /* [A-Z0-9_]{1,64} each, owned; only for the warning of
                                      model_check.h, never enforced on events */
     size_t n_activities;
+
+    /* kpid.rejected.raw of the source is set to NULL this long after the rejection
+     * (warehouse/retention.h); default 14d, 1s to 365d. */
+    int64_t rejected_retention_ms;
+
     void *plugin_config;             /* plugin->def->config_size bytes, filled from the keys */
     const config_setting_t *setting; /* the source's group, valid while the config lives */
     char *file;                      /* where the source is defined */

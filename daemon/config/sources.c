@@ -37,6 +37,14 @@ static const kpid__key source_keys[] = {
      .default_value = "false",
      .offset = offsetof(kpid_source_config, pseudonymize_case_id),
      .description = "pseudonymize case_id too, not only subject_id"},
+    {.name = "rejected_retention",
+     .type = KPID__KEY_DURATION,
+     .default_value = "14d",
+     .offset = offsetof(kpid_source_config, rejected_retention_ms),
+     .min = 1000,
+     .max = 365 * MS_PER_DAY,
+     .description = "how long kpid.rejected.raw keeps the source's rejected input; then it "
+                    "is set to NULL, and the locator, reason and time stay"},
     {.name = "activities",
      .type = KPID__KEY_PARSED,
      .description = "the activities the source produces, if it is known: only for the "

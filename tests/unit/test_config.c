@@ -29,6 +29,7 @@
 #include "ops/log.h"
 #include "model/model_check.h"
 #include "plugins/testsrc.h"
+#include "warehouse/retention.h"
 
 #ifndef KPID_TEST_PLUGIN_DIR
 #error "KPID_TEST_PLUGIN_DIR must name the folder of the test plugins"
@@ -232,6 +233,48 @@ static void test_boundaries_accepted(void **state)
     assert_int_equal(((const testsrc_config *)cfg->sources[1].plugin_config)->timeout_ms, 0);
     assert_true(((const testsrc_config *)cfg->sources[1].plugin_config)->ratio == 1.0);
     kpid_config_free(cfg);
+}
+
+/* rejected_retention: 14 days unless set (the default the purge uses for a source it
+ * knows nothing of, too), 1s to 365d; there is no "forever". */
+static void test_rejected_retention(void **state)
+{
+    static const char ok[] =
+        "pseudonym_key_file = \"key\";\n"
+        "warehouse = { conninfo = \"x\"; };\n"
+        "sources = (\n"
+        "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; },\n"
+        "  { name = \"b\"; plugin = \"testsrc\"; path = \"/a\"; rejected_retention = \"1s\"; },\n"
+        "  { name = \"c\"; plugin = \"testsrc\"; path = \"/a\"; rejected_retention = \"365d\"; },\n"
+        "  { name = \"d\"; plugin = \"testsrc\"; path = \"/a\"; rejected_retention = \"36h\"; }\n"
+        ");\n";
+    kpid_config *cfg = fixture_expect_ok(ok);
+
+    (void)state;
+    assert_int_equal(cfg->sources[0].rejected_retention_ms, INT64_C(14) * 86400000);
+    assert_int_equal(cfg->sources[0].rejected_retention_ms, KPID_RETENTION_DEFAULT_MS);
+    assert_int_equal(cfg->sources[1].rejected_retention_ms, 1000);
+    assert_int_equal(cfg->sources[2].rejected_retention_ms, INT64_C(365) * 86400000);
+    assert_int_equal(cfg->sources[3].rejected_retention_ms, 36 * 3600000);
+    kpid_config_free(cfg);
+
+    fixture_expect_errors(
+        "pseudonym_key_file = \"key\";\n"      /* 1 */
+        "warehouse = { conninfo = \"x\"; };\n" /* 2 */
+        "sources = (\n"                        /* 3 */
+        "  { name = \"a\"; plugin = \"testsrc\"; path = \"/a\"; rejected_retention = 0; },\n" /* 4 */
+        "  { name = \"b\"; plugin = \"testsrc\"; path = \"/a\";\n" /* 5 */
+        "    rejected_retention = \"999ms\"; },\n"                 /* 6 */
+        "  { name = \"c\"; plugin = \"testsrc\"; path = \"/a\";\n" /* 7 */
+        "    rejected_retention = \"366d\"; },\n"                  /* 8 */
+        "  { name = \"d\"; plugin = \"testsrc\"; path = \"/a\";\n" /* 9 */
+        "    rejected_retention = \"forever\"; }\n"                /* 10 */
+        ");\n",
+        "@:4: \"rejected_retention\" in source \"a\" must be between 1s and 365d, not 0ms\n"
+        "@:6: \"rejected_retention\" in source \"b\" must be between 1s and 365d, not 999ms\n"
+        "@:8: \"rejected_retention\" in source \"c\" must be between 1s and 365d, not 366d\n"
+        "@:10: invalid duration \"forever\" for \"rejected_retention\" in source \"d\": " USE_DURATION
+        "\n");
 }
 
 static void test_log_levels(void **state)
@@ -1169,6 +1212,7 @@ int main(void)
         cmocka_unit_test(test_warehouse_session),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test(test_boundaries_accepted),
+        cmocka_unit_test(test_rejected_retention),
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_include),
