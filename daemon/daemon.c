@@ -13,6 +13,7 @@
 #include "kpi/scheduler.h"
 #include "ingest/source.h"
 #include "ingest/writer.h"
+#include "warehouse/retention.h"
 
 struct kpid_daemon {
     const kpid_config *cfg;
@@ -20,6 +21,7 @@ struct kpid_daemon {
     kpid_writer *writer;
     kpid_source **sources;     /* cfg->n_sources entries; NULL where not started */
     kpid_scheduler *scheduler; /* NULL with --once: main evaluates then */
+    kpid_retention *retention; /* the purge of rejected input; NULL with --once */
 };
 
 /* At stop, the scheduler gets this long (within the deadline): a sleeping thread ends at
@@ -100,6 +102,18 @@ int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_curso
     return r;
 }
 
+/* The retention of every configured source, for the purge of rejected input: freshly
+ * allocated (the caller frees it; NULL when out of memory), its strings are cfg's. */
+static kpid_retention_rule *retention_rules(const kpid_config *cfg)
+{
+    kpid_retention_rule *rules = calloc(cfg->n_sources + 1, sizeof(*rules));
+
+    for (size_t i = 0; rules && i < cfg->n_sources; i++)
+        rules[i] =
+            (kpid_retention_rule){cfg->sources[i].name, cfg->sources[i].rejected_retention_ms};
+    return rules;
+}
+
 int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bool once,
                       kpid_daemon **ret_daemon)
 {
@@ -157,6 +171,16 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
             log_err("cannot start the KPI scheduler error=\"%s\"", strerror(-r));
             goto fail;
         }
+        kpid_retention_rule *rules = retention_rules(cfg);
+        kpid_retention_options ro = {
+            .warehouse = &cfg->warehouse.pg,
+            .rules = rules,
+            .n_rules = cfg->n_sources,
+        };
+        r = rules ? kpid_retention_start(&ro, &d->retention) : -ENOMEM;
+        free(rules);
+        if (r < 0)
+            goto fail;
     }
     *ret_daemon = d;
     return 0;
@@ -212,7 +236,18 @@ int kpid_daemon_evaluate_once(kpid_daemon *d)
         .warehouse = &d->cfg->warehouse.pg,
         .model = d->cfg->model,
     };
-    return kpid_scheduler_run_once(&sco);
+    kpid_retention_rule *rules = retention_rules(d->cfg);
+    kpid_retention_options ro = {
+        .warehouse = &d->cfg->warehouse.pg,
+        .rules = rules,
+        .n_rules = d->cfg->n_sources,
+    };
+    int purged = rules ? kpid_retention_run_once(&ro) : -ENOMEM;
+    int r;
+
+    free(rules);
+    r = kpid_scheduler_run_once(&sco);
+    return r < 0 ? r : purged;
 }
 
 int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
@@ -226,6 +261,7 @@ int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
         if (d->sources[i])
             kpid_source_request_stop(d->sources[i]);
     kpid_scheduler_request_stop(d->scheduler);
+    kpid_retention_request_stop(d->retention);
     /* Meanwhile the writer drains on its own; it is told to stop when the scheduler is. */
     if (d->scheduler) {
         int64_t budget = kpid_now_us() + SCHEDULER_STOP_BUDGET_US;
@@ -233,6 +269,13 @@ int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
             stuck = true; /* its threads keep d->scheduler and the model */
         else
             d->scheduler = NULL;
+    }
+    if (d->retention) {
+        int64_t budget = kpid_now_us() + SCHEDULER_STOP_BUDGET_US;
+        if (kpid_retention_stop(d->retention, budget < deadline_us ? budget : deadline_us) < 0)
+            stuck = true; /* its thread keeps d->retention and the source names */
+        else
+            d->retention = NULL;
     }
     d->writer = kpid_writer_stop(d->writer, deadline_us);
     for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++) {

@@ -1,6 +1,7 @@
 /*
  * The running pipeline of one configuration: the queue, the writer, one source per
- * configured source and the KPI scheduler. main.c builds one at start and a new one at
+ * configured source, the KPI scheduler and the purge of rejected input
+ * (warehouse/retention.h). main.c builds one at start and a new one at
  * each reload.
  */
 #ifndef KPID_DAEMON_H
@@ -37,10 +38,11 @@ int kpid_warehouse_prepare(const kpid_config *cfg, bool migrate_only, kpid_curso
                            char **ret_error);
 
 /*
- * Starts the writer, the sources of cfg (which must outlive the daemon) and the KPI
- * scheduler (scheduler.h). With once, only poll sources start, and each ends when it has
- * nothing new and all it submitted is committed; the scheduler does not start (see
- * kpid_daemon_evaluate_once). Returns 0 or -errno.
+ * Starts the writer, the sources of cfg (which must outlive the daemon), the KPI
+ * scheduler (scheduler.h) and the purge of rejected input (retention.h). With once, only
+ * poll sources start, and each ends when it has nothing new and all it submitted is
+ * committed; neither the scheduler nor the purge starts (see kpid_daemon_evaluate_once).
+ * Returns 0 or -errno.
  */
 int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bool once,
                       kpid_daemon **ret_daemon);
@@ -52,10 +54,11 @@ bool kpid_daemon_failed(kpid_daemon *d);
 /* True when the writer gave up because the warehouse refused kpid's role (--once). */
 bool kpid_daemon_refused(kpid_daemon *d);
 /*
- * For --once, when the sources have finished: evaluates every process's KPIs once, now
+ * For --once, when the sources have finished: purges rejected input past its retention
+ * (kpid_retention_run_once), then evaluates every process's KPIs once, now
  * (kpid_scheduler_run_once). Returns 0, -ENOTCONN (warehouse unreachable), -EACCES (the
- * warehouse refuses kpid's role), -EIO (an
- * evaluation failed) or -ETIMEDOUT (another instance kept a process's lock).
+ * warehouse refuses kpid's role), -EIO (an evaluation or the purge failed) or -ETIMEDOUT
+ * (another instance kept a process's lock).
  */
 int kpid_daemon_evaluate_once(kpid_daemon *d);
 /*
