@@ -9,6 +9,10 @@
 --                 perspective_score, process_landscape and on kpid.kpi_value; never raw
 --                 events or rejected input
 --   kpid_analyst  drill-down: USAGE on schema kpid, EXECUTE on kpid.kpi_cases
+--
+-- Rejected input (kpid.rejected, and kpid.rejected_retention beside it) may be patient
+-- data: no role but kpid's own has a privilege on it. What was granted on it to the two
+-- roles above, by hand, is revoked at every start; kpid_sql loses it with the rest.
 --   kpid_sql      what sql KPIs run as (sql/009_sql_kpi_role.sql): NOLOGIN, a member of
 --                 no role; USAGE on schema kpid and SELECT on kpid.event, kpid.kpi_value
 --                 and the three views, exactly (other privileges on the schema's tables
@@ -39,12 +43,14 @@ BEGIN
         GRANT USAGE ON SCHEMA kpid TO kpid_reader;
         GRANT SELECT ON kpid.scorecard, kpid.perspective_score, kpid.process_landscape,
                         kpid.kpi_value TO kpid_reader;
+        REVOKE ALL ON kpid.rejected, kpid.rejected_retention FROM kpid_reader;
     END IF;
 
     IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kpid_analyst') THEN
         GRANT USAGE ON SCHEMA kpid TO kpid_analyst;
         GRANT EXECUTE ON FUNCTION kpid.kpi_cases(text, timestamptz, timestamptz, text, jsonb)
             TO kpid_analyst;
+        REVOKE ALL ON kpid.rejected, kpid.rejected_retention FROM kpid_analyst;
     END IF;
 
     IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kpid_sql') THEN
