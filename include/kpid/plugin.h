@@ -296,6 +296,14 @@ typedef struct kpid_host {
      * Records input that cannot become events in kpid.rejected: locator says where
      * (for a file "path:line"), reason why, raw is the input (truncated and made valid
      * UTF-8 by the host; may be NULL). It is stored in the batch's transaction.
+     *
+     * raw may be patient data. A plugin that passes raw input offers its operator the
+     * source key rejected_raw, as the file plugin does: "pseudonymized" (the default:
+     * identifiers replaced by what pseudonymize() returns, or raw NULL where the input
+     * cannot be so rewritten), "full" (the input as it is) or "none" (raw always NULL);
+     * outside "full", reason quotes nothing of the input either. Whatever the plugin
+     * keeps, the host sets raw to NULL after the source's rejected_retention (a key of
+     * every source, read by the host; a plugin cannot declare it).
      */
     int (*reject)(kpid_batch *batch, const char *locator, const char *reason, const char *raw,
                   size_t raw_len);
