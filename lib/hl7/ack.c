@@ -69,8 +69,9 @@ static int put_escaped(kpid_buf *out, const kpid_hl7_seps *seps, const char *s)
     return kpid_hl7_escape(seps, s, strlen(s), out);
 }
 
-/* MSH-7: the time in the zone, YYYYMMDDHHMMSS+ZZZZ. */
-static int put_time(kpid_buf *out, const kpid_hl7_ack *a)
+/* MSH-7: the time in the zone, YYYYMMDDHHMMSS+ZZZZ (escaped: '+' or '-' may be a
+ * separator). */
+static int put_time(kpid_buf *out, const kpid_hl7_seps *seps, const kpid_hl7_ack *a)
 {
     char text[32];
     kpid_civil c;
@@ -83,7 +84,7 @@ static int put_time(kpid_buf *out, const kpid_hl7_ack *a)
     r = snprintf(text, sizeof(text), "%04d%02d%02d%02d%02d%02d%c%02d%02d", c.year, c.month, c.day,
                  c.hour, c.minute, c.second, c.utc_offset < 0 ? '-' : '+', (int)(off / 3600),
                  (int)(off / 60 % 60));
-    return kpid_buf_append(out, text, (size_t)r);
+    return kpid_hl7_escape(seps, text, (size_t)r, out);
 }
 
 static int check(const kpid_hl7_ack *a)
@@ -108,7 +109,7 @@ static int put_msh(kpid_buf *out, const ack_source *src, const kpid_hl7_ack *a)
         if ((r = kpid_buf_putc(out, f)) < 0 ||
             (r = put_span(out, i < 2 ? src->receiver[i] : src->sender[i - 2])) < 0)
             return r;
-    if ((r = kpid_buf_putc(out, f)) < 0 || (r = put_time(out, a)) < 0 ||
+    if ((r = kpid_buf_putc(out, f)) < 0 || (r = put_time(out, &src->seps, a)) < 0 ||
         (r = kpid_buf_putc(out, f)) < 0 || (r = kpid_buf_putc(out, f)) < 0 ||
         (r = put_str(out, "ACK")) < 0)
         return r;

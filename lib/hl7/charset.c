@@ -80,7 +80,7 @@ static int convert(const char *to, const char *from, const char *in, size_t len,
     if (len > SIZE_MAX / 4 || (r = kpid_buf_reserve(out, len * 4)) < 0)
         return -ENOMEM;
     cd = iconv_open(to, from);
-    if (cd == (iconv_t)-1)
+    if ((intptr_t)cd == -1)
         return errno == ENOMEM ? -ENOMEM : -EILSEQ;
     outp = out->data + out->len;
     out_left = out->cap - out->len;
@@ -143,16 +143,13 @@ int kpid__hl7_from_utf8(kpid_hl7_charset cs, kpid_buf *out, size_t from)
     case KPID_HL7_8859_1:
     case KPID_HL7_8859_15: break;
     }
+    if (n == 0)
+        return 0;
     if ((r = convert(iconv_name(cs), "UTF-8", out->data + from, n, &conv, NULL)) < 0)
         goto out;
-    /* ISO 8859 is never longer than UTF-8: the converted text fits where the UTF-8 was. */
-    if (conv.len > n) {
-        r = -EILSEQ;
-        goto out;
-    }
-    if (conv.len > 0)
-        memcpy(out->data + from, conv.data, conv.len);
-    out->len = from + conv.len;
+    out->len = from;
+    if (conv.len > 0 && conv.data)
+        r = kpid_buf_append(out, conv.data, conv.len); /* no larger than the UTF-8 was */
 out:
     kpid_buf_free(&conv);
     return r;

@@ -121,8 +121,8 @@ int kpid_hl7_dtm_parse(const char *s, size_t len, const kpid_tz *tz, kpid_hl7_ti
     if (why)
         goto out;
     if (t.has_offset) {
-        secs = kpid_days_from_civil(c.year, c.month, c.day) * 86400 + c.hour * 3600 +
-               c.minute * 60 + c.second - t.offset_s;
+        secs = kpid_days_from_civil(c.year, c.month, c.day) * 86400 + (int64_t)c.hour * 3600 +
+               (int64_t)c.minute * 60 + c.second - t.offset_s;
         t.tz_kind = KPID_TZ_UNIQUE;
         r = secs < KPID_TZ_MIN_S || secs > KPID_TZ_MAX_S ? -ERANGE : 0;
     } else {

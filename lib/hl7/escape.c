@@ -24,15 +24,15 @@ bool kpid__hl7_text_ok(const char *s, size_t n)
     return true;
 }
 
-static int hex_digit(char c)
+static bool is_hex(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+/* The value of a hex digit (is_hex). */
+static unsigned hex_value(char c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
 }
 
 /* Whether the n bytes at s are X and an even number (2 or more) of hex digits. */
@@ -41,7 +41,7 @@ static bool hex_escape(const char *s, size_t n)
     if (n < 3 || s[0] != 'X' || (n - 1) % 2 != 0)
         return false;
     for (size_t i = 1; i < n; i++)
-        if (hex_digit(s[i]) < 0)
+        if (!is_hex(s[i]))
             return false;
     return true;
 }
@@ -56,7 +56,7 @@ static int put_hex(kpid_hl7_charset cs, const char *s, size_t n, kpid_buf *out)
     int r;
 
     for (size_t i = 0; i < n; i += 2) {
-        bytes[k++] = (char)(hex_digit(s[i]) << 4 | hex_digit(s[i + 1]));
+        bytes[k++] = (char)(hex_value(s[i]) << 4 | hex_value(s[i + 1]));
         if (k == sizeof(bytes) || i + 2 == n) {
             if (cs == KPID_HL7_UTF8)
                 r = kpid_buf_append(out, bytes, k);
@@ -139,6 +139,11 @@ int kpid_hl7_escape(const kpid_hl7_seps *seps, const char *s, size_t len, kpid_b
 
     if (!kpid__hl7_text_ok(s, len))
         return -EINVAL;
+    /* A value of two double quotes would read back as HL7's null. */
+    if (len == 2 && s[0] == '"' && s[1] == '"') {
+        const char e[7] = {seps->escape, 'X', '2', '2', '2', '2', seps->escape};
+        return kpid_buf_append(out, e, sizeof(e));
+    }
     for (size_t i = 0; i < len; i++) {
         const char c = s[i];
         char letter = '\0';

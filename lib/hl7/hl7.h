@@ -274,7 +274,8 @@ int kpid_hl7_count_at(const kpid_hl7_msg *m, unsigned seg, const kpid_hl7_path *
 /*
  * Appends the len bytes of text at s to out, escaped for a field of a message with
  * separators seps: each separator character as \F\ \S\ \T\ \R\ \E\ (and \P\), with
- * seps->escape as the escape character. The text must be valid UTF-8 with no control
+ * seps->escape as the escape character; a text of just two double quotes, which would
+ * read back as HL7's null, as \X2222\. The text must be valid UTF-8 with no control
  * character but TAB (what kpid_hl7_get gives). Returns 0, -EINVAL for other text, or
  * -ENOMEM; out is unchanged on failure.
  */

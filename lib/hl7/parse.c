@@ -4,7 +4,6 @@
  * segment lookups. Values are read by path.c, escapes decoded by escape.c.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,31 +167,41 @@ static int index_text(kpid_hl7_msg *m, kpid_hl7_error *error)
     return 0;
 }
 
-/* The header's values: where they are, and what is wrong when one cannot be decoded. */
+/* The header's values: where they are, and what is wrong when one cannot be decoded. The
+ * order is that of the destinations in read_header. */
 static const struct {
     unsigned field, component;
-    size_t member; /* offset of the const char * in kpid_hl7_header */
     const char *invalid;
 } header_fields[] = {
-    {3, 1, offsetof(kpid_hl7_header, sending_application), "invalid value in MSH-3"},
-    {4, 1, offsetof(kpid_hl7_header, sending_facility), "invalid value in MSH-4"},
-    {5, 1, offsetof(kpid_hl7_header, receiving_application), "invalid value in MSH-5"},
-    {6, 1, offsetof(kpid_hl7_header, receiving_facility), "invalid value in MSH-6"},
-    {9, 1, offsetof(kpid_hl7_header, message_type), "invalid value in MSH-9"},
-    {9, 2, offsetof(kpid_hl7_header, trigger_event), "invalid value in MSH-9"},
-    {9, 3, offsetof(kpid_hl7_header, structure), "invalid value in MSH-9"},
-    {10, 1, offsetof(kpid_hl7_header, control_id), "invalid value in MSH-10"},
-    {11, 1, offsetof(kpid_hl7_header, processing_id), "invalid value in MSH-11"},
-    {12, 1, offsetof(kpid_hl7_header, version), "invalid value in MSH-12"},
-    {15, 1, offsetof(kpid_hl7_header, accept_ack_type), "invalid value in MSH-15"},
-    {16, 1, offsetof(kpid_hl7_header, application_ack_type), "invalid value in MSH-16"},
-    {18, 1, offsetof(kpid_hl7_header, charset_name), "invalid value in MSH-18"},
+    {3, 1, "invalid value in MSH-3"},   {4, 1, "invalid value in MSH-4"},
+    {5, 1, "invalid value in MSH-5"},   {6, 1, "invalid value in MSH-6"},
+    {9, 1, "invalid value in MSH-9"},   {9, 2, "invalid value in MSH-9"},
+    {9, 3, "invalid value in MSH-9"},   {10, 1, "invalid value in MSH-10"},
+    {11, 1, "invalid value in MSH-11"}, {12, 1, "invalid value in MSH-12"},
+    {15, 1, "invalid value in MSH-15"}, {16, 1, "invalid value in MSH-16"},
+    {18, 1, "invalid value in MSH-18"},
 };
 #define HEADER_FIELDS (sizeof(header_fields) / sizeof(header_fields[0]))
 
 /* Decodes the header's values into m->strings. */
 static int read_header(kpid_hl7_msg *m, kpid_hl7_error *error)
 {
+    kpid_hl7_header *h = &m->header;
+    const char **const dest[HEADER_FIELDS] = {
+        &h->sending_application,
+        &h->sending_facility,
+        &h->receiving_application,
+        &h->receiving_facility,
+        &h->message_type,
+        &h->trigger_event,
+        &h->structure,
+        &h->control_id,
+        &h->processing_id,
+        &h->version,
+        &h->accept_ack_type,
+        &h->application_ack_type,
+        &h->charset_name,
+    };
     kpid_buf strings = {0};
     size_t offsets[HEADER_FIELDS];
     int r = 0;
@@ -218,7 +227,7 @@ static int read_header(kpid_hl7_msg *m, kpid_hl7_error *error)
             r = fail(error, -EBADMSG, header_fields[i].invalid, (size_t)(span.p - m->text), 1);
         }
     }
-    if (r < 0) {
+    if (r != 0) {
         if (r == -ENOMEM)
             fail(error, r, "out of memory", 0, 0);
         kpid_buf_free(&strings);
@@ -226,8 +235,8 @@ static int read_header(kpid_hl7_msg *m, kpid_hl7_error *error)
     }
     m->strings = strings.data;
     for (size_t i = 0; i < HEADER_FIELDS; i++)
-        *(const char **)((char *)&m->header + header_fields[i].member) = m->strings + offsets[i];
-    m->header.version_code = kpid_hl7_version_code(m->header.version);
+        *dest[i] = m->strings + offsets[i];
+    h->version_code = kpid_hl7_version_code(h->version);
     return 0;
 }
 
@@ -260,7 +269,7 @@ int kpid_hl7_parse(const char *data, size_t len, const kpid_hl7_options *opts,
                  0);
         goto out;
     }
-    if ((r = kpid_buf_putc(&text, '\0')) < 0 || !(m = calloc(1, sizeof(*m)))) {
+    if (kpid_buf_putc(&text, '\0') < 0 || !(m = calloc(1, sizeof(*m)))) {
         r = fail(error, -ENOMEM, "out of memory", 0, 0);
         goto out;
     }
@@ -329,11 +338,14 @@ bool kpid_hl7_version_supported(unsigned code)
 int kpid__hl7_field(const kpid_hl7_msg *m, unsigned seg, unsigned field, kpid__hl7_span *ret,
                     bool *ret_whole)
 {
-    const kpid__hl7_seg *s = &m->segs[seg];
+    const kpid__hl7_seg *s;
     unsigned i = field - 1;
     size_t start, end;
 
     *ret_whole = false;
+    if (!m->segs || seg >= m->nsegs)
+        return -ENOENT;
+    s = &m->segs[seg];
     if (strcmp(s->name, "MSH") == 0) {
         if (field == 1) {
             if (s->end - s->start < 4)
@@ -345,7 +357,7 @@ int kpid__hl7_field(const kpid_hl7_msg *m, unsigned seg, unsigned field, kpid__h
         *ret_whole = field == 2;
         i = field - 2;
     }
-    if (field == 0 || i >= s->count)
+    if (field == 0 || i >= s->count || !m->fields)
         return -ENOENT;
     start = m->fields[s->first + i];
     end = i + 1 < s->count ? m->fields[s->first + i + 1] - 1 : s->end;
@@ -355,8 +367,11 @@ int kpid__hl7_field(const kpid_hl7_msg *m, unsigned seg, unsigned field, kpid__h
 
 unsigned kpid__hl7_field_count(const kpid_hl7_msg *m, unsigned seg)
 {
-    const kpid__hl7_seg *s = &m->segs[seg];
+    const kpid__hl7_seg *s;
 
+    if (!m->segs || seg >= m->nsegs)
+        return 0;
+    s = &m->segs[seg];
     if (strcmp(s->name, "MSH") == 0)
         return s->count > 0 ? s->count + 1 : 0;
     return s->count;

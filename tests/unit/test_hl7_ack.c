@@ -221,7 +221,13 @@ static void test_ack_time(void **unused)
     ack = ack_of("MSH|^~\\&|A|B|C|D|1||ADT^A01|X|P|2.5\r", &a,
                  "MSH|^~\\&|C|D|A|B|20240115110000+0100||ACK^A01^ACK|K1|P|2.5\rMSA|AA|X\r");
     kpid_hl7_free(ack);
+    /* A '+' field separator: the offset's sign is escaped. */
     a.tz = NULL;
+    a.time_us = NOW_US;
+    ack = ack_of("MSH+^~\\&+A+B+C+D+1++ADT^A01+X+P+2.5\r", &a,
+                 "MSH+^~\\&+C+D+A+B+20240315133013\\F\\0000++ACK^A01^ACK+K1+P+2.5\rMSA+AA+X\r");
+    expect(ack, "MSH-7", "20240315133013+0000");
+    kpid_hl7_free(ack);
     a.time_us = -1;
     ack = ack_of("MSH|^~\\&|A|B|C|D|1||ADT^A01|X|P|2.5\r", &a,
                  "MSH|^~\\&|C|D|A|B|19691231235959+0000||ACK^A01^ACK|K1|P|2.5\rMSA|AA|X\r");

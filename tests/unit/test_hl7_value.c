@@ -391,6 +391,8 @@ static void test_escape(void **unused)
     expect_escaped(&std, "plain text", "plain text");
     expect_escaped(&std, "a|b^c~d\\e&f#", "a\\F\\b\\S\\c\\R\\d\\E\\e\\T\\f#");
     expect_escaped(&std, "M\xc3\xbcller\tx", "M\xc3\xbcller\tx");
+    expect_escaped(&std, "\"\"", "\\X2222\\");
+    expect_escaped(&std, "\"\"\"", "\"\"\"");
     expect_escaped(&other, "a#b*c!d/e$f%g|", "a/F/b/S/c/R/d/E/e/T/f/P/g|");
     assert_int_equal(kpid_buf_append(&b, "x", 1), 0);
     assert_int_equal(kpid_hl7_escape(&std, "a\rb", 3, &b), -EINVAL);
@@ -410,6 +412,13 @@ static void test_escape(void **unused)
     kpid_buf_putc(&msg, '\0');
     m = parse(msg.data);
     expect(m, "NTE-3", text);
+    kpid_hl7_free(m);
+    msg.len = 0;
+    kpid_buf_append(&msg, HEAD "\rNTE|1||", strlen(HEAD) + 8);
+    kpid_hl7_escape(&std, "\"\"", 2, &msg);
+    kpid_buf_putc(&msg, '\0');
+    m = parse(msg.data);
+    expect(m, "NTE-3", "\"\"");
     kpid_hl7_free(m);
     kpid_buf_free(&msg);
 }
