@@ -27,8 +27,9 @@
  *   ISO 8859-15    "8859/15", "ISO-8859-15", "ISO8859-15", "ISO_8859-15", "LATIN9",
  *                  "LATIN-9";
  *   UTF-8          "UNICODE UTF-8", "UTF-8", "UTF8", "UNICODE UTF8".
- * Anything else is refused (-ENOTSUP), "UNICODE" (UCS-2) included. An empty or absent
- * MSH-18, or MSH-18 = "" (HL7's null), leaves the caller's default (kpid_hl7_options).
+ * Anything else is refused (-ENOTSUP), "UNICODE" (UCS-2) included. An absent, empty or
+ * blank MSH-18, or MSH-18 = "" (HL7's null), leaves the caller's default
+ * (kpid_hl7_options).
  * Further repetitions of MSH-18 (ISO 2022 code switching) are ignored. The message is
  * converted to UTF-8 with iconv (ISO 8859) or checked (ASCII: bytes below 0x80; UTF-8:
  * text/utf8.h's rules) before it is split; bytes that are not valid in the charset are
@@ -349,7 +350,8 @@ typedef struct kpid_hl7_ack {
     const kpid_tz *tz;      /* the zone MSH-7 is written in, with its offset; NULL: UTC */
     unsigned error_code;    /* table 0357 (207 application internal error, 200 unsupported
                                message type, 203 unsupported version id ...); 0: no ERR */
-    const char *error_text; /* NULL, or a short text for the error; NO PATIENT DATA */
+    const char *error_text; /* NULL, or a short text for the error (used only with
+                               error_code); NO PATIENT DATA */
     unsigned reserved[4];   /* zero */
 } kpid_hl7_ack;
 
@@ -358,9 +360,10 @@ typedef struct kpid_hl7_ack {
  *
  *   MSH  the message's separators and MSH-2; MSH-3/4 are the message's MSH-5/6 and
  *        MSH-5/6 its MSH-3/4 (as written, all components); MSH-7 a->time_us as
- *        YYYYMMDDHHMMSS+ZZZZ in a->tz; MSH-9 ACK^<trigger>^ACK (ACK^<trigger> for 2.3,
- *        before the message structure component); MSH-10 a->control_id; MSH-11 and
- *        MSH-12 copied as written; MSH-18 copied as written when the message has one.
+ *        YYYYMMDDHHMMSS+ZZZZ in a->tz (escaped: '+' or '-' may be a separator); MSH-9
+ *        ACK^<trigger>^ACK (ACK^<trigger> for 2.3, before the message structure
+ *        component); MSH-10 a->control_id; MSH-11 and MSH-12 copied as written; MSH-18
+ *        copied as written when the message has one.
  *   MSA  MSA-1 the code, MSA-2 the message's control id (MSH-10.1); before 2.5 (and for
  *        an unknown version) MSA-3 the error text.
  *   ERR  when a->error_code is not 0. From 2.5 on: ERR-3 <code>^<table text>^HL70357,

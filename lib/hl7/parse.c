@@ -71,8 +71,8 @@ static int read_seps(const char *data, size_t len, kpid_hl7_seps *ret, kpid_hl7_
 
 /*
  * Reads the charset from MSH-18 of the message's bytes (MSH is ASCII in every charset
- * kpid reads): the first component of its first repetition, or def when it is empty or
- * "".
+ * kpid reads): the first component of its first repetition, or def when it is empty,
+ * blank or "".
  */
 static int read_charset(const char *data, size_t len, const kpid_hl7_seps *seps,
                         kpid_hl7_charset def, kpid_hl7_charset *ret, kpid_hl7_error *error)
@@ -94,6 +94,10 @@ static int read_charset(const char *data, size_t len, const kpid_hl7_seps *seps,
     while (end < len && !is_segment_end(data[end]) && data[end] != seps->field &&
            data[end] != seps->repetition && data[end] != seps->component)
         end++;
+    while (start < end && data[start] == ' ')
+        start++;
+    while (end > start && data[end - 1] == ' ')
+        end--;
     if (end == start || (end - start == 2 && data[start] == '"' && data[start + 1] == '"')) {
         *ret = def;
         return 0;

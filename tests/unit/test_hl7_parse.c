@@ -371,6 +371,10 @@ static void test_charsets(void **unused)
     m = parse_n(text, strlen(text), &latin1);
     expect(m, "NTE-3", "\xc3\xa9");
     kpid_hl7_free(m);
+    text = "MSH|^~\\&|A|F|R|G|20240101||ADT^A01|C1|P|2.5||||||  \rNTE|1||\xe9\r";
+    m = parse_n(text, strlen(text), &latin1);
+    expect(m, "NTE-3", "\xc3\xa9");
+    kpid_hl7_free(m);
 
     /* Invalid bytes for the charset, unknown charsets. */
     text = "MSH|^~\\&|A|F|R|G|20240101||ADT^A01|C1|P|2.5\rNTE|1||ok\xc3(\r";
