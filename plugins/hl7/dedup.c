@@ -46,8 +46,12 @@ int hl7_dedup_key(const kpid_hl7_header *h, kpid_buf *out)
         size_t ctl = strlen(h->control_id);
         if (ctl >= KPID_STATE_KEY_MAX - sizeof(KEY_PREFIX))
             return -E2BIG;
-        memmove(out->data + KPID_STATE_KEY_MAX - 1 - ctl, h->control_id, ctl + 1);
-        out->len = KPID_STATE_KEY_MAX - 1;
+        size_t at = KPID_STATE_KEY_MAX - 1 - ctl;
+        /* Cut between characters: state keys must be valid UTF-8. */
+        while (at > 0 && ((unsigned char)out->data[at] & 0xC0) == 0x80)
+            at--;
+        memmove(out->data + at, h->control_id, ctl + 1);
+        out->len = at + ctl;
     }
     return 0;
 }

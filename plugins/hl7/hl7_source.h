@@ -79,6 +79,7 @@ struct hl7_conn {
     size_t out_done; /* bytes of out already written */
     int64_t last_read_us;
     int64_t frame_start_us; /* when the frame being received began, 0 between frames */
+    uint64_t frames;        /* frames received, for the locators of unparsable ones */
     bool reading;           /* EPOLLIN wanted */
     bool writing;           /* EPOLLOUT wanted */
     bool closing;           /* peer closed its side: close once the ACKs are out */
@@ -124,7 +125,10 @@ typedef struct hl7_source {
     size_t n_conns;
     hl7_conn *graveyard; /* closed this turn, freed at its end */
     uint64_t next_conn_id;
-    bool paused; /* the queue is full: not reading */
+    bool paused;             /* the queue is full: not reading */
+    uint64_t refused_full;   /* refused at max_connections since it was reached, 0: not */
+    uint64_t refused_allow;  /* refused by allow since the last such log line */
+    int64_t allow_logged_us; /* when that line was logged, 0: never */
 
     kpid_batch *batch;      /* being filled, or NULL */
     uint64_t batch_local;   /* its local number (counting from 1) */

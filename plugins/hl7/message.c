@@ -8,8 +8,9 @@
  *       already received (then nothing changes)
  *   AE  parsed but not mappable (a field a rule needs is missing or not a number, an
  *       event kpid refuses): stored in kpid.rejected with the reason
- *   AR  refused: not parsable, an unsupported version, a frame over max_message_bytes or
- *       broken, a type no rule maps in strict mode; stored in kpid.rejected
+ *   AR  refused: not parsable, without MSH-10 or with one longer than a state key, an
+ *       unsupported version, a frame over max_message_bytes or broken, a type no rule
+ *       maps in strict mode; stored in kpid.rejected
  *
  * In enhanced mode (MSH-15 set) the commit ACK is CA/CE/CR, sent as MSH-15 asks (AL
  * always, NE never, ER on errors only, SU on success only).
@@ -90,7 +91,14 @@ static int queue_ack(hl7_source *s, hl7_conn *c, const kpid_hl7_msg *m, const ch
     return hl7_conn_queue_ack(c, batch, &s->scratch);
 }
 
-/* Records the message in kpid.rejected (in the batch): locator, reason, raw as allowed. */
+/*
+ * Records the message in kpid.rejected (in the batch): locator, reason, raw as allowed.
+ * The locator is unique per message, since kpid.rejected keeps one row per locator: the
+ * sender and control id of a parsed message (a resend of it is answered from the
+ * control ids, never rejected again), else the peer with the frame's number on the
+ * connection and the time it came (a peer's frames, and a later connection from the same
+ * address and port, must not overwrite each other's rows).
+ */
 static int reject(hl7_source *s, kpid_batch *b, hl7_conn *c, const kpid_hl7_header *h,
                   const char *reason, const char *data, size_t len)
 {
@@ -100,7 +108,8 @@ static int reject(hl7_source *s, kpid_batch *b, hl7_conn *c, const kpid_hl7_head
         snprintf(locator, sizeof(locator), "sender=%.100s/%.100s control_id=%.150s",
                  h->sending_application, h->sending_facility, h->control_id);
     else
-        snprintf(locator, sizeof(locator), "peer=%s", c->peer);
+        snprintf(locator, sizeof(locator), "peer=%s frame=%" PRIu64 " at_us=%" PRId64, c->peer,
+                 c->frames, wall_us());
     s->host->counter_add(s->m_rejected, 1);
     return s->host->reject(b, locator, reason, s->keep_raw ? data : NULL, s->keep_raw ? len : 0);
 }
@@ -133,6 +142,24 @@ static int emit_all(hl7_source *s, kpid_batch *b, const kpid_hl7_header *h, outc
     return 0;
 }
 
+/*
+ * Refuses the frame (m, or NULL when it did not parse) with AR and error code error:
+ * recorded in kpid.rejected under the peer's locator, its ACK queued with the batch.
+ */
+static int refuse(hl7_source *s, hl7_conn *c, const kpid_hl7_msg *m, const char *data, size_t len,
+                  unsigned error, const char *text)
+{
+    outcome o = {.code = KPID_HL7_AR, .error = error};
+    kpid_batch *b;
+    int r;
+
+    snprintf(o.text, sizeof(o.text), "%s", text);
+    if ((r = hl7_batch(s, &b)) < 0 || (r = reject(s, b, c, NULL, o.text, data, len)) < 0)
+        return r;
+    s->batch_messages++;
+    return queue_ack(s, c, m, data, len, &o, s->batch_local);
+}
+
 /* A parsed message. */
 static int handle_parsed(hl7_source *s, hl7_conn *c, kpid_hl7_msg *m, const char *data, size_t len)
 {
@@ -142,8 +169,15 @@ static int handle_parsed(hl7_source *s, hl7_conn *c, kpid_hl7_msg *m, const char
     hl7_seen *seen;
     int r;
 
-    if ((r = hl7_dedup_key(h, &s->scratch)) < 0)
-        return r == -ENOMEM ? r : 0;
+    /* Without MSH-10 every such message would look like a resend of the first one from
+     * its sender (and be dropped with its ACK), and no ACK could name it: refused. */
+    if (!h->control_id[0])
+        return refuse(s, c, m, data, len, 101, "MSH-10 (message control id) is missing");
+    if ((r = hl7_dedup_key(h, &s->scratch)) == -E2BIG)
+        return refuse(s, c, m, data, len, 104,
+                      "MSH-10 (message control id) is longer than kpid keeps");
+    if (r < 0)
+        return r;
     seen = hl7_dedup_find(&s->seen, s->scratch.data);
     if (seen) { /* a resend: answered as the first was, once that is committed */
         s->host->counter_add(s->m_duplicates, 1);
@@ -195,9 +229,9 @@ int hl7_message(hl7_source *s, hl7_conn *c, int kind, const char *data, size_t l
     kpid_hl7_error err = {0};
     outcome o = {.code = KPID_HL7_AR, .error = 100};
     char reason[sizeof(o.text)];
-    kpid_batch *b;
     int r;
 
+    c->frames++;
     if (kind == KPID_MLLP_FRAME) {
         r = kpid_hl7_parse(data, len, &s->parse_opt, &m, &err);
         if (r == -ENOMEM)
@@ -218,9 +252,5 @@ int hl7_message(hl7_source *s, hl7_conn *c, int kind, const char *data, size_t l
     } else {
         snprintf(reason, sizeof(reason), "MLLP frame ended by 0x1C without 0x0D");
     }
-    memcpy(o.text, reason, sizeof(o.text));
-    if ((r = hl7_batch(s, &b)) < 0 || (r = reject(s, b, c, NULL, reason, data, len)) < 0)
-        return r;
-    s->batch_messages++;
-    return queue_ack(s, c, NULL, data, len, &o, s->batch_local);
+    return refuse(s, c, NULL, data, len, o.error, reason);
 }
