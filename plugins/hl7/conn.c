@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "hl7_source.h"
 
 #define READ_CHUNK 65536
+#define ALLOW_LOG_US (60 * INT64_C(1000000))
 
 static int64_t now_us(void)
 {
@@ -27,11 +29,21 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * EPOLLRDHUP only with EPOLLIN: a half-closed socket reports it for as long as it stays
+ * open, so a connection that is not read (the peer closed its side while its ACK waits
+ * for a commit, or the source is paused) would wake the loop at once on every turn.
+ * EPOLLHUP and EPOLLERR still tell when such a connection is gone.
+ */
+static uint32_t wanted_events(const hl7_source *s, const hl7_conn *c)
+{
+    return (c->reading && !s->paused ? EPOLLIN | EPOLLRDHUP : 0) | (c->writing ? EPOLLOUT : 0);
+}
+
 static void update_events(hl7_source *s, hl7_conn *c)
 {
-    struct epoll_event ev = {.data.ptr = c};
+    struct epoll_event ev = {.events = wanted_events(s, c), .data.ptr = c};
 
-    ev.events = (c->reading && !s->paused ? EPOLLIN : 0) | (c->writing ? EPOLLOUT : 0) | EPOLLRDHUP;
     epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -58,6 +70,25 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
     }
 }
 
+/*
+ * Logs a refusal by the allow-list at most once a minute, with the number refused since
+ * the last line: a sender that reconnects in a loop must not flood the log.
+ */
+static void refused_by_allow(hl7_source *s, const char *peer)
+{
+    int64_t now = now_us();
+
+    s->refused_allow++;
+    if (s->allow_logged_us && now - s->allow_logged_us < ALLOW_LOG_US)
+        return;
+    s->host->log(s->src, KPID_LOG_WARNING,
+                 "connection refused peer=%s: not in allow refused=%" PRIu64
+                 " (logged at most once a minute)",
+                 peer, s->refused_allow);
+    s->allow_logged_us = now;
+    s->refused_allow = 0;
+}
+
 void hl7_conn_accept(hl7_source *s, int listen_fd)
 {
     /* A bounded number per wake, so that one busy listener does not starve the rest. */
@@ -70,20 +101,27 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
             return; /* EAGAIN, or a connection already gone: nothing to do */
         peer_name(&peer, name, sizeof(name));
         if (!hl7_allowed(s, &peer)) {
-            s->host->log(s->src, KPID_LOG_WARNING, "connection refused peer=%s: not in allow",
-                         name);
+            refused_by_allow(s, name);
             close(fd);
             continue;
         }
         if (s->n_conns >= (size_t)s->cfg->max_connections) {
-            s->host->log(s->src, KPID_LOG_WARNING,
-                         "connection refused peer=%s: max_connections=%lld reached", name,
-                         (long long)s->cfg->max_connections);
+            /* Said once when the limit is reached, and once when it no longer is. */
+            if (!s->refused_full++)
+                s->host->log(s->src, KPID_LOG_WARNING,
+                             "connection refused peer=%s: max_connections=%lld reached, "
+                             "refusing connections until one closes",
+                             name, (long long)s->cfg->max_connections);
             close(fd);
             continue;
         }
+        if (s->refused_full) {
+            s->host->log(s->src, KPID_LOG_NOTICE, "accepting connections again refused=%" PRIu64,
+                         s->refused_full);
+            s->refused_full = 0;
+        }
         hl7_conn *c = calloc(1, sizeof(*c));
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+        struct epoll_event ev = {0};
         if (!c || kpid_mllp_framer_init(&c->framer, (size_t)s->cfg->max_message_bytes) < 0) {
             free(c);
             close(fd);
@@ -95,8 +133,7 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
         c->last_read_us = now_us();
         memcpy(c->peer, name, sizeof(c->peer));
         ev.data.ptr = c;
-        if (s->paused)
-            ev.events &= ~(uint32_t)EPOLLIN;
+        ev.events = wanted_events(s, c);
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             kpid_mllp_framer_free(&c->framer);
             free(c);
@@ -241,6 +278,9 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
                          "connection closed in the middle of a message peer=%s: "
                          "the partial message is dropped",
                          c->peer);
+        /* Dropped now, so that read_timeout cannot cut the ACKs it still owes. */
+        kpid_mllp_framer_reset(&c->framer);
+        c->frame_start_us = 0;
         /* The peer sends no more; it may still read the ACKs it waits for. */
         c->closing = true;
         c->reading = false;
@@ -252,6 +292,7 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
     }
     c->last_read_us = now_us();
     uint64_t skipped = c->framer.stats.skipped_bytes;
+    bool ended = false; /* a frame ended in this read */
     for (size_t off = 0; off < (size_t)n;) {
         kpid_mllp_frame f;
         size_t used = 0;
@@ -263,14 +304,19 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
         }
         if (r == KPID_MLLP_NEED_MORE)
             break;
+        ended = true;
         if (hl7_message(s, c, r, f.data, f.len) < 0) {
             hl7_conn_close(s, c, "out of memory");
             return;
         }
     }
+    /* A frame that is still open after a frame ended began in this read: read_timeout
+     * counts from here, not from the start of the one before (a sender whose reads all
+     * end inside a frame is never between frames). A frame restarted by a 0x0B keeps
+     * the time of the one it replaced: restarting cannot stretch the timeout. */
     if (!kpid_mllp_framer_in_frame(&c->framer))
         c->frame_start_us = 0;
-    else if (!c->frame_start_us)
+    else if (!c->frame_start_us || ended)
         c->frame_start_us = c->last_read_us;
     if (c->framer.stats.skipped_bytes > skipped)
         s->host->counter_add(s->m_skipped, c->framer.stats.skipped_bytes - skipped);
