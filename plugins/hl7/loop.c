@@ -31,16 +31,30 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * Stops or resumes reading every connection. The time not read is the source's, not the
+ * senders': on resuming, idle_timeout and read_timeout count again from now (a sender
+ * whose message waits unread is neither idle nor slow; hl7_conn_sweep is not run while
+ * paused).
+ */
 static void set_paused(hl7_source *s, bool paused)
 {
+    int64_t now = mono_us();
+
     if (s->paused == paused)
         return;
     s->paused = paused;
     s->host->log(s->src, paused ? KPID_LOG_NOTICE : KPID_LOG_INFO,
                  paused ? "queue full: not reading from senders until there is room"
                         : "room in the queue: reading from senders again");
-    for (hl7_conn *c = s->conns; c; c = c->next)
+    for (hl7_conn *c = s->conns; c; c = c->next) {
+        if (!paused) {
+            c->last_read_us = now;
+            if (c->frame_start_us)
+                c->frame_start_us = now;
+        }
         hl7_conn_set_reading(s, c, c->reading);
+    }
 }
 
 /* Takes the batch ids committed() reported; advances committed_upto; sends ACKs. */
@@ -172,7 +186,7 @@ int hl7_run(void *state)
             if ((r = hl7_dedup_expire(s, (int64_t)time(NULL))) < 0)
                 return r;
         }
-        if (now >= next_sweep) {
+        if (now >= next_sweep && !s->paused) {
             next_sweep = now + SWEEP_US;
             hl7_conn_sweep(s, now);
         }
