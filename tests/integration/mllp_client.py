@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""A test sender of HL7 v2 over MLLP, as an interface engine behaves.
+"""A test sender of HL7 v2 over MLLP, as an interface engine behaves, and as worse ones do.
 
     mllp_client.py --port P [--host H] [--conns N] [--deadline S] [--ack-timeout S]
-                   [--hold] FILE...
+                   [--hold] [--times] FILE...
+    mllp_client.py --port P [--host H] --stream [--raw] [--chunk N --interval S | --trickle]
+                   [--expect N] [--disconnect-before-ack] FILE...
+    mllp_client.py --port P [--host H] --idle N [--deadline S]
 
 Reads the messages of FILE... (MLLP frames 0x0B msg 0x1C 0x0D, as hospgen writes them; or
 plain text with one message per paragraph, segments on lines), spreads the files over N
@@ -16,6 +19,8 @@ ACK, 1 otherwise. --hold sends the first byte of the first message and then noth
 until the deadline (a stalled sender).
 """
 import argparse
+import resource
+import selectors
 import socket
 import sys
 import threading
@@ -115,11 +120,143 @@ class Sender:
                 if field(ack, b'MSA', 2) != ctl:
                     sys.stderr.write('ACK for %r names %r\n' % (ctl, field(ack, b'MSA', 2)))
                     self.failed = True
-                self.out.append('%s\t%s' % (ctl.decode('ascii', 'replace'),
-                                            field(ack, b'MSA', 1).decode('ascii', 'replace')))
+                line = '%s\t%s' % (ctl.decode('ascii', 'replace'),
+                                   field(ack, b'MSA', 1).decode('ascii', 'replace'))
+                if self.args.times:
+                    line += '\t%.3f' % time.time()
+                self.out.append(line)
                 break
         if self.sock:
             self.sock.close()
+
+
+def ack_line(ack):
+    return '%s\t%s' % (field(ack, b'MSA', 2).decode('ascii', 'replace'),
+                       field(ack, b'MSA', 1).decode('ascii', 'replace'))
+
+
+def stream(args):
+    """--stream: one connection, everything sent without waiting; see the docstring."""
+    if args.raw:
+        data = b''.join(open(f, 'rb').read() for f in args.files)
+        frames = [data]
+    else:
+        frames = [SB + m + EB + CR for f in args.files for m in messages_of(f)]
+        data = b''.join(frames)
+    if args.straddle:
+        pieces, rest = [], b''
+        for fr in frames:
+            pieces.append(rest + fr[:len(fr) // 2])
+            rest = fr[len(fr) // 2:]
+        pieces.append(rest)
+    else:
+        chunk = args.chunk or len(data) or 1
+        pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    deadline = time.monotonic() + args.deadline
+    try:
+        sock = socket.create_connection((args.host, args.port), timeout=5)
+    except OSError as e:
+        sys.stderr.write('cannot connect: %s\n' % e)
+        return 2
+    buf, acks, closed, start = b'', 0, False, time.monotonic()
+
+    def take(block_s):
+        """Reads what came within block_s seconds; False once the server closed."""
+        nonlocal buf, acks
+        sock.settimeout(max(block_s, 0.001))
+        try:
+            got = sock.recv(65536)
+        except socket.timeout:
+            return True
+        except OSError:
+            return False
+        if not got:
+            return False
+        buf += got
+        while True:
+            s0 = buf.find(SB)
+            e0 = buf.find(EB + CR, s0 + 1) if s0 >= 0 else -1
+            if e0 < 0:
+                return True
+            print(ack_line(buf[s0 + 1:e0]), flush=True)
+            buf = buf[e0 + 2:]
+            acks += 1
+
+    for piece in pieces:
+        if closed or time.monotonic() >= deadline:
+            break
+        try:
+            sock.sendall(piece)
+        except OSError:
+            closed = True
+            break
+        if args.disconnect_before_ack:
+            continue
+        # Read while waiting for the next piece: the server may close us meanwhile.
+        until = time.monotonic() + args.interval
+        while not closed:
+            left = until - time.monotonic()
+            if not take(min(left, 0.05)):
+                closed = True
+            if left <= 0:
+                break
+    if args.disconnect_before_ack:
+        sock.close()
+        return 0
+    last = time.monotonic()
+    while not closed and acks < args.expect_n and time.monotonic() < deadline:
+        if time.monotonic() - last >= args.ack_timeout:
+            break
+        n = acks
+        if not take(0.1):
+            closed = True
+        if acks > n:
+            last = time.monotonic()
+    if closed:
+        print('CLOSED\t%.1f' % (time.monotonic() - start), flush=True)
+    sock.close()
+    return 0
+
+
+def idle(args):
+    """--idle N: N silent connections, watched until the server closes them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < args.idle + 64 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (args.idle + 64, hard))
+    deadline = time.monotonic() + args.deadline
+    sel = selectors.DefaultSelector()
+    begun, opened = time.monotonic(), 0
+    for _ in range(args.idle):
+        if time.monotonic() >= deadline:
+            break
+        try:
+            s = socket.create_connection((args.host, args.port), timeout=5)
+        except OSError as e:
+            sys.stderr.write('connection %d: %s\n' % (opened + 1, e))
+            break
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, time.monotonic())
+        opened += 1
+    print('connected=%d connect_s=%.1f' % (opened, time.monotonic() - begun), flush=True)
+    lives = []
+    while len(lives) < opened and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=min(0.2, max(0.0, deadline - time.monotonic()))):
+            try:
+                got = key.fileobj.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                got = b''
+            if got:
+                continue  # an ACK for nothing: not expected, ignored
+            lives.append(time.monotonic() - key.data)
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    print('closed=%d min_s=%.1f max_s=%.1f' % (len(lives), min(lives, default=0),
+                                                max(lives, default=0)), flush=True)
+    return 0 if opened == args.idle else 2
 
 
 def main():
@@ -130,8 +267,26 @@ def main():
     ap.add_argument('--deadline', type=float, default=60)
     ap.add_argument('--ack-timeout', type=float, default=10)
     ap.add_argument('--hold', action='store_true')
-    ap.add_argument('files', nargs='+')
+    ap.add_argument('--times', action='store_true')
+    ap.add_argument('--stream', action='store_true')
+    ap.add_argument('--raw', action='store_true')
+    ap.add_argument('--chunk', type=int, default=0)
+    ap.add_argument('--interval', type=float, default=0)
+    ap.add_argument('--trickle', action='store_true')
+    ap.add_argument('--straddle', action='store_true')
+    ap.add_argument('--expect', dest='expect_n', type=int, default=1 << 30)
+    ap.add_argument('--disconnect-before-ack', action='store_true')
+    ap.add_argument('--idle', type=int, default=0)
+    ap.add_argument('files', nargs='*')
     args = ap.parse_args()
+    if args.idle:
+        sys.exit(idle(args))
+    if not args.files:
+        ap.error('no FILE')
+    if args.trickle:
+        args.stream, args.chunk, args.interval = True, 1, 1.0
+    if args.stream:
+        sys.exit(stream(args))
     per_conn = [[] for _ in range(args.conns)]
     for i, f in enumerate(args.files):
         per_conn[i % args.conns].extend(messages_of(f))
