@@ -88,11 +88,15 @@ int64_t hg_builder_last_time(const struct hg_builder *b)
  * Chooses how e's time and attributes are written (offset or Z, 0..6 fractional
  * digits, \u escapes, values of digits as numbers, attrs omitted or {}), and cuts
  * e->time to the digits chosen so that the expected time is exactly what the line says.
+ * At most max_digits digits (4 in --hl7 runs: HL7 times have at most 4).
  */
-static void choose_form(struct hg_event *e, struct hg_rng *rng)
+static void choose_form(struct hg_event *e, struct hg_rng *rng, unsigned max_digits)
 {
     static const double digit_w[7] = {35, 4, 4, 35, 3, 4, 15};
     unsigned digits = hg_rng_pick(rng, digit_w, 7);
+
+    if (digits > max_digits) /* --hl7: DTM has at most 4; the same draws, so the same events */
+        digits = max_digits;
 
     e->tfmt = (uint8_t)(digits | (hg_rng_chance(rng, 0.35) ? HG_TF_ZULU : 0));
     e->time = hg_time_trunc(e->time, digits);
@@ -190,7 +194,7 @@ static void correct(struct hg_builder *b, struct hg_rng *rng, unsigned i, int64_
         unsigned k = (unsigned)hg_rng_below(rng, hg_dom_size(d) - 1);
         a->val = (uint16_t)(first + (k >= a->val - first ? k + 1 : k));
     }
-    choose_form(c, rng);
+    choose_form(c, rng, b->max_digits);
     /* Corrected after the fact: never before the corrected time itself. */
     int64_t emit = emit_i + hg_rng_span(rng, 8 * HG_HOUR, 1.2, 10 * HG_MIN, 7 * HG_DAY);
     if (emit < c->time + 10 * HG_MIN)
@@ -224,7 +228,7 @@ struct hg_journey *hg_builder_finish(struct hg_builder *b, struct hg_rng *rng, u
         e->seq = ++count[e->act];
         e->key_of = (uint8_t)i;
         raw[i] = e->time; /* lines are emitted at the uncut time: never before the start */
-        choose_form(e, rng);
+        choose_form(e, rng, b->max_digits);
     }
     for (unsigned i = 0; i < b->n_orig; i++) {
         struct hg_event *e = &b->ev[i];
@@ -239,7 +243,7 @@ struct hg_journey *hg_builder_finish(struct hg_builder *b, struct hg_rng *rng, u
             add_line(b, emit + hg_rng_range(rng, gap / 8, gap / 2), i, HG_L_RETRACT);
             struct hg_event *c = add_slot(b, i);
             c->time = b->plan_time[i];
-            choose_form(c, rng);
+            choose_form(c, rng, b->max_digits);
             add_line(b, c->time, (unsigned)(c - b->ev), HG_L_WRITE);
         } else if (b->plan[i] == HG_P_RETRACT || hg_rng_chance(rng, p_error[e->act])) {
             /* Cancelled, or entered in error. */

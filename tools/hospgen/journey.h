@@ -113,6 +113,7 @@ struct hg_builder {
     unsigned n_ev;
     struct hg_line line[HG_MAX_LINE];
     unsigned n_line;
+    uint8_t max_digits; /* fractional digits a time may have: 6, or 4 for --hl7 (HL7 DTM) */
 };
 
 /* Empties b for a new journey of the given type and case number. */

@@ -15,6 +15,7 @@ int hg_world_init(struct hg_world *w, uint64_t seed, uint64_t stream, int64_t st
     w->off_sec = off_sec;
     memcpy(w->off_text, off_text, 7);
     w->next_patient = 1;
+    w->b.max_digits = 6;
     w->spawns.cap = 1024;
     w->spawns.a = malloc(w->spawns.cap * sizeof(*w->spawns.a));
     if (!w->spawns.a)
