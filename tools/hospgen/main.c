@@ -26,6 +26,7 @@ static void usage(FILE *f)
     fputs("usage: hospgen --seed S --events N --out DIR [--files K] [--start YYYY-MM-DD]\n"
           "               [--days D] [--malformed M] [--tz-offset +HH:MM]\n"
           "               [--truth CONF --truth-from YYYY-MM-DD --truth-to YYYY-MM-DD]\n"
+          "               [--hl7 K]\n"
           "\n"
           "  --seed S         any 64-bit number; same arguments give the same bytes\n"
           "  --events N       event lines to write (events, corrections, retractions)\n"
@@ -39,7 +40,10 @@ static void usage(FILE *f)
           "  --truth CONF     also write truth.tsv and truth_cases.tsv: the values of the KPIs\n"
           "                   of kpid configuration CONF computed from the final events, for\n"
           "                   the periods from the one containing --truth-from (local\n"
-          "                   midnight) while the period starts before --truth-to\n",
+          "                   midnight) while the period starts before --truth-to\n"
+          "  --hl7 K          also write the feed as HL7 v2 messages, MLLP-framed, in K files\n"
+          "                   hl7-0001.hl7 ... (a case's messages in one file, in order);\n"
+          "                   event times then have at most 4 fractional digits\n",
           f);
 }
 
@@ -104,7 +108,7 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
     const char *truth_from = NULL, *truth_to = NULL;
     bool have_seed = false, have_events = false;
     const char *start = "2025-01-01", *tz = "+05:00";
-    uint64_t files = 1;
+    uint64_t files = 1, hl7 = 0;
 
     memset(o, 0, sizeof(*o));
     memset(t, 0, sizeof(*t));
@@ -157,6 +161,10 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
             r = parse_u64(val, &o->malformed);
         } else if (!strcmp(name, "--tz-offset")) {
             tz = val;
+        } else if (!strcmp(name, "--hl7")) {
+            r = parse_u64(val, &hl7);
+            if (r == 0 && (hl7 < 1 || hl7 > 1000))
+                r = -EINVAL;
         } else if (!strcmp(name, "--truth")) {
             t->conf = val;
         } else if (!strcmp(name, "--truth-from")) {
@@ -183,6 +191,7 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
         return -EINVAL;
     }
     o->files = (unsigned)files;
+    o->hl7_streams = (unsigned)hl7;
     if (hg_parse_offset(tz, &o->off_sec) < 0) {
         fprintf(stderr,
                 "hospgen: bad --tz-offset \"%s\"\n"
@@ -286,11 +295,15 @@ int main(int argc, char **argv)
     ht_store_fini(&store);
     if (r < 0)
         return 1;
+    char hl7[48] = "";
+    if (o.hl7_streams)
+        snprintf(hl7, sizeof(hl7), " hl7=%llu/%u", (unsigned long long)st.hl7, o.hl7_streams);
     fprintf(stderr,
             "hospgen: events=%llu malformed=%llu files=%u final=%llu journeys=%llu "
-            "days=%.1f open_max=%zu seconds=%.2f\n",
+            "days=%.1f open_max=%zu%s seconds=%.2f\n",
             (unsigned long long)o.events, (unsigned long long)st.malformed, o.files,
             (unsigned long long)st.final, (unsigned long long)st.journeys,
-            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high, now_seconds() - t0);
+            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high, hl7,
+            now_seconds() - t0);
     return 0;
 }

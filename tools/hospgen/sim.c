@@ -7,6 +7,7 @@
 
 #include "arrival.h"
 #include "emit.h"
+#include "hl7_out.h"
 #include "journey.h"
 #include "malformed.h"
 #include "pathway.h"
@@ -145,6 +146,7 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
     struct hg_pending pend = {0};
     struct hg_spawn sp;
     struct hg_stats st = {.scale = 1.0, .last_emit = o->start};
+    struct hg_hl7 *hl7 = NULL;
     uint64_t written = 0;
     int r;
 
@@ -164,6 +166,12 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
     r = hg_emitter_open(&s.em, o->out_dir, o->files, o->events, &plan, o->off_sec, o->off_text);
     if (r < 0)
         goto out_plan;
+    if (o->hl7_streams) {
+        w.b.max_digits = 4; /* HL7 DTM: at most 4 fractional digits */
+        r = hg_hl7_open(&hl7, o->out_dir, o->hl7_streams, o->seed, o->off_sec, o->start);
+        if (r < 0)
+            goto out_close;
+    }
 
     while (written < o->events) {
         int64_t t_next = next_start_time(&w, &a);
@@ -173,10 +181,13 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
         while ((j = hg_pending_top(&pend)) && j->line[j->next].emit <= t_next &&
                written < o->events) {
             const struct hg_line *l = &j->line[j->next];
+            unsigned prev = j->ev[j->ev[l->slot].key_of].final;
             apply_line(j, l);
             r = hg_emit_line(&s.em, j, l);
             if (r < 0)
                 goto out_close;
+            if (hl7)
+                hg_hl7_line(hl7, j, l, prev);
             st.last_emit = l->emit;
             written++;
             if (++j->next == j->n_line) {
@@ -210,6 +221,15 @@ out_close:
         int r2 = hg_emitter_close(&s.em);
         if (r2 < 0 && r == 0) {
             fprintf(stderr, "hospgen: writing \"%s\" failed: %s\n", o->out_dir, strerror(-r2));
+            r = r2;
+        }
+    }
+    if (hl7) {
+        st.hl7 = hg_hl7_count(hl7);
+        int r2 = hg_hl7_close(hl7);
+        if (r2 < 0 && r == 0) {
+            fprintf(stderr, "hospgen: writing HL7 to \"%s\" failed: %s\n", o->out_dir,
+                    strerror(-r2));
             r = r2;
         }
     }

@@ -28,6 +28,7 @@ struct hg_options {
     int32_t off_sec;
     char off_text[8];
     struct ht_store *truth; /* borrowed; not NULL: collect the final events (--truth) */
+    unsigned hl7_streams;   /* > 0: also write the feed as HL7 v2 in this many files (--hl7) */
 };
 
 struct hg_stats {
@@ -37,6 +38,7 @@ struct hg_stats {
     int64_t last_emit;  /* emit time of the last event line */
     double scale;       /* rate factor used */
     size_t open_high;   /* most journeys open at once */
+    uint64_t hl7;       /* HL7 messages written */
 };
 
 /*
