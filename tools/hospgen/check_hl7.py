@@ -226,7 +226,8 @@ class Rule:
         self.repeats = r.get('repeats', False)
         self.key = r.get('key', ['case_id', 'activity'] + (['time'] if self.repeats else []))
         self.foreach = r.get('foreach')
-        self.when = r.get('when', {})
+        # ( ( "PATH", [ "VALUE", ... ] ), ... ), a value list or a single string
+        self.when = [(c[0], c[1] if isinstance(c[1], list) else [c[1]]) for c in r.get('when', [])]
 
     def matches(self, msg):
         for m in self.messages:
@@ -268,7 +269,7 @@ def apply(rules, msg, state, authority, implied, stats):
         targets = msg.occurrences(rule.foreach) if rule.foreach else [None]
         for visited in targets:
             ok = True
-            for p, accepted in rule.when.items():
+            for p, accepted in rule.when:
                 v = read(msg, p, rule.foreach, visited)
                 if (v if v is not None else '') not in accepted:
                     ok = False
