@@ -3,7 +3,8 @@
  * message.c, and the ACKs written back in the order the messages came, each once the
  * batch it waits for is committed. A connection that stays silent past idle_timeout, or
  * stops in the middle of a frame for read_timeout, is closed: a partial frame is never
- * passed on.
+ * passed on. A connection owed more than OWED_MAX bytes of ACKs is not read until it
+ * takes them (choked), and closed when it has taken none for idle_timeout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +21,9 @@
 
 #define READ_CHUNK 65536
 #define ALLOW_LOG_US (60 * INT64_C(1000000))
+/* A connection owed more ACK bytes than this is not read until it owes half as much: a
+ * sender that sends without reading its ACKs cannot make them fill the memory. */
+#define OWED_MAX (1024 * 1024)
 
 static int64_t now_us(void)
 {
@@ -37,7 +41,8 @@ static int64_t now_us(void)
  */
 static uint32_t wanted_events(const hl7_source *s, const hl7_conn *c)
 {
-    return (c->reading && !s->paused ? EPOLLIN | EPOLLRDHUP : 0) | (c->writing ? EPOLLOUT : 0);
+    return (c->reading && !c->choked && !s->paused ? EPOLLIN | EPOLLRDHUP : 0) |
+           (c->writing ? EPOLLOUT : 0);
 }
 
 static void update_events(hl7_source *s, hl7_conn *c)
@@ -219,12 +224,22 @@ int hl7_conn_queue_ack(hl7_conn *c, uint64_t batch, const kpid_buf *ack)
         return -ENOMEM;
     }
     c->n++;
+    c->owed += a->bytes.len;
     return 0;
 }
 
 /* Moves the ACKs whose batch is committed, from the head on, to the output, and writes. */
 void hl7_conn_flush(hl7_source *s, hl7_conn *c)
 {
+    /* Nothing was waiting to be written: the wait for the sender to read begins now. */
+    if (c->out_done == c->out.len)
+        c->last_write_us = now_us();
+    /* The written part is dropped before out grows, or it would only ever grow. */
+    if (c->out_done > 0 && c->out_done >= c->out.len / 2) {
+        memmove(c->out.data, c->out.data + c->out_done, c->out.len - c->out_done);
+        c->out.len -= c->out_done;
+        c->out_done = 0;
+    }
     while (c->head < c->n && c->acks[c->head].batch <= s->committed_upto) {
         hl7_ack *a = &c->acks[c->head];
         if (kpid_buf_append(&c->out, a->bytes.data, a->bytes.len) < 0)
@@ -247,6 +262,8 @@ void hl7_conn_writable(hl7_source *s, hl7_conn *c)
             return;
         }
         c->out_done += (size_t)n;
+        c->owed -= (size_t)n;
+        c->last_write_us = now_us();
     }
     if (c->out_done == c->out.len) {
         c->out.len = c->out_done = 0;
@@ -256,8 +273,12 @@ void hl7_conn_writable(hl7_source *s, hl7_conn *c)
         }
     }
     bool want = c->out_done < c->out.len;
-    if (want != c->writing) {
+    bool choke = c->owed > (c->choked ? OWED_MAX / 2 : OWED_MAX);
+    if (c->choked && !choke && c->frame_start_us)
+        c->frame_start_us = now_us(); /* the time not read is not the sender's */
+    if (want != c->writing || choke != c->choked) {
         c->writing = want;
+        c->choked = choke;
         update_events(s, c);
     }
 }
@@ -323,8 +344,9 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
     hl7_conn_flush(s, c);
 }
 
-/* Closes connections idle past idle_timeout, or in one frame for longer than
- * read_timeout (a sender that stalls, or trickles a byte at a time). */
+/* Closes connections idle past idle_timeout, in one frame for longer than read_timeout
+ * (a sender that stalls, or trickles a byte at a time), or that take no ACK for
+ * idle_timeout (a sender that does not read them). */
 void hl7_conn_sweep(hl7_source *s, int64_t now)
 {
     hl7_conn *next;
@@ -332,7 +354,9 @@ void hl7_conn_sweep(hl7_source *s, int64_t now)
     for (hl7_conn *c = s->conns; c; c = next) {
         int64_t quiet_ms = (now - c->last_read_us) / 1000;
         next = c->next;
-        if (c->frame_start_us && (now - c->frame_start_us) / 1000 > s->cfg->read_timeout_ms) {
+        /* Not while choked: the source is not reading it then, the sender is not slow. */
+        if (c->frame_start_us && !c->choked &&
+            (now - c->frame_start_us) / 1000 > s->cfg->read_timeout_ms) {
             s->host->log(s->src, KPID_LOG_WARNING,
                          "read timeout in the middle of a message peer=%s: the partial "
                          "message is dropped",
@@ -340,5 +364,8 @@ void hl7_conn_sweep(hl7_source *s, int64_t now)
             hl7_conn_close(s, c, "read timeout");
         } else if (quiet_ms > s->cfg->idle_timeout_ms && c->head == c->n && c->out.len == 0)
             hl7_conn_close(s, c, "idle timeout");
+        else if (c->out_done < c->out.len &&
+                 (now - c->last_write_us) / 1000 > s->cfg->idle_timeout_ms)
+            hl7_conn_close(s, c, "ACKs not read for idle_timeout");
     }
 }

@@ -75,13 +75,16 @@ struct hl7_conn {
     kpid_mllp_framer framer;
     hl7_ack *acks; /* FIFO: acks[head..n) wait, in the order the messages came */
     size_t head, n, cap;
-    kpid_buf out;    /* framed ACKs being written */
-    size_t out_done; /* bytes of out already written */
+    kpid_buf out;          /* framed ACKs being written */
+    size_t out_done;       /* bytes of out already written */
+    size_t owed;           /* bytes of the framed ACKs queued or in out, not yet written */
+    int64_t last_write_us; /* when out last shrank, or began to fill */
     int64_t last_read_us;
     int64_t frame_start_us; /* when the frame being received began, 0 between frames */
     uint64_t frames;        /* frames received, for the locators of unparsable ones */
     bool reading;           /* EPOLLIN wanted */
     bool writing;           /* EPOLLOUT wanted */
+    bool choked;            /* too many ACKs not written: not reading until some are */
     bool closing;           /* peer closed its side: close once the ACKs are out */
     bool dead;              /* closed: freed at the end of the loop's turn */
     hl7_conn *prev, *next;  /* all connections */

@@ -67,9 +67,11 @@ static void take_commits(hl7_source *s)
     do {
         pthread_mutex_lock(&s->commit_lock);
         n = s->ring_n < 256 ? s->ring_n : 256;
-        memcpy(ids, s->ring, n * sizeof(*ids));
-        memmove(s->ring, s->ring + n, (s->ring_n - n) * sizeof(*ids));
-        s->ring_n -= n;
+        if (n > 0) { /* ring is NULL before the first commit: no memcpy from NULL */
+            memcpy(ids, s->ring, n * sizeof(*ids));
+            memmove(s->ring, s->ring + n, (s->ring_n - n) * sizeof(*ids));
+            s->ring_n -= n;
+        }
         pthread_mutex_unlock(&s->commit_lock);
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < s->n_inflight; j++)
@@ -155,7 +157,7 @@ static void handle(hl7_source *s, const struct epoll_event *ev)
     if (c->dead)
         return;
     if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        if (c->reading && !s->paused)
+        if (c->reading && !c->choked && !s->paused)
             hl7_conn_readable(s, c);
         else if (ev->events & (EPOLLHUP | EPOLLERR))
             hl7_conn_close(s, c, "connection lost");
