@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks hospgen's HL7 form (--hl7) against its own truth, without kpid's code.
 
-Usage: check_hl7.py OUT_DIR MAPPING_CONF [--tz-offset +05:00] [--no-implied]
+Usage: check_hl7.py OUT_DIR MAPPING_CONF [--tz-offset +05:00] [--no-implied] [--with-ndjson]
 
 Reads the MLLP-framed hl7-*.hl7 files of OUT_DIR, parses every message by hand (HL7 v2
 syntax: MSH-18 charset, separators from MSH-1/MSH-2, escapes), applies the mapping rules
@@ -13,6 +13,11 @@ that the files are what a replaying sender needs (frames, a case's messages in o
 stream), that python3-hl7's mllp_send reads them as framed (when the hl7 package is
 importable) and that the hostile forms are present (charsets, escapes, versions,
 offsets).
+
+--with-ndjson (for --hl7-split): the feed is split between the HL7 streams and the
+events-*.ndjson files. The NDJSON is replayed too (upsert by event_key, a retraction
+deletes; the lines malformed.tsv lists skipped), no case is in both, and the final events
+of both together are exactly expected.tsv.
 """
 import collections
 import datetime
@@ -349,6 +354,48 @@ def expected_rows(d):
     return rows
 
 
+RFC3339_RE = re.compile(r'(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)$')
+
+
+def parse_rfc3339(s):
+    m = RFC3339_RE.match(s)
+    assert m, f"bad time {s!r}"
+    y, mo, d, h, mi, se, frac, off = m.groups()
+    t = datetime.datetime(int(y), int(mo), int(d), int(h), int(mi), int(se), int((frac or '').ljust(6, '0')))
+    sec = 0 if off == 'Z' else (int(off[1:3]) * 3600 + int(off[4:6]) * 60) * (1 if off[0] == '+' else -1)
+    return t - datetime.timedelta(seconds=sec)
+
+
+def ndjson_final(d):
+    """The final events of a replay of d's events-*.ndjson, by event_key, as expected_rows
+    gives them, and the number of event lines read."""
+    bad = set()
+    for line in open(os.path.join(d, 'malformed.tsv'), encoding='utf-8'):
+        f, no, _ = line.rstrip('\n').split('\t')
+        bad.add((f, int(no)))
+    state, n = {}, 0
+    for path in sorted(glob.glob(os.path.join(d, 'events-*.ndjson'))):
+        name = os.path.basename(path)
+        with open(path, 'rb') as fh:
+            for no, raw in enumerate(fh, 1):
+                if (name, no) in bad:
+                    continue
+                n += 1
+                o = json.loads(raw, parse_float=decimal.Decimal)
+                key = o['event_key']
+                if o.get('retract') is True:
+                    assert key in state, f"{name}:{no} retracts an unknown key"
+                    del state[key]
+                    continue
+                value = o.get('value')
+                attrs = tuple(sorted((k, v if isinstance(v, str) else json.dumps(v))
+                                     for k, v in o.get('attrs', {}).items()))
+                state[key] = (o.get('case_id'), o.get('subject_id'), o['activity'],
+                              parse_rfc3339(o['time']), None if value is None else decimal.Decimal(value),
+                              attrs)
+    return state, n
+
+
 def main():
     d, conf = sys.argv[1], sys.argv[2]
     off = '+05:00'
@@ -402,6 +449,14 @@ def main():
                 assert key_stream.setdefault(k, si) == si, f"key {k} in two streams"
 
     got = collections.Counter(state.values())
+    nd_note = ''
+    if '--with-ndjson' in sys.argv:
+        nd, nd_lines = ndjson_final(d)
+        nd_cases = {k.split('/', 1)[0] for k in nd}
+        both = nd_cases & {v[0] for v in state.values() if v[0] is not None}
+        assert not both, f"{len(both)} cases both in NDJSON and HL7, e.g. {sorted(both)[:3]}"
+        got.update(nd.values())
+        nd_note = f" + {nd_lines} NDJSON lines -> {len(nd)} events"
     want = collections.Counter(expected_rows(d))
     missing, extra = want - got, got - want
     for label, rows in (('missing', missing), ('unexpected', extra)):
@@ -419,7 +474,7 @@ def main():
         need.append('MSH-7 no offset')
     absent = [n for n in need if not seen[n]]
     assert not absent, f"forms never written: {absent}"
-    print(f"hl7: {n_msgs} messages in {len(files)} streams -> {len(state)} events = expected.tsv; "
+    print(f"hl7: {n_msgs} messages in {len(files)} streams -> {len(state)} events{nd_note} = expected.tsv; "
           f"new {stats['new']} update {stats['update']} retract {stats['retract']}"
           f"{'' if seen['mllp_send'] else ' (python3-hl7 not found: mllp_send framing not checked)'}")
 

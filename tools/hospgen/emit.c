@@ -177,13 +177,10 @@ static void write_bad(struct hg_emitter *em, int64_t t)
     em->n_bad++;
 }
 
-int hg_emit_line(struct hg_emitter *em, const struct hg_journey *j, const struct hg_line *l)
+/* Moves to the file of the next event line and writes the malformed lines due before
+ * it. Returns 0 or a negative errno. */
+static int begin_line(struct hg_emitter *em, const struct hg_line *l)
 {
-    const struct hg_event *e = &j->ev[l->slot];
-    const struct hg_event *o = &j->ev[e->key_of];
-    char case_id[32];
-    size_t case_len = hg_case_id(j, case_id);
-
     while (em->written >= em->file_end && em->file < em->n_files) {
         int r = next_file(em);
         if (r < 0)
@@ -192,6 +189,28 @@ int hg_emit_line(struct hg_emitter *em, const struct hg_journey *j, const struct
     em->last_emit = l->emit;
     while (hg_bad_due(em->plan, em->written))
         write_bad(em, l->emit);
+    return 0;
+}
+
+int hg_emit_skip(struct hg_emitter *em, const struct hg_line *l)
+{
+    int r = begin_line(em, l);
+
+    if (r == 0)
+        em->written++;
+    return r;
+}
+
+int hg_emit_line(struct hg_emitter *em, const struct hg_journey *j, const struct hg_line *l)
+{
+    const struct hg_event *e = &j->ev[l->slot];
+    const struct hg_event *o = &j->ev[e->key_of];
+    char case_id[32];
+    size_t case_len = hg_case_id(j, case_id);
+    int r = begin_line(em, l);
+
+    if (r < 0)
+        return r;
 
     char *start = hg_wbuf_reserve(&em->nd, LINE_MAX_BYTES);
     char *p = start;

@@ -3,7 +3,9 @@
  * interleaved into them with malformed.tsv, and the rows of expected.tsv.
  *
  * File f (1-based) of K holds event lines [(f-1)*N/K, f*N/K) in output order, plus the
- * malformed lines planned before them. Every file is created, even an empty one.
+ * malformed lines planned before them. Every file is created, even an empty one. A line
+ * skipped (hg_emit_skip: sent as HL7 only) counts toward N and its file's range but is
+ * not written.
  */
 #ifndef HG_EMIT_H
 #define HG_EMIT_H
@@ -43,6 +45,12 @@ int hg_emitter_open(struct hg_emitter *em, const char *dir, unsigned n_files, ui
  * errno when the next file cannot be created (write errors show at hg_emitter_close).
  */
 int hg_emit_line(struct hg_emitter *em, const struct hg_journey *j, const struct hg_line *l);
+/*
+ * Counts line l as the next event line without writing it (its case goes out as HL7
+ * only): the malformed lines due before it are written, and the file boundaries stay
+ * where they are without skipping. Returns 0 or a negative errno, as hg_emit_line.
+ */
+int hg_emit_skip(struct hg_emitter *em, const struct hg_line *l);
 /* Writes the expected.tsv row of the event keyed by original key_slot, with content e. */
 void hg_emit_expected(struct hg_emitter *em, const struct hg_journey *j, unsigned key_slot,
                       const struct hg_event *e);

@@ -18,8 +18,8 @@ static const char *const versions[] = {"2.3", "2.3.1", "2.4",   "2.5", "2.5.1",
                                        "2.6", "2.7",   "2.7.1", "2.8"};
 #define N_VERSIONS 9
 
-int hg_hl7_open(struct hg_hl7 **ret, const char *dir, unsigned k, uint64_t seed, int32_t off_sec,
-                int64_t start)
+int hg_hl7_open(struct hg_hl7 **ret, const char *dir, unsigned k, unsigned written, uint64_t seed,
+                int32_t off_sec, int64_t start)
 {
     struct hg_hl7 *h = calloc(1, sizeof(*h));
     size_t len = strlen(dir) + 32;
@@ -28,7 +28,7 @@ int hg_hl7_open(struct hg_hl7 **ret, const char *dir, unsigned k, uint64_t seed,
     int mo, d;
     int r = 0;
 
-    if (!h || !path || !(h->out = calloc(k, sizeof(*h->out)))) {
+    if (!h || !path || !(h->out = calloc(written, sizeof(*h->out)))) {
         free(path);
         if (h)
             free(h->out);
@@ -36,12 +36,13 @@ int hg_hl7_open(struct hg_hl7 **ret, const char *dir, unsigned k, uint64_t seed,
         return -ENOMEM;
     }
     h->n = k;
+    h->written = written;
     hg_rng_seed(&h->rng, seed, STREAM_HL7);
     h->off_sec = off_sec;
     h->implied_ok = off_sec % 3600 == 0;
     kpid_civil_from_days((start + (int64_t)off_sec * HG_SEC) / HG_DAY, &y, &mo, &d);
     h->start_year = (int)y;
-    for (unsigned i = 0; i < k && r == 0; i++) {
+    for (unsigned i = 0; i < written && r == 0; i++) {
         snprintf(path, len, "%s/hl7-%04u.hl7", dir, i + 1);
         r = hg_wbuf_open(&h->out[i], path);
         if (r < 0)
@@ -62,7 +63,7 @@ int hg_hl7_close(struct hg_hl7 *h)
 
     if (!h)
         return 0;
-    for (unsigned i = 0; i < h->n; i++) {
+    for (unsigned i = 0; i < h->written; i++) {
         int r2 = hg_wbuf_close(&h->out[i]);
         if (r == 0)
             r = r2;
@@ -74,7 +75,12 @@ int hg_hl7_close(struct hg_hl7 *h)
 
 uint64_t hg_hl7_count(const struct hg_hl7 *h)
 {
-    return h->control;
+    return h->count;
+}
+
+unsigned hg_hl7_stream(const struct hg_hl7 *h, const struct hg_journey *j)
+{
+    return (unsigned)(hg_mix64((uint64_t)j->type << 56 ^ j->case_no) % h->n);
 }
 
 bool hg_chance(struct hg_ctx *c, double p)
@@ -159,7 +165,12 @@ void hg_finish(struct hg_ctx *c)
 
     c->msh.control = ++c->h->control;
     c->msh.charset = (uint8_t)hg_rng_pick(&c->h->rng, w, 4);
-    hg_msg_write(&c->h->m, &c->msh, &c->h->out[c->stream]);
+    /* A stream not written was composed all the same: the written ones are the bytes
+     * they would be with every stream written. */
+    if (c->stream < c->h->written) {
+        hg_msg_write(&c->h->m, &c->msh, &c->h->out[c->stream]);
+        c->h->count++;
+    }
 }
 
 void hg_seg(struct hg_ctx *c, unsigned field, const char *text)
@@ -221,7 +232,7 @@ static void write_msg(struct hg_hl7 *h, const struct hg_journey *j, const struct
 
     c.case_id[hg_case_id(j, c.case_id)] = '\0';
     c.subject[hg_subject_id(j, e, c.subject)] = '\0';
-    c.stream = (unsigned)(hg_mix64((uint64_t)j->type << 56 ^ j->case_no) % h->n);
+    c.stream = hg_hl7_stream(h, j);
     switch (e->act) {
     case HG_A_LAB_ORDER: hg_order(&c); break;
     case HG_A_LAB_RESULT:

@@ -26,7 +26,7 @@ static void usage(FILE *f)
     fputs("usage: hospgen --seed S --events N --out DIR [--files K] [--start YYYY-MM-DD]\n"
           "               [--days D] [--malformed M] [--tz-offset +HH:MM]\n"
           "               [--truth CONF --truth-from YYYY-MM-DD --truth-to YYYY-MM-DD]\n"
-          "               [--hl7 K]\n"
+          "               [--hl7 K [--hl7-split S]]\n"
           "\n"
           "  --seed S         any 64-bit number; same arguments give the same bytes\n"
           "  --events N       event lines to write (events, corrections, retractions)\n"
@@ -43,7 +43,11 @@ static void usage(FILE *f)
           "                   midnight) while the period starts before --truth-to\n"
           "  --hl7 K          also write the feed as HL7 v2 messages, MLLP-framed, in K files\n"
           "                   hl7-0001.hl7 ... (a case's messages in one file, in order);\n"
-          "                   event times then have at most 4 fractional digits\n",
+          "                   event times then have at most 4 fractional digits\n"
+          "  --hl7-split S    with --hl7 K, S < K: the cases of streams 1..S only as HL7\n"
+          "                   (left out of the NDJSON), the others only as NDJSON (HL7 files\n"
+          "                   S+1..K not written); expected.tsv and the truth stay the whole\n"
+          "                   hospital's\n",
           f);
 }
 
@@ -108,7 +112,7 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
     const char *truth_from = NULL, *truth_to = NULL;
     bool have_seed = false, have_events = false;
     const char *start = "2025-01-01", *tz = "+05:00";
-    uint64_t files = 1, hl7 = 0;
+    uint64_t files = 1, hl7 = 0, hl7_split = 0;
 
     memset(o, 0, sizeof(*o));
     memset(t, 0, sizeof(*t));
@@ -165,6 +169,10 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
             r = parse_u64(val, &hl7);
             if (r == 0 && (hl7 < 1 || hl7 > 1000))
                 r = -EINVAL;
+        } else if (!strcmp(name, "--hl7-split")) {
+            r = parse_u64(val, &hl7_split);
+            if (r == 0 && (hl7_split < 1 || hl7_split > 1000))
+                r = -EINVAL;
         } else if (!strcmp(name, "--truth")) {
             t->conf = val;
         } else if (!strcmp(name, "--truth-from")) {
@@ -190,8 +198,16 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
         fprintf(stderr, "hospgen: --truth, --truth-from and --truth-to go together\n");
         return -EINVAL;
     }
+    if (hl7_split && hl7_split >= hl7) {
+        fprintf(stderr,
+                "hospgen: --hl7-split %llu needs --hl7 K with K > %llu\n"
+                "streams 1..S go out as HL7 only, the others as NDJSON only\n",
+                (unsigned long long)hl7_split, (unsigned long long)hl7_split);
+        return -EINVAL;
+    }
     o->files = (unsigned)files;
     o->hl7_streams = (unsigned)hl7;
+    o->hl7_split = (unsigned)hl7_split;
     if (hg_parse_offset(tz, &o->off_sec) < 0) {
         fprintf(stderr,
                 "hospgen: bad --tz-offset \"%s\"\n"
@@ -295,8 +311,11 @@ int main(int argc, char **argv)
     ht_store_fini(&store);
     if (r < 0)
         return 1;
-    char hl7[48] = "";
-    if (o.hl7_streams)
+    char hl7[96] = "";
+    if (o.hl7_split)
+        snprintf(hl7, sizeof(hl7), " hl7=%llu/%u/%u hl7_lines=%llu", (unsigned long long)st.hl7,
+                 o.hl7_split, o.hl7_streams, (unsigned long long)st.hl7_lines);
+    else if (o.hl7_streams)
         snprintf(hl7, sizeof(hl7), " hl7=%llu/%u", (unsigned long long)st.hl7, o.hl7_streams);
     fprintf(stderr,
             "hospgen: events=%llu malformed=%llu files=%u final=%llu journeys=%llu "

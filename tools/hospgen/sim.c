@@ -168,7 +168,9 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
         goto out_plan;
     if (o->hl7_streams) {
         w.b.max_digits = 4; /* HL7 DTM: at most 4 fractional digits */
-        r = hg_hl7_open(&hl7, o->out_dir, o->hl7_streams, o->seed, o->off_sec, o->start);
+        r = hg_hl7_open(&hl7, o->out_dir, o->hl7_streams,
+                        o->hl7_split ? o->hl7_split : o->hl7_streams, o->seed, o->off_sec,
+                        o->start);
         if (r < 0)
             goto out_close;
     }
@@ -183,7 +185,10 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
             const struct hg_line *l = &j->line[j->next];
             unsigned prev = j->ev[j->ev[l->slot].key_of].final;
             apply_line(j, l);
-            r = hg_emit_line(&s.em, j, l);
+            /* --hl7-split: a case of the first streams goes out as HL7 only. */
+            bool hl7_only = o->hl7_split && hg_hl7_stream(hl7, j) < o->hl7_split;
+            r = hl7_only ? hg_emit_skip(&s.em, l) : hg_emit_line(&s.em, j, l);
+            st.hl7_lines += hl7_only;
             if (r < 0)
                 goto out_close;
             if (hl7)

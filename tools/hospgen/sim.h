@@ -29,6 +29,8 @@ struct hg_options {
     char off_text[8];
     struct ht_store *truth; /* borrowed; not NULL: collect the final events (--truth) */
     unsigned hl7_streams;   /* > 0: also write the feed as HL7 v2 in this many files (--hl7) */
+    unsigned hl7_split;     /* > 0 (< hl7_streams): the cases of streams 1..hl7_split only as
+                             * HL7, the others only as NDJSON (--hl7-split) */
 };
 
 struct hg_stats {
@@ -39,6 +41,7 @@ struct hg_stats {
     double scale;       /* rate factor used */
     size_t open_high;   /* most journeys open at once */
     uint64_t hl7;       /* HL7 messages written */
+    uint64_t hl7_lines; /* event lines written as HL7 only (--hl7-split) */
 };
 
 /*
