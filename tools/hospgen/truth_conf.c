@@ -364,6 +364,19 @@ int ht_model_load(const char *path, struct ht_pool *pool, struct ht_model *ret)
     size_t total = 0;
 
     config_init(&cfg);
+    /* @include paths are relative to the file's folder, as kpid reads them. */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) {
+        config_destroy(&cfg);
+        return -ENOMEM;
+    }
+    config_set_include_dir(&cfg, dir); /* copied */
+    free(dir);
+    if (!config_get_include_dir(&cfg)) {
+        config_destroy(&cfg);
+        return -ENOMEM;
+    }
     if (!config_read_file(&cfg, path)) {
         fprintf(stderr, "hospgen: %s:%d: %s\n",
                 config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
