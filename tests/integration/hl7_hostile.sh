@@ -16,7 +16,9 @@
 #     connection (AA, nothing changes), the resend of a committed AE (AE, no second
 #     rejection);
 #  E. IPv6 ::1;  F. allow-list refusal;  G. max_connections exceeded; neither floods the
-#     log.
+#     log;
+#  H. meanwhile, a sender that never reads its ACKs: no longer read once it owes too many
+#     (memory stays bounded), closed when it has taken none for idle_timeout.
 source "$(dirname "$0")/lib.sh"
 kpid_test_init hl7_hostile
 
@@ -254,6 +256,18 @@ assert_eq "$(send "$msgs/r001")" "R001	AE" "the resent AE"
 assert_eq "$(sql "SELECT count(*), max(rejected_at) FROM kpid.rejected WHERE locator LIKE '%control_id=R001'")" \
     "$rej" "the rejection after the resend"
 
+# ---- H (in the background while E to G run). A sender that sends without reading its
+# ACKs: resends of a committed message, answered at once, pile up on its connection, so
+# the source stops reading it, and closes it when it has not taken an ACK for idle_timeout.
+n_flood=100000 # 16 MB: more than the kernel's buffers hold
+python3 -c 'import sys; sys.stdout.buffer.write(open(sys.argv[1], "rb").read() * int(sys.argv[2]))' \
+    <(adt B006) "$n_flood" >"$msgs/flood"
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$KPID_PID/status"; }
+rss0=$(rss)
+stream --no-read --deadline $((20 + 4 * slack)) "$msgs/flood" >"$KPID_WORK/flood.out" 2>&1 &
+flood_pid=$!
+kpid_track_pid "$flood_pid"
+
 # ---- E. IPv6 -----------------------------------------------------------------------------
 adt V001 >"$msgs/v001"
 assert_eq "$(send --host ::1 "$msgs/v001")" "V001	AA" "the ACK over ::1"
@@ -290,6 +304,18 @@ assert_eq "$(python3 "$client" --port "$small_port" --deadline 10 "$msgs/s002")"
 assert_eq "$(log_count 'source=small connection refused')" 1 "refusals logged (30 refused)"
 assert_eq "$(log_count 'source=small accepting connections again refused=30')" 1 \
     "the end of the refusals logged"
+
+# ---- H, continued -------------------------------------------------------------------------
+wait "$flood_pid" || fail "the sender that does not read: $(cat "$KPID_WORK/flood.out")"
+read -r _ sent total < <(grep '^SENT' "$KPID_WORK/flood.out")
+[ "$sent" -lt "$total" ] ||
+    fail "kpid read all $total bytes of a sender that does not read its ACKs"
+t_closed=$(sed -n 's/^CLOSED\t//p' "$KPID_WORK/flood.out")
+[ -n "$t_closed" ] || fail "the sender that does not read was not closed: $(cat "$KPID_WORK/flood.out")"
+awk -v t="$t_closed" -v s="$slack" 'BEGIN { exit !(t <= 5 + 2 + s) }' ||
+    fail "the sender that does not read was closed $t_closed s after it stalled"
+assert_eq "$(log_count 'reason="ACKs not read for idle_timeout"')" 1 "closed for not reading ACKs"
+_kpid_say "a sender not reading its ACKs: $sent of $total bytes sent before kpid stopped reading, closed ${t_closed} s after it stalled, kpid's RSS $rss0 -> $(rss) KiB"
 
 # ---- The end: the counters, and no patient data in the log ------------------------------
 kpid_stop

@@ -3,8 +3,8 @@
 
     mllp_client.py --port P [--host H] [--conns N] [--deadline S] [--ack-timeout S]
                    [--hold] [--times] FILE...
-    mllp_client.py --port P [--host H] --stream [--raw] [--chunk N --interval S | --trickle]
-                   [--expect N] [--disconnect-before-ack] FILE...
+    mllp_client.py --port P [--host H] --stream [--raw] [--chunk N --interval S | --trickle
+                   | --straddle] [--expect N] [--disconnect-before-ack | --no-read] FILE...
     mllp_client.py --port P [--host H] --idle N [--deadline S]
 
 Reads the messages of FILE... (MLLP frames 0x0B msg 0x1C 0x0D, as hospgen writes them; or
@@ -16,7 +16,28 @@ ACK does not come within --ack-timeout, it reconnects (capped backoff) and sends
 unacknowledged message again, until --deadline. Prints one line per message,
 "MSH-10<TAB>MSA-1", in each connection's order, and exits 0 when every message got an
 ACK, 1 otherwise. --hold sends the first byte of the first message and then nothing,
-until the deadline (a stalled sender).
+until the deadline (a stalled sender). --times adds a third column: the wall-clock time
+(seconds since the epoch) the ACK came.
+
+--stream sends the messages of FILE... framed, one after another on one connection
+without waiting for ACKs (with --raw: the files' bytes as they are, framing, garbage and
+all), in pieces of --chunk bytes every --interval seconds (--trickle: one byte a second;
+--straddle: pieces from the middle of one frame to the middle of the next, so that no
+piece ends between frames), reading ACKs meanwhile. Then it reads until --expect ACKs
+came, the server closed, or nothing came for --ack-timeout seconds. Prints
+"MSA-2<TAB>MSA-1" per ACK in the order they came and, when the server closed the
+connection, "CLOSED<TAB>S": S the seconds from the first byte sent.
+--disconnect-before-ack closes the connection as soon as everything is sent, reading
+nothing, and prints nothing. --no-read sends without ever reading (with a small receive
+buffer) until everything is sent or a send makes no progress for 2 s, prints
+"SENT<TAB>BYTES<TAB>TOTAL", then waits, still not reading, until the server closes the
+connection ("CLOSED<TAB>S", S the seconds since the last byte went out) or the deadline.
+Exits 0, or 2 when it cannot connect.
+
+--idle N opens N connections and sends nothing on them: prints "connected=N connect_s=S"
+once all are open, then watches them until every one is closed by the server or the
+deadline, and prints "closed=K min_s=A max_s=B" (the seconds each lived, from its own
+connect). Exits 0, or 2 when not all could connect.
 """
 import argparse
 import resource
@@ -158,6 +179,8 @@ def stream(args):
     except OSError as e:
         sys.stderr.write('cannot connect: %s\n' % e)
         return 2
+    if args.no_read:
+        return no_read(sock, data, deadline)
     buf, acks, closed, start = b'', 0, False, time.monotonic()
 
     def take(block_s):
@@ -214,6 +237,28 @@ def stream(args):
             last = time.monotonic()
     if closed:
         print('CLOSED\t%.1f' % (time.monotonic() - start), flush=True)
+    sock.close()
+    return 0
+
+
+def no_read(sock, data, deadline):
+    """--no-read: a sender that never reads its ACKs."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(2)
+    sent = 0
+    while sent < len(data) and time.monotonic() < deadline:
+        try:
+            sent += sock.send(data[sent:sent + 65536])
+        except OSError:  # socket.timeout included: no progress for 2 s
+            break
+    print('SENT\t%d\t%d' % (sent, len(data)), flush=True)
+    stop = time.monotonic()
+    while time.monotonic() < deadline:
+        # The connection's state, seen without reading its bytes: 1 is ESTABLISHED.
+        if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != 1:
+            print('CLOSED\t%.1f' % (time.monotonic() - stop), flush=True)
+            break
+        time.sleep(0.1)
     sock.close()
     return 0
 
@@ -276,6 +321,7 @@ def main():
     ap.add_argument('--straddle', action='store_true')
     ap.add_argument('--expect', dest='expect_n', type=int, default=1 << 30)
     ap.add_argument('--disconnect-before-ack', action='store_true')
+    ap.add_argument('--no-read', action='store_true')
     ap.add_argument('--idle', type=int, default=0)
     ap.add_argument('files', nargs='*')
     args = ap.parse_args()
