@@ -102,8 +102,26 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
         socklen_t len = sizeof(peer);
         int fd = accept4(listen_fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         char name[64];
-        if (fd < 0)
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The connection stays in the backlog; the listeners are watched again when a
+             * connection closes, or at the next sweep. Said once, and once the backlog is
+             * served (EAGAIN), however often a freed descriptor lets one more in between. */
+            if (!s->fd_short)
+                s->host->log(s->src, KPID_LOG_WARNING,
+                             "out of file descriptors (%s): not accepting connections until "
+                             "some are free",
+                             strerror(errno));
+            s->fd_short = true;
+            hl7_listen_watch(s, /* on= */ false);
+            return;
+        }
+        if (fd < 0) {
+            if (s->fd_short && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                s->host->log(s->src, KPID_LOG_NOTICE, "accepting connections again");
+                s->fd_short = false;
+            }
             return; /* EAGAIN, or a connection already gone: nothing to do */
+        }
         peer_name(&peer, name, sizeof(name));
         if (!hl7_allowed(s, &peer)) {
             refused_by_allow(s, name);
@@ -176,6 +194,8 @@ void hl7_conn_close(hl7_source *s, hl7_conn *c, const char *why)
         c->next->prev = c->prev;
     s->n_conns--;
     s->host->gauge_set(s->m_connections, (double)s->n_conns);
+    if (s->fd_short) /* a descriptor is free: try the backlog again */
+        hl7_listen_watch(s, /* on= */ true);
     /* Events of this loop turn may still name it: freed at the turn's end. */
     c->prev = NULL;
     c->next = s->graveyard;
@@ -351,6 +371,8 @@ void hl7_conn_sweep(hl7_source *s, int64_t now)
 {
     hl7_conn *next;
 
+    if (s->fd_short) /* descriptors may have been freed elsewhere in the process */
+        hl7_listen_watch(s, /* on= */ true);
     for (hl7_conn *c = s->conns; c; c = next) {
         int64_t quiet_ms = (now - c->last_read_us) / 1000;
         next = c->next;

@@ -132,6 +132,7 @@ typedef struct hl7_source {
     uint64_t refused_full;   /* refused at max_connections since it was reached, 0: not */
     uint64_t refused_allow;  /* refused by allow since the last such log line */
     int64_t allow_logged_us; /* when that line was logged, 0: never */
+    bool fd_short;           /* out of descriptors: listeners not watched, logged once */
 
     kpid_batch *batch;      /* being filled, or NULL */
     uint64_t batch_local;   /* its local number (counting from 1) */
@@ -157,6 +158,7 @@ typedef struct hl7_source {
 /* listen.c */
 int hl7_listen_open(hl7_source *s);
 void hl7_listen_close(hl7_source *s);
+void hl7_listen_watch(hl7_source *s, bool on);
 int hl7_allow_parse(hl7_source *s);
 bool hl7_allowed(const hl7_source *s, const struct sockaddr_storage *peer);
 

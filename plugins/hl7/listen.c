@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "hl7_source.h"
@@ -110,6 +111,19 @@ int hl7_listen_open(hl7_source *s)
         if ((r = open_one(s, item)) < 0)
             return r;
     return 0;
+}
+
+/*
+ * Watches the listening sockets in the epoll set, or stops watching them (while the
+ * process has no descriptor left for a connection: a pending one would wake the loop
+ * at once on every turn, each accept failing).
+ */
+void hl7_listen_watch(hl7_source *s, bool on)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &s->listeners[i]};
+        epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listeners[i].fd, &ev);
+    }
 }
 
 void hl7_listen_close(hl7_source *s)
