@@ -170,14 +170,14 @@ t0=$(date +%s%N)
 out=$(send --ack-timeout 5 "$msgs/normal") || fail "the normal sender failed: $out"
 t_normal_ms=$((($(date +%s%N) - t0) / 1000000))
 assert_eq "$(printf '%s\n' "$out" | grep -c '	AA$')" 20 "AAs of the normal sender"
-[ "$t_normal_ms" -lt $((2000 * slack)) ] ||
+[ "$t_normal_ms" -lt $((3000 * slack)) ] ||
     fail "20 ACKs took ${t_normal_ms} ms beside $n_idle idle connections"
 _kpid_say "20 messages acknowledged in ${t_normal_ms} ms beside $n_idle idle connections"
 
 wait "$trickle_pid" || fail "the trickling sender failed"
 t_closed=$(sed -n 's/^CLOSED\t//p' "$KPID_WORK/trickle.out")
 [ -n "$t_closed" ] || fail "the trickling sender was not closed: $(cat "$KPID_WORK/trickle.out")"
-awk -v t="$t_closed" -v s="$slack" 'BEGIN { exit !(t >= 3.0 && t <= 4.5 + s) }' ||
+awk -v t="$t_closed" -v s="$slack" 'BEGIN { exit !(t >= 3.0 && t <= 5.5 + s) }' ||
     fail "the trickling sender was closed after ${t_closed} s, not at read_timeout (3 s)"
 assert_eq "$(wc -l <"$KPID_WORK/trickle.out")" 1 "the trickler got no ACK"
 assert_eq "$(events_of T001)" 0 "the trickled message"
@@ -188,11 +188,34 @@ assert_eq "$(tr '\t\n' ' ;' <"$KPID_WORK/straddle.out")" \
 wait "$idle_pid" || fail "the idle connections: $(cat "$KPID_WORK/idle.out")"
 read -r closed min_s max_s < <(sed -n 's/^closed=\([0-9]*\) min_s=\(.*\) max_s=\(.*\)/\1 \2 \3/p' "$KPID_WORK/idle.out")
 assert_eq "$closed" "$n_idle" "idle connections closed by the server"
-awk -v a="$min_s" -v b="$max_s" -v s="$slack" 'BEGIN { exit !(a >= 4.9 && b <= 7 + s) }' ||
+awk -v a="$min_s" -v b="$max_s" -v s="$slack" 'BEGIN { exit !(a >= 4.9 && b <= 8 + s) }' ||
     fail "idle connections lived $min_s to $max_s s, not idle_timeout (5 s)"
 assert_eq "$(grep -c 'source=main connection closed .*reason="idle timeout"' "$KPID_LOG")" \
     "$n_idle" "idle timeouts logged"
 assert_eq "$(log_count 'source=main connection refused')" 0 "refusals on main"
+
+# ---- B2. Out of file descriptors: connections beyond the daemon's descriptor limit wait
+# in the backlog; the source does not spin on the listener meanwhile, says so once, and
+# accepts again when descriptors are free.
+nofile=$(prlimit --pid "$KPID_PID" --nofile --noheadings --output SOFT)
+n_fd=$(find "/proc/$KPID_PID/fd" -mindepth 1 | wc -l)
+prlimit --pid "$KPID_PID" --nofile=$((n_fd + 20)): || fail "cannot lower kpid's descriptor limit"
+python3 "$client" --port "$port" --idle 60 --deadline 3 >"$KPID_WORK/fds.out" 2>&1 &
+fds_pid=$!
+kpid_track_pid "$fds_pid"
+cpu() { awk '{ print $14 + $15 }' "/proc/$KPID_PID/stat"; }
+sleep 1
+c0=$(cpu)
+sleep 1.5
+c1=$(cpu)
+wait "$fds_pid" || fail "the connections beyond the descriptor limit: $(cat "$KPID_WORK/fds.out")"
+prlimit --pid "$KPID_PID" --nofile="$nofile": || fail "cannot restore kpid's descriptor limit"
+[ $((c1 - c0)) -lt $((40 * slack)) ] ||
+    fail "kpid used $((c1 - c0)) clock ticks in 1.5 s with connections it had no descriptors for"
+adt N100 >"$msgs/n100"
+assert_eq "$(send "$msgs/n100")" "N100	AA" "a sender once descriptors are free"
+assert_eq "$(log_count 'source=main out of file descriptors')" 1 "descriptor shortage logged"
+assert_eq "$(log_count 'source=main accepting connections again')" 1 "its end logged"
 
 # ---- C. Enhanced mode: the commit ACK as MSH-15 asks -------------------------------------
 {
@@ -231,7 +254,6 @@ adt D001 >"$msgs/d001"
 stream --disconnect-before-ack "$msgs/d001"
 # While its ACK waits for the commit, the source sleeps in epoll: it does not spin on
 # the half-closed connection.
-cpu() { awk '{ print $14 + $15 }' "/proc/$KPID_PID/stat"; }
 sleep 0.5
 c0=$(cpu)
 sleep 2
