@@ -75,7 +75,7 @@ int hg_hl7_close(struct hg_hl7 *h)
 
 uint64_t hg_hl7_count(const struct hg_hl7 *h)
 {
-    return h->count;
+    return h->control;
 }
 
 unsigned hg_hl7_stream(const struct hg_hl7 *h, const struct hg_journey *j)
@@ -165,12 +165,7 @@ void hg_finish(struct hg_ctx *c)
 
     c->msh.control = ++c->h->control;
     c->msh.charset = (uint8_t)hg_rng_pick(&c->h->rng, w, 4);
-    /* A stream not written was composed all the same: the written ones are the bytes
-     * they would be with every stream written. */
-    if (c->stream < c->h->written) {
-        hg_msg_write(&c->h->m, &c->msh, &c->h->out[c->stream]);
-        c->h->count++;
-    }
+    hg_msg_write(&c->h->m, &c->msh, &c->h->out[c->stream]);
 }
 
 void hg_seg(struct hg_ctx *c, unsigned field, const char *text)

@@ -12,11 +12,10 @@
 
 struct hg_hl7 {
     unsigned n;          /* streams */
-    unsigned written;    /* streams 0 .. written-1 are written, the others composed only */
-    struct hg_wbuf *out; /* the written stream files */
+    unsigned written;    /* streams 0 .. written-1 have files (--hl7-split: fewer than n) */
+    struct hg_wbuf *out; /* the written streams' files */
     struct hg_rng rng;
     uint64_t control; /* MSH-10 of the last message */
-    uint64_t count;   /* messages written */
     int32_t off_sec;
     bool implied_ok; /* the offset is whole hours: times may go without one */
     int start_year;

@@ -292,3 +292,14 @@ size_t hg_subject_id(const struct hg_journey *j, const struct hg_event *e, char 
     out[0] = 'P';
     return 1 + hg_fmt_uint(out + 1, e->subject, 7);
 }
+
+void hg_journey_cap_digits(struct hg_journey *j, unsigned max_digits)
+{
+    for (unsigned i = 0; i < j->n_ev; i++) {
+        struct hg_event *e = &j->ev[i];
+        if ((e->tfmt & HG_TF_DIGITS) <= max_digits)
+            continue;
+        e->tfmt = (uint8_t)((e->tfmt & ~HG_TF_DIGITS) | max_digits);
+        e->time = hg_time_trunc(e->time, max_digits);
+    }
+}

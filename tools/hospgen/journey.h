@@ -143,6 +143,16 @@ int64_t hg_builder_last_time(const struct hg_builder *b);
  */
 struct hg_journey *hg_builder_finish(struct hg_builder *b, struct hg_rng *rng, uint64_t order);
 
+/*
+ * Cuts every time of j to at most max_digits fractional digits, after the fact: the
+ * journey's draws, lines and emit times stay those of its uncut form (--hl7-split cuts
+ * only the cases it sends as HL7, whose DTM has at most 4 digits, so the hospital is the
+ * one of a run without --hl7). A time only moves earlier, by less than 10^-max_digits s:
+ * the order of j's events is kept (ties may appear) and no line is emitted before its
+ * time.
+ */
+void hg_journey_cap_digits(struct hg_journey *j, unsigned max_digits);
+
 /* Writes the case id of j ("E00001234", "H202503", ...) to out; returns its length. */
 size_t hg_case_id(const struct hg_journey *j, char *out);
 /* Writes the subject id of event e of j ("P0001234", "staff-0042", "dept-03"). */

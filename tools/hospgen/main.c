@@ -44,10 +44,10 @@ static void usage(FILE *f)
           "  --hl7 K          also write the feed as HL7 v2 messages, MLLP-framed, in K files\n"
           "                   hl7-0001.hl7 ... (a case's messages in one file, in order);\n"
           "                   event times then have at most 4 fractional digits\n"
-          "  --hl7-split S    with --hl7 K, S < K: the cases of streams 1..S only as HL7\n"
-          "                   (left out of the NDJSON), the others only as NDJSON (HL7 files\n"
-          "                   S+1..K not written); expected.tsv and the truth stay the whole\n"
-          "                   hospital's\n",
+          "  --hl7-split S    with --hl7 K, S < K: the hospital of the run without --hl7,\n"
+          "                   the cases of streams 1..S only as HL7 (their times cut to 4\n"
+          "                   digits), the others only as NDJSON (HL7 files S+1..K not\n"
+          "                   written); expected.tsv and the truth stay the whole hospital's\n",
           f);
 }
 

@@ -167,7 +167,10 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
     if (r < 0)
         goto out_plan;
     if (o->hl7_streams) {
-        w.b.max_digits = 4; /* HL7 DTM: at most 4 fractional digits */
+        /* HL7 DTM: at most 4 fractional digits. --hl7-split cuts only its HL7 cases, after
+         * they are built: the hospital is then the one of a run without --hl7. */
+        if (!o->hl7_split)
+            w.b.max_digits = 4;
         r = hg_hl7_open(&hl7, o->out_dir, o->hl7_streams,
                         o->hl7_split ? o->hl7_split : o->hl7_streams, o->seed, o->off_sec,
                         o->start);
@@ -185,13 +188,15 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
             const struct hg_line *l = &j->line[j->next];
             unsigned prev = j->ev[j->ev[l->slot].key_of].final;
             apply_line(j, l);
-            /* --hl7-split: a case of the first streams goes out as HL7 only. */
-            bool hl7_only = o->hl7_split && hg_hl7_stream(hl7, j) < o->hl7_split;
-            r = hl7_only ? hg_emit_skip(&s.em, l) : hg_emit_line(&s.em, j, l);
-            st.hl7_lines += hl7_only;
+            /* --hl7-split: a case of the first streams goes out as HL7 only, the others
+             * as NDJSON only. */
+            bool as_hl7 = hl7 && (!o->hl7_split || hg_hl7_stream(hl7, j) < o->hl7_split);
+            bool as_ndjson = !o->hl7_split || !as_hl7;
+            r = as_ndjson ? hg_emit_line(&s.em, j, l) : hg_emit_skip(&s.em, l);
+            st.hl7_lines += !as_ndjson;
             if (r < 0)
                 goto out_close;
-            if (hl7)
+            if (as_hl7)
                 hg_hl7_line(hl7, j, l, prev);
             st.last_emit = l->emit;
             written++;
@@ -207,6 +212,8 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
         next_start(&w, &a, &sp);
         hg_pathway_build(&w, &sp);
         j = hg_builder_finish(&w.b, &w.rng, w.next_order++);
+        if (j && o->hl7_split && hg_hl7_stream(hl7, j) < o->hl7_split)
+            hg_journey_cap_digits(j, 4);
         if (!j || w.error || hg_pending_push(&pend, j) < 0) {
             free(j);
             r = -ENOMEM;
