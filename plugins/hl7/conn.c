@@ -7,6 +7,8 @@
  * takes them (choked), and closed when it has taken none for idle_timeout.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -151,6 +153,10 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
             continue;
         }
         c->fd = fd;
+        /* An ACK is one small write that the sender waits for: without this, Nagle holds
+         * it until the sender's next segment (up to its delayed-ACK time). */
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->id = ++s->next_conn_id;
         c->reading = true;
         c->last_read_us = now_us();
