@@ -4,15 +4,19 @@
 #  A. on one connection, in order: a malformed segment, no MSH, wrong separators, frames
 #     cut short (by a new 0x0B, by 0x1C without 0x0D, inside MSH), a frame over
 #     max_message_bytes (AR, and the next frame on the connection AA), bytes outside
-#     frames (skipped and counted exactly); random binary garbage on another source
-#     (no crash, the frame after it AA);
+#     frames (skipped and counted exactly), two messages without MSH-10 and one with a
+#     300-byte MSH-10 (AR each, none taken for a resend), a long non-ASCII MSH-4 (AA);
+#     random binary garbage on another source (no crash, a row per accidental frame,
+#     the frame after it AA);
 #  B. at once: 1,000 idle connections (all accepted, closed at idle_timeout), a sender
 #     trickling one byte a second (closed at read_timeout from its frame's start), a
 #     sender whose every read ends inside a frame (never timed out), and a normal sender
-#     that gets its ACKs fast meanwhile;
+#     that gets its ACKs fast meanwhile; then connections beyond the daemon's descriptor
+#     limit (no spinning, logged once, served once descriptors are free);
 #  C. enhanced mode: MSH-15 AL, NE, ER, SU;
 #  D. a sender that disconnects before its ACK (while the warehouse is locked; its
-#     message is committed once, the daemon does not spin meanwhile), its resend on a new
+#     message is committed once, the daemon does not spin meanwhile), one that half-closes
+#     in the middle of a frame (still gets the ACK it is owed), a resend on a new
 #     connection (AA, nothing changes), the resend of a committed AE (AE, no second
 #     rejection);
 #  E. IPv6 ::1;  F. allow-list refusal;  G. max_connections exceeded; neither floods the
@@ -252,6 +256,16 @@ wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regcl
           AND mode = 'AccessExclusiveLock' AND granted" 20
 adt D001 >"$msgs/d001"
 stream --disconnect-before-ack "$msgs/d001"
+# And one that sends a message and half of another, then ends its side and waits: the
+# half is dropped, the ACK it owes is not cut by read_timeout (3 s) while the lock holds.
+{
+    adt D002
+    printf '\013%s' "$(adt_text D003)"
+} >"$msgs/d002"
+stream --raw --half-close --expect 1 --ack-timeout 20 "$msgs/d002" >"$KPID_WORK/half.out" 2>&1 &
+half_pid=$!
+kpid_track_pid "$half_pid"
+t_half=$(date +%s%N)
 # While its ACK waits for the commit, the source sleeps in epoll: it does not spin on
 # the half-closed connection.
 sleep 0.5
@@ -260,9 +274,13 @@ sleep 2
 c1=$(cpu)
 [ $((c1 - c0)) -lt $((50 * slack)) ] ||
     fail "kpid used $((c1 - c0)) clock ticks in 2 s, waiting with a closed sender's ACK owed"
+while [ $(($(date +%s%N) - t_half)) -lt 4500000000 ]; do sleep 0.2; done # past read_timeout
 sql "SELECT pg_terminate_backend($(head -n 1 "$KPID_WORK/locker.txt"))" >/dev/null
 wait_for "SELECT count(*) = 1 FROM kpid.source_state WHERE source = 'main'
           AND key = 'ctl/ADT|HOSP|D001'" 20
+wait "$half_pid" || fail "the half-closing sender: $(cat "$KPID_WORK/half.out")"
+assert_eq "$(cat "$KPID_WORK/half.out")" "D002	AA" "the ACK owed to a half-closed connection"
+assert_eq "$(events_of D002) $(events_of D003)" "1 0" "the half-closing sender's messages"
 assert_eq "$(events_of D001)" 1 "the message of the sender gone before its ACK"
 before=$(sql "SELECT count(*), max(ingest_xid::text) FROM kpid.event WHERE source = 'main'")
 out=$(send "$msgs/d001") || fail "the resend was not acknowledged: $out"

@@ -4,7 +4,8 @@
     mllp_client.py --port P [--host H] [--conns N] [--deadline S] [--ack-timeout S]
                    [--hold] [--times] FILE...
     mllp_client.py --port P [--host H] --stream [--raw] [--chunk N --interval S | --trickle
-                   | --straddle] [--expect N] [--disconnect-before-ack | --no-read] FILE...
+                   | --straddle] [--expect N] [--disconnect-before-ack | --half-close
+                   | --no-read] FILE...
     mllp_client.py --port P [--host H] --idle N [--deadline S]
 
 Reads the messages of FILE... (MLLP frames 0x0B msg 0x1C 0x0D, as hospgen writes them; or
@@ -28,7 +29,7 @@ came, the server closed, or nothing came for --ack-timeout seconds. Prints
 "MSA-2<TAB>MSA-1" per ACK in the order they came and, when the server closed the
 connection, "CLOSED<TAB>S": S the seconds from the first byte sent.
 --disconnect-before-ack closes the connection as soon as everything is sent, reading
-nothing, and prints nothing. --no-read sends without ever reading (with a small receive
+nothing, and prints nothing; --half-close only ends the sending side, and reads on. --no-read sends without ever reading (with a small receive
 buffer) until everything is sent or a send makes no progress for 2 s, prints
 "SENT<TAB>BYTES<TAB>TOTAL", then waits, still not reading, until the server closes the
 connection ("CLOSED<TAB>S", S the seconds since the last byte went out) or the deadline.
@@ -226,6 +227,8 @@ def stream(args):
     if args.disconnect_before_ack:
         sock.close()
         return 0
+    if args.half_close and not closed:
+        sock.shutdown(socket.SHUT_WR)
     last = time.monotonic()
     while not closed and acks < args.expect_n and time.monotonic() < deadline:
         if time.monotonic() - last >= args.ack_timeout:
@@ -322,6 +325,7 @@ def main():
     ap.add_argument('--expect', dest='expect_n', type=int, default=1 << 30)
     ap.add_argument('--disconnect-before-ack', action='store_true')
     ap.add_argument('--no-read', action='store_true')
+    ap.add_argument('--half-close', action='store_true')
     ap.add_argument('--idle', type=int, default=0)
     ap.add_argument('files', nargs='*')
     args = ap.parse_args()
