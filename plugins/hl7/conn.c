@@ -337,7 +337,7 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
             hl7_conn_close(s, c, "closed by peer");
         return;
     }
-    c->last_read_us = now_us();
+    int64_t now = now_us();
     uint64_t skipped = c->framer.stats.skipped_bytes;
     bool ended = false; /* a frame ended in this read */
     for (size_t off = 0; off < (size_t)n;) {
@@ -364,7 +364,11 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
     if (!kpid_mllp_framer_in_frame(&c->framer))
         c->frame_start_us = 0;
     else if (!c->frame_start_us || ended)
-        c->frame_start_us = c->last_read_us;
+        c->frame_start_us = now;
+    /* Bytes outside frames are not activity: a sender that trickles garbage between
+     * frames is idle, or it would hold its connection for ever. */
+    if (c->framer.stats.skipped_bytes - skipped < (uint64_t)n)
+        c->last_read_us = now;
     if (c->framer.stats.skipped_bytes > skipped)
         s->host->counter_add(s->m_skipped, c->framer.stats.skipped_bytes - skipped);
     hl7_conn_flush(s, c);
