@@ -10,7 +10,8 @@
 #     the frame after it AA);
 #  B. at once: 1,000 idle connections (all accepted, closed at idle_timeout), a sender
 #     trickling one byte a second (closed at read_timeout from its frame's start), a
-#     sender whose every read ends inside a frame (never timed out), and a normal sender
+#     sender whose every read ends inside a frame (never timed out), one trickling bytes
+#     between frames (closed at idle_timeout: garbage is no activity), and a normal sender
 #     that gets its ACKs fast meanwhile; then connections beyond the daemon's descriptor
 #     limit (no spinning, logged once, served once descriptors are free);
 #  C. enhanced mode: MSH-15 AL, NE, ER, SU;
@@ -54,6 +55,7 @@ sources = ( {
     );
 }, {
     name = "small"; plugin = "hl7"; listen = "127.0.0.1:$small_port"; max_connections = 2;
+    idle_timeout = "5s"; read_timeout = "3s";
     mapping = ( { message = "ADT^A01"; activity = "ADMISSION"; time = "EVN-2"; } );
 }, {
     name = "fenced"; plugin = "hl7"; listen = "127.0.0.1:$fenced_port"; allow = "10.0.0.0/8";
@@ -168,6 +170,12 @@ for i in $(seq -w 1 12); do adt "P0$i"; done >"$msgs/straddle"
 stream --straddle --interval 0.5 --expect 12 "$msgs/straddle" >"$KPID_WORK/straddle.out" 2>&1 &
 straddle_pid=$!
 kpid_track_pid "$straddle_pid"
+# Garbage trickled between frames, a byte every 0.5 s, is no activity: closed as idle.
+head -c 40 /dev/zero | tr '\0' 'z' >"$msgs/ztrickle"
+python3 "$client" --port "$small_port" --deadline 30 --ack-timeout 3 --stream --raw --chunk 1 \
+    --interval 0.5 "$msgs/ztrickle" >"$KPID_WORK/ztrickle.out" 2>&1 &
+ztrickle_pid=$!
+kpid_track_pid "$ztrickle_pid"
 # Meanwhile a normal sender: 20 messages, each waiting for its ACK.
 for i in $(seq -w 1 20); do adt "N0$i"; done >"$msgs/normal"
 t0=$(date +%s%N)
@@ -185,6 +193,11 @@ awk -v t="$t_closed" -v s="$slack" 'BEGIN { exit !(t >= 3.0 && t <= 5.5 + s) }' 
     fail "the trickling sender was closed after ${t_closed} s, not at read_timeout (3 s)"
 assert_eq "$(wc -l <"$KPID_WORK/trickle.out")" 1 "the trickler got no ACK"
 assert_eq "$(events_of T001)" 0 "the trickled message"
+wait "$ztrickle_pid" || fail "the garbage trickler failed"
+t_closed=$(sed -n 's/^CLOSED\t//p' "$KPID_WORK/ztrickle.out")
+[ -n "$t_closed" ] || fail "the garbage trickler was not closed: $(cat "$KPID_WORK/ztrickle.out")"
+awk -v t="$t_closed" -v s="$slack" 'BEGIN { exit !(t >= 5.0 && t <= 8 + s) }' ||
+    fail "the garbage trickler was closed after ${t_closed} s, not at idle_timeout (5 s)"
 wait "$straddle_pid" || fail "the straddling sender failed"
 assert_eq "$(tr '\t\n' ' ;' <"$KPID_WORK/straddle.out")" \
     "$(for i in $(seq -w 1 12); do printf 'P0%s AA;' "$i"; done)" "ACKs of the straddling sender"
