@@ -77,12 +77,22 @@ static const kpid_config_key hl7_config_keys[] = {
     {
         .name = "dedup_window",
         .type = KPID_CONFIG_DURATION,
-        .default_value = "1d",
+        .default_value = "1h",
         .offset = KEY(dedup_window_ms),
         .description = "how long a committed control id (MSH-3, MSH-4, MSH-10) is kept, "
                        "so that a resend within it changes nothing and gets the same ACK",
         .min = 60000,
         .max = 2592000000,
+    },
+    {
+        .name = "dedup_max_ids",
+        .type = KPID_CONFIG_INT,
+        .default_value = "200000",
+        .offset = KEY(dedup_max_ids),
+        .description = "most control ids kept (about 200 bytes of memory each); beyond it "
+                       "the oldest go first, even within dedup_window",
+        .min = 1000,
+        .max = 100000000,
     },
     {
         .name = "max_message_bytes",

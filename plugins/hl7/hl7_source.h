@@ -45,6 +45,7 @@ struct hl7_config {
     char *subject_type;
     bool strict;
     int64_t dedup_window_ms;
+    int64_t dedup_max_ids;
     char *rejected_raw; /* "full" or "none" */
     int64_t batch_max_messages;
 };
@@ -94,13 +95,15 @@ struct hl7_conn {
 typedef struct hl7_seen {
     char *key;
     uint64_t batch;
-    int64_t time_s; /* when it was received, for expiry */
-    int code;       /* the kpid_hl7_ack_code it was answered with */
+    int64_t time_us; /* when it was received, for expiry */
+    int code;        /* the kpid_hl7_ack_code it was answered with */
 } hl7_seen;
 
 typedef struct hl7_dedup {
     hl7_seen *slots; /* open addressing; key NULL: empty; key == TOMB: deleted */
     size_t cap, n, used;
+    char **fifo; /* the live keys (the slots' strings) oldest first: a ring */
+    size_t fifo_head, fifo_n, fifo_cap;
 } hl7_dedup;
 
 /* A submitted batch and the local number its ACKs wait for. */
@@ -184,11 +187,11 @@ int hl7_batch(hl7_source *s, kpid_batch **ret);
 /* dedup.c */
 int hl7_dedup_load(hl7_source *s);
 /* The state value of an id: "<second> <AA|AE|AR>". */
-void hl7_dedup_value(int64_t time_s, int code, char out[32]);
+void hl7_dedup_value(int64_t time_us, int code, char out[32]);
 hl7_seen *hl7_dedup_find(hl7_dedup *d, const char *key);
-int hl7_dedup_add(hl7_dedup *d, const char *key, uint64_t batch, int64_t time_s, int code);
+int hl7_dedup_add(hl7_dedup *d, const char *key, uint64_t batch, int64_t time_us, int code);
 void hl7_dedup_committed(hl7_dedup *d, uint64_t upto);
-int hl7_dedup_expire(hl7_source *s, int64_t now_s);
+int hl7_dedup_expire(hl7_source *s, int64_t now_us);
 void hl7_dedup_free(hl7_dedup *d);
 int hl7_dedup_key(const kpid_hl7_header *h, kpid_buf *out);
 

@@ -23,6 +23,14 @@
 #define SWEEP_US 1000000
 #define EXPIRE_US (60 * INT64_C(1000000))
 
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t mono_us(void)
 {
     struct timespec ts;
@@ -174,7 +182,7 @@ int hl7_run(void *state)
 
     if ((r = hl7_dedup_load(s)) < 0 || (r = wake_add(s)) < 0)
         return r;
-    s->next_expiry_us = mono_us() + EXPIRE_US;
+    s->next_expiry_us = mono_us(); /* the first turn trims what was loaded */
     while (!s->host->stop_requested(s->src)) {
         int n = epoll_wait(s->epfd, evs, EVENTS, s->paused ? 20 : 500);
         if (n < 0 && errno != EINTR)
@@ -185,7 +193,7 @@ int hl7_run(void *state)
         int64_t now = mono_us();
         if (now >= s->next_expiry_us) {
             s->next_expiry_us = now + EXPIRE_US;
-            if ((r = hl7_dedup_expire(s, (int64_t)time(NULL))) < 0)
+            if ((r = hl7_dedup_expire(s, wall_us())) < 0)
                 return r;
         }
         if (now >= next_sweep && !s->paused) {

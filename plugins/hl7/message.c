@@ -211,10 +211,10 @@ static int handle_parsed(hl7_source *s, hl7_conn *c, kpid_hl7_msg *m, const char
         goto out;
     s->host->counter_add(s->m_messages, 1);
     char value[32];
-    int64_t now_s = wall_us() / 1000000;
-    hl7_dedup_value(now_s, o.code, value);
+    int64_t now_us = wall_us();
+    hl7_dedup_value(now_us, o.code, value);
     if ((r = s->host->state_put(b, key, value)) < 0 ||
-        (r = hl7_dedup_add(&s->seen, key, s->batch_local, now_s, o.code)) < 0)
+        (r = hl7_dedup_add(&s->seen, key, s->batch_local, now_us, o.code)) < 0)
         goto out;
     s->batch_messages++;
     r = queue_ack(s, c, m, data, len, &o, s->batch_local);

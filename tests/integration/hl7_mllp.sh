@@ -137,4 +137,30 @@ for secret in Secretname Hiddenstreet 19800229 Othername; do
         "kpid.rejected's locator or reason holds $secret"
 done
 
+# 8. The control ids kept are bounded: with dedup_max_ids = 1000, after 1,200 more
+#    messages and a restart the oldest ids are gone from kpid.source_state, oldest first.
+kpid_stop
+python3 - "$msgs/many" <<'PY'
+import sys
+with open(sys.argv[1], 'wb') as f:
+    for i in range(1200):
+        f.write(b'\x0b' + ('MSH|^~\\&|ADT|HOSP|KPID|HOSP|20250305081500||ADT^A01|N%05d|P|2.5\r'
+                           'EVN|A01|20250305081500\rPID|1||P%05d^^^HOSP^MR\r'
+                           'PV1|1|I|W9||||||||||||||||N%05d\r' % (i, i, i)).encode() + b'\x1c\r')
+PY
+sed -i 's/^    timezone = "Asia\/Dhaka";/    timezone = "Asia\/Dhaka"; dedup_max_ids = 1000;/' "$KPID_WORK/kpid.conf"
+grep -q 'dedup_max_ids = 1000' "$KPID_WORK/kpid.conf" || fail "the test could not set dedup_max_ids"
+kpid_start "$KPID_WORK/kpid.conf"
+wait_for "SELECT true" 5
+for i in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null && break
+    sleep 0.1
+done
+out=$(send --deadline 60 "$msgs/many") || fail "the 1,200 messages were not acknowledged"
+assert_eq "$(printf '%s\n' "$out" | grep -c $'\tAA$')" 1200 "ACKs of the 1,200 messages"
+kpid_stop
+kpid_start "$KPID_WORK/kpid.conf"
+wait_for "SELECT count(*) = 1000 FROM kpid.source_state WHERE source = 'adt' AND key LIKE 'ctl/%'" 30
+assert_sql "SELECT min(key) FROM kpid.source_state WHERE source = 'adt' AND key LIKE 'ctl/%'" \
+    "ctl/ADT|HOSP|N00200" "the oldest ids went first"
 kpid_stop
