@@ -88,3 +88,13 @@ if [ "$missing" != 0 ] || [ "$extra" != 0 ]; then
 fi
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'hl7'" "$rows" "event count"
 assert_sql "SELECT count(*) FROM kpid.rejected WHERE source = 'hl7'" 0 "rejected messages"
+
+# The messages' demographics (hospgen's fixed lists: names, streets, phones, national
+# ids, doctors) reach neither the warehouse nor the log.
+for secret in Sørensen Әбдіқадыров Þórsdóttir Dubois-Nœl Françoise Ғалым Hauptstraße \
+    'Abay Ave' 'Baker St' 'Сейфуллин' '+7 701 555' KZMOH Bekova Okafor; do
+    grep -qF -- "$secret" "$KPID_LOG" && fail "the log holds patient data ($secret)"
+    assert_sql "SELECT count(*) FROM kpid.event WHERE strpos(event_key || coalesce(case_id, '')
+                || coalesce(subject_id, '') || attrs::text, \$s\$$secret\$s\$) > 0" 0 \
+        "kpid.event holds $secret"
+done
