@@ -118,7 +118,8 @@ static const kpid_config_key hl7_config_keys[] = {
         .type = KPID_CONFIG_DURATION,
         .default_value = "10m",
         .offset = KEY(idle_timeout_ms),
-        .description = "a connection that sends nothing this long, with no ACK owed, is closed",
+        .description = "a connection that sends no message this long (bytes outside frames "
+                       "do not count), with no ACK owed, is closed",
         .min = 1000,
         .max = 86400000,
     },

@@ -132,6 +132,8 @@ typedef struct hl7_source {
     hl7_conn *graveyard; /* closed this turn, freed at its end */
     uint64_t next_conn_id;
     bool paused;             /* the queue is full: not reading */
+    uint64_t pauses;         /* pauses since the last one logged */
+    int64_t pause_logged_us; /* when a pause was last logged (monotonic), 0: never */
     uint64_t refused_full;   /* refused at max_connections since it was reached, 0: not */
     uint64_t refused_allow;  /* refused by allow since the last such log line */
     int64_t allow_logged_us; /* when that line was logged, 0: never */

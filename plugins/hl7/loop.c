@@ -10,6 +10,7 @@
  * never drops a message it read: what it read is in the batch.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,20 @@ static void set_paused(hl7_source *s, bool paused)
     if (s->paused == paused)
         return;
     s->paused = paused;
-    s->host->log(s->src, paused ? KPID_LOG_NOTICE : KPID_LOG_INFO,
-                 paused ? "queue full: not reading from senders until there is room"
-                        : "room in the queue: reading from senders again");
+    /* Under sustained back-pressure the loop pauses and resumes many times a second:
+     * a pause is told at most once a minute, with how many there were meanwhile. */
+    if (paused) {
+        s->pauses++;
+        if (now - s->pause_logged_us >= 60 * INT64_C(1000000)) {
+            s->host->log(s->src, KPID_LOG_NOTICE,
+                         "queue full: not reading from senders until there is room "
+                         "pauses=%" PRIu64,
+                         s->pauses);
+            s->pause_logged_us = now;
+            s->pauses = 0;
+        }
+    } else
+        s->host->log(s->src, KPID_LOG_DEBUG, "room in the queue: reading from senders again");
     for (hl7_conn *c = s->conns; c; c = c->next) {
         if (!paused) {
             c->last_read_us = now;
