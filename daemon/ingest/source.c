@@ -13,6 +13,7 @@
 #include "ingest/source_internal.h"
 #include "ops/log.h"
 #include "retry/backoff.h"
+#include "time/clock.h"
 
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 60000
@@ -58,20 +59,7 @@ void kpid_source_batch_done(struct kpid_batch *b, bool committed)
 /* Sleeps ms or until the source is asked to stop. */
 static void source_sleep(kpid_source *src, int64_t ms)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&src->lock);
-    while (!atomic_load(&src->stop))
-        if (pthread_cond_timedwait(&src->cond, &src->lock, &ts) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&src->lock);
+    (void)kpid_nap(&src->lock, &src->cond, &src->stop, ms * 1000);
 }
 
 /* Waits until none of the source's batches is in flight. */

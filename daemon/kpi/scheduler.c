@@ -81,23 +81,7 @@ static bool stop_requested(const kpid_scheduler *s)
 /* Waits up to us, or until the scheduler stops; returns false when it stops. */
 static bool nap(kpid_scheduler *s, int64_t us)
 {
-    struct timespec ts;
-    bool go;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += us / 1000000;
-    ts.tv_nsec += (us % 1000000) * 1000;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&s->lock);
-    while (!atomic_load(&s->stopping))
-        if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
-            break;
-    go = !atomic_load(&s->stopping);
-    pthread_mutex_unlock(&s->lock);
-    return go;
+    return !kpid_nap(&s->lock, &s->cond, &s->stopping, us);
 }
 
 /* Waits until the wall clock reaches at_s; returns false when the scheduler stops. */

@@ -148,23 +148,7 @@ struct kpid_retention {
 /* Waits up to us, or until a stop; returns false when stopping. */
 static bool nap(kpid_retention *r, int64_t us)
 {
-    struct timespec ts;
-    bool go;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += us / 1000000;
-    ts.tv_nsec += (us % 1000000) * 1000;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->lock);
-    while (!atomic_load(&r->stopping))
-        if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
-            break;
-    go = !atomic_load(&r->stopping);
-    pthread_mutex_unlock(&r->lock);
-    return go;
+    return !kpid_nap(&r->lock, &r->cond, &r->stopping, us);
 }
 
 /* Publishes conn's socket for a stop to shut down (conn NULL: none); false when a stop

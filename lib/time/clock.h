@@ -5,9 +5,19 @@
 #ifndef KPID_TIME_CLOCK_H
 #define KPID_TIME_CLOCK_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in microseconds. */
 int64_t kpid_now_us(void);
+
+/*
+ * Sleeps us microseconds unless *stop turns true: waits on cond (made with
+ * pthread_condattr_setclock(CLOCK_MONOTONIC), and broadcast by whoever sets *stop under
+ * lock) with lock, which it takes and releases. Returns true when it ends because *stop
+ * is true, false when the time is up.
+ */
+bool kpid_nap(pthread_mutex_t *lock, pthread_cond_t *cond, _Atomic bool *stop, int64_t us);
 
 #endif
