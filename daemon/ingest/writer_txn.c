@@ -128,6 +128,25 @@ static int exec_step(kpid__writer_txn *t, const char *sql, kpid__step_error *err
     return r;
 }
 
+/*
+ * Runs the transaction's next step sql, with BEGIN in the same round trip when it is
+ * its first (sql NULL: only BEGIN, if not sent yet). One round trip less per
+ * transaction: a feed that waits for each commit (HL7 ACKs) feels every one.
+ */
+static int txn_step(kpid__writer_txn *t, const char *sql, kpid__step_error *err)
+{
+    char both[64];
+
+    if (t->begun)
+        return sql ? exec_step(t, sql, err) : 0;
+    t->begun = true;
+    if (!sql)
+        return exec_step(t, "BEGIN", err);
+    if ((size_t)snprintf(both, sizeof(both), "BEGIN; %s", sql) >= sizeof(both))
+        return exec_step(t, "BEGIN", err) < 0 ? -EIO : exec_step(t, sql, err);
+    return exec_step(t, both, err);
+}
+
 /* A piece of COPY data: a whole buffer, one row, or a run of a batch's rows. */
 typedef kpid_span chunk;
 
@@ -289,7 +308,7 @@ static int probe_stored(kpid__writer_txn *t, kpid__step_error *err)
     if (t->keys.len == 0)
         return 0;
     keys = (chunk){t->keys.data, t->keys.len};
-    if ((r = exec_step(t, "DELETE FROM kpid_keys", err)) < 0 ||
+    if ((r = txn_step(t, "DELETE FROM kpid_keys", err)) < 0 ||
         (r = copy_chunks(t, "kpid_keys", &keys, 1, err)) < 0)
         return r;
     res = run(t, SQL_PROBE, 0, NULL);
@@ -336,7 +355,7 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
         if ((r = kpid_plan_write_spans(&t->plan, &t->direct, &t->stage, &n_staged)) < 0)
             return r;
         chunk staged = {t->stage.data, t->stage.len};
-        if ((r = exec_step(t, "SAVEPOINT kpid_plan", err)) < 0)
+        if ((r = txn_step(t, "SAVEPOINT kpid_plan", err)) < 0)
             return r;
         memset(err, 0, sizeof(*err));
         r = t->direct.n
@@ -347,8 +366,8 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
                 (r = exec_step(t, SQL_DELETE_KEYS, err)) == 0)
                 r = exec_step(t, SQL_UPSERT, err);
         }
-        if (r == 0)
-            return exec_step(t, "RELEASE SAVEPOINT kpid_plan", err);
+        if (r == 0) /* the savepoint stays: COMMIT releases it, one round trip less */
+            return 0;
         bool conflict = strcmp(err->state, "23505") == 0;
         if (!conflict && !refused_row_error(err))
             return r;
@@ -383,7 +402,7 @@ static int stage_events(kpid__writer_txn *t, struct kpid_batch **set, size_t n, 
         if ((r = kpid_batch_stage_rows(set[i], &t->stage)) < 0)
             return r;
     whole = (chunk){t->stage.data, t->stage.len};
-    if ((r = exec_step(t, "SAVEPOINT kpid_all", err)) < 0)
+    if ((r = txn_step(t, "SAVEPOINT kpid_all", err)) < 0)
         return r;
     r = copy_chunks(t, "kpid_stage", &whole, 1, err);
     if (r == 0)
@@ -524,8 +543,7 @@ int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t 
     for (size_t i = 0; i < n; i++)
         ordered |= set[i]->n_ops > 0;
 
-    if ((r = exec_step(t, "BEGIN", err)) < 0)
-        return r;
+    t->begun = false; /* BEGIN goes with the first step */
     r = kpid_plan_build(&t->plan, set, n);
     planned = r == 0;
     if (r == 0)
@@ -533,7 +551,7 @@ int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t 
     /* Origin replacements, or a refused row to isolate: stage every row in order. */
     if (r == 1)
         r = stage_events(t, set, n, ordered, err);
-    if (r < 0)
+    if (r < 0 || (r = txn_step(t, NULL, err)) < 0)
         goto fail;
     if ((r = stage_rejects(t, set, n, &any_rejects, err)) < 0)
         goto fail;
