@@ -8,9 +8,9 @@
  *   PostgreSQL refuses a row for good, so that the row goes to kpid.rejected and the
  *   rest goes on); apply origin replacements and retractions; upsert events by
  *   (source, event_key), newer content replacing older; insert rejected input; apply
- *   the batches' keyed state puts to kpid.source_state, the last put per key winning;
- *   store each source's newest cursor; COMMIT; then tell every source its batches are
- *   done.
+ *   store each source's newest cursor; apply the batches' keyed state puts to
+ *   kpid.source_state, the last put per key winning, in the round trip of the COMMIT;
+ *   then tell every source its batches are done.
  *
  * Transient errors (connection loss, SQLSTATE classes 08, 40, 53, 57, 58, and 55P03
  * lock_timeout) are retried with capped backoff on a new connection; the writer logs

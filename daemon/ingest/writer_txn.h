@@ -42,6 +42,7 @@ typedef struct kpid__writer_txn {
     kpid_bloom committed_keys; /* keys this writer committed, to predict corrections */
     unsigned probe_txns;       /* transactions that probe before their COPY */
     bool begun;                /* BEGIN sent in this transaction (with its first step) */
+    kpid_buf tail;             /* the state's EXECUTE and COMMIT, sent together */
 } kpid__writer_txn;
 
 /*

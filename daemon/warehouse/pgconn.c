@@ -303,14 +303,6 @@ PGresult *kpid_pg_run(PGconn *conn, const char *sql, int n, const char *const *p
     return kpid_pg_await(conn, waiter);
 }
 
-PGresult *kpid_pg_run_prepared(PGconn *conn, const char *name, int n, const char *const *params,
-                               const kpid_pg_waiter *waiter)
-{
-    if (!PQsendQueryPrepared(conn, name, n, params, NULL, NULL, 0))
-        return NULL;
-    return kpid_pg_await(conn, waiter);
-}
-
 static const char SQL_DESCRIBE_WAIT[] =
     "SELECT coalesce(a.wait_event_type || ':' || a.wait_event, '-'),"
     " coalesce((SELECT string_agg(DISTINCT l.relation::regclass::text, ',') FROM pg_locks l"

@@ -89,13 +89,6 @@ PGresult *kpid_pg_run(PGconn *conn, const char *sql, int n, const char *const *p
                       const kpid_pg_waiter *waiter);
 
 /*
- * kpid_pg_run for the statement prepared on conn under name (PQprepare), with n text
- * parameters. Same return value.
- */
-PGresult *kpid_pg_run_prepared(PGconn *conn, const char *name, int n, const char *const *params,
-                               const kpid_pg_waiter *waiter);
-
-/*
  * Waits, as kpid_pg_run does, for the results of what was sent on conn (the end of a
  * COPY, say). Same return value.
  */

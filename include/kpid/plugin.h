@@ -338,8 +338,8 @@ typedef struct kpid_host {
      *
      * state_put() records, in the batch, that key now holds value, or that key is
      * deleted when value is NULL. The host writes the batch's puts in the batch's own
-     * transaction, after its events and before its cursor: state is exactly as durable
-     * as the cursor, never ahead of the events and never behind them. Within a batch,
+     * transaction, with its events and its cursor: state is exactly as durable as the
+     * cursor, never ahead of the events and never behind them. Within a batch,
      * and across the batches written in one transaction, the last put of a key wins, in
      * the order the puts were made and the batches submitted. key is 1 to
      * KPID_STATE_KEY_MAX bytes of valid UTF-8 without control characters (C0, DEL, C1);
