@@ -11,6 +11,13 @@ int64_t kpid_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t kpid_wall_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 bool kpid_nap(pthread_mutex_t *lock, pthread_cond_t *cond, _Atomic bool *stop, int64_t us)
 {
     struct timespec ts;

@@ -12,6 +12,10 @@
 /* CLOCK_MONOTONIC in microseconds. */
 int64_t kpid_now_us(void);
 
+/* CLOCK_REALTIME in microseconds since 1970-01-01 UTC: for when something happened (a
+ * message received, an ACK's MSH-7), never for how long something takes. */
+int64_t kpid_wall_now_us(void);
+
 /*
  * Sleeps us microseconds unless *stop turns true: waits on cond (made with
  * pthread_condattr_setclock(CLOCK_MONOTONIC), and broadcast by whoever sets *stop under

@@ -16,24 +16,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hl7_source.h"
+#include "time/clock.h"
 
 #define READ_CHUNK 65536
 #define ALLOW_LOG_US (60 * INT64_C(1000000))
 /* A connection owed more ACK bytes than this is not read until it owes half as much: a
  * sender that sends without reading its ACKs cannot make them fill the memory. */
 #define OWED_MAX (1024 * 1024)
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * EPOLLRDHUP only with EPOLLIN: a half-closed socket reports it for as long as it stays
@@ -83,7 +75,7 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
  */
 static void refused_by_allow(hl7_source *s, const char *peer)
 {
-    int64_t now = now_us();
+    int64_t now = kpid_now_us();
 
     s->refused_allow++;
     if (s->allow_logged_us && now - s->allow_logged_us < ALLOW_LOG_US)
@@ -159,7 +151,7 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->id = ++s->next_conn_id;
         c->reading = true;
-        c->last_read_us = now_us();
+        c->last_read_us = kpid_now_us();
         memcpy(c->peer, name, sizeof(c->peer));
         ev.data.ptr = c;
         ev.events = wanted_events(s, c);
@@ -259,7 +251,7 @@ void hl7_conn_flush(hl7_source *s, hl7_conn *c)
 {
     /* Nothing was waiting to be written: the wait for the sender to read begins now. */
     if (c->out_done == c->out.len)
-        c->last_write_us = now_us();
+        c->last_write_us = kpid_now_us();
     /* The written part is dropped before out grows, or it would only ever grow. */
     if (c->out_done > 0 && c->out_done >= c->out.len / 2) {
         memmove(c->out.data, c->out.data + c->out_done, c->out.len - c->out_done);
@@ -289,7 +281,7 @@ void hl7_conn_writable(hl7_source *s, hl7_conn *c)
         }
         c->out_done += (size_t)n;
         c->owed -= (size_t)n;
-        c->last_write_us = now_us();
+        c->last_write_us = kpid_now_us();
     }
     if (c->out_done == c->out.len) {
         c->out.len = c->out_done = 0;
@@ -301,7 +293,7 @@ void hl7_conn_writable(hl7_source *s, hl7_conn *c)
     bool want = c->out_done < c->out.len;
     bool choke = c->owed > (c->choked ? OWED_MAX / 2 : OWED_MAX);
     if (c->choked && !choke && c->frame_start_us)
-        c->frame_start_us = now_us(); /* the time not read is not the sender's */
+        c->frame_start_us = kpid_now_us(); /* the time not read is not the sender's */
     if (want != c->writing || choke != c->choked) {
         c->writing = want;
         c->choked = choke;
@@ -337,7 +329,7 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
             hl7_conn_close(s, c, "closed by peer");
         return;
     }
-    int64_t now = now_us();
+    int64_t now = kpid_now_us();
     uint64_t skipped = c->framer.stats.skipped_bytes;
     bool ended = false; /* a frame ended in this read */
     for (size_t off = 0; off < (size_t)n;) {

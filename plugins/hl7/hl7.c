@@ -220,11 +220,6 @@ static int hl7_init(const kpid_host *host, kpid_source *src, const void *config,
     s->cfg = cfg;
     s->epfd = s->wakefd = -1;
     pthread_mutex_init(&s->commit_lock, NULL);
-    /* The commit ring exists from the start: committed() seldom allocates, and the loop
-     * never copies from a NULL ring. */
-    s->ring_cap = 64;
-    if (!(s->ring = calloc(s->ring_cap, sizeof(*s->ring))))
-        return -ENOMEM;
     register_metrics(s);
 
     if (strcmp(cfg->rejected_raw, "full") != 0 && strcmp(cfg->rejected_raw, "none") != 0) {

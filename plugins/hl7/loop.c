@@ -15,30 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hl7_source.h"
+#include "time/clock.h"
 
 #define EVENTS 256
 #define SWEEP_US 1000000
 #define EXPIRE_US (60 * INT64_C(1000000))
-
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * Stops or resumes reading every connection. The time not read is the source's, not the
@@ -48,7 +32,7 @@ static int64_t mono_us(void)
  */
 static void set_paused(hl7_source *s, bool paused)
 {
-    int64_t now = mono_us();
+    int64_t now = kpid_now_us();
 
     if (s->paused == paused)
         return;
@@ -189,12 +173,12 @@ int hl7_run(void *state)
 {
     hl7_source *s = state;
     struct epoll_event evs[EVENTS];
-    int64_t next_sweep = mono_us() + SWEEP_US;
+    int64_t next_sweep = kpid_now_us() + SWEEP_US;
     int r;
 
     if ((r = hl7_dedup_load(s)) < 0 || (r = wake_add(s)) < 0)
         return r;
-    s->next_expiry_us = mono_us(); /* the first turn trims what was loaded */
+    s->next_expiry_us = kpid_now_us(); /* the first turn trims what was loaded */
     while (!s->host->stop_requested(s->src)) {
         int n = epoll_wait(s->epfd, evs, EVENTS, s->paused ? 20 : 500);
         if (n < 0 && errno != EINTR)
@@ -202,10 +186,10 @@ int hl7_run(void *state)
         for (int i = 0; i < n; i++)
             handle(s, &evs[i]);
         take_commits(s);
-        int64_t now = mono_us();
+        int64_t now = kpid_now_us();
         if (now >= s->next_expiry_us) {
             s->next_expiry_us = now + EXPIRE_US;
-            if ((r = hl7_dedup_expire(s, wall_us())) < 0)
+            if ((r = hl7_dedup_expire(s, kpid_wall_now_us())) < 0)
                 return r;
         }
         if (now >= next_sweep && !s->paused) {

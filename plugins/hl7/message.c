@@ -20,9 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hl7_source.h"
+#include "time/clock.h"
 
 int hl7_batch(hl7_source *s, kpid_batch **ret)
 {
@@ -38,19 +38,20 @@ int hl7_batch(hl7_source *s, kpid_batch **ret)
     return 0;
 }
 
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 typedef struct outcome {
     kpid_hl7_ack_code code; /* AA, AE or AR */
     unsigned error;         /* table 0357, 0 for none */
     char text[160];         /* the error's text: no patient data */
 } outcome;
+
+/* Builds into s->scratch the ACK of m, or of the unparsable data when m is NULL. */
+static int build_ack(hl7_source *s, const kpid_hl7_msg *m, const char *data, size_t len,
+                     const kpid_hl7_ack *a)
+{
+    s->scratch.len = 0;
+    return m ? kpid_hl7_ack_build(m, a, &s->scratch)
+             : kpid_hl7_ack_build_fallback(data, len, a, &s->scratch);
+}
 
 /* Queues the ACK of m (or of the unparsable data) on c, waiting for batch. */
 static int queue_ack(hl7_source *s, hl7_conn *c, const kpid_hl7_msg *m, const char *data,
@@ -58,7 +59,7 @@ static int queue_ack(hl7_source *s, hl7_conn *c, const kpid_hl7_msg *m, const ch
 {
     const kpid_hl7_header *h = m ? kpid_hl7_msg_header(m) : NULL;
     kpid_hl7_ack a = {.code = o->code,
-                      .time_us = wall_us(),
+                      .time_us = kpid_wall_now_us(),
                       .tz = s->tz,
                       .error_code = o->error,
                       .error_text = o->error ? o->text : NULL};
@@ -77,18 +78,21 @@ static int queue_ack(hl7_source *s, hl7_conn *c, const kpid_hl7_msg *m, const ch
     }
     snprintf(control_id, sizeof(control_id), "K%" PRIu64, ++s->ack_seq);
     a.control_id = control_id;
-    s->scratch.len = 0;
-    r = m ? kpid_hl7_ack_build(m, &a, &s->scratch)
-          : kpid_hl7_ack_build_fallback(data, len, &a, &s->scratch);
+    r = build_ack(s, m, data, len, &a);
     if (r == -EILSEQ || r == -EINVAL) { /* a text its charset cannot carry: without it */
         a.error_text = NULL;
-        s->scratch.len = 0;
-        r = m ? kpid_hl7_ack_build(m, &a, &s->scratch)
-              : kpid_hl7_ack_build_fallback(data, len, &a, &s->scratch);
+        r = build_ack(s, m, data, len, &a);
     }
     if (r < 0)
         return r == -ENOMEM ? r : 0;
     return hl7_conn_queue_ack(c, batch, &s->scratch);
+}
+
+/* "sender=APP/FACILITY control_id=ID": where a parsed message came from, no patient data. */
+static void message_locator(const kpid_hl7_header *h, char *out, size_t size)
+{
+    snprintf(out, size, "sender=%.100s/%.100s control_id=%.150s", h->sending_application,
+             h->sending_facility, h->control_id);
 }
 
 /*
@@ -105,11 +109,10 @@ static int reject(hl7_source *s, kpid_batch *b, hl7_conn *c, const kpid_hl7_head
     char locator[400];
 
     if (h)
-        snprintf(locator, sizeof(locator), "sender=%.100s/%.100s control_id=%.150s",
-                 h->sending_application, h->sending_facility, h->control_id);
+        message_locator(h, locator, sizeof(locator));
     else
         snprintf(locator, sizeof(locator), "peer=%s frame=%" PRIu64 " at_us=%" PRId64, c->peer,
-                 c->frames, wall_us());
+                 c->frames, kpid_wall_now_us());
     s->host->counter_add(s->m_rejected, 1);
     return s->host->reject(b, locator, reason, s->keep_raw ? data : NULL, s->keep_raw ? len : 0);
 }
@@ -131,8 +134,7 @@ static int emit_all(hl7_source *s, kpid_batch *b, const kpid_hl7_header *h, outc
             return 0;
         }
     }
-    snprintf(locator, sizeof(locator), "sender=%.100s/%.100s control_id=%.150s",
-             h->sending_application, h->sending_facility, h->control_id);
+    message_locator(h, locator, sizeof(locator));
     for (size_t i = 0; i < s->mapped.n; i++) {
         const kpid_hl7_mapped_event *e = &s->mapped.v[i];
         r = e->retract ? s->host->retract(b, e->ev.event_key) : s->host->emit(b, &e->ev, locator);
@@ -211,7 +213,7 @@ static int handle_parsed(hl7_source *s, hl7_conn *c, kpid_hl7_msg *m, const char
         goto out;
     s->host->counter_add(s->m_messages, 1);
     char value[32];
-    int64_t now_us = wall_us();
+    int64_t now_us = kpid_wall_now_us();
     hl7_dedup_value(now_us, o.code, value);
     if ((r = s->host->state_put(b, key, value)) < 0 ||
         (r = hl7_dedup_add(&s->seen, key, s->batch_local, now_us, o.code)) < 0)
