@@ -5,6 +5,10 @@
  * stops in the middle of a frame for read_timeout, is closed: a partial frame is never
  * passed on. A connection owed more than OWED_MAX bytes of ACKs is not read until it
  * takes them (choked), and closed when it has taken none for idle_timeout.
+ *
+ * With TLS (tls_io.c) the bytes go through the connection's SSL object instead of recv
+ * and send, and the framing beneath is the same. The handshake comes first, bounded by
+ * read_timeout like a frame; a connection whose handshake fails is closed alone.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +30,9 @@
 /* A connection owed more ACK bytes than this is not read until it owes half as much: a
  * sender that sends without reading its ACKs cannot make them fill the memory. */
 #define OWED_MAX (1024 * 1024)
+/* Reads per readable event while OpenSSL holds decrypted bytes (one record is at most
+ * 16 KiB, READ_CHUNK takes it whole: a second read is rare, a fifth never needed). */
+#define TLS_READS 4
 
 /*
  * EPOLLRDHUP only with EPOLLIN: a half-closed socket reports it for as long as it stays
@@ -33,17 +40,34 @@
  * for a commit, or the source is paused) would wake the loop at once on every turn.
  * EPOLLHUP and EPOLLERR still tell when such a connection is gone.
  */
-static uint32_t wanted_events(const hl7_source *s, const hl7_conn *c)
+static bool may_read(const hl7_source *s, const hl7_conn *c)
 {
-    return (c->reading && !c->choked && !s->paused ? EPOLLIN | EPOLLRDHUP : 0) |
-           (c->writing ? EPOLLOUT : 0);
+    return c->reading && !c->choked && !s->paused;
 }
 
+/*
+ * TLS adds the other direction where an SSL call waits for it: EPOLLIN for a write that
+ * must read first, EPOLLOUT for a read (or the handshake) that must write first, the
+ * latter only while the connection may be read (else the loop would wake at once on
+ * every turn for a read it does not make).
+ */
+static uint32_t wanted_events(const hl7_source *s, const hl7_conn *c)
+{
+    bool rd = may_read(s, c);
+
+    return (rd ? EPOLLIN | EPOLLRDHUP : 0) | (c->tls_write_wants_read ? EPOLLIN : 0) |
+           (c->writing || (rd && c->tls_read_wants_write) ? EPOLLOUT : 0);
+}
+
+/* Registers the interest of c, when it changed. */
 static void update_events(hl7_source *s, hl7_conn *c)
 {
     struct epoll_event ev = {.events = wanted_events(s, c), .data.ptr = c};
 
-    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    if (c->dead || ev.events == c->events)
+        return;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = ev.events;
 }
 
 void hl7_conn_set_reading(hl7_source *s, hl7_conn *c, bool on)
@@ -145,6 +169,12 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
             continue;
         }
         c->fd = fd;
+        if (s->tls && hl7_tls_conn_new(s, c) < 0) {
+            kpid_mllp_framer_free(&c->framer);
+            free(c);
+            close(fd);
+            continue;
+        }
         /* An ACK is one small write that the sender waits for: without this, Nagle holds
          * it until the sender's next segment (up to its delayed-ACK time). */
         int one = 1;
@@ -152,10 +182,13 @@ void hl7_conn_accept(hl7_source *s, int listen_fd)
         c->id = ++s->next_conn_id;
         c->reading = true;
         c->last_read_us = kpid_now_us();
+        if (c->ssl) /* read_timeout bounds the handshake as it bounds a frame */
+            c->frame_start_us = c->last_read_us;
         memcpy(c->peer, name, sizeof(c->peer));
         ev.data.ptr = c;
-        ev.events = wanted_events(s, c);
+        ev.events = c->events = wanted_events(s, c);
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            hl7_tls_close(c);
             kpid_mllp_framer_free(&c->framer);
             free(c);
             close(fd);
@@ -181,6 +214,7 @@ void hl7_conn_close(hl7_source *s, hl7_conn *c, const char *why)
                  "connection closed peer=%s reason=\"%s\" acks_not_sent=%zu", c->peer, why,
                  waiting);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    hl7_tls_close(c);
     close(c->fd);
     c->fd = -1;
     c->dead = true;
@@ -268,14 +302,40 @@ void hl7_conn_flush(hl7_source *s, hl7_conn *c)
     hl7_conn_writable(s, c);
 }
 
+/* Sends from buf: the bytes sent, -EAGAIN, or another negative errno. */
+static ssize_t conn_send(hl7_source *s, hl7_conn *c, const char *buf, size_t len)
+{
+    ssize_t n;
+
+    if (c->ssl)
+        return hl7_tls_write(s, c, buf, len);
+    n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+    return n;
+}
+
+/* Receives into buf: the bytes received, 0 at the peer's end, -EAGAIN, or another
+ * negative errno. */
+static ssize_t conn_recv(hl7_source *s, hl7_conn *c, char *buf, size_t len)
+{
+    ssize_t n;
+
+    if (c->ssl)
+        return hl7_tls_read(s, c, buf, len);
+    n = recv(c->fd, buf, len, MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+    return n;
+}
+
 void hl7_conn_writable(hl7_source *s, hl7_conn *c)
 {
-    while (c->out_done < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_done, c->out.len - c->out_done,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+    while (c->out_done < c->out.len && !c->handshaking) {
+        ssize_t n = conn_send(s, c, c->out.data + c->out_done, c->out.len - c->out_done);
+        if (n == -EAGAIN)
+            break;
+        if (n <= 0) {
             hl7_conn_close(s, c, "write failed");
             return;
         }
@@ -290,63 +350,57 @@ void hl7_conn_writable(hl7_source *s, hl7_conn *c)
             return;
         }
     }
-    bool want = c->out_done < c->out.len;
     bool choke = c->owed > (c->choked ? OWED_MAX / 2 : OWED_MAX);
     if (c->choked && !choke && c->frame_start_us)
         c->frame_start_us = kpid_now_us(); /* the time not read is not the sender's */
-    if (want != c->writing || choke != c->choked) {
-        c->writing = want;
-        c->choked = choke;
-        update_events(s, c);
-    }
+    c->writing = c->out_done < c->out.len;
+    c->choked = choke;
+    update_events(s, c);
 }
 
-void hl7_conn_readable(hl7_source *s, hl7_conn *c)
+/* The peer ended its side (n == 0 from a read). */
+static void peer_closed(hl7_source *s, hl7_conn *c)
 {
-    char chunk[READ_CHUNK];
-    ssize_t n = recv(c->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+    if (kpid_mllp_framer_in_frame(&c->framer))
+        s->host->log(s->src, KPID_LOG_WARNING,
+                     "connection closed in the middle of a message peer=%s: "
+                     "the partial message is dropped",
+                     c->peer);
+    /* Dropped now, so that read_timeout cannot cut the ACKs it still owes. */
+    kpid_mllp_framer_reset(&c->framer);
+    c->frame_start_us = 0;
+    /* The peer sends no more; it may still read the ACKs it waits for. */
+    c->closing = true;
+    c->reading = false;
+    shutdown(c->fd, SHUT_RD);
+    update_events(s, c);
+    if (c->head == c->n && c->out.len == 0)
+        hl7_conn_close(s, c, "closed by peer");
+}
 
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            hl7_conn_close(s, c, "read failed");
-        return;
-    }
-    if (n == 0) {
-        if (kpid_mllp_framer_in_frame(&c->framer))
-            s->host->log(s->src, KPID_LOG_WARNING,
-                         "connection closed in the middle of a message peer=%s: "
-                         "the partial message is dropped",
-                         c->peer);
-        /* Dropped now, so that read_timeout cannot cut the ACKs it still owes. */
-        kpid_mllp_framer_reset(&c->framer);
-        c->frame_start_us = 0;
-        /* The peer sends no more; it may still read the ACKs it waits for. */
-        c->closing = true;
-        c->reading = false;
-        shutdown(c->fd, SHUT_RD);
-        update_events(s, c);
-        if (c->head == c->n && c->out.len == 0)
-            hl7_conn_close(s, c, "closed by peer");
-        return;
-    }
+/* Feeds n bytes read to the framer and each whole frame to message.c. Returns false when
+ * c was closed. */
+static bool take(hl7_source *s, hl7_conn *c, const char *chunk, size_t n)
+{
     int64_t now = kpid_now_us();
     uint64_t skipped = c->framer.stats.skipped_bytes;
     bool ended = false; /* a frame ended in this read */
-    for (size_t off = 0; off < (size_t)n;) {
+
+    for (size_t off = 0; off < n;) {
         kpid_mllp_frame f;
         size_t used = 0;
-        int r = kpid_mllp_framer_feed(&c->framer, chunk + off, (size_t)n - off, &used, &f);
+        int r = kpid_mllp_framer_feed(&c->framer, chunk + off, n - off, &used, &f);
         off += used;
         if (r < 0) {
             hl7_conn_close(s, c, "framing failed");
-            return;
+            return false;
         }
         if (r == KPID_MLLP_NEED_MORE)
             break;
         ended = true;
         if (hl7_message(s, c, r, f.data, f.len) < 0) {
             hl7_conn_close(s, c, "out of memory");
-            return;
+            return false;
         }
     }
     /* A frame that is still open after a frame ended began in this read: read_timeout
@@ -363,7 +417,101 @@ void hl7_conn_readable(hl7_source *s, hl7_conn *c)
         c->last_read_us = now;
     if (c->framer.stats.skipped_bytes > skipped)
         s->host->counter_add(s->m_skipped, c->framer.stats.skipped_bytes - skipped);
+    return true;
+}
+
+/* Takes the TLS handshake of c a step. Returns true when it is done and c may be read. */
+static bool handshake(hl7_source *s, hl7_conn *c)
+{
+    int r = hl7_tls_handshake(s, c);
+
+    if (r < 0) {
+        hl7_conn_close(s, c,
+                       r == -ECONNRESET ? "closed before the TLS handshake"
+                                        : "TLS handshake failed");
+        return false;
+    }
+    if (r == 0) {
+        update_events(s, c);
+        return false;
+    }
+    c->frame_start_us = 0; /* from now on read_timeout counts per frame */
+    return true;
+}
+
+/*
+ * Reads what c sent: one read, and with TLS more while OpenSSL holds decrypted bytes that
+ * epoll cannot see (at most TLS_READS reads; a connection left with some is marked
+ * tls_more, and the loop comes back to it).
+ */
+void hl7_conn_readable(hl7_source *s, hl7_conn *c)
+{
+    char chunk[READ_CHUNK];
+
+    c->tls_more = false;
+    if (c->handshaking && !handshake(s, c))
+        return;
+    for (int i = 0; i < TLS_READS; i++) {
+        ssize_t n = conn_recv(s, c, chunk, sizeof(chunk));
+        if (n == -EAGAIN) {
+            update_events(s, c); /* a TLS read may wait for EPOLLOUT */
+            break;
+        }
+        if (n < 0) {
+            hl7_conn_close(s, c, "read failed");
+            return;
+        }
+        if (n == 0) {
+            peer_closed(s, c);
+            return;
+        }
+        if (!take(s, c, chunk, (size_t)n))
+            return;
+        if (!hl7_tls_pending(c))
+            break;
+        if (i + 1 == TLS_READS)
+            c->tls_more = s->tls_more = true;
+    }
     hl7_conn_flush(s, c);
+}
+
+bool hl7_conn_tls_more(hl7_source *s)
+{
+    hl7_conn *next;
+    bool again = false;
+
+    if (!s->tls_more)
+        return false;
+    s->tls_more = false;
+    for (hl7_conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (!c->tls_more)
+            continue;
+        if (may_read(s, c))
+            hl7_conn_readable(s, c); /* marks it again if it must */
+        else
+            s->tls_more = true; /* for when it may be read again: a later turn */
+        again = again || (!c->dead && c->tls_more && may_read(s, c));
+    }
+    return again;
+}
+
+void hl7_conn_event(hl7_source *s, hl7_conn *c, uint32_t events)
+{
+    bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+
+    if (c->dead)
+        return;
+    if (in && may_read(s, c))
+        hl7_conn_readable(s, c); /* writes too, at its end */
+    else if (in && c->tls_write_wants_read)
+        hl7_conn_writable(s, c);
+    else if (events & (EPOLLHUP | EPOLLERR))
+        hl7_conn_close(s, c, "connection lost");
+    else if ((events & EPOLLOUT) && c->tls_read_wants_write && may_read(s, c))
+        hl7_conn_readable(s, c);
+    else if (events & EPOLLOUT)
+        hl7_conn_writable(s, c);
 }
 
 /* Closes connections idle past idle_timeout, in one frame for longer than read_timeout
@@ -379,8 +527,11 @@ void hl7_conn_sweep(hl7_source *s, int64_t now)
         int64_t quiet_ms = (now - c->last_read_us) / 1000;
         next = c->next;
         /* Not while choked: the source is not reading it then, the sender is not slow. */
-        if (c->frame_start_us && !c->choked &&
-            (now - c->frame_start_us) / 1000 > s->cfg->read_timeout_ms) {
+        if (c->handshaking && (now - c->frame_start_us) / 1000 > s->cfg->read_timeout_ms) {
+            hl7_tls_failed(s, c, "TLS handshake failed", "not done within read_timeout");
+            hl7_conn_close(s, c, "TLS handshake timeout");
+        } else if (c->frame_start_us && !c->choked &&
+                   (now - c->frame_start_us) / 1000 > s->cfg->read_timeout_ms) {
             s->host->log(s->src, KPID_LOG_WARNING,
                          "read timeout in the middle of a message peer=%s: the partial "
                          "message is dropped",

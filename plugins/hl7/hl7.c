@@ -152,6 +152,51 @@ static const kpid_config_key hl7_config_keys[] = {
         .min = 1,
         .max = 1000000,
     },
+    {
+        .name = "tls_cert",
+        .type = KPID_CONFIG_STRING,
+        .offset = KEY(tls_cert),
+        .description = "PEM file of the server's certificate chain (its certificate first, "
+                       "then the intermediates); set, every connection speaks TLS (MLLP over "
+                       "TLS); unset, plain MLLP and no other tls_* key may be set",
+    },
+    {
+        .name = "tls_key",
+        .type = KPID_CONFIG_STRING,
+        .offset = KEY(tls_key),
+        .description = "PEM file of tls_cert's private key, not encrypted (readable by kpid "
+                       "only); required with tls_cert",
+    },
+    {
+        .name = "tls_ca",
+        .type = KPID_CONFIG_STRING,
+        .offset = KEY(tls_ca),
+        .description = "PEM file of the CA certificates that sign the senders' client "
+                       "certificates; unset: no client certificate is asked for",
+    },
+    {
+        .name = "tls_verify_client",
+        .type = KPID_CONFIG_BOOL,
+        .default_value = "true",
+        .offset = KEY(tls_verify_client),
+        .description = "with tls_ca, refuse a sender without a certificate signed by tls_ca; "
+                       "false: a sender may connect without a certificate, but one it "
+                       "presents must still verify (true without tls_ca is an error)",
+    },
+    {
+        .name = "tls_min_version",
+        .type = KPID_CONFIG_STRING,
+        .default_value = "1.2",
+        .offset = KEY(tls_min_version),
+        .description = "the oldest TLS version accepted: \"1.2\" or \"1.3\"",
+    },
+    {
+        .name = "tls_ciphers",
+        .type = KPID_CONFIG_STRING,
+        .offset = KEY(tls_ciphers),
+        .description = "OpenSSL cipher list for TLS 1.2 (\"ECDHE+AESGCM\"); unset: OpenSSL's "
+                       "defaults; TLS 1.3's suites are always OpenSSL's defaults",
+    },
     {.name = NULL},
 };
 
@@ -188,6 +233,9 @@ static void register_metrics(hl7_source *s)
          offsetof(hl7_source, m_connections)},
         {KPID_METRIC_COUNTER, "hl7_skipped_bytes_total", "bytes outside MLLP frames, skipped",
          offsetof(hl7_source, m_skipped)},
+        {KPID_METRIC_COUNTER, "hl7_tls_failed_total",
+         "TLS connections refused (handshake failed or timed out) or broken by a TLS error",
+         offsetof(hl7_source, m_tls_failed)},
     };
 
     if (!KPID_HOST_HAS(s->host, metric_register))
@@ -249,7 +297,7 @@ static int hl7_init(const kpid_host *host, kpid_source *src, const void *config,
         free(error);
         return r;
     }
-    if ((r = hl7_allow_parse(s)) < 0)
+    if ((r = hl7_allow_parse(s)) < 0 || (r = hl7_tls_init(s, setting)) < 0)
         return r;
     raise_nofile();
     if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
@@ -257,8 +305,8 @@ static int hl7_init(const kpid_host *host, kpid_source *src, const void *config,
         return -errno;
     if ((r = hl7_listen_open(s)) < 0)
         return r;
-    host->log(src, KPID_LOG_INFO, "hl7 source ready rules=%zu timezone=%s",
-              kpid_hl7_map_rules(s->map), cfg->timezone);
+    host->log(src, KPID_LOG_INFO, "hl7 source ready rules=%zu timezone=%s tls=%s",
+              kpid_hl7_map_rules(s->map), cfg->timezone, s->tls ? "on" : "off");
     return 0;
 }
 
@@ -309,6 +357,7 @@ static void hl7_fini(void *state)
         hl7_conn_close(s, s->conns, "source stopped");
     hl7_conn_bury(s);
     hl7_listen_close(s);
+    hl7_tls_free(s);
     if (s->epfd >= 0)
         close(s->epfd);
     if (s->wakefd >= 0)

@@ -8,6 +8,8 @@
  *   message.c   one message: parse, deduplicate, map into the batch, its ACK
  *   dedup.c     control ids already committed (keyed source state), and their expiry
  *   loop.c      run(): the event loop, batches, commits, back-pressure
+ *   tls.c       TLS (optional): the server context from the tls_* keys
+ *   tls_io.c    one connection's TLS: handshake, records in and out, shutdown
  *
  * Threads: everything here belongs to the source thread (run) except the commit ring,
  * which committed() fills from the writer thread under commit_lock, and the wake
@@ -22,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <kpid/plugin.h>
 
@@ -48,7 +51,18 @@ struct hl7_config {
     int64_t dedup_max_ids;
     char *rejected_raw; /* "full" or "none" */
     int64_t batch_max_messages;
+    char *tls_cert; /* PEM chain; TLS is on when set */
+    char *tls_key;  /* PEM private key */
+    char *tls_ca;   /* PEM CA bundle for client certificates, or NULL */
+    bool tls_verify_client;
+    char *tls_min_version; /* "1.2" or "1.3" */
+    char *tls_ciphers;     /* OpenSSL cipher list for TLS 1.2, or NULL */
 };
+
+/* OpenSSL's types, without its headers outside tls.c and tls_io.c. */
+struct ssl_ctx_st;
+struct ssl_st;
+struct bio_method_st;
 
 /* One listening socket. */
 typedef struct hl7_listener {
@@ -88,7 +102,15 @@ struct hl7_conn {
     bool choked;            /* too many ACKs not written: not reading until some are */
     bool closing;           /* peer closed its side: close once the ACKs are out */
     bool dead;              /* closed: freed at the end of the loop's turn */
-    hl7_conn *prev, *next;  /* all connections */
+    uint32_t events;        /* the epoll interest registered for fd */
+    struct ssl_st *ssl;     /* TLS, or NULL: plain MLLP */
+    bool handshaking;       /* TLS: the handshake is not done */
+    bool tls_peeked;        /* TLS: the first byte was seen to begin a handshake */
+    bool tls_read_wants_write; /* TLS: reading (or the handshake) waits for EPOLLOUT */
+    bool tls_write_wants_read; /* TLS: writing waits for EPOLLIN */
+    bool tls_more;             /* TLS: decrypted bytes left unread (see hl7_conn_readable) */
+    bool tls_broken;           /* TLS: a fatal error: no close_notify, only SSL_free */
+    hl7_conn *prev, *next;     /* all connections */
 };
 
 /* A control id seen: committed (batch 0) or in a batch not yet committed. */
@@ -139,6 +161,13 @@ typedef struct hl7_source {
     int64_t allow_logged_us; /* when that line was logged, 0: never */
     bool fd_short;           /* out of descriptors: listeners not watched, logged once */
 
+    struct ssl_ctx_st *tls;           /* the TLS server context, or NULL: plain MLLP */
+    struct bio_method_st *tls_bio;    /* sockets for OpenSSL, without SIGPIPE */
+    bool tls_more;                    /* some connection has tls_more set */
+    int64_t tls_log_window_us;        /* when the current minute of TLS refusals began */
+    unsigned tls_logged;              /* refusals logged in that minute */
+    uint64_t tls_unlogged;            /* refusals not logged since the last line */
+
     kpid_batch *batch;      /* being filled, or NULL */
     uint64_t batch_local;   /* its local number (counting from 1) */
     size_t batch_messages;  /* messages in it */
@@ -158,6 +187,7 @@ typedef struct hl7_source {
     kpid_buf scratch;
 
     kpid_metric *m_messages, *m_rejected, *m_duplicates, *m_connections, *m_skipped;
+    kpid_metric *m_tls_failed;
 } hl7_source;
 
 /* listen.c */
@@ -177,6 +207,41 @@ void hl7_conn_sweep(hl7_source *s, int64_t now_us);
 void hl7_conn_bury(hl7_source *s);
 void hl7_conn_set_reading(hl7_source *s, hl7_conn *c, bool on);
 int hl7_conn_queue_ack(hl7_conn *c, uint64_t batch, const kpid_buf *ack);
+
+/* What an epoll event of c asks: read, write, or close. */
+void hl7_conn_event(hl7_source *s, hl7_conn *c, uint32_t events);
+/* Reads the connections that stopped with decrypted bytes in OpenSSL (s->tls_more) and
+ * may be read now. Returns true when one still has some: the loop should not sleep. */
+bool hl7_conn_tls_more(hl7_source *s);
+
+/* tls.c: the server context (s->tls) from the tls_* keys, or none when tls_cert is not
+ * set. Returns 0, or a negative errno after logging which key and file failed. */
+int hl7_tls_init(hl7_source *s, const struct config_setting_t *setting);
+void hl7_tls_free(hl7_source *s);
+
+/*
+ * tls_io.c. hl7_tls_conn_new gives c (fd set) its SSL object in accept state: 0 or
+ * -ENOMEM. hl7_tls_handshake takes the handshake one step: 1 done, 0 waiting for the
+ * socket (c->tls_read_wants_write says which way), or a negative errno when it failed,
+ * which it logged (hl7_tls_failed): the caller closes c, and -ECONNRESET (not
+ * logged) when the peer closed before sending a byte. hl7_tls_read and hl7_tls_write
+ * move plaintext: the bytes moved, 0 when the peer ended its side (read), -EAGAIN when
+ * the socket is not ready (the tls_*_wants_* flags say for what), or another negative
+ * errno (the connection is unusable). hl7_tls_close sends close_notify where TLS is
+ * still sound (best effort, not waiting) and frees the SSL object; c->ssl is NULL after.
+ */
+/* Fills m, a BIO method new from BIO_meth_new, with the socket functions: 0 or -ENOMEM. */
+int hl7_tls_bio_setup(struct bio_method_st *m);
+int hl7_tls_conn_new(hl7_source *s, hl7_conn *c);
+int hl7_tls_handshake(hl7_source *s, hl7_conn *c);
+ssize_t hl7_tls_read(hl7_source *s, hl7_conn *c, void *buf, size_t len);
+ssize_t hl7_tls_write(hl7_source *s, hl7_conn *c, const void *buf, size_t len);
+/* True when OpenSSL holds bytes of c read from the socket and not yet returned. */
+bool hl7_tls_pending(const hl7_conn *c);
+/* Logs a refused or broken TLS connection at notice level, at most TLS_LOG_BURST lines a
+ * minute (then the next line says how many were not logged). */
+void hl7_tls_failed(hl7_source *s, const hl7_conn *c, const char *why, const char *detail);
+void hl7_tls_close(hl7_conn *c);
 
 /* loop.c */
 int hl7_run(void *state);

@@ -157,16 +157,7 @@ static void handle(hl7_source *s, const struct epoll_event *ev)
             hl7_conn_accept(s, s->listeners[i].fd);
             return;
         }
-    hl7_conn *c = p;
-    if (c->dead)
-        return;
-    if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        if (c->reading && !c->choked && !s->paused)
-            hl7_conn_readable(s, c);
-        else if (ev->events & (EPOLLHUP | EPOLLERR))
-            hl7_conn_close(s, c, "connection lost");
-    } else if (ev->events & EPOLLOUT)
-        hl7_conn_writable(s, c);
+    hl7_conn_event(s, p, ev->events);
 }
 
 int hl7_run(void *state)
@@ -174,17 +165,19 @@ int hl7_run(void *state)
     hl7_source *s = state;
     struct epoll_event evs[EVENTS];
     int64_t next_sweep = kpid_now_us() + SWEEP_US;
+    bool again = false; /* decrypted bytes wait in OpenSSL: no sleep in epoll_wait */
     int r;
 
     if ((r = hl7_dedup_load(s)) < 0 || (r = wake_add(s)) < 0)
         return r;
     s->next_expiry_us = kpid_now_us(); /* the first turn trims what was loaded */
     while (!s->host->stop_requested(s->src)) {
-        int n = epoll_wait(s->epfd, evs, EVENTS, s->paused ? 20 : 500);
+        int n = epoll_wait(s->epfd, evs, EVENTS, again ? 0 : s->paused ? 20 : 500);
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++)
             handle(s, &evs[i]);
+        again = hl7_conn_tls_more(s);
         take_commits(s);
         int64_t now = kpid_now_us();
         if (now >= s->next_expiry_us) {
