@@ -16,6 +16,7 @@
 #include <libconfig.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "hl7_source.h"
 
@@ -85,6 +86,13 @@ static int check_off(hl7_source *s, const struct config_setting_t *setting)
     return 0;
 }
 
+/* True when OpenSSL's error e says that a key is not the certificate's. */
+static bool mismatch(unsigned long e)
+{
+    return ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                                              ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+}
+
 /* The certificate chain, its private key, and that they belong together. */
 static int load_identity(hl7_source *s, SSL_CTX *ctx)
 {
@@ -101,18 +109,22 @@ static int load_identity(hl7_source *s, SSL_CTX *ctx)
                      cfg->tls_cert, ssl_reason(buf, sizeof(buf)));
         return -EINVAL;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-        s->host->log(s->src, KPID_LOG_ERR,
-                     "tls_key " PATH_FMT " is not a usable PEM private key: %s (a key "
-                     "encrypted with a pass phrase is not supported)",
-                     cfg->tls_key, ssl_reason(buf, sizeof(buf)));
-        return -EINVAL;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        s->host->log(s->src, KPID_LOG_ERR,
-                     "tls_key " PATH_FMT " does not belong to the certificate of tls_cert " PATH_FMT
-                     ": %s",
-                     cfg->tls_key, cfg->tls_cert, ssl_reason(buf, sizeof(buf)));
+    /* OpenSSL checks the key against the certificate as it loads it; checked again for
+     * an OpenSSL that does not. */
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        bool other = mismatch(ERR_peek_error());
+        const char *reason = ssl_reason(buf, sizeof(buf));
+        if (other)
+            s->host->log(s->src, KPID_LOG_ERR,
+                         "tls_key " PATH_FMT " does not belong to the certificate of "
+                         "tls_cert " PATH_FMT ": %s",
+                         cfg->tls_key, cfg->tls_cert, reason);
+        else
+            s->host->log(s->src, KPID_LOG_ERR,
+                         "tls_key " PATH_FMT " is not a usable PEM private key: %s (a key "
+                         "encrypted with a pass phrase is not supported)",
+                         cfg->tls_key, reason);
         return -EINVAL;
     }
     return 0;
