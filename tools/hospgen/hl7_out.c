@@ -204,14 +204,10 @@ void hg_pid(struct hg_ctx *c, bool death)
     enum hg_person_kind kind = j->type == HG_J_TRAINING    ? HG_PERSON_STAFF
                                : j->type == HG_J_HEADCOUNT ? HG_PERSON_DEPT
                                                            : HG_PERSON_PATIENT;
-    static const int age_lo[5] = {0, 18, 40, 65, 80}, age_n[5] = {18, 22, 25, 15, 16};
-    int year = c->h->start_year;
+    int year = kind == HG_PERSON_PATIENT ? hg_people_birth_year(c->h->start_year, e->subject)
+                                         : c->h->start_year;
     struct hg_dtm dt;
 
-    if (kind == HG_PERSON_PATIENT) {
-        unsigned g = hg_age_group(e->subject);
-        year -= age_lo[g] + (int)(hg_mix64(e->subject ^ 0xb17d) % (uint64_t)age_n[g]);
-    }
     if (death)
         dt = hg_etime(c);
     hg_people_pid(&c->h->m, &c->h->rng, kind, c->subject, e->subject, year,

@@ -31,6 +31,26 @@ void hg_people_pid(struct hg_msg *m, struct hg_rng *r, enum hg_person_kind kind,
                    uint32_t number, int birth_year, bool no_subject, const char *account,
                    const struct hg_dtm *death);
 
+/* One person's fictional demographics, derived from the number alone (the same in the
+ * HL7 form and in the HIS, --his). */
+struct hg_person {
+    const char *family, *given; /* from the fixed lists */
+    const char *street, *city;  /* patients' address */
+    char sex;                   /* 'F' or 'M' */
+    int birth_year;             /* as given */
+    unsigned birth_month, birth_day;
+    char national_id[16]; /* 12 digits; "" for staff, departments and 1 patient in 10 */
+    unsigned postcode;    /* 5 digits */
+    unsigned phone;       /* the last four digits of +7 701 555 NNNN */
+};
+
+/* Fills *ret with the demographics of person number of kind, born in birth_year. */
+void hg_people_person(enum hg_person_kind kind, uint32_t number, int birth_year,
+                      struct hg_person *ret);
+/* The birth year of patient number, from the year the hospital opens and the patient's
+ * age group. */
+int hg_people_birth_year(int start_year, uint32_t patient);
+
 /* The attending physician XCN (id^family^given) for PV1-7, from a fixed list. */
 const char *hg_people_doctor(uint32_t n);
 

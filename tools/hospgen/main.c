@@ -26,7 +26,7 @@ static void usage(FILE *f)
     fputs("usage: hospgen --seed S --events N --out DIR [--files K] [--start YYYY-MM-DD]\n"
           "               [--days D] [--malformed M] [--tz-offset +HH:MM]\n"
           "               [--truth CONF --truth-from YYYY-MM-DD --truth-to YYYY-MM-DD]\n"
-          "               [--hl7 K [--hl7-split S]]\n"
+          "               [--hl7 K [--hl7-split S]] [--his [--his-share P]]\n"
           "\n"
           "  --seed S         any 64-bit number; same arguments give the same bytes\n"
           "  --events N       event lines to write (events, corrections, retractions)\n"
@@ -47,7 +47,12 @@ static void usage(FILE *f)
           "  --hl7-split S    with --hl7 K, S < K: the hospital of the run without --hl7,\n"
           "                   the cases of streams 1..S only as HL7 (their times cut to 4\n"
           "                   digits), the others only as NDJSON (HL7 files S+1..K not\n"
-          "                   written); expected.tsv and the truth stay the whole hospital's\n",
+          "                   written); expected.tsv and the truth stay the whole hospital's\n"
+          "  --his            also write his.sql: the hospital's final state as the tables of\n"
+          "                   a hospital information system (schema his, for PostgreSQL)\n"
+          "  --his-share P    with --his, 1 <= P <= 100: about P % of the cases only in the\n"
+          "                   HIS, left out of the NDJSON and the HL7; expected.tsv and the\n"
+          "                   truth stay the whole hospital's\n",
           f);
 }
 
@@ -112,7 +117,7 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
     const char *truth_from = NULL, *truth_to = NULL;
     bool have_seed = false, have_events = false;
     const char *start = "2025-01-01", *tz = "+05:00";
-    uint64_t files = 1, hl7 = 0, hl7_split = 0;
+    uint64_t files = 1, hl7 = 0, hl7_split = 0, his_share = 0;
 
     memset(o, 0, sizeof(*o));
     memset(t, 0, sizeof(*t));
@@ -124,6 +129,10 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
 
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
             return 1;
+        if (!strcmp(opt, "--his")) { /* the one option without a value */
+            o->his = true;
+            continue;
+        }
         if (strncmp(opt, "--", 2) != 0 || (eq ? (size_t)(eq - opt) : strlen(opt)) >= sizeof(name)) {
             fprintf(stderr, "hospgen: unexpected argument \"%s\"\n", opt);
             return -EINVAL;
@@ -173,6 +182,10 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
             r = parse_u64(val, &hl7_split);
             if (r == 0 && (hl7_split < 1 || hl7_split > 1000))
                 r = -EINVAL;
+        } else if (!strcmp(name, "--his-share")) {
+            r = parse_u64(val, &his_share);
+            if (r == 0 && (his_share < 1 || his_share > 100))
+                r = -EINVAL;
         } else if (!strcmp(name, "--truth")) {
             t->conf = val;
         } else if (!strcmp(name, "--truth-from")) {
@@ -205,6 +218,12 @@ static int parse_args(int argc, char **argv, struct hg_options *o, struct truth_
                 (unsigned long long)hl7_split, (unsigned long long)hl7_split);
         return -EINVAL;
     }
+    if (his_share && !o->his) {
+        fprintf(stderr, "hospgen: --his-share needs --his\n"
+                        "the share of cases goes to the HIS (his.sql) only\n");
+        return -EINVAL;
+    }
+    o->his_share = (unsigned)his_share;
     o->files = (unsigned)files;
     o->hl7_streams = (unsigned)hl7;
     o->hl7_split = (unsigned)hl7_split;
@@ -317,12 +336,18 @@ int main(int argc, char **argv)
                  o.hl7_split, o.hl7_streams, (unsigned long long)st.hl7_lines);
     else if (o.hl7_streams)
         snprintf(hl7, sizeof(hl7), " hl7=%llu/%u", (unsigned long long)st.hl7, o.hl7_streams);
+    char his[80] = "";
+    if (o.his_share)
+        snprintf(his, sizeof(his), " his_rows=%llu his_share=%u his_lines=%llu",
+                 (unsigned long long)st.his_rows, o.his_share, (unsigned long long)st.his_lines);
+    else if (o.his)
+        snprintf(his, sizeof(his), " his_rows=%llu", (unsigned long long)st.his_rows);
     fprintf(stderr,
             "hospgen: events=%llu malformed=%llu files=%u final=%llu journeys=%llu "
-            "days=%.1f open_max=%zu%s seconds=%.2f\n",
+            "days=%.1f open_max=%zu%s%s seconds=%.2f\n",
             (unsigned long long)o.events, (unsigned long long)st.malformed, o.files,
             (unsigned long long)st.final, (unsigned long long)st.journeys,
-            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high, hl7,
+            (double)(st.last_emit - o.start) / (double)HG_DAY, st.open_high, hl7, his,
             now_seconds() - t0);
     return 0;
 }

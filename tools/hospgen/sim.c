@@ -7,6 +7,7 @@
 
 #include "arrival.h"
 #include "emit.h"
+#include "his_out.h"
 #include "hl7_out.h"
 #include "journey.h"
 #include "malformed.h"
@@ -88,6 +89,7 @@ out:
 struct sim {
     struct hg_emitter em;
     struct hg_tally tally;
+    struct hg_his *his; /* NULL without --his */
     uint64_t final;
 };
 
@@ -109,6 +111,8 @@ static void journey_done(struct sim *s, struct hg_journey *j)
         }
     }
     hg_tally_journey(&s->tally, j);
+    if (s->his)
+        hg_his_journey(s->his, j);
     free(j);
 }
 
@@ -177,6 +181,11 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
         if (r < 0)
             goto out_close;
     }
+    if (o->his) {
+        r = hg_his_open(&s.his, o->out_dir, o->his_share, o->off_sec, o->start);
+        if (r < 0)
+            goto out_close;
+    }
 
     while (written < o->events) {
         int64_t t_next = next_start_time(&w, &a);
@@ -188,12 +197,14 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
             const struct hg_line *l = &j->line[j->next];
             unsigned prev = j->ev[j->ev[l->slot].key_of].final;
             apply_line(j, l);
-            /* --hl7-split: a case of the first streams goes out as HL7 only, the others
-             * as NDJSON only. */
-            bool as_hl7 = hl7 && (!o->hl7_split || hg_hl7_stream(hl7, j) < o->hl7_split);
-            bool as_ndjson = !o->hl7_split || !as_hl7;
+            /* --his-share: a case of the share goes to the HIS only. --hl7-split: a case of
+             * the first streams goes out as HL7 only, the others as NDJSON only. */
+            bool as_his = s.his && hg_his_owns(s.his, j);
+            bool as_hl7 = hl7 && !as_his && (!o->hl7_split || hg_hl7_stream(hl7, j) < o->hl7_split);
+            bool as_ndjson = !as_his && (!o->hl7_split || !as_hl7);
             r = as_ndjson ? hg_emit_line(&s.em, j, l) : hg_emit_skip(&s.em, l);
-            st.hl7_lines += !as_ndjson;
+            st.hl7_lines += as_hl7 && !as_ndjson;
+            st.his_lines += as_his;
             if (r < 0)
                 goto out_close;
             if (as_hl7)
@@ -212,7 +223,8 @@ int hg_sim_run(const struct hg_options *o, struct hg_stats *ret_stats)
         next_start(&w, &a, &sp);
         hg_pathway_build(&w, &sp);
         j = hg_builder_finish(&w.b, &w.rng, w.next_order++);
-        if (j && o->hl7_split && hg_hl7_stream(hl7, j) < o->hl7_split)
+        if (j && o->hl7_split && hg_hl7_stream(hl7, j) < o->hl7_split &&
+            !(s.his && hg_his_owns(s.his, j)))
             hg_journey_cap_digits(j, 4);
         if (!j || w.error || hg_pending_push(&pend, j) < 0) {
             free(j);
@@ -229,6 +241,11 @@ out_close:
         journey_done(&s, pend.a[i].j);
     st.open_high = pend.high;
     hg_pending_fini(&pend);
+    if (s.his) {
+        int r2 = hg_his_close(s.his, /* complete= */ r == 0, &st.his_rows);
+        if (r2 < 0 && r == 0)
+            r = r2;
+    }
     {
         int r2 = hg_emitter_close(&s.em);
         if (r2 < 0 && r == 0) {

@@ -12,6 +12,7 @@
 #ifndef HG_SIM_H
 #define HG_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ struct hg_options {
     unsigned hl7_streams;   /* > 0: also write the feed as HL7 v2 in this many files (--hl7) */
     unsigned hl7_split;     /* > 0 (< hl7_streams): the cases of streams 1..hl7_split only as
                              * HL7, the others only as NDJSON (--hl7-split) */
+    bool his;               /* also write the HIS database, his.sql (--his) */
+    unsigned his_share;     /* 0, or 1..100: that percentage of cases only in the HIS, left out
+                             * of the NDJSON and the HL7 (--his-share) */
 };
 
 struct hg_stats {
@@ -42,6 +46,8 @@ struct hg_stats {
     size_t open_high;   /* most journeys open at once */
     uint64_t hl7;       /* HL7 messages written */
     uint64_t hl7_lines; /* event lines written as HL7 only (--hl7-split) */
+    uint64_t his_rows;  /* rows of his.sql's tables (--his) */
+    uint64_t his_lines; /* event lines whose cases are in the HIS only (--his-share) */
 };
 
 /*
