@@ -2,21 +2,24 @@
 # server's certificate and one client's; another client's is self-signed. Python's ssl
 # module (hl7_tls_client.py) and `openssl s_client` are the senders, never kpid's code.
 #
-#  1. init refuses a missing key file, a key of another certificate, tls_* keys without
-#     tls_cert and an unknown tls_min_version, naming the key and the file; no key
-#     material reaches the log;
+#  1. init refuses a missing key file, a key of another certificate, an encrypted key
+#     (without asking for a pass phrase), tls_* keys without tls_cert, a file without a CA
+#     certificate, an unknown tls_min_version or cipher list, and tls_verify_client
+#     without tls_ca, naming the key and the file; no key material reaches the log;
 #  2. the good client (TLS 1.3 and 1.2, and s_client) gets AA ACKs whose MSA-2 is the
 #     message's MSH-10, and the events land, exactly;
 #  3. a self-signed client (TLS 1.3 and 1.2), a client without a certificate and a
 #     plain-text MLLP sender are refused (no ACK, no rows, one notice line each), while a
-#     good connection opened before them keeps working after them;
+#     good connection opened before them keeps working after them; with
+#     tls_verify_client = false a client without a certificate is served, a self-signed
+#     one still refused; tls_ciphers decides TLS 1.2's cipher;
 #  4. a frame split across TLS records, and several frames in one record;
 #  5. a handshake that stalls is closed at read_timeout;
 #  6. back-pressure and ACK after commit over TLS: while kpid.event is locked the queue
 #     fills, the source stops reading, no ACK comes; after the lock every message is
 #     acknowledged in order and stored once;
-#  7. a stop with a TLS connection open ends it (close_notify) and exits 0; with
-#     tls_min_version = "1.3" a TLS 1.2 client is refused.
+#  7. a stop with a TLS connection open ends it (close_notify) and exits 0; after a
+#     reload to tls_min_version = "1.3" a TLS 1.2 client is refused.
 source "$(dirname "$0")/lib.sh"
 kpid_test_init hl7_tls
 
@@ -45,6 +48,8 @@ extendedKeyUsage=serverAuth"
 signed good "/CN=interface-engine" "extendedKeyUsage=clientAuth"
 ossl req -x509 "${newkey[@]}" -keyout "$pki/self.key" -out "$pki/self.pem" -days 2 \
     -subj "/CN=interface-engine" -addext "extendedKeyUsage=clientAuth"
+# The server's key under a pass phrase: not supported, and kpid must not ask for one.
+ossl pkey -in "$pki/server.key" -aes256 -passout pass:secret -out "$pki/encrypted.key"
 chmod 0600 "$pki"/*.key
 
 # msg FILE CONTROL_ID CASE: one framed ADT^A01 (a patient's name in PID-5: it must not
@@ -54,11 +59,12 @@ msg() {
         "$2" "$2" "$3" >"$1"
 }
 
-# wait_log PATTERN [TIMEOUT_S]: waits until the log has a line matching PATTERN (grep -E).
+# wait_log PATTERN [TIMEOUT_S [FROM_LINE]]: waits until the log has a line matching
+# PATTERN (grep -E), from line FROM_LINE (1) on.
 wait_log() {
     local i
     for ((i = 0; i < ${2:-20} * 10; i++)); do
-        grep -qE -- "$1" "$KPID_LOG" && return 0
+        tail -n "+${3:-1}" "$KPID_LOG" | grep -qE -- "$1" && return 0
         sleep 0.1
     done
     fail "no log line matching: $1"
@@ -90,24 +96,42 @@ conf "$KPID_WORK/bad.conf" "
     { name = \"version\"; plugin = \"hl7\"; listen = \"127.0.0.1:$(free_port)\"; $map
       tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_min_version = \"1.1\"; },
     { name = \"notpem\"; plugin = \"hl7\"; listen = \"127.0.0.1:$(free_port)\"; $map
-      tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_ca = \"$pki/good.ext\"; }"
+      tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_ca = \"$pki/good.ext\"; },
+    { name = \"encrypted\"; plugin = \"hl7\"; listen = \"127.0.0.1:$(free_port)\"; $map
+      tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/encrypted.key\"; },
+    { name = \"ciphers\"; plugin = \"hl7\"; listen = \"127.0.0.1:$(free_port)\"; $map
+      tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_ciphers = \"NO-SUCH-CIPHER\"; },
+    { name = \"verifynoca\"; plugin = \"hl7\"; listen = \"127.0.0.1:$(free_port)\"; $map
+      tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_verify_client = true; }"
 kpid_start "$KPID_WORK/bad.conf"
 wait_log "source=missing .*tls_key \"$pki/nonexistent.key\" cannot be read: No such file or directory"
 wait_log "source=mismatch .*tls_key \"$pki/good.key\" does not belong to the certificate of tls_cert \"$pki/server.pem\": key values mismatch"
 wait_log 'source=nocert .*tls_ca is set but tls_cert is not'
 wait_log 'source=version .*tls_min_version must be "1.2" or "1.3", not "1.1"'
 wait_log "source=notpem .*tls_ca \"$pki/good.ext\" holds no usable PEM CA certificate"
+wait_log "source=encrypted .*tls_key \"$pki/encrypted.key\" is not a usable PEM private key: .*\\(a key encrypted with a pass phrase is not supported\\)"
+wait_log 'source=ciphers .*tls_ciphers "NO-SUCH-CIPHER" names no cipher OpenSSL offers'
+wait_log 'source=verifynoca .*tls_verify_client is true but tls_ca is not set'
 kpid_stop
 
 # ---- 2. The good client.
+# Source opt: a certificate is optional there (one presented must still verify), and
+# TLS 1.2 has one cipher.
+port2=$(free_port)
 conf "$KPID_WORK/kpid.conf" "{
     name = \"adt\"; plugin = \"hl7\"; listen = \"127.0.0.1:$port\"; $map
     read_timeout = \"3s\"; batch_max_messages = 2;
-    tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_ca = \"$pki/ca.pem\"; }"
+    tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_ca = \"$pki/ca.pem\"; }, {
+    name = \"opt\"; plugin = \"hl7\"; listen = \"127.0.0.1:$port2\"; $map
+    tls_cert = \"$pki/server.pem\"; tls_key = \"$pki/server.key\"; tls_ca = \"$pki/ca.pem\";
+    tls_verify_client = false; tls_ciphers = \"ECDHE-ECDSA-AES128-GCM-SHA256\"; }"
 kpid_start "$KPID_WORK/kpid.conf"
 wait_log "listening address=127.0.0.1:$port"
-grep -q 'TLS on min_version=1.2 client_certificate=required' "$KPID_LOG" ||
+wait_log "listening address=127.0.0.1:$port2"
+grep -q 'source=adt TLS on min_version=1.2 client_certificate=required' "$KPID_LOG" ||
     fail "no line saying that TLS is on"
+grep -q 'source=opt TLS on min_version=1.2 client_certificate=optional' "$KPID_LOG" ||
+    fail "no line saying that TLS is on with optional client certificates"
 
 good=(python3 "$client" --port "$port" --ca "$pki/ca.pem" --cert "$pki/good.pem" --key "$pki/good.key")
 msg "$msgs/g1" G0001 C0001
@@ -174,6 +198,17 @@ assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'adt' AND case_id LIK
     "rows of refused senders"
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'adt' AND case_id IN ('C0101', 'C0102')" 2 \
     "rows of the kept connection"
+# Source opt: no certificate is fine, a self-signed one is not; TLS 1.2 with its cipher.
+msg "$msgs/o1" O0001 C0111
+out=$(python3 "$client" --port "$port2" --ca "$pki/ca.pem" --tls12 "$msgs/o1") ||
+    fail "a client without a certificate where it is optional: $out"
+assert_eq "$out" "O0001	AA" "the ACK without a client certificate"
+grep -qE 'source=opt TLS established peer=127\.0\.0\.1:[0-9]+ version=TLSv1\.2 cipher=ECDHE-ECDSA-AES128-GCM-SHA256 client="none"' \
+    "$KPID_LOG" || fail "no debug line for opt's connection with tls_ciphers' cipher"
+refused optself --port "$port2" --ca "$pki/ca.pem" --cert "$pki/self.pem" --key "$pki/self.key"
+wait_log 'source=opt TLS handshake failed peer=127\.0\.0\.1:[0-9]+ reason="certificate verify failed: self-signed certificate"'
+assert_sql "SELECT string_agg(case_id, ' ') FROM kpid.event WHERE source = 'opt'" C0111 \
+    "rows of source opt"
 
 # ---- 4. A frame split across records; several frames in one record.
 msg "$msgs/s1" S0001 C0201
@@ -223,7 +258,7 @@ assert_eq "$(cut -f1 "$KPID_WORK/bp.out" | tr '\n' ' ')" \
 assert_sql "SELECT count(*), count(DISTINCT case_id) FROM kpid.event WHERE source = 'adt'
             AND case_id BETWEEN 'C0401' AND 'C0420'" "20|20" "rows of the pipelined messages"
 
-# ---- 7. A stop with a TLS connection open; then tls_min_version = "1.3".
+# ---- 7. A stop with a TLS connection open; then tls_min_version = "1.3", by a reload.
 python3 "$client" --port "$port" --ca "$pki/ca.pem" --cert "$pki/good.pem" --key "$pki/good.key" \
     --mode hold --deadline 60 >"$KPID_WORK/hold.out" 2>"$KPID_WORK/hold.err" &
 hold=$!
@@ -236,10 +271,16 @@ grep -q HOLDING "$KPID_WORK/hold.out" || fail "the held connection: $(cat "$KPID
 kpid_stop
 wait "$hold" || fail "the held connection was not closed by the stop: $(cat "$KPID_WORK/hold.err")"
 
-sed -i 's/tls_ca = /tls_min_version = "1.3"; tls_ca = /' "$KPID_WORK/kpid.conf"
+# A reload reads the tls_* keys (and the files) again.
+from=$(($(wc -l <"$KPID_LOG") + 1))
 kpid_start "$KPID_WORK/kpid.conf"
-wait_log 'TLS on min_version=1.3 client_certificate=required'
-wait_log "listening address=127.0.0.1:$port"
+wait_log "source=opt listening address=127.0.0.1:$port2" 20 "$from"
+sed -i 's/name = "adt"; /name = "adt"; tls_min_version = "1.3"; /' "$KPID_WORK/kpid.conf"
+from=$(($(wc -l <"$KPID_LOG") + 1))
+kpid_signal HUP
+wait_log 'configuration reloaded' 20 "$from"
+wait_log 'source=adt TLS on min_version=1.3 client_certificate=required' 20 "$from"
+wait_log "source=adt listening address=127.0.0.1:$port\$" 20 "$from"
 refused old12 --ca "$pki/ca.pem" --cert "$pki/good.pem" --key "$pki/good.key" --tls12
 msg "$msgs/v1" V0001 C0501
 out=$("${good[@]}" "$msgs/v1") || fail "TLS 1.3 with tls_min_version 1.3: $out"
