@@ -12,9 +12,12 @@
 #     both ways, counts); no key twice; retractions by status and by tombstone both
 #     present, each query's; no demographic (names, addresses, birth dates, phones,
 #     national ids) among the values the queries select;
+#   - an UPDATE moves the row's row_xid (the trigger);
 #   - --his-share: the hospital of the run without --his (summary.tsv and expected.tsv the
 #     same), the NDJSON that run's less whole cases, and the HIS and the NDJSON replayed
-#     together give expected.tsv, no case in both.
+#     together give expected.tsv, no case in both; and beside --hl7-split (three routes)
+#     the HIS gives exactly its cases' rows and check_hl7.py finds the others in the HL7
+#     and the NDJSON.
 # Usage: check_his.sh /path/to/hospgen /path/to/his-pgsql.conf
 # Exits 77 (skipped) without a PostgreSQL server; stops the server it starts, also on
 # failure.
@@ -174,6 +177,14 @@ done
 [ "$(field "$ra" queries_without_retraction)" = - ] ||
     fail "queries without a retraction in the sample: $(field "$ra" queries_without_retraction)"
 [ "$(field "$rs" his_events)" -lt "$(field "$rs" rows)" ] || fail "--his-share 40 left nothing to the NDJSON"
+# The trigger: an update gives the row its transaction's id, later than the load's.
+later=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d his_a <<'EOF'
+CREATE TEMP TABLE before AS SELECT row_xid FROM his.wards WHERE ward_id = 1;
+UPDATE his.wards SET beds = beds + 1 WHERE ward_id = 1;
+SELECT (SELECT row_xid FROM his.wards WHERE ward_id = 1) > (SELECT row_xid FROM before);
+EOF
+)
+[ "$later" = t ] || fail "an UPDATE did not move row_xid"
 
 # Three routes: 30 % of the cases in the HIS, of the others those of HL7 streams 1..3 of 8
 # as HL7 and the rest as NDJSON. The HIS gives exactly the rows of its cases; check_hl7.py

@@ -343,6 +343,7 @@ static void lab(struct his_ctx *c)
 {
     const struct ev_state *ord = state_of(c, HG_A_LAB_ORDER);
     const struct ev_state *res = state_of(c, HG_A_LAB_RESULT);
+    const struct ev_state *row[] = {ord, res}; /* the result sets the order's status */
     const struct hg_event *o = ord->cur;
     struct his_row r;
 
@@ -356,7 +357,7 @@ static void lab(struct his_ctx *c)
     time_of(&r, o);
     his_text(&r, attr(o, HG_K_PRIORITY));
     attr_id(&r, o, HG_K_WARD);
-    his_row_end(&r, c->first, updated(c, &ord, 1));
+    his_row_end(&r, c->first, updated(c, row, 2));
     if (!res->cur)
         return;
     uint64_t id = next_id(c, HIS_LAB_RESULTS);
