@@ -9,6 +9,7 @@
 #include "ops/log.h"
 #include "warehouse/migrate.h"
 #include "warehouse/pgconn.h"
+#include "ingest/lease.h"
 #include "ingest/queue.h"
 #include "kpi/scheduler.h"
 #include "ingest/source.h"
@@ -19,6 +20,7 @@ struct kpid_daemon {
     const kpid_config *cfg;
     kpid_queue *queue;
     kpid_writer *writer;
+    kpid_lease *lease;         /* the keeper of exclusive sources' leases, or NULL */
     kpid_source **sources;     /* cfg->n_sources entries; NULL where not started */
     kpid_scheduler *scheduler; /* NULL with --once: main evaluates then */
     kpid_retention *retention; /* the purge of rejected input; NULL with --once */
@@ -141,6 +143,11 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
     r = kpid_writer_start(&wo, d->queue, &d->writer);
     if (r < 0)
         goto fail;
+    for (size_t i = 0; i < cfg->n_sources && !d->lease; i++)
+        if (cfg->sources[i].exclusive &&
+            (!once || cfg->sources[i].plugin->def->shape == KPID_SOURCE_POLL) &&
+            (r = kpid_lease_start(&cfg->warehouse.pg, cfg->warehouse.takeover_ms, &d->lease)) < 0)
+            goto fail;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const kpid_source_config *sc = &cfg->sources[i];
         if (once && sc->plugin->def->shape != KPID_SOURCE_POLL) {
@@ -154,6 +161,8 @@ int kpid_daemon_start(const kpid_config *cfg, const kpid_cursor_set *cursors, bo
             .initial_cursor = kpid_cursor_set_get(cursors, sc->name),
             .warehouse = &cfg->warehouse.pg,
             .once = once,
+            .lease = sc->exclusive ? d->lease : NULL,
+            .takeover_ms = cfg->warehouse.takeover_ms,
         };
         r = kpid_source_start(sc, &so, &d->sources[i]);
         if (r < 0) {
@@ -300,6 +309,7 @@ int kpid_daemon_stop(kpid_daemon *d, int64_t deadline_us)
     for (size_t i = 0; d->sources && i < d->cfg->n_sources; i++)
         d->sources[i] = kpid_source_free(d->sources[i]);
     free(d->sources);
+    kpid_lease_stop(d->lease); /* the sources are gone: their locks go with its connection */
     if (d->queue) {
         kpid_queue_close(d->queue);
         d->queue = kpid_queue_free(d->queue);

@@ -165,6 +165,14 @@ static const kpid__key warehouse_keys[] = {
      .min = 1000,
      .max = MS_PER_DAY,
      .description = "a write that has waited this long is logged once, with what blocks it"},
+    {.name = "takeover",
+     .type = KPID__KEY_DURATION,
+     .default_value = "30s",
+     .offset = CONFIG_OFFSET(warehouse.takeover_ms),
+     .min = 3000,
+     .max = 3600000,
+     .description = "an exclusive source whose instance died or lost the warehouse is taken "
+                    "over by another instance within this time"},
     {.name = NULL},
 };
 

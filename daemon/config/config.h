@@ -62,6 +62,8 @@ typedef struct kpid_config {
         int64_t flush_interval_ms; /* default 0, 0..60000 */
         int64_t wait_notice_ms;    /* a statement waiting this long is logged with what
                                      blocks it; default 10s */
+        int64_t takeover_ms;       /* an exclusive source is taken over within this time
+                                      after its instance is gone; default 30s */
     } warehouse;
 
     struct {

@@ -5,7 +5,7 @@
  *                 pseudonymize_case_id = false; activities = [ "ED_ARRIVAL" ];
  *                 path = "..."; ... } );
  *
- * name, plugin, interval, pseudonymize_case_id, rejected_retention and activities are the
+ * name, plugin, interval, pseudonymize_case_id, rejected_retention, exclusive and activities are the
  * host's (every source has them); the other keys are the plugin's own, declared in its
  * kpid_config_key table and stored in plugin_config. Read by sources.c; immutable once
  * loaded.
@@ -36,6 +36,9 @@ typedef struct kpid_source_config {
     /* kpid.rejected.raw of the source is set to NULL this long after the rejection
      * (warehouse/retention.h); default 14d, 1s to 365d. */
     int64_t rejected_retention_ms;
+
+    /* Read by one instance at a time (ingest/lease.h); default: poll sources only. */
+    bool exclusive;
 
     void *plugin_config;             /* plugin->def->config_size bytes, filled from the keys */
     const config_setting_t *setting; /* the source's group, valid while the config lives */

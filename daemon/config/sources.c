@@ -45,6 +45,12 @@ static const kpid__key source_keys[] = {
      .max = 365 * MS_PER_DAY,
      .description = "how long kpid.rejected.raw keeps the source's rejected input; then it "
                     "is set to NULL, and the locator, reason and time stay"},
+    {.name = "exclusive",
+     .type = KPID__KEY_BOOL,
+     .offset = offsetof(kpid_source_config, exclusive),
+     .description = "read by one kpid instance at a time of those sharing the warehouse: "
+                    "the others wait and take over within warehouse.takeover when it is gone; "
+                    "default true for poll sources, false for stream sources"},
     {.name = "activities",
      .type = KPID__KEY_PARSED,
      .description = "the activities the source produces, if it is known: only for the "
@@ -148,6 +154,10 @@ static void parse_source(kpid__loader *l, unsigned index, const config_setting_t
     keys_ok = parse_plugin(l, group, ctx, plugin_dir, sc);
 
     kpid__keys_read(l, group, source_keys, sc, ctx, NULL);
+    /* The default of exclusive depends on the plugin's shape: pull sources must not be
+     * read twice; a stream's senders or brokers pick the instance themselves. */
+    if (!config_setting_get_member(group, "exclusive"))
+        sc->exclusive = sc->plugin && sc->plugin->def->shape == KPID_SOURCE_POLL;
 
     s = config_setting_get_member(group, "activities");
     if (s)

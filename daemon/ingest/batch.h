@@ -68,6 +68,7 @@ struct kpid_batch {
     kpid_buf state_values; /* array elements: "v1",NULL */
     size_t n_state;
     char *cursor; /* NULL = unchanged */
+    int64_t epoch; /* the lease epoch of an exclusive source it was read under; 0 = none */
 };
 
 /* Creates an empty batch. Returns 0 or -ENOMEM; the caller frees with kpid_batch_free. */

@@ -36,7 +36,7 @@ static const char *host_source_name(kpid_source *src)
 
 static bool host_stop_requested(kpid_source *src)
 {
-    return atomic_load(&src->stop);
+    return atomic_load(&src->halt);
 }
 
 static int host_cursor_load(kpid_source *src, char **ret_cursor)
@@ -56,7 +56,11 @@ static int host_cursor_load(kpid_source *src, char **ret_cursor)
 
 static int host_batch_begin(kpid_source *src, kpid_batch **ret_batch)
 {
-    return kpid_batch_new(&src->ctx, src, ++src->batch_seq, ret_batch);
+    int r = kpid_batch_new(&src->ctx, src, ++src->batch_seq, ret_batch);
+
+    if (r == 0)
+        (*ret_batch)->epoch = atomic_load(&src->epoch);
+    return r;
 }
 
 static int host_emit(kpid_batch *b, const kpid_event *ev, const char *locator)
@@ -129,7 +133,7 @@ static int submit_queue(kpid_batch *b, bool wait)
     pthread_mutex_lock(&src->lock);
     src->inflight++;
     pthread_mutex_unlock(&src->lock);
-    r = wait ? kpid_queue_push(src->queue, &b->item, &src->stop)
+    r = wait ? kpid_queue_push(src->queue, &b->item, &src->halt)
              : kpid_queue_try_push(src->queue, &b->item);
     if (r < 0) {
         pthread_mutex_lock(&src->lock);
@@ -264,7 +268,7 @@ _Static_assert(KPID_PSEUDONYM_LEN == KPID_PSEUDONYM_HEX_LEN, "the SDK's pseudony
 
 static int host_batch_try_submit(kpid_batch *b, const char *cursor, uint64_t *ret_batch_id)
 {
-    if (atomic_load(&b->src->stop)) {
+    if (atomic_load(&b->src->halt)) {
         kpid_batch_free(b);
         return -ECANCELED;
     }
@@ -288,7 +292,7 @@ static int host_wait_room(kpid_source *src, const kpid_batch *b, int64_t timeout
         deadline = INT64_MAX;
     else
         deadline = now + timeout_ms * 1000;
-    r = kpid_queue_wait_room(src->queue, events, bytes, deadline, &src->stop);
+    r = kpid_queue_wait_room(src->queue, events, bytes, deadline, &src->halt);
     return r == -EPIPE ? -ECANCELED : r;
 }
 

@@ -9,6 +9,7 @@
 
 #include "ingest/batch.h"
 #include "ingest/host.h"
+#include "ingest/lease.h"
 #include "ingest/metrics.h"
 #include "ingest/source_internal.h"
 #include "ops/log.h"
@@ -54,6 +55,11 @@ void kpid_source_batch_done(struct kpid_batch *b, bool committed)
     kpid_batch_free(b);
 }
 
+bool kpid_source_batch_stale(const struct kpid_batch *b)
+{
+    return b->epoch > 0 && b->src->lease && kpid_lease_epoch(b->src->lease, b->src->claim) != b->epoch;
+}
+
 /* ---- the source thread ------------------------------------------------------------- */
 
 /* Sleeps ms or until the source is asked to stop. */
@@ -94,7 +100,7 @@ static int run_plugin(kpid_source *src, unsigned *seed, bool *ret_made_progress)
         kpid_host_log(src, KPID_LOG_ERR, "init failed error=\"%s\"", strerror(-r));
         goto out;
     }
-    if (atomic_load(&src->stop) && def->request_stop)
+    if (atomic_load(&src->halt) && def->request_stop)
         def->request_stop(state);
 
     if (def->shape == KPID_SOURCE_STREAM) {
@@ -105,7 +111,7 @@ static int run_plugin(kpid_source *src, unsigned *seed, bool *ret_made_progress)
             *ret_made_progress = true;
         goto out;
     }
-    while (!atomic_load(&src->stop)) {
+    while (!atomic_load(&src->halt)) {
         /* poll() gets a copy: a batch it submits replaces src->submitted meanwhile. */
         char *cursor = NULL;
         if (src->submitted && !(cursor = strdup(src->submitted))) {
@@ -116,8 +122,8 @@ static int run_plugin(kpid_source *src, unsigned *seed, bool *ret_made_progress)
         r = def->poll(state, cursor);
         free(cursor);
         if (r < 0) {
-            if (r == -ECANCELED && atomic_load(&src->stop))
-                break; /* asked to stop while it waited for room: a clean end */
+            if (r == -ECANCELED && atomic_load(&src->halt))
+                break; /* asked to end while it waited for room: a clean end */
             kpid_host_log(src, KPID_LOG_ERR, "poll failed error=\"%s\"", strerror(-r));
             goto out;
         }
@@ -142,6 +148,87 @@ out:
     return r;
 }
 
+/* The lease keeper lost the source's lease: the plugin must end (keeper's thread). */
+static void lease_lost(void *arg)
+{
+    kpid_source *src = arg;
+
+    atomic_store(&src->halt, true);
+    pthread_mutex_lock(&src->lock);
+    if (src->state && src->def->request_stop)
+        src->def->request_stop(src->state);
+    pthread_cond_broadcast(&src->cond);
+    pthread_mutex_unlock(&src->lock);
+    kpid_queue_wake(src->queue);
+}
+
+/* Reads the source's committed cursor from the warehouse into src->committed. */
+static int reload_cursor(kpid_source *src)
+{
+    const char *params[1] = {src->cfg->name};
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    char *error = NULL, *cursor = NULL;
+    int r;
+
+    if (!src->warehouse)
+        return 0;
+    r = kpid_pg_open(src->warehouse, &conn, &error);
+    if (r == 0)
+        r = kpid_pg_query(conn, "SELECT cursor FROM kpid.cursor WHERE source = $1", 1, params,
+                          &res, "cannot read the source's cursor", &error);
+    if (r == 0 && PQntuples(res) == 1 && !(cursor = strdup(PQgetvalue(res, 0, 0))))
+        r = -ENOMEM;
+    if (r == 0) {
+        pthread_mutex_lock(&src->lock);
+        free(src->committed);
+        src->committed = cursor;
+        pthread_mutex_unlock(&src->lock);
+    } else
+        kpid_host_log(src, KPID_LOG_WARNING, "%s", error ? error : strerror(-r));
+    free(error);
+    PQclear(res);
+    PQfinish(conn);
+    return r;
+}
+
+/*
+ * An exclusive source: waits until it holds its lease (with --once, for takeover at
+ * most), then reads its committed cursor. Returns 0 when the plugin may run, 1 to try
+ * again (after a pause), -1 to end the thread.
+ */
+static int take_lease(kpid_source *src)
+{
+    int64_t epoch;
+
+    if (!src->lease)
+        return 0;
+    if (atomic_load(&src->epoch) == 0 || kpid_lease_epoch(src->lease, src->claim) == 0) {
+        kpid_host_log(src, KPID_LOG_INFO, "waiting for the source's lease");
+        epoch = kpid_lease_wait(src->lease, src->claim, &src->stop,
+                                src->once ? src->takeover_ms * 1000 : -1);
+        if (atomic_load(&src->stop))
+            return -1;
+        if (!epoch) {
+            if (!src->once)
+                return 1;
+            kpid_host_log(src, KPID_LOG_ERR, "another instance holds the source (see "
+                                             "kpid.source_holder): not read");
+            atomic_store(&src->failed, true);
+            return -1;
+        }
+        atomic_store(&src->epoch, epoch);
+    }
+    /* Reads under this epoch from here: what the last holder committed is the start. */
+    wait_inflight(src);
+    if (reload_cursor(src) < 0)
+        return 1;
+    atomic_store(&src->halt, atomic_load(&src->stop));
+    if (kpid_lease_epoch(src->lease, src->claim) != atomic_load(&src->epoch))
+        return 1; /* lost again meanwhile */
+    return 0;
+}
+
 static void *source_main(void *arg)
 {
     kpid_source *src = arg;
@@ -158,10 +245,26 @@ static void *source_main(void *arg)
     kpid_host_log(src, KPID_LOG_INFO, "starting plugin=%s", src->cfg->plugin->name);
     while (!atomic_load(&src->stop)) {
         bool progress;
-        int r = run_plugin(src, &backoff.seed, &progress);
+        int r = take_lease(src);
 
+        if (r < 0)
+            break;
+        if (r > 0) {
+            atomic_store(&src->epoch, 0);
+            source_sleep(src, RESTART_MIN_MS);
+            continue;
+        }
+        r = run_plugin(src, &backoff.seed, &progress);
         if (r == 0 && (src->once || atomic_load(&src->stop)))
             break;
+        if (src->lease && kpid_lease_epoch(src->lease, src->claim) != atomic_load(&src->epoch)) {
+            /* The lease was lost, not the plugin: wait for it again. */
+            kpid_host_log(src, KPID_LOG_NOTICE, "stopped reading: the source's lease is lost");
+            atomic_store(&src->epoch, 0);
+            kpid_backoff_reset(&backoff);
+            failures = 0;
+            continue;
+        }
         if (progress) {
             kpid_backoff_reset(&backoff);
             failures = 0;
@@ -177,6 +280,8 @@ static void *source_main(void *arg)
                       (long long)backoff.current, failures);
         source_sleep(src, delay);
     }
+    if (src->lease)
+        kpid_lease_release(src->lease, src->claim);
     kpid_host_log_metrics(src);
     kpid_host_log(src, KPID_LOG_INFO, "stopped");
     atomic_store(&src->finished, true);
@@ -202,6 +307,7 @@ int kpid_source_start(const kpid_source_config *cfg, const kpid_source_options *
     src->ctx.pseudonymize_case_id = cfg->pseudonymize_case_id && opt->key;
     src->warehouse = opt->warehouse;
     src->metrics = opt->metrics ? opt->metrics : kpid_metrics_default();
+    src->takeover_ms = opt->takeover_ms;
     if (opt->initial_cursor && !(src->committed = strdup(opt->initial_cursor))) {
         free(src);
         return -ENOMEM;
@@ -211,21 +317,30 @@ int kpid_source_start(const kpid_source_config *cfg, const kpid_source_options *
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&src->cond, &attr);
     pthread_condattr_destroy(&attr);
-    r = -pthread_create(&src->thread, NULL, source_main, src);
-    if (r < 0) {
-        pthread_cond_destroy(&src->cond);
-        pthread_mutex_destroy(&src->lock);
-        free(src->committed);
-        free(src);
-        return r;
+    if (opt->lease) {
+        if ((r = kpid_lease_claim(opt->lease, cfg->name, lease_lost, src)) < 0)
+            goto fail;
+        src->lease = opt->lease;
+        src->claim = r;
     }
+    if ((r = -pthread_create(&src->thread, NULL, source_main, src)) < 0)
+        goto fail;
     *ret_source = src;
     return 0;
+fail:
+    if (src->lease)
+        kpid_lease_release(src->lease, src->claim);
+    pthread_cond_destroy(&src->cond);
+    pthread_mutex_destroy(&src->lock);
+    free(src->committed);
+    free(src);
+    return r;
 }
 
 void kpid_source_request_stop(kpid_source *src)
 {
     atomic_store(&src->stop, true);
+    atomic_store(&src->halt, true);
     pthread_mutex_lock(&src->lock);
     if (src->state && src->def->request_stop)
         src->def->request_stop(src->state);

@@ -9,6 +9,10 @@
  * fini (restart or stop) a source waits until none of its batches is in flight, so
  * committed() is never called on freed state.
  *
+ * An exclusive source (lease.h) runs its plugin only while it holds the source's lease:
+ * it waits for it, reads the committed cursor again each time it takes it (another
+ * instance may have moved it), and ends the plugin when it loses it.
+ *
  * The host functions a plugin calls (the SDK's kpid_host table) are in host.c; the
  * plugin's typed metrics live in a registry (metrics.h) from the first registration
  * until the source is freed, and are logged at debug level when its thread ends.
@@ -36,6 +40,9 @@ typedef struct kpid_source_options {
     kpid_metrics *metrics;           /* where the plugin's typed metrics go; outlives the source;
                                     NULL = the process-wide registry (kpid_metrics_default) */
     bool once;                       /* --once: poll until idle, then end the thread */
+    struct kpid_lease *lease; /* exclusive sources: the lease keeper (lease.h), which
+                                 outlives the source; NULL = not exclusive */
+    int64_t takeover_ms;      /* --once: how long an exclusive source waits for its lease */
 } kpid_source_options;
 
 /* Starts the source's thread. cfg must outlive the source. Returns 0 or -errno. */
@@ -58,6 +65,12 @@ kpid_source *kpid_source_free(kpid_source *src);
 /* Called by the writer for each batch it is done with: committed or dropped (at
  * shutdown). Takes ownership of the batch and frees it. */
 void kpid_source_batch_done(struct kpid_batch *b, bool committed);
+
+/*
+ * True when b was read under a lease its source no longer holds (an exclusive source
+ * whose lease was lost): the writer drops it rather than commit it. Writer thread.
+ */
+bool kpid_source_batch_stale(const struct kpid_batch *b);
 
 /* Events committed by all sources since start (for the status line). */
 uint64_t kpid_sources_committed_events(void);

@@ -27,7 +27,13 @@ struct kpid_source {
     bool once;
     pthread_t thread;
 
+    struct kpid_lease *lease; /* the keeper of an exclusive source's lease, or NULL */
+    int claim;                /* the source's claim there */
+    int64_t takeover_ms;      /* --once: how long to wait for the lease */
+
     _Atomic bool stop;     /* set by kpid_source_request_stop */
+    _Atomic bool halt;     /* the plugin must end: a stop, or the lease lost */
+    _Atomic int64_t epoch; /* the lease epoch the plugin reads under; 0 = not exclusive */
     _Atomic bool finished; /* the thread has ended */
     _Atomic bool failed;   /* --once: the plugin kept failing */
 

@@ -24,11 +24,28 @@
 #define STOP_GRACE_US 1000000
 /* STATUS= says "waiting" once a statement has waited this long. */
 #define WAITING_STATUS_US 2000000
+/* After the second connection failed, the writer goes on with one this long. */
+#define SECOND_CONNECT_US 10000000
 /* The filter of committed keys: two generations of 4 MiB, 2.8M keys each. */
 #define BLOOM_BYTES (8u << 20)
 
 /* The states of the writer's warehouse (kpid_retry_state). */
 enum { UNAVAILABLE = 1, REFUSED = 2 };
+
+/*
+ * One of the writer's two connections and the set of batches it writes. While one
+ * slot's COMMIT waits for the WAL flush, the other writes the next set: a feed that
+ * waits for each commit (HL7 ACKs) gets its next transaction going without waiting for
+ * the flush of the last. The second COMMIT is sent only once the first has succeeded,
+ * so transactions commit in the order of their sets, as with one connection.
+ */
+typedef struct writer_slot {
+    kpid__writer_txn txn;    /* the connection (txn.conn) and a transaction's steps */
+    struct kpid_batch **set; /* the set's batches; a batch weighs at least one row, so
+                                max_rows + 1 places suffice */
+    size_t n;                /* batches in set */
+    size_t rows;             /* their weight */
+} writer_slot;
 
 struct kpid_writer {
     const kpid_pg_target *warehouse;
@@ -48,12 +65,12 @@ struct kpid_writer {
     _Atomic int64_t waiting_since_us; /* a statement in progress since; 0 = none */
 
     /* Writer thread only. */
-    kpid__writer_txn txn;    /* the connection (txn.conn) and a transaction's steps */
-    bool wait_logged;        /* the statement in progress was logged as blocked */
-    bool canceled;           /* a stop canceled a statement: stop writing */
-    kpid_retry_state state;  /* the warehouse failing: UNAVAILABLE or REFUSED */
-    struct kpid_batch **set; /* the transaction's batches; a batch weighs at least one
-                                     row, so max_rows + 1 places suffice */
+    writer_slot slot[2];
+    kpid_bloom committed_keys; /* keys committed, to predict corrections (both slots') */
+    bool wait_logged;          /* the statement in progress was logged as blocked */
+    bool canceled;             /* a stop canceled a statement: stop writing */
+    kpid_retry_state state;    /* the warehouse failing: UNAVAILABLE or REFUSED */
+    int64_t connect_after_us;  /* the second connection is tried again from then */
 };
 
 /*
@@ -161,26 +178,41 @@ static void set_up(kpid_writer *w)
                    (double)(kpid_now_us() - w->state.since) / 1e6, w->state.failures);
 }
 
-static int connect_warehouse(kpid_writer *w, kpid__step_error *err)
+/*
+ * Connects t and prepares its session. A failure is said (set_down) unless quiet: the
+ * second connection, which the writer can do without, fails quietly.
+ */
+static int connect_warehouse(kpid_writer *w, kpid__writer_txn *t, bool quiet, kpid__step_error *err)
 {
     char *msg = NULL;
     int r;
 
     memset(err, 0, sizeof(*err));
-    r = kpid_pg_open(w->warehouse, &w->txn.conn, &msg);
+    r = kpid_pg_open(w->warehouse, &t->conn, &msg);
     if (r < 0) {
-        set_down(w, "connect", NULL, msg ? msg : "out of memory", r == -EACCES);
+        if (quiet)
+            log_debug("writer: no second warehouse connection error=\"%s\"",
+                      kpid_log_value(msg ? msg : "out of memory"));
+        else
+            set_down(w, "connect", NULL, msg ? msg : "out of memory", r == -EACCES);
         free(msg);
-        w->txn.conn = NULL;
+        t->conn = NULL;
         return -EIO;
     }
-    if (kpid__writer_txn_prepare(&w->txn, err) < 0) {
-        set_down(w, "staging", err, err->message, kpid_pg_refused(err->state));
-        PQfinish(w->txn.conn);
-        w->txn.conn = NULL;
+    if (kpid__writer_txn_prepare(t, err) < 0) {
+        if (!quiet)
+            set_down(w, "staging", err, err->message, kpid_pg_refused(err->state));
+        PQfinish(t->conn);
+        t->conn = NULL;
         return -EIO;
     }
     return 0;
+}
+
+static void disconnect(kpid__writer_txn *t)
+{
+    PQfinish(t->conn);
+    t->conn = NULL;
 }
 
 /* Sleeps the next backoff: doubling, within the bounds of the kind of failure. */
@@ -194,24 +226,110 @@ static void backoff(kpid_writer *w, kpid_backoff *b)
 }
 
 /*
- * Writes the set, retrying until it is durable or the writer gives up: -ECANCELED when
- * stopping, -EACCES with --once when the warehouse refuses kpid's role.
+ * A failed transaction on t: says what failed, as what it is, and drops the connection
+ * when it is gone or the error is worth a new one.
  */
-static int write_with_retry(kpid_writer *w, struct kpid_batch **set, size_t n)
+static void write_failed(kpid_writer *w, kpid__writer_txn *t, const kpid__step_error *err)
+{
+    if (strcmp(err->state, KPID_FENCED_STATE) == 0)
+        return; /* not a failure: write_with_retry drops what another instance holds */
+    if (err->transient || PQstatus(t->conn) != CONNECTION_OK) {
+        set_down(w, "write", err, err->message, kpid_pg_refused(err->state));
+        disconnect(t);
+    } else if (!kpid_retry_failing(&w->state) && !kpid_pg_refused(err->state)) {
+        /* Not the data, not the connection: a schema or permission problem an
+         * operator must fix. Keep the data and keep trying; said once, as this. */
+        atomic_store(&w->healthy, false);
+        kpid_retry_failed(&w->state, UNAVAILABLE, kpid_now_us());
+        log_err("warehouse write failed sqlstate=%s error=\"%s\"; the batches are "
+                "kept and retried",
+                err->state, kpid_log_value(err->message));
+    } else
+        set_down(w, "write", err, err->message, kpid_pg_refused(err->state));
+}
+
+/* Drops the batches of s for which stale(b, arg) holds, telling their sources. */
+static void drop_batches(writer_slot *s, bool (*stale)(const struct kpid_batch *b, void *arg),
+                         void *arg)
+{
+    size_t k = 0, dropped = 0;
+
+    s->rows = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (stale(s->set[i], arg)) {
+            kpid_source_batch_done(s->set[i], false);
+            dropped++;
+            continue;
+        }
+        s->rows += kpid_batch_weight(s->set[i]);
+        s->set[k++] = s->set[i];
+    }
+    s->n = k;
+    if (dropped)
+        log_notice("writer dropped batches=%zu of sources another instance holds now",
+                   dropped);
+}
+
+static bool lease_lost_here(const struct kpid_batch *b, void *arg)
+{
+    (void)arg;
+    return kpid_source_batch_stale(b);
+}
+
+/* The epochs the warehouse holds for the exclusive sources, as a result of (source, epoch). */
+static bool epoch_differs(const struct kpid_batch *b, void *arg)
+{
+    PGresult *res = arg;
+
+    if (!b->epoch)
+        return false;
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), b->ctx->source) == 0)
+            return strtoll(PQgetvalue(res, i, 1), NULL, 10) != b->epoch;
+    return true;
+}
+
+/*
+ * kpid.lease_check refused the set: drops its batches whose source has another epoch in
+ * the warehouse now (another instance took it). Returns 0, or -EIO when the warehouse
+ * cannot say.
+ */
+static int drop_fenced(kpid__writer_txn *t, writer_slot *s)
+{
+    PGresult *res = PQexec(t->conn, "SELECT source, epoch FROM kpid.source_lease");
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return -EIO;
+    }
+    drop_batches(s, epoch_differs, res);
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * Writes the set of s on t (s's own connection or the other slot's), retrying until it
+ * is durable or the writer gives up: -ECANCELED when stopping, -EACCES with --once when
+ * the warehouse refuses kpid's role.
+ */
+static int write_with_retry(kpid_writer *w, kpid__writer_txn *t, writer_slot *s)
 {
     kpid_backoff b = {.min = BACKOFF_MIN_US, .max = BACKOFF_MAX_US};
     kpid__step_error err;
 
     for (;;) {
+        drop_batches(s, lease_lost_here, NULL);
+        if (s->n == 0)
+            return 0;
         if (give_up(w))
             return -ECANCELED;
-        if (!w->txn.conn && connect_warehouse(w, &err) < 0) {
+        if (!t->conn && connect_warehouse(w, t, false, &err) < 0) {
             if (w->once && atomic_load(&w->role_refused))
                 return -EACCES;
             backoff(w, &b);
             continue;
         }
-        if (kpid__writer_txn_write(&w->txn, set, n, &err) == 0) {
+        if (kpid__writer_txn_write(t, s->set, s->n, &err) == 0) {
             set_up(w);
             return 0;
         }
@@ -219,74 +337,190 @@ static int write_with_retry(kpid_writer *w, struct kpid_batch **set, size_t n)
             set_down(w, "write", &err, err.message, kpid_pg_refused(err.state));
             return -EACCES;
         }
-        if (err.transient || PQstatus(w->txn.conn) != CONNECTION_OK) {
-            set_down(w, "write", &err, err.message, kpid_pg_refused(err.state));
-            PQfinish(w->txn.conn);
-            w->txn.conn = NULL;
-        } else if (!kpid_retry_failing(&w->state) && !kpid_pg_refused(err.state)) {
-            /* Not the data, not the connection: a schema or permission problem an
-             * operator must fix. Keep the data and keep trying; said once, as this. */
-            atomic_store(&w->healthy, false);
-            kpid_retry_failed(&w->state, UNAVAILABLE, kpid_now_us());
-            log_err("warehouse write failed sqlstate=%s error=\"%s\"; the batches are "
-                    "kept and retried",
-                    err.state, kpid_log_value(err.message));
-        } else
-            set_down(w, "write", &err, err.message, kpid_pg_refused(err.state));
+        if (strcmp(err.state, KPID_FENCED_STATE) == 0 && drop_fenced(t, s) == 0)
+            continue;
+        write_failed(w, t, &err);
         backoff(w, &b);
     }
+}
+
+/* Tells the sources of s's batches how their transaction ended; empties s. */
+static void slot_done(writer_slot *s, bool ok)
+{
+    for (size_t i = 0; i < s->n; i++)
+        kpid_source_batch_done(s->set[i], ok);
+    s->n = 0;
+    s->rows = 0;
+}
+
+/*
+ * Takes batches from the queue into s: the first one waiting up to first_deadline_us
+ * (0: only looking), then more up to max_rows rows or the flush interval (group commit).
+ * Returns false when there was none.
+ */
+static bool gather(kpid_writer *w, writer_slot *s, size_t max_rows, int64_t first_deadline_us)
+{
+    kpid_queue_item *item = kpid_queue_pop(w->q, first_deadline_us);
+    int64_t first_us = kpid_now_us();
+
+    while (item) {
+        struct kpid_batch *b = (struct kpid_batch *)item;
+        s->set[s->n++] = b;
+        s->rows += kpid_batch_weight(b);
+        if (s->rows >= max_rows || s->n > max_rows)
+            break;
+        item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : first_us + w->flush_us);
+    }
+    return s->n > 0;
+}
+
+/*
+ * Ends the transaction of p, whose COMMIT was sent: reads its answer, and when it did
+ * not commit, writes p's set again on its own (the outcome of a COMMIT whose answer
+ * never came is unknown; the rewrite is idempotent). Returns 0 or what
+ * write_with_retry returns; the sources are told in every case.
+ */
+static int finish_pending(kpid_writer *w, writer_slot *p)
+{
+    kpid__step_error err;
+    int r = 0;
+
+    if (kpid__writer_txn_finish(&p->txn, &err) == 0)
+        set_up(w);
+    else {
+        write_failed(w, &p->txn, &err);
+        r = write_with_retry(w, &p->txn, p);
+    }
+    slot_done(p, r == 0);
+    return r;
+}
+
+/* Moves s's set to the other slot, which is free; returns that slot. */
+static writer_slot *swap_sets(kpid_writer *w, writer_slot *s)
+{
+    writer_slot *o = &w->slot[s == &w->slot[0]];
+    struct kpid_batch **set = o->set;
+
+    o->set = s->set;
+    o->n = s->n;
+    o->rows = s->rows;
+    s->set = set;
+    s->n = 0;
+    s->rows = 0;
+    return o;
+}
+
+/*
+ * Writes the set of s. When another slot's transaction is pending (its COMMIT sent),
+ * s's transaction is written meanwhile on s's connection and committed only after the
+ * pending one has: on success s becomes the pending slot (*pending = s). When the
+ * pending one failed, s's transaction is rolled back and written after it. Without a
+ * connection for s, or when anything fails, s's set is written on its own with
+ * retries. Returns 0, or -ECANCELED / -EACCES when the writer gives up (every batch of
+ * both slots told).
+ */
+static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **pending)
+{
+    kpid__step_error err;
+    bool sent = false;
+    int r = 0;
+
+    drop_batches(s, lease_lost_here, NULL);
+    if (!s->txn.conn && !*pending && w->slot[s == &w->slot[0]].txn.conn)
+        s = swap_sets(w, s); /* nothing to overlap: write on the connection there is */
+    if (!s->txn.conn && *pending && !give_up(w) && kpid_now_us() >= w->connect_after_us &&
+        connect_warehouse(w, &s->txn, true, &err) < 0)
+        w->connect_after_us = kpid_now_us() + SECOND_CONNECT_US;
+    if (!give_up(w) && s->txn.conn && s->n) {
+        sent = kpid__writer_txn_send(&s->txn, s->set, s->n, &err) == 0;
+        if (!sent)
+            write_failed(w, &s->txn, &err);
+    }
+    if (*pending) {
+        writer_slot *p = *pending;
+        *pending = NULL;
+        bool p_failed = kpid__writer_txn_finish(&p->txn, &err) < 0;
+        if (!p_failed)
+            set_up(w);
+        else {
+            write_failed(w, &p->txn, &err);
+            if (sent) /* s must not commit before p: write both again, in order */
+                kpid__writer_txn_abort(&s->txn);
+            sent = false;
+            r = write_with_retry(w, &p->txn, p);
+        }
+        slot_done(p, r == 0);
+        if (r < 0) {
+            if (sent)
+                kpid__writer_txn_abort(&s->txn);
+            slot_done(s, false);
+            return r;
+        }
+    }
+    if (sent && kpid__writer_txn_commit(&s->txn, &err) == 0) {
+        *pending = s;
+        return 0;
+    }
+    if (sent)
+        write_failed(w, &s->txn, &err);
+    /* On its own: on s's connection, or the other slot's when s has none. */
+    if (!s->txn.conn && w->slot[s == &w->slot[0]].txn.conn)
+        s = swap_sets(w, s);
+    r = write_with_retry(w, &s->txn, s);
+    slot_done(s, r == 0);
+    return r;
 }
 
 static void *writer_main(void *arg)
 {
     kpid_writer *w = arg;
-    struct kpid_batch **set = w->set;
+    writer_slot *pending = NULL; /* the slot whose COMMIT was sent, or NULL */
+    int r = 0;
 
     for (;;) {
-        size_t n = 0, rows = 0;
-        int64_t first_us;
-        kpid_queue_item *item;
+        writer_slot *s = pending == &w->slot[0] ? &w->slot[1] : &w->slot[0];
+        size_t room = w->max_rows;
 
         kpid_beat_now(&w->beat);
-        item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000);
-        if (!item) {
+        /* Batches in hand weigh at most max_rows in all, as with one connection: a set
+         * next to a pending one gets the room that one leaves, or waits for it. */
+        if (pending) {
+            room = w->max_rows > pending->rows ? w->max_rows - pending->rows : 0;
+            if (room < w->max_rows / 2 || !gather(w, s, room, 0)) {
+                if ((r = finish_pending(w, pending)) < 0)
+                    break;
+                pending = NULL;
+                continue;
+            }
+        } else if (!gather(w, s, room,
+                           atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000)) {
             if (atomic_load(&w->stopping))
                 break;
             continue;
         }
-        first_us = kpid_now_us();
-        /* Group commit: gather more batches up to the row limit or the interval. */
-        while (item) {
-            struct kpid_batch *b = (struct kpid_batch *)item;
-            set[n++] = b;
-            rows += kpid_batch_weight(b);
-            if (rows >= w->max_rows || n > w->max_rows)
-                break;
-            item = kpid_queue_pop(w->q, atomic_load(&w->stopping) ? 0 : first_us + w->flush_us);
-        }
-
-        int r = write_with_retry(w, set, n);
-        for (size_t i = 0; i < n; i++)
-            kpid_source_batch_done(set[i], r == 0);
-        if (r < 0) {
-            size_t dropped = n;
-            if (r == -EACCES)
-                atomic_store(&w->gave_up_refused, true);
-            while ((item = kpid_queue_pop(w->q, 0))) {
-                kpid_source_batch_done((struct kpid_batch *)item, false);
-                dropped++;
-            }
-            log_warning("writer stopped %s; batches=%zu were not committed and will be read "
-                        "again at the next start",
-                        r == -EACCES ? "because the warehouse refuses kpid's role"
-                                     : "before the warehouse came back",
-                        dropped);
+        if ((r = write_slot(w, s, &pending)) < 0)
             break;
-        }
     }
-    if (w->txn.conn)
-        PQfinish(w->txn.conn);
-    w->txn.conn = NULL;
+    if (pending)
+        r = finish_pending(w, pending);
+    if (r < 0) {
+        size_t dropped = 0;
+        kpid_queue_item *item;
+        if (r == -EACCES)
+            atomic_store(&w->gave_up_refused, true);
+        while ((item = kpid_queue_pop(w->q, 0))) {
+            kpid_source_batch_done((struct kpid_batch *)item, false);
+            dropped++;
+        }
+        log_warning("writer stopped %s; batches=%zu were not committed and will be read "
+                    "again at the next start",
+                    r == -EACCES ? "because the warehouse refuses kpid's role"
+                                 : "before the warehouse came back",
+                    dropped);
+    }
+    for (int i = 0; i < 2; i++)
+        if (w->slot[i].txn.conn)
+            disconnect(&w->slot[i].txn);
     return NULL;
 }
 
@@ -300,18 +534,22 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     w->warehouse = opt->warehouse;
     w->wait_notice_us = opt->wait_notice_ms * 1000;
     w->once = opt->once;
-    w->txn.waiter = (kpid_pg_waiter){.waiting = statement_waiting, .arg = w};
-    w->txn.done = statement_done;
     w->max_rows = (size_t)opt->batch_max_rows;
-    w->set = calloc(w->max_rows + 1, sizeof(struct kpid_batch *));
-    if (!w->set) {
-        r = -ENOMEM;
-        goto fail;
+    for (int i = 0; i < 2; i++) {
+        writer_slot *s = &w->slot[i];
+        s->txn.waiter = (kpid_pg_waiter){.waiting = statement_waiting, .arg = w};
+        s->txn.done = statement_done;
+        s->txn.committed_keys = &w->committed_keys;
+        s->set = calloc(w->max_rows + 1, sizeof(struct kpid_batch *));
+        if (!s->set) {
+            r = -ENOMEM;
+            goto fail;
+        }
     }
     w->flush_us = opt->flush_interval_ms * 1000;
     w->q = q;
     /* Without it every correction costs a probe; a daemon short of 4 MiB does without. */
-    if (kpid_bloom_init(&w->txn.committed_keys, BLOOM_BYTES) < 0)
+    if (kpid_bloom_init(&w->committed_keys, BLOOM_BYTES) < 0)
         log_warning("writer runs without its filter of committed keys: out of memory");
     w->beat.name = "writer";
     kpid_liveness_add(&w->beat);
@@ -324,7 +562,9 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     *ret_writer = w;
     return 0;
 fail:
-    free(w->set);
+    for (int i = 0; i < 2; i++)
+        free(w->slot[i].set);
+    kpid_bloom_free(&w->committed_keys);
     free(w);
     return r;
 }
@@ -338,8 +578,11 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     kpid_queue_wake(w->q);
     pthread_join(w->thread, NULL);
     kpid_liveness_remove(&w->beat);
-    kpid__writer_txn_free(&w->txn);
-    free(w->set);
+    for (int i = 0; i < 2; i++) {
+        kpid__writer_txn_free(&w->slot[i].txn);
+        free(w->slot[i].set);
+    }
+    kpid_bloom_free(&w->committed_keys);
     free(w);
     return NULL;
 }

@@ -352,8 +352,8 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
         if ((r = probe_stored(t, err)) < 0)
             return r;
         probed = true;
-    } else if (t->committed_keys.bits)
-        kpid_plan_mark_remembered(&t->plan, &t->committed_keys);
+    } else if (t->committed_keys && t->committed_keys->bits)
+        kpid_plan_mark_remembered(&t->plan, t->committed_keys);
     for (int attempt = 0;; attempt++) {
         kpid_spans_clear(&t->direct);
         t->stage.len = 0;
@@ -520,6 +520,53 @@ static int store_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
     return r;
 }
 
+/*
+ * Appends to t->tail the check that every exclusive source of the set is still held
+ * under the epoch its batches were read under (kpid.lease_check, which raises
+ * KPID_FENCED_STATE otherwise): "SELECT kpid.lease_check(...); ". Nothing when the set
+ * has no batch of an exclusive source.
+ */
+static int store_fence(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                       kpid__step_error *err)
+{
+    kpid_buf body[2] = {{0}}; /* sources, epochs */
+    int r = 0;
+
+    for (size_t i = 0; i < n && r == 0; i++) {
+        bool seen = false;
+        char epoch[24];
+        if (!set[i]->epoch)
+            continue;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = set[j]->epoch && strcmp(set[j]->ctx->source, set[i]->ctx->source) == 0;
+        if (seen)
+            continue;
+        snprintf(epoch, sizeof(epoch), "%lld", (long long)set[i]->epoch);
+        if ((r = kpid_array_element(&body[0], set[i]->ctx->source)) == 0)
+            r = kpid_array_element(&body[1], epoch);
+    }
+    if (r == 0 && body[0].len) {
+        r = close_array(&body[0]);
+        if (r == 0)
+            r = close_array(&body[1]);
+        char *lit = r == 0 ? PQescapeLiteral(t->conn, body[0].data, body[0].len) : NULL;
+        if (r == 0 && !lit) {
+            snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
+            r = -EIO;
+        }
+        char *call = NULL;
+        if (r == 0 && asprintf(&call, "SELECT kpid.lease_check(%s, '%s'); ", lit, body[1].data) < 0)
+            r = -ENOMEM;
+        if (r == 0)
+            r = kpid_buf_append(&t->tail, call, strlen(call));
+        free(call);
+        PQfreemem(lit);
+    }
+    kpid_buf_free(&body[0]);
+    kpid_buf_free(&body[1]);
+    return r;
+}
+
 /* Stores the newest cursor of each source in the set. */
 static int store_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
                          kpid__step_error *err)
@@ -548,10 +595,17 @@ static int store_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
     return 0;
 }
 
-int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
-                           kpid__step_error *err)
+/* Rolls back what the connection has open, if it still works. */
+static void roll_back(kpid__writer_txn *t)
 {
-    bool ordered = false, planned, any_rejects;
+    if (PQstatus(t->conn) == CONNECTION_OK && PQtransactionStatus(t->conn) != PQTRANS_IDLE)
+        PQclear(run(t, "ROLLBACK", 0, NULL));
+}
+
+int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                          kpid__step_error *err)
+{
+    bool ordered = false, any_rejects;
     int r;
 
     memset(err, 0, sizeof(*err));
@@ -561,7 +615,7 @@ int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t 
 
     t->begun = false; /* BEGIN goes with the first step */
     r = kpid_plan_build(&t->plan, set, n);
-    planned = r == 0;
+    t->planned = r == 0;
     if (r == 0)
         r = write_planned(t, err);
     /* Origin replacements, or a refused row to isolate: stage every row in order. */
@@ -574,20 +628,67 @@ int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t 
     if (any_rejects && (r = exec_step(t, SQL_REJECTED, err)) < 0)
         goto fail;
     t->tail.len = 0;
-    if ((r = store_cursors(t, set, n, err)) < 0 || (r = store_state(t, set, n, err)) < 0 ||
+    if ((r = store_cursors(t, set, n, err)) < 0 || (r = store_fence(t, set, n, err)) < 0 ||
+        (r = store_state(t, set, n, err)) < 0 ||
         (r = kpid_buf_append(&t->tail, "COMMIT", sizeof("COMMIT"))) < 0)
         goto fail;
-    /* The state and COMMIT in one query: a failing EXECUTE makes the COMMIT a
-     * ROLLBACK, and its error is the result. */
-    if ((r = exec_step(t, t->tail.data, err)) == 0 && planned && t->committed_keys.bits)
-        kpid_plan_remember(&t->plan, &t->committed_keys);
-    return r;
+    return 0;
 fail:
     if (r == -ENOMEM)
         snprintf(err->message, sizeof(err->message), "out of memory");
-    if (PQstatus(t->conn) == CONNECTION_OK && PQtransactionStatus(t->conn) != PQTRANS_IDLE)
-        PQclear(run(t, "ROLLBACK", 0, NULL));
+    roll_back(t);
     return r;
+}
+
+int kpid__writer_txn_commit(kpid__writer_txn *t, kpid__step_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    /* The state and COMMIT in one query: a failing EXECUTE makes the COMMIT a
+     * ROLLBACK, and its error is the result. */
+    if (!PQsendQuery(t->conn, t->tail.data)) {
+        error_from(t, NULL, err);
+        err->transient = true;
+        roll_back(t);
+        return -EIO;
+    }
+    /* Its keys count as committed from now on: a later transaction that meets one
+     * while this one is in flight probes, which is right whatever this one's outcome. */
+    if (t->planned && t->committed_keys && t->committed_keys->bits)
+        kpid_plan_remember(&t->plan, t->committed_keys);
+    return 0;
+}
+
+int kpid__writer_txn_finish(kpid__writer_txn *t, kpid__step_error *err)
+{
+    PGresult *res = kpid_pg_await(t->conn, &t->waiter);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    int r = 0;
+
+    t->done(t->waiter.arg);
+    memset(err, 0, sizeof(*err));
+    if (st != PGRES_COMMAND_OK) {
+        error_from(t, res, err);
+        r = -EIO;
+    }
+    PQclear(res);
+    if (r < 0)
+        roll_back(t);
+    return r;
+}
+
+void kpid__writer_txn_abort(kpid__writer_txn *t)
+{
+    roll_back(t);
+}
+
+int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                           kpid__step_error *err)
+{
+    int r = kpid__writer_txn_send(t, set, n, err);
+
+    if (r == 0)
+        r = kpid__writer_txn_commit(t, err);
+    return r == 0 ? kpid__writer_txn_finish(t, err) : r;
 }
 
 int kpid__writer_txn_prepare(kpid__writer_txn *t, kpid__step_error *err)
@@ -618,5 +719,4 @@ void kpid__writer_txn_free(kpid__writer_txn *t)
     kpid_buf_free(&t->keys);
     kpid_buf_free(&t->tail);
     kpid_plan_free(&t->plan);
-    kpid_bloom_free(&t->committed_keys);
 }

@@ -23,6 +23,10 @@
 #include "ingest/txnplan.h"
 #include "warehouse/pgconn.h"
 
+/* The SQLSTATE of kpid.lease_check: a batch's exclusive source is held by another
+ * instance now (sql/013_source_lease.sql). */
+#define KPID_FENCED_STATE "KP001"
+
 /* A failed step: what the warehouse said. */
 typedef struct kpid__step_error {
     char state[6];     /* the SQLSTATE, "" when the server did not answer */
@@ -39,9 +43,11 @@ typedef struct kpid__writer_txn {
     kpid_spans direct;       /* rows for kpid.event: the batches' own bytes */
     kpid_buf keys;           /* keys for kpid_keys, the probe */
     kpid_plan plan;
-    kpid_bloom committed_keys; /* keys this writer committed, to predict corrections */
+    kpid_bloom *committed_keys; /* keys the writer committed, to predict corrections;
+                                   the writer's, shared by its connections; may be NULL */
     unsigned probe_txns;       /* transactions that probe before their COPY */
     bool begun;                /* BEGIN sent in this transaction (with its first step) */
+    bool planned;              /* the set was planned (its keys go to committed_keys) */
     kpid_buf tail;             /* the state's EXECUTE and COMMIT, sent together */
 } kpid__writer_txn;
 
@@ -54,12 +60,29 @@ int kpid__writer_txn_prepare(kpid__writer_txn *t, kpid__step_error *err);
 /*
  * Writes the n batches of set in one transaction on t->conn. Returns 0 when it is
  * committed, or -errno with err filled (the transaction is rolled back when the
- * connection still works).
+ * connection still works). The same as send, commit and finish in a row.
  */
 int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
                            kpid__step_error *err);
 
-/* Frees the buffers, the plan and the filter of t (not the connection). */
+/*
+ * A transaction in three steps, so that the writer can write the next set on another
+ * connection while this one's COMMIT waits for the WAL flush:
+ *
+ *   send    every step but the last (the state upsert and COMMIT): 0, or -errno with err
+ *           filled and the transaction rolled back;
+ *   commit  sends the last step without waiting for its answer: 0, or -EIO (rolled back);
+ *   finish  waits for that answer: 0 when committed, or -EIO with err filled (the outcome
+ *           of a COMMIT whose answer never came is unknown: write the set again);
+ *   abort   rolls back a transaction that was sent but not committed.
+ */
+int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                          kpid__step_error *err);
+int kpid__writer_txn_commit(kpid__writer_txn *t, kpid__step_error *err);
+int kpid__writer_txn_finish(kpid__writer_txn *t, kpid__step_error *err);
+void kpid__writer_txn_abort(kpid__writer_txn *t);
+
+/* Frees the buffers and the plan of t (not the connection, not the filter). */
 void kpid__writer_txn_free(kpid__writer_txn *t);
 
 #endif

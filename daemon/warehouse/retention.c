@@ -121,6 +121,11 @@ int kpid_retention_purge(PGconn *conn, const kpid_retention_rule *rules, size_t 
                          ret_error);
     }
     PQclear(sources);
+    /* The commit log of exclusive sources (sql/013_source_lease.sql) keeps a week. */
+    if (r == 0)
+        r = kpid_pg_query(conn,
+                          "DELETE FROM kpid.source_commit WHERE at < now() - interval '7 days'", 0,
+                          NULL, NULL, "purge kpid.source_commit", ret_error);
     if (r == 0)
         *ret_rows = rows;
     return r;

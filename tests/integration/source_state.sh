@@ -72,7 +72,7 @@ before=$(sql "SELECT (SELECT count(*) FROM kpid.event WHERE source = 'events'),
                      (SELECT string_agg(key || '=' || value, ',') FROM kpid.source_state WHERE source = 'events')")
 # Another session holds kpid.source_state: the next batch's transaction writes its events
 # and its cursor, then waits for the table inside the transaction, before its COMMIT
-# (the state's EXECUTE and COMMIT travel together).
+# (the lease check, the state's EXECUTE and COMMIT travel together).
 PGAPPNAME=kpid_test_locker psql -X -q -c "BEGIN; LOCK TABLE kpid.source_state IN ACCESS EXCLUSIVE MODE;
     SELECT pg_sleep(120); COMMIT" >/dev/null 2>&1 &
 locker=$!
@@ -83,7 +83,7 @@ wait_for "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (p
 make_events "$KPID_WORK/more.ndjson" a 80
 tail -n 30 "$KPID_WORK/more.ndjson" >>"$KPID_WORK/inbox/a.ndjson"
 wait_for "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE usename = '$KPID_PG_USER'
-          AND wait_event_type = 'Lock' AND query LIKE 'EXECUTE kpid_state(%')" 30
+          AND wait_event_type = 'Lock' AND query LIKE '%EXECUTE kpid_state(%')" 30
 # kill -9 between the batch's submit and the answer to its COMMIT. The COMMIT travels
 # with the state's EXECUTE, so the orphaned transaction may still commit once the lock
 # goes: whole or not at all, events, cursor and state together.
@@ -91,7 +91,7 @@ kpid_kill KILL
 sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'kpid_test_locker'" >/dev/null
 wait "$locker" 2>/dev/null || true
 wait_for "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE usename = '$KPID_PG_USER'
-          AND state = 'active' AND query LIKE 'EXECUTE kpid_state(%')" 30
+          AND state = 'active' AND query LIKE '%EXECUTE kpid_state(%')" 30
 got=$(sql "SELECT (SELECT count(*) FROM kpid.event WHERE source = 'events'),
                   (SELECT cursor FROM kpid.cursor WHERE source = 'events'),
                   (SELECT string_agg(key || '=' || value, ',') FROM kpid.source_state WHERE source = 'events')")

@@ -101,10 +101,13 @@ psql -X -q -v ON_ERROR_STOP=1 -U kpid -c "CREATE FUNCTION kpid.delete_events() R
     LANGUAGE plpgsql SECURITY DEFINER AS \$\$ BEGIN DELETE FROM kpid.event; RETURN 1; END \$\$" ||
     fail "cannot create kpid.delete_events"
 
-# no_lock_left: no session of kpid's role holds an advisory lock or idles in a transaction.
+# no_lock_left: no session of kpid's role holds an advisory lock (but the lease of the
+# exclusive source "events", on kpid's lease connection) or idles in a transaction.
 no_lock_left() {
     assert_sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND a.usename = 'kpid'" 0 "$1: advisory locks held"
+                WHERE l.locktype = 'advisory' AND a.usename = 'kpid'
+                AND NOT (l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint)
+                         = hashtextextended('kpid.source:events', 0))" 0 "$1: advisory locks held"
     assert_sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'kpid'
                 AND state LIKE 'idle in transaction%'" 0 "$1: sessions idle in a transaction"
 }
