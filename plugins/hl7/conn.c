@@ -426,9 +426,8 @@ static bool handshake(hl7_source *s, hl7_conn *c)
     int r = hl7_tls_handshake(s, c);
 
     if (r < 0) {
-        hl7_conn_close(s, c,
-                       r == -ECONNRESET ? "closed before the TLS handshake"
-                                        : "TLS handshake failed");
+        hl7_conn_close(
+            s, c, r == -ECONNRESET ? "closed before the TLS handshake" : "TLS handshake failed");
         return false;
     }
     if (r == 0) {

@@ -95,17 +95,17 @@ struct hl7_conn {
     size_t owed;           /* bytes of the framed ACKs queued or in out, not yet written */
     int64_t last_write_us; /* when out last shrank, or began to fill */
     int64_t last_read_us;
-    int64_t frame_start_us; /* when the frame being received began, 0 between frames */
-    uint64_t frames;        /* frames received, for the locators of unparsable ones */
-    bool reading;           /* EPOLLIN wanted */
-    bool writing;           /* EPOLLOUT wanted */
-    bool choked;            /* too many ACKs not written: not reading until some are */
-    bool closing;           /* peer closed its side: close once the ACKs are out */
-    bool dead;              /* closed: freed at the end of the loop's turn */
-    uint32_t events;        /* the epoll interest registered for fd */
-    struct ssl_st *ssl;     /* TLS, or NULL: plain MLLP */
-    bool handshaking;       /* TLS: the handshake is not done */
-    bool tls_peeked;        /* TLS: the first byte was seen to begin a handshake */
+    int64_t frame_start_us;    /* when the frame being received began, 0 between frames */
+    uint64_t frames;           /* frames received, for the locators of unparsable ones */
+    bool reading;              /* EPOLLIN wanted */
+    bool writing;              /* EPOLLOUT wanted */
+    bool choked;               /* too many ACKs not written: not reading until some are */
+    bool closing;              /* peer closed its side: close once the ACKs are out */
+    bool dead;                 /* closed: freed at the end of the loop's turn */
+    uint32_t events;           /* the epoll interest registered for fd */
+    struct ssl_st *ssl;        /* TLS, or NULL: plain MLLP */
+    bool handshaking;          /* TLS: the handshake is not done */
+    bool tls_peeked;           /* TLS: the first byte was seen to begin a handshake */
     bool tls_read_wants_write; /* TLS: reading (or the handshake) waits for EPOLLOUT */
     bool tls_write_wants_read; /* TLS: writing waits for EPOLLIN */
     bool tls_more;             /* TLS: decrypted bytes left unread (see hl7_conn_readable) */
@@ -161,12 +161,12 @@ typedef struct hl7_source {
     int64_t allow_logged_us; /* when that line was logged, 0: never */
     bool fd_short;           /* out of descriptors: listeners not watched, logged once */
 
-    struct ssl_ctx_st *tls;           /* the TLS server context, or NULL: plain MLLP */
-    struct bio_method_st *tls_bio;    /* sockets for OpenSSL, without SIGPIPE */
-    bool tls_more;                    /* some connection has tls_more set */
-    int64_t tls_log_window_us;        /* when the current minute of TLS refusals began */
-    unsigned tls_logged;              /* refusals logged in that minute */
-    uint64_t tls_unlogged;            /* refusals not logged since the last line */
+    struct ssl_ctx_st *tls;        /* the TLS server context, or NULL: plain MLLP */
+    struct bio_method_st *tls_bio; /* sockets for OpenSSL, without SIGPIPE */
+    bool tls_more;                 /* some connection has tls_more set */
+    int64_t tls_log_window_us;     /* when the current minute of TLS refusals began */
+    unsigned tls_logged;           /* refusals logged in that minute */
+    uint64_t tls_unlogged;         /* refusals not logged since the last line */
 
     kpid_batch *batch;      /* being filled, or NULL */
     uint64_t batch_local;   /* its local number (counting from 1) */

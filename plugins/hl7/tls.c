@@ -130,6 +130,14 @@ static int load_identity(hl7_source *s, SSL_CTX *ctx)
     return 0;
 }
 
+/* Sends the names of the CAs in path to senders, as those whose certificates are
+ * accepted. Returns false when path holds none. */
+static bool set_ca_names(SSL_CTX *ctx, const char *path)
+{
+    SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(path)); /* NULL: none */
+    return SSL_CTX_get_client_CA_list(ctx) != NULL;
+}
+
 /*
  * The CA bundle that senders' certificates must chain to, also sent to senders as the
  * names of acceptable CAs, and the verification mode.
@@ -137,7 +145,6 @@ static int load_identity(hl7_source *s, SSL_CTX *ctx)
 static int load_ca(hl7_source *s, SSL_CTX *ctx, const struct config_setting_t *setting)
 {
     const struct hl7_config *cfg = s->cfg;
-    STACK_OF(X509_NAME) *names;
     char buf[256];
     int r;
 
@@ -154,17 +161,13 @@ static int load_ca(hl7_source *s, SSL_CTX *ctx, const struct config_setting_t *s
     }
     if ((r = check_readable(s, "tls_ca", cfg->tls_ca)) < 0)
         return r;
-    if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
-        s->host->log(s->src, KPID_LOG_ERR, "tls_ca " PATH_FMT " holds no usable PEM CA certificate: %s",
-                     cfg->tls_ca, ssl_reason(buf, sizeof(buf)));
+    if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1 ||
+        !set_ca_names(ctx, cfg->tls_ca)) {
+        s->host->log(s->src, KPID_LOG_ERR,
+                     "tls_ca " PATH_FMT " holds no usable PEM CA certificate: %s", cfg->tls_ca,
+                     ssl_reason(buf, sizeof(buf)));
         return -EINVAL;
     }
-    if (!(names = SSL_load_client_CA_file(cfg->tls_ca))) {
-        s->host->log(s->src, KPID_LOG_ERR, "tls_ca " PATH_FMT " holds no usable PEM CA certificate: %s",
-                     cfg->tls_ca, ssl_reason(buf, sizeof(buf)));
-        return -EINVAL;
-    }
-    SSL_CTX_set_client_CA_list(ctx, names);
     SSL_CTX_set_verify(ctx,
                        cfg->tls_verify_client ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
                                               : SSL_VERIFY_PEER,
@@ -184,15 +187,17 @@ static int set_protocol(hl7_source *s, SSL_CTX *ctx)
     else if (strcmp(cfg->tls_min_version, "1.3") == 0)
         min = TLS1_3_VERSION;
     else {
-        s->host->log(s->src, KPID_LOG_ERR, "tls_min_version must be \"1.2\" or \"1.3\", not \"%.16s\"",
+        s->host->log(s->src, KPID_LOG_ERR,
+                     "tls_min_version must be \"1.2\" or \"1.3\", not \"%.16s\"",
                      cfg->tls_min_version);
         return -EINVAL;
     }
     if (SSL_CTX_set_min_proto_version(ctx, min) != 1)
         return -EINVAL;
     if (cfg->tls_ciphers && SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1) {
-        s->host->log(s->src, KPID_LOG_ERR, "tls_ciphers \"%.200s\" names no cipher OpenSSL offers: %s",
-                     cfg->tls_ciphers, ssl_reason(buf, sizeof(buf)));
+        s->host->log(s->src, KPID_LOG_ERR,
+                     "tls_ciphers \"%.200s\" names no cipher OpenSSL offers: %s", cfg->tls_ciphers,
+                     ssl_reason(buf, sizeof(buf)));
         return -EINVAL;
     }
     /* No renegotiation (a reader then never has to write, nor a writer to read, after the
@@ -246,7 +251,9 @@ int hl7_tls_init(hl7_source *s, const struct config_setting_t *setting)
                      "send (set tls_ca to verify senders)");
     s->host->log(s->src, KPID_LOG_INFO, "TLS on min_version=%s client_certificate=%s",
                  cfg->tls_min_version,
-                 !cfg->tls_ca ? "none" : cfg->tls_verify_client ? "required" : "optional");
+                 !cfg->tls_ca             ? "none"
+                 : cfg->tls_verify_client ? "required"
+                                          : "optional");
     return 0;
 }
 
