@@ -34,18 +34,17 @@
  * 16 KiB, READ_CHUNK takes it whole: a second read is rare, a fifth never needed). */
 #define TLS_READS 4
 
-/*
- * EPOLLRDHUP only with EPOLLIN: a half-closed socket reports it for as long as it stays
- * open, so a connection that is not read (the peer closed its side while its ACK waits
- * for a commit, or the source is paused) would wake the loop at once on every turn.
- * EPOLLHUP and EPOLLERR still tell when such a connection is gone.
- */
 static bool may_read(const hl7_source *s, const hl7_conn *c)
 {
     return c->reading && !c->choked && !s->paused;
 }
 
 /*
+ * EPOLLRDHUP only with EPOLLIN: a half-closed socket reports it for as long as it stays
+ * open, so a connection that is not read (the peer closed its side while its ACK waits
+ * for a commit, or the source is paused) would wake the loop at once on every turn.
+ * EPOLLHUP and EPOLLERR still tell when such a connection is gone.
+ *
  * TLS adds the other direction where an SSL call waits for it: EPOLLIN for a write that
  * must read first, EPOLLOUT for a read (or the handshake) that must write first, the
  * latter only while the connection may be read (else the loop would wake at once on
@@ -311,7 +310,7 @@ static ssize_t conn_send(hl7_source *s, hl7_conn *c, const char *buf, size_t len
         return hl7_tls_write(s, c, buf, len);
     n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0)
-        return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
     return n;
 }
 
@@ -325,7 +324,7 @@ static ssize_t conn_recv(hl7_source *s, hl7_conn *c, char *buf, size_t len)
         return hl7_tls_read(s, c, buf, len);
     n = recv(c->fd, buf, len, MSG_DONTWAIT);
     if (n < 0)
-        return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
     return n;
 }
 

@@ -13,7 +13,8 @@
 #     good connection opened before them keeps working after them; with
 #     tls_verify_client = false a client without a certificate is served, a self-signed
 #     one still refused; tls_ciphers decides TLS 1.2's cipher;
-#  4. a frame split across TLS records, and several frames in one record;
+#  4. a frame split across TLS records, and several frames in one record; a sender that
+#     half-closes (FIN, no close_notify) after its message still gets its ACK;
 #  5. a handshake that stalls is closed at read_timeout;
 #  6. back-pressure and ACK after commit over TLS: while kpid.event is locked the queue
 #     fills, the source stops reading, no ACK comes; after the lock every message is
@@ -219,9 +220,14 @@ for i in 1 2 3 4 5; do msg "$msgs/p$i" "P000$i" "C030$i"; done
 out=$("${good[@]}" --mode pipeline "$msgs"/p[1-5]) || fail "frames in one record: $out"
 assert_eq "$(printf '%s\n' "$out" | tr '\n' ' ')" "P0001	AA P0002	AA P0003	AA P0004	AA P0005	AA " \
     "ACKs of frames in one record"
+# A sender that ends its side (FIN, no close_notify) right after its message still gets
+# the ACK over TLS.
+msg "$msgs/h1" H0001 C0401
+out=$("${good[@]}" --half-close "$msgs/h1") || fail "half-close: $out"
+assert_eq "$out" "H0001	AA" "the ACK after the sender's half-close"
 assert_sql "SELECT string_agg(case_id, ' ' ORDER BY case_id) FROM kpid.event WHERE source = 'adt'
-            AND case_id BETWEEN 'C0201' AND 'C0399'" "C0201 C0202 C0301 C0302 C0303 C0304 C0305" \
-    "rows of split frames and of frames in one record"
+            AND case_id BETWEEN 'C0201' AND 'C0499'" "C0201 C0202 C0301 C0302 C0303 C0304 C0305 C0401" \
+    "rows of split frames, of frames in one record and of the half-closed sender"
 
 # ---- 5. A handshake that stalls after its first byte: closed at read_timeout (3 s).
 out=$(python3 "$client" --port "$port" --mode stall --deadline 20) || fail "stalled handshake: $out"
@@ -232,7 +238,7 @@ wait_log 'TLS handshake failed peer=127\.0\.0\.1:[0-9]+ reason="not done within 
 
 # ---- 6. Back-pressure and ACK after commit: kpid.event locked, 20 messages pipelined in
 #         20 records (batches of 2, a queue of 8 events: the source stops reading).
-for i in $(seq -w 1 20); do msg "$msgs/b$i" "B00$i" "C04$i"; done
+for i in $(seq -w 1 20); do msg "$msgs/b$i" "B00$i" "C05$i"; done
 psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
 SELECT pg_backend_pid();
 BEGIN;
@@ -256,7 +262,7 @@ assert_eq "$(grep -c '	AA$' "$KPID_WORK/bp.out")" 20 "ACKs after the lock"
 assert_eq "$(cut -f1 "$KPID_WORK/bp.out" | tr '\n' ' ')" \
     "$(for i in $(seq -w 1 20); do printf 'B00%s ' "$i"; done)" "the ACKs' order"
 assert_sql "SELECT count(*), count(DISTINCT case_id) FROM kpid.event WHERE source = 'adt'
-            AND case_id BETWEEN 'C0401' AND 'C0420'" "20|20" "rows of the pipelined messages"
+            AND case_id BETWEEN 'C0501' AND 'C0520'" "20|20" "rows of the pipelined messages"
 
 # ---- 7. A stop with a TLS connection open; then tls_min_version = "1.3", by a reload.
 python3 "$client" --port "$port" --ca "$pki/ca.pem" --cert "$pki/good.pem" --key "$pki/good.key" \
@@ -282,7 +288,7 @@ wait_log 'configuration reloaded' 20 "$from"
 wait_log 'source=adt TLS on min_version=1.3 client_certificate=required' 20 "$from"
 wait_log "source=adt listening address=127.0.0.1:$port\$" 20 "$from"
 refused old12 --ca "$pki/ca.pem" --cert "$pki/good.pem" --key "$pki/good.key" --tls12
-msg "$msgs/v1" V0001 C0501
+msg "$msgs/v1" V0001 C0601
 out=$("${good[@]}" "$msgs/v1") || fail "TLS 1.3 with tls_min_version 1.3: $out"
 assert_eq "$out" "V0001	AA" "the ACK with tls_min_version 1.3"
 kpid_stop

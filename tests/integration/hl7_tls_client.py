@@ -3,7 +3,8 @@
 
     hl7_tls_client.py --port P --ca CA [--cert C --key K] [--tls12] [--plain]
                       [--mode send|split|pipeline|refused|hold|stall]
-                      [--go FILE] [--gap S] [--deadline S] [--ack-timeout S] FILE...
+                      [--go FILE] [--gap S] [--half-close] [--deadline S] [--ack-timeout S]
+                      FILE...
 
 Connects to 127.0.0.1:P with TLS, verifying the server's certificate against CA (its
 subjectAltName must hold IP 127.0.0.1), presenting the client certificate C (key K) when
@@ -12,7 +13,9 @@ given; --tls12 offers TLS 1.2 only; --plain speaks plain TCP. FILE... hold MLLP 
 for an ACK by --ack-timeout (default 10 s).
 
   send      each message in one write (one TLS record), waiting for its ACK before the
-            next; with --go FILE, after the first ACK it waits until FILE exists.
+            next; with --go FILE, after the first ACK it waits until FILE exists; with
+            --half-close, sends the one message, ends its sending side (a TCP FIN, no
+            close_notify, as many senders do) and then waits for the ACK.
   split     each message in three writes (three records, 0.2 s apart), cut after the
             start byte and between the end bytes 0x1C and 0x0D; ACK before the next.
   pipeline  every message in one write (several frames in one record when they fit),
@@ -177,6 +180,7 @@ def main():
                    choices=['send', 'split', 'pipeline', 'refused', 'hold', 'stall'])
     p.add_argument('--go')
     p.add_argument('--gap', type=float)
+    p.add_argument('--half-close', action='store_true')
     p.add_argument('--deadline', type=float, default=30)
     p.add_argument('--ack-timeout', type=float, default=10)
     p.add_argument('files', nargs='*')
@@ -214,6 +218,8 @@ def main():
                     time.sleep(0.2)
             else:
                 conn.sock.sendall(SB + m + EB + CR)
+            if args.half_close:  # the plain socket's shutdown: SSLSocket's drops TLS
+                socket.socket.shutdown(conn.sock, socket.SHUT_WR)
             if not expect_acks(conn, [m], deadline):
                 return 1
             if i == 0 and args.go:
