@@ -3,6 +3,7 @@
  * his.sql's DDL, COPY headers and post-data part are written. README.md shows the same
  * tables; etc/his-pgsql.conf reads them.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "his_priv.h"
@@ -452,13 +453,10 @@ void his_schema_tail(struct hg_wbuf *out)
     for (unsigned i = 0; i < HIS__COUNT; i++) {
         const struct his_table_def *t = &his_tables[i];
         char cols[64];
-        size_t n = strlen(t->cols[0].name);
 
-        memcpy(cols, "updated_at, ", 12);
-        memcpy(cols + 12, t->cols[0].name, n + 1);
+        snprintf(cols, sizeof(cols), "updated_at, %s", t->cols[0].name);
         index_on(out, t, "_updated_at", cols);
-        memcpy(cols, "row_xid, ", 9);
-        memcpy(cols + 9, t->cols[0].name, n + 1);
+        snprintf(cols, sizeof(cols), "row_xid, %s", t->cols[0].name);
         index_on(out, t, "_row_xid", cols);
         if (t->index)
             index_on(out, t, "_by_table", t->index);
