@@ -6,6 +6,9 @@
 #   his_init [PGHOST]   creates database his_<test> and role his_<test> (LOGIN, no
 #                       privilege but what his_grant gives) in the server at PGHOST (the
 #                       test's own by default); both are dropped at exit
+#   his_server DIR      starts a private PostgreSQL of its own for the HIS in DIR (pg.sh,
+#                       in a subshell: the test's PG* variables stay), stopped and removed
+#                       at exit; HIS_HOST is its socket directory, HIS_PG_DIR is DIR
 #   his_sql SQL         runs SQL in the HIS database as the superuser, prints "a|b" rows
 #   his_grant           lets the HIS role SELECT every table of schema his, nothing else
 #   his_conninfo [K=V]  the libpq conninfo of the HIS role (and more keywords)
@@ -15,8 +18,9 @@
 
 HIS_DB=his_$(printf '%s' "$KPID_TEST_NAME" | LC_ALL=C tr -c 'a-z0-9_' '_' | cut -c1-50)
 HIS_ROLE=$HIS_DB
-HIS_HOST=${PGHOST:-}
-HIS_PORT=${PGPORT:-5432}
+HIS_HOST='' # set by his_init (the test's server) or his_server
+HIS_PORT=''
+HIS_PG_DIR=''
 
 _his_cleanup() {
     PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -q -d postgres \
@@ -28,19 +32,32 @@ _his_cleanup() {
 _his_exit() {
     local rc=$?
     set +e
-    _his_cleanup
+    if [ -n "$HIS_PG_DIR" ]; then
+        (pg_destroy "$HIS_PG_DIR")
+    else
+        _his_cleanup
+    fi
     (exit "$rc")
     _kpid_cleanup
 }
 
 his_init() {
-    HIS_HOST=${1:-$PGHOST}
+    HIS_HOST=${1:-${HIS_HOST:-$PGHOST}}
+    HIS_PORT=${HIS_PORT:-$PGPORT}
     _his_cleanup
     PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -q -v ON_ERROR_STOP=1 -d postgres \
         -c "CREATE DATABASE $HIS_DB" -c "CREATE ROLE $HIS_ROLE LOGIN" >/dev/null ||
         fail "cannot create the HIS database"
     trap _his_exit EXIT
     his_sql "CREATE SCHEMA his; REVOKE ALL ON SCHEMA public FROM PUBLIC" >/dev/null
+}
+
+his_server() {
+    HIS_PG_DIR=$1
+    trap _his_exit EXIT
+    (pg_start "$HIS_PG_DIR" >/dev/null) || fail "cannot start the HIS's PostgreSQL"
+    HIS_HOST=$(sed -n 's/^sock=//p' "$HIS_PG_DIR/pg.env")
+    HIS_PORT=$KPID_PG_PORT
 }
 
 his_sql() {
