@@ -1,0 +1,399 @@
+/* The connection to the HIS: the connection string, connecting, what the DBMS is,
+ * diagnostics (conn.c). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "odbc_source.h"
+#include "wide.h"
+
+char *odbc_log_text(const char *text, char *out, size_t out_size)
+{
+    size_t n = 0;
+
+    if (out_size == 0)
+        return out;
+    for (const char *p = text ? text : ""; *p && *p != '\n' && *p != '\r' && n + 3 < out_size;
+         p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\')
+            out[n++] = '\\';
+        out[n++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+int odbc_conninfo_has_password(const char *cs)
+{
+    const char *p = cs;
+
+    while (*p) {
+        while (*p == ';' || isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        const char *key = p;
+        while (*p && *p != '=' && *p != ';')
+            p++;
+        if (*p != '=')
+            return -EINVAL;
+        size_t klen = (size_t)(p - key);
+        while (klen > 0 && isspace((unsigned char)key[klen - 1]))
+            klen--;
+        if ((klen == 3 && strncasecmp(key, "PWD", 3) == 0) ||
+            (klen == 8 && strncasecmp(key, "PASSWORD", 8) == 0))
+            return 1;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '{') { /* a braced value: "}}" is a '}' within it */
+            for (p++;; p++) {
+                if (!*p)
+                    return -EINVAL;
+                if (*p == '}' && p[1] == '}')
+                    p++;
+                else if (*p == '}')
+                    break;
+            }
+            p++;
+        }
+        while (*p && *p != ';')
+            p++;
+    }
+    return 0;
+}
+
+/* The first line of the password file, freshly allocated, or NULL (logged). */
+static char *read_password(odbc_source *s)
+{
+    const char *path = s->cfg->password_file;
+    char *line = NULL, shown[256];
+    size_t cap = 0;
+    struct stat st;
+    ssize_t n;
+    FILE *f = fopen(path, "re");
+
+    if (!f) {
+        int e = errno;
+        plog(s, KPID_LOG_ERR, "cannot read password_file path=\"%s\" error=\"%s\"",
+             odbc_log_text(path, shown, sizeof(shown)), strerror(e));
+        return NULL;
+    }
+    if (!s->password_warned && fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+        plog(s, KPID_LOG_WARNING,
+             "password_file is readable by every user path=\"%s\" hint=\"chmod 0600 it, owned "
+             "by the user kpid runs as\"",
+             odbc_log_text(path, shown, sizeof(shown)));
+        s->password_warned = true;
+    }
+    n = getline(&line, &cap, f);
+    fclose(f);
+    if (n < 0) {
+        free(line);
+        return strdup("");
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+/* Zeroes what b holds (a password went through it) and frees it. */
+static void wipe(kpid_buf *b)
+{
+    if (b->data)
+        explicit_bzero(b->data, b->cap);
+    kpid_buf_free(b);
+}
+
+/* The connection string with PWD={password} added (a '}' doubled), as UTF-16 in *ret. */
+static int connection_string(odbc_source *s, kpid_buf *ret)
+{
+    kpid_buf cs = {0};
+    const char *ci = s->cfg->conninfo;
+    size_t len = strlen(ci);
+    char *password = NULL;
+    int r;
+
+    if (s->cfg->password_file && !(password = read_password(s)))
+        return -EACCES;
+    r = kpid_buf_append(&cs, ci, len);
+    if (r == 0 && password) {
+        if (len > 0 && ci[len - 1] != ';')
+            r = kpid_buf_putc(&cs, ';');
+        if (r == 0)
+            r = kpid_buf_append(&cs, "PWD={", 5);
+        for (const char *p = password; r == 0 && *p; p++)
+            r = *p == '}' ? kpid_buf_append(&cs, "}}", 2) : kpid_buf_putc(&cs, *p);
+        if (r == 0)
+            r = kpid_buf_putc(&cs, '}');
+    }
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    if (r == 0) {
+        long n = odbc_wide_from_utf8(ret, cs.data ? cs.data : "", cs.len);
+        r = n < 0 ? (int)n : 0;
+        if (r == -EINVAL)
+            plog(s, KPID_LOG_ERR, "conninfo or the password is not valid UTF-8");
+    }
+    wipe(&cs);
+    return r;
+}
+
+/* An SQLGetInfoW string as UTF-8 into out. */
+static void info_text(SQLHDBC dbc, SQLUSMALLINT what, char *out, size_t out_size)
+{
+    SQLWCHAR w[128];
+    SQLSMALLINT len = 0;
+    kpid_buf b = {0};
+
+    out[0] = '\0';
+    if (!SQL_SUCCEEDED(SQLGetInfoW(dbc, what, w, sizeof(w), &len)))
+        return;
+    if (odbc_utf8_from_wide(&b, w, odbc_wide_len(w, sizeof(w) / sizeof(w[0]))) == 0 && b.data)
+        snprintf(out, out_size, "%.*s", (int)b.len, b.data);
+    kpid_buf_free(&b);
+}
+
+/* The paging clause the DBMS understands: LIMIT (PostgreSQL, MySQL, MariaDB, SQLite),
+ * FETCH FIRST (Oracle 12c and later), or none (SQL Server and the rest: then the
+ * statement's SQL_ATTR_MAX_ROWS and the fetch loop end the page). */
+static enum kpid_pull_limit paging_for(const char *dbms, const char *version)
+{
+    static const char *const limit[] = {"PostgreSQL", "MySQL", "MariaDB", "SQLite"};
+
+    for (size_t i = 0; i < sizeof(limit) / sizeof(limit[0]); i++)
+        if (strncasecmp(dbms, limit[i], strlen(limit[i])) == 0)
+            return KPID_PULL_LIMIT_CLAUSE;
+    if (strncasecmp(dbms, "Oracle", 6) == 0 && strtol(version, NULL, 10) >= 12)
+        return KPID_PULL_LIMIT_FETCH_FIRST;
+    return KPID_PULL_LIMIT_NONE;
+}
+
+static const char *limit_name(enum kpid_pull_limit l)
+{
+    switch (l) {
+    case KPID_PULL_LIMIT_CLAUSE: return "limit";
+    case KPID_PULL_LIMIT_FETCH_FIRST: return "fetch_first";
+    default: return "max_rows";
+    }
+}
+
+/* Learns what the DBMS and the driver can do; sets the connection's attributes. */
+static int configure(odbc_source *s, bool *ret_access_mode)
+{
+    char dbms[128], version[64];
+    SQLUSMALLINT txn = SQL_TC_NONE, rollback = SQL_CB_PRESERVE;
+
+    info_text(s->dbc, SQL_DBMS_NAME, dbms, sizeof(dbms));
+    info_text(s->dbc, SQL_DBMS_VER, version, sizeof(version));
+    s->postgres = strcmp(dbms, "PostgreSQL") == 0;
+    s->limit = paging_for(dbms, version);
+    if (!SQL_SUCCEEDED(SQLGetInfoW(s->dbc, SQL_TXN_CAPABLE, &txn, sizeof(txn), NULL)))
+        txn = SQL_TC_NONE;
+    if (!SQL_SUCCEEDED(
+            SQLGetInfoW(s->dbc, SQL_CURSOR_ROLLBACK_BEHAVIOR, &rollback, sizeof(rollback), NULL)))
+        rollback = SQL_CB_DELETE; /* not known: prepare again after each page */
+    s->reprepare = rollback == SQL_CB_DELETE;
+    s->transactions = txn != SQL_TC_NONE;
+    /* A hint to the driver; psqlODBC accepts it and does nothing, hence SET TRANSACTION. */
+    *ret_access_mode = SQL_SUCCEEDED(SQLSetConnectAttrW(
+        s->dbc, SQL_ATTR_ACCESS_MODE, (SQLPOINTER)(uintptr_t)SQL_MODE_READ_ONLY, 0));
+    if (s->transactions &&
+        !SQL_SUCCEEDED(SQLSetConnectAttrW(s->dbc, SQL_ATTR_AUTOCOMMIT,
+                                          (SQLPOINTER)(uintptr_t)SQL_AUTOCOMMIT_OFF, 0)))
+        return odbc_failed(s, NULL, "autocommit off", SQL_HANDLE_DBC, s->dbc);
+    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->dbc, &s->misc))) {
+        s->misc = NULL;
+        return odbc_failed(s, NULL, "statement handle", SQL_HANDLE_DBC, s->dbc);
+    }
+    for (size_t i = 0; i < s->n_queries; i++) {
+        odbc_query *pq = &s->queries[i];
+        kpid_pull_wrap_options opt = {
+            .compare = KPID_PULL_COMPARE_OR,
+            .placeholder = KPID_PULL_PLACEHOLDER_QMARK,
+            .limit = s->limit,
+        };
+        for (int from = KPID_PULL_FROM_START; from <= KPID_PULL_FROM_AFTER; from++) {
+            kpid_pull_stmt_clear(&pq->stmt[from]);
+            int r = kpid_pull_wrap(pq->q, (enum kpid_pull_from)from, &opt, &pq->stmt[from]);
+            if (r < 0)
+                return r;
+        }
+    }
+    char driver[128], driver_version[64], shown[4][160];
+    info_text(s->dbc, SQL_DRIVER_NAME, driver, sizeof(driver));
+    info_text(s->dbc, SQL_DRIVER_VER, driver_version, sizeof(driver_version));
+    plog(s, KPID_LOG_INFO,
+         "connected to the HIS dbms=\"%s\" dbms_version=\"%s\" driver=\"%s\" "
+         "driver_version=\"%s\" read_only=%s transactions=%s paging=%s",
+         odbc_log_text(dbms, shown[0], sizeof(shown[0])),
+         odbc_log_text(version, shown[1], sizeof(shown[1])),
+         odbc_log_text(driver, shown[2], sizeof(shown[2])),
+         odbc_log_text(driver_version, shown[3], sizeof(shown[3])),
+         s->postgres        ? "set_transaction"
+         : *ret_access_mode ? "access_mode"
+                            : "none",
+         s->transactions ? "yes" : "no", limit_name(s->limit));
+    return 0;
+}
+
+int odbc_connect(odbc_source *s)
+{
+    kpid_buf cs = {0};
+    bool access_mode = false;
+    int r;
+
+    if (s->dbc)
+        return 0;
+    if ((r = connection_string(s, &cs)) < 0)
+        return r;
+    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_DBC, s->env, &s->dbc))) {
+        s->dbc = NULL;
+        wipe(&cs);
+        plog(s, KPID_LOG_ERR, "cannot allocate an ODBC connection handle");
+        return -ENOMEM;
+    }
+    SQLULEN secs = (SQLULEN)((s->cfg->login_timeout_ms + 999) / 1000);
+    (void)SQLSetConnectAttrW(s->dbc, SQL_ATTR_LOGIN_TIMEOUT, (SQLPOINTER)(uintptr_t)secs, 0);
+    SQLRETURN rc = SQLDriverConnectW(s->dbc, NULL, (SQLWCHAR *)cs.data, SQL_NTS, NULL, 0, NULL,
+                                     SQL_DRIVER_NOPROMPT);
+    wipe(&cs);
+    if (!SQL_SUCCEEDED(rc)) {
+        r = odbc_failed(s, NULL, "connect", SQL_HANDLE_DBC, s->dbc);
+        SQLFreeHandle(SQL_HANDLE_DBC, s->dbc);
+        s->dbc = NULL;
+        return r == -EACCES || r == -ECANCELED ? r : -EIO;
+    }
+    if ((r = configure(s, &access_mode)) < 0) {
+        odbc_disconnect(s);
+        return r == -EINVAL ? -EIO : r;
+    }
+    return 0;
+}
+
+void odbc_disconnect(odbc_source *s)
+{
+    for (size_t i = 0; i < s->n_queries; i++)
+        for (size_t k = 0; k < 3; k++)
+            if (s->queries[i].hstmt[k]) {
+                SQLFreeHandle(SQL_HANDLE_STMT, s->queries[i].hstmt[k]);
+                s->queries[i].hstmt[k] = NULL;
+            }
+    if (s->misc)
+        SQLFreeHandle(SQL_HANDLE_STMT, s->misc);
+    s->misc = NULL;
+    if (s->dbc) {
+        if (s->transactions)
+            (void)SQLEndTran(SQL_HANDLE_DBC, s->dbc, SQL_ROLLBACK);
+        (void)SQLDisconnect(s->dbc);
+        SQLFreeHandle(SQL_HANDLE_DBC, s->dbc);
+    }
+    s->dbc = NULL;
+}
+
+/* The message without what it quotes ("..." and '...'): data exceptions (class 22) and
+ * integrity violations (23) may quote values, which may be patient data. */
+static void redact(const char *state, const char *msg, char *out, size_t size)
+{
+    char quote = 0;
+    size_t n = 0;
+
+    if (strncmp(state, "22", 2) != 0 && strncmp(state, "23", 2) != 0) {
+        snprintf(out, size, "%s", msg);
+        return;
+    }
+    for (const char *p = msg; *p && n + 5 < size; p++) {
+        if (!quote && (*p == '"' || *p == '\'')) {
+            quote = *p;
+            out[n++] = *p;
+            memcpy(out + n, "...", 3);
+            n += 3;
+        } else if (quote && *p == quote) {
+            out[n++] = *p;
+            quote = 0;
+        } else if (!quote) {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* The first diagnostic record: state (6 bytes) and message (UTF-8, its first line). */
+static void first_record(SQLSMALLINT type, SQLHANDLE h, char state[6], char *msg, size_t size)
+{
+    SQLWCHAR wstate[6] = {0}, wmsg[1024];
+    SQLINTEGER native = 0;
+    SQLSMALLINT len = 0;
+    kpid_buf b = {0};
+
+    snprintf(state, 6, "%s", "");
+    snprintf(msg, size, "%s", "unknown error (no diagnostic record)");
+    if (!h || !SQL_SUCCEEDED(SQLGetDiagRecW(type, h, 1, wstate, &native, wmsg,
+                                            (SQLSMALLINT)(sizeof(wmsg) / sizeof(wmsg[0])), &len)))
+        return;
+    for (int i = 0; i < 5; i++)
+        state[i] = wstate[i] < 0x80 && wstate[i] > 0x20 ? (char)wstate[i] : '?';
+    state[5] = '\0';
+    if (odbc_utf8_from_wide(&b, wmsg, odbc_wide_len(wmsg, sizeof(wmsg) / sizeof(wmsg[0]))) == 0 &&
+        b.data) {
+        size_t n = strcspn(b.data, "\r\n") < b.len ? strcspn(b.data, "\r\n") : b.len;
+        while (n > 0 && (b.data[n - 1] == ';' || b.data[n - 1] == ' '))
+            n--; /* psqlODBC ends the server's line with ";" */
+        snprintf(msg, size, "%.*s", (int)n, b.data);
+    }
+    kpid_buf_free(&b);
+}
+
+static bool connection_dead(odbc_source *s)
+{
+    SQLUINTEGER dead = SQL_CD_FALSE;
+
+    if (!s->dbc)
+        return true;
+    return SQL_SUCCEEDED(SQLGetConnectAttrW(s->dbc, SQL_ATTR_CONNECTION_DEAD, &dead, 0, NULL)) &&
+           dead == SQL_CD_TRUE;
+}
+
+int odbc_failed(odbc_source *s, const kpid_pull_query *q, const char *what, SQLSMALLINT type,
+                SQLHANDLE h)
+{
+    char state[6], msg[512], clean[512], text[600];
+    const char *qname = q ? q->name : "-";
+    bool timed_out = s->timed_out;
+
+    s->timed_out = false;
+    if (odbc_watch_stopping(s) || s->host->stop_requested(s->src))
+        return -ECANCELED;
+    first_record(type, h, state, msg, sizeof(msg));
+    redact(state, msg, clean, sizeof(clean));
+    odbc_log_text(clean, text, sizeof(text));
+    if (strcmp(what, "connect") == 0) {
+        plog(s, KPID_LOG_ERR, "cannot connect to the HIS sqlstate=%s error=\"%s\"",
+             *state ? state : "-", text);
+        return strncmp(state, "28", 2) == 0 ? -EACCES : -EIO;
+    }
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 || connection_dead(s)) {
+        plog(s, KPID_LOG_WARNING,
+             "HIS connection lost query=%s during=\"%s\" sqlstate=%s error=\"%s\"", qname, what,
+             *state ? state : "-", text);
+        odbc_disconnect(s);
+        return -EIO;
+    }
+    if (timed_out) {
+        plog(s, KPID_LOG_ERR,
+             "query failed query=%s during=\"%s\" error=\"canceled past statement_timeout\" "
+             "sqlstate=%s driver_error=\"%s\"",
+             qname, what, *state ? state : "-", text);
+        return -ETIMEDOUT;
+    }
+    plog(s, KPID_LOG_ERR, "query failed query=%s during=\"%s\" sqlstate=%s error=\"%s\"", qname,
+         what, *state ? state : "-", text);
+    return -EINVAL;
+}
