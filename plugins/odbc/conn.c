@@ -343,10 +343,17 @@ static void first_record(SQLSMALLINT type, SQLHANDLE h, char state[6], char *msg
     state[5] = '\0';
     if (odbc_utf8_from_wide(&b, wmsg, odbc_wide_len(wmsg, sizeof(wmsg) / sizeof(wmsg[0]))) == 0 &&
         b.data) {
-        size_t n = strcspn(b.data, "\r\n") < b.len ? strcspn(b.data, "\r\n") : b.len;
-        while (n > 0 && (b.data[n - 1] == ';' || b.data[n - 1] == ' '))
-            n--; /* psqlODBC ends the server's line with ";" */
-        snprintf(msg, size, "%.*s", (int)n, b.data);
+        static const char *const severity[] = {"ERROR:", "FATAL:", "PANIC:"};
+        const char *m = b.data;
+        /* psqlODBC writes the server's line as "ERROR:  message;": the message alone. */
+        for (size_t k = 0; k < sizeof(severity) / sizeof(severity[0]); k++)
+            if (strncmp(m, severity[k], strlen(severity[k])) == 0)
+                for (m += strlen(severity[k]); *m == ' ';)
+                    m++;
+        size_t n = strcspn(m, "\r\n");
+        while (n > 0 && (m[n - 1] == ';' || m[n - 1] == ' '))
+            n--;
+        snprintf(msg, size, "%.*s", (int)n, m);
     }
     kpid_buf_free(&b);
 }
