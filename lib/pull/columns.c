@@ -150,8 +150,7 @@ static int check_others(resolver *rs, kpid_pull_cols *c)
 
     if (c->time >= 0) {
         t = type_of(rs, c->time);
-        if (t != KPID_PULL_COL_TIMESTAMPTZ && t != KPID_PULL_COL_TEXT &&
-            t != KPID_PULL_COL_UNKNOWN)
+        if (t != KPID_PULL_COL_TIMESTAMPTZ && t != KPID_PULL_COL_TEXT && t != KPID_PULL_COL_UNKNOWN)
             return wrong_type(rs, q->time, "time", c->time,
                               "time needs a timestamp with time zone (or RFC 3339 text)");
     }

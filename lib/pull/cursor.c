@@ -228,8 +228,9 @@ static int check_position(decoder *d, const kpid_pull_position *p)
     int64_t v;
 
     if (!column_ok(p->watermark_column) || !column_ok(p->tiebreaker_column))
-        return invalid(d, "queries.%s names a column that is empty, too long or has control "
-                          "characters",
+        return invalid(d,
+                       "queries.%s names a column that is empty, too long or has control "
+                       "characters",
                        name);
     if (strlen(p->watermark) > KPID_PULL_VALUE_MAX || strlen(p->tiebreaker) > KPID_PULL_VALUE_MAX)
         return invalid(d, "queries.%s has a value longer than %d bytes", name, KPID_PULL_VALUE_MAX);
@@ -275,7 +276,7 @@ static int decode_position(decoder *d, kpid_pull_position *p)
     char *fields[FIELDS] = {0};
     int r = read_fields(d, p->name, fields);
 
-    if (r == 0) {
+    if (r == 0 && fields[0]) {
         p->type = strcmp(fields[0], "integer") == 0 ? KPID_PULL_WM_INTEGER : KPID_PULL_WM_TIMESTAMP;
         p->watermark_column = fields[1];
         p->tiebreaker_column = fields[2];
@@ -286,7 +287,7 @@ static int decode_position(decoder *d, kpid_pull_position *p)
     }
     for (size_t f = 0; f < FIELDS; f++)
         free(fields[f]);
-    return r;
+    return r < 0 ? r : -EINVAL;
 }
 
 static int decode_queries(decoder *d, kpid_pull_cursor *c)

@@ -14,9 +14,9 @@
 
 #include "buf/buf.h"
 
-#define NONE UINT32_MAX    /* no entry (a free list's end, an entry not in the heap) */
-#define EMPTY 0u           /* an index slot never used */
-#define TOMB UINT32_MAX    /* an index slot whose entry was removed */
+#define NONE UINT32_MAX /* no entry (a free list's end, an entry not in the heap) */
+#define EMPTY 0u        /* an index slot never used */
+#define TOMB UINT32_MAX /* an index slot whose entry was removed */
 #define MIN_SLOTS 64u
 
 typedef struct entry {
@@ -46,22 +46,22 @@ static inline uint64_t rotl(uint64_t x, int b)
     return (x << b) | (x >> (64 - b));
 }
 
-#define SIPROUND                                                                      \
-    do {                                                                              \
-        v0 += v1;                                                                     \
-        v1 = rotl(v1, 13);                                                            \
-        v1 ^= v0;                                                                     \
-        v0 = rotl(v0, 32);                                                            \
-        v2 += v3;                                                                     \
-        v3 = rotl(v3, 16);                                                            \
-        v3 ^= v2;                                                                     \
-        v0 += v3;                                                                     \
-        v3 = rotl(v3, 21);                                                            \
-        v3 ^= v0;                                                                     \
-        v2 += v1;                                                                     \
-        v1 = rotl(v1, 17);                                                            \
-        v1 ^= v2;                                                                     \
-        v2 = rotl(v2, 32);                                                            \
+#define SIPROUND           \
+    do {                   \
+        v0 += v1;          \
+        v1 = rotl(v1, 13); \
+        v1 ^= v0;          \
+        v0 = rotl(v0, 32); \
+        v2 += v3;          \
+        v3 = rotl(v3, 16); \
+        v3 ^= v2;          \
+        v0 += v3;          \
+        v3 = rotl(v3, 21); \
+        v3 ^= v0;          \
+        v2 += v1;          \
+        v1 = rotl(v1, 17); \
+        v1 ^= v2;          \
+        v2 = rotl(v2, 32); \
     } while (0)
 
 static uint64_t load64(const unsigned char *p)
@@ -178,7 +178,7 @@ static bool lookup(const kpid_pull_dedup *d, const char *key, uint64_t kh, uint3
             continue;
         }
         const entry *e = &d->ent[s - 1];
-        if (e->key_hash == kh && strcmp(e->key, key) == 0) {
+        if (e->key_hash == kh && e->key && strcmp(e->key, key) == 0) {
             *ret_slot = i;
             return true;
         }
@@ -224,10 +224,16 @@ static void remove_entry(kpid_pull_dedup *d, uint32_t e, uint32_t slot)
 
 static void remove_by_number(kpid_pull_dedup *d, uint32_t e)
 {
-    uint32_t slot;
+    uint32_t mask = d->n_slots - 1, i = (uint32_t)d->ent[e].key_hash & mask;
 
-    if (lookup(d, d->ent[e].key, d->ent[e].key_hash, &slot))
-        remove_entry(d, e, slot);
+    /* The probe sequence of its key leads to its slot: no key comparison needed. */
+    for (uint32_t step = 0; step < d->n_slots && d->slots[i] != EMPTY; step++) {
+        if (d->slots[i] == e + 1) {
+            remove_entry(d, e, i);
+            return;
+        }
+        i = (i + 1) & mask;
+    }
 }
 
 /* ---- the set ---- */

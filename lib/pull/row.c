@@ -131,7 +131,8 @@ static int put_attr(kpid_pull_rowbuf *buf, const char *name, const char *v,
 
     if (out->len > 1 && (r = kpid_buf_putc(out, ',')) < 0)
         return r;
-    if ((r = kpid_json_put_string(out, name, strlen(name))) < 0 || (r = kpid_buf_putc(out, ':')) < 0)
+    if ((r = kpid_json_put_string(out, name, strlen(name))) < 0 ||
+        (r = kpid_buf_putc(out, ':')) < 0)
         return r;
     switch (t) {
     case KPID_PULL_COL_INTEGER:
@@ -262,11 +263,11 @@ int kpid_pull_row_position(const kpid_pull_query *q, const kpid_pull_cols *c,
         return say(-EINVAL, why, why_size, "%s is NULL", !w ? "the watermark" : "the tiebreaker");
     if (kpid_pull_wm_parse(q->watermark_type, w, &v, &phrase) < 0)
         return say(-EINVAL, why, why_size, "the watermark is not a %s: %s",
-                      kpid_pull_wm_type_name(q->watermark_type), phrase ? phrase : "invalid");
+                   kpid_pull_wm_type_name(q->watermark_type), phrase ? phrase : "invalid");
     if (strlen(w) > KPID_PULL_VALUE_MAX || strlen(t) > KPID_PULL_VALUE_MAX)
         return say(-EINVAL, why, why_size, "the %s is longer than %d bytes",
-                      strlen(w) > KPID_PULL_VALUE_MAX ? "watermark" : "tiebreaker",
-                      KPID_PULL_VALUE_MAX);
+                   strlen(w) > KPID_PULL_VALUE_MAX ? "watermark" : "tiebreaker",
+                   KPID_PULL_VALUE_MAX);
     if (!kpid_utf8_valid(t, strlen(t)))
         return say(-EINVAL, why, why_size, "the tiebreaker is not valid UTF-8");
     *ret_watermark = w;

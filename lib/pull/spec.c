@@ -13,15 +13,15 @@
 #include "text/utf8.h"
 
 static const char *const query_keys[] = {
-    "name",     "sql",         "watermark",  "watermark_type", "tiebreaker", "overlap",
-    "bound",    "activity",    "activity_column", "event_key", "case_id",   "subject_id",
-    "time",     "value",       "attributes", "retract_when",   "kind",       NULL,
+    "name",  "sql",      "watermark",       "watermark_type", "tiebreaker", "overlap",
+    "bound", "activity", "activity_column", "event_key",      "case_id",    "subject_id",
+    "time",  "value",    "attributes",      "retract_when",   "kind",       NULL,
 };
 
 /* The keys that only an event query has (kind = "retractions" refuses them). */
 static const char *const event_only_keys[] = {
-    "activity", "activity_column", "case_id",    "subject_id",
-    "time",     "value",           "attributes", "retract_when", NULL,
+    "activity", "activity_column", "case_id",      "subject_id", "time",
+    "value",    "attributes",      "retract_when", NULL,
 };
 
 const char *kpid_pull_wm_type_name(enum kpid_pull_wm_type type)
@@ -81,7 +81,7 @@ int kpid_pull_duration_parse(const char *text, int64_t *ret_us)
     static const struct {
         const char *unit;
         int64_t us;
-    } units[] = {{"ms", 1000},          {"s", 1000000},          {"m", 60000000},
+    } units[] = {{"ms", 1000},        {"s", 1000000},       {"m", 60000000},
                  {"h", 3600000000LL}, {"d", 86400000000LL}, {"", 1000}};
     int64_t n = 0;
     const char *p = text;
@@ -172,7 +172,8 @@ static int parse_overlap(const config_setting_t *g, kpid_pull_query *qs, char **
         return 0;
     }
     if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-        return fail(ret_error, s, q, "overlap must be a count (an integer) for an integer watermark");
+        return fail(ret_error, s, q,
+                    "overlap must be a count (an integer) for an integer watermark");
     long long n = config_setting_get_int64(s);
     if (n < 0 || n > KPID_PULL_OVERLAP_MAX_COUNT)
         return fail(ret_error, s, q, "overlap must be from 0 to %lld", KPID_PULL_OVERLAP_MAX_COUNT);
@@ -269,7 +270,8 @@ static int parse_query(const config_setting_t *g, kpid_pull_query *qs, char **re
     int type, kind, bound, r;
 
     if (!config_setting_is_group(g))
-        return fail(ret_error, g, NULL, "a query is a group: { name = \"...\"; sql = \"...\"; ... }");
+        return fail(ret_error, g, NULL,
+                    "a query is a group: { name = \"...\"; sql = \"...\"; ... }");
     file = config_setting_source_file(g);
     if (!(qs->file = strdup(file ? file : "(config)")))
         return -ENOMEM;
@@ -302,7 +304,9 @@ static int parse_query(const config_setting_t *g, kpid_pull_query *qs, char **re
         return r;
     if (!qs->watermark || !qs->tiebreaker || !qs->event_key)
         return fail(ret_error, g, qs->name, "a query needs %s (a result column)",
-                    !qs->watermark ? "watermark" : !qs->tiebreaker ? "tiebreaker" : "event_key");
+                    !qs->watermark    ? "watermark"
+                    : !qs->tiebreaker ? "tiebreaker"
+                                      : "event_key");
     if (qs->bound == KPID_PULL_BOUND_SNAPSHOT_XMIN) {
         s = config_setting_get_member(g, "bound");
         if (qs->watermark_type != KPID_PULL_WM_INTEGER)
@@ -312,8 +316,7 @@ static int parse_query(const config_setting_t *g, kpid_pull_query *qs, char **re
     }
     if ((s = config_setting_get_member(g, "activity"))) {
         if (!(v = config_setting_get_string(s)) || !kpid_ident_activity_valid(v))
-            return fail(ret_error, s, qs->name, "activity must be %s",
-                        KPID_IDENT_ACTIVITY_RULE);
+            return fail(ret_error, s, qs->name, "activity must be %s", KPID_IDENT_ACTIVITY_RULE);
         if (!(qs->activity = strdup(v)))
             return -ENOMEM;
     }
@@ -392,7 +395,7 @@ int kpid_pull_spec_parse(const config_setting_t *list, unsigned flags, kpid_pull
             goto out;
         }
         for (size_t j = 0; j + 1 < spec->n_queries; j++)
-            if (strcmp(spec->queries[j].name, q->name) == 0) {
+            if (spec->queries[j].name && q->name && strcmp(spec->queries[j].name, q->name) == 0) {
                 r = fail(ret_error, g, NULL, "two queries are named \"%s\" (names are unique)",
                          q->name);
                 goto out;

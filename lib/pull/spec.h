@@ -18,11 +18,11 @@
 
 struct config_setting_t;
 
-#define KPID_PULL_QUERIES_MAX 32   /* queries of one source */
-#define KPID_PULL_NAME_MAX 32      /* bytes of a query name: [a-z0-9_]{1,32} */
-#define KPID_PULL_COLUMN_MAX 128   /* bytes of a column name */
-#define KPID_PULL_ATTRS_MAX 64     /* attributes of one query */
-#define KPID_PULL_SQL_MAX 65536    /* bytes of a query's SQL */
+#define KPID_PULL_QUERIES_MAX 32 /* queries of one source */
+#define KPID_PULL_NAME_MAX 32    /* bytes of a query name: [a-z0-9_]{1,32} */
+#define KPID_PULL_COLUMN_MAX 128 /* bytes of a column name */
+#define KPID_PULL_ATTRS_MAX 64   /* attributes of one query */
+#define KPID_PULL_SQL_MAX 65536  /* bytes of a query's SQL */
 #define KPID_PULL_OVERLAP_MAX_US (366LL * 86400 * 1000000) /* a timestamp overlap */
 #define KPID_PULL_OVERLAP_MAX_COUNT (1LL << 40)            /* an integer overlap */
 
@@ -93,8 +93,8 @@ typedef struct kpid_pull_spec {
  * message the caller frees, or -ENOMEM (*ret_error NULL). A NULL list is "a HIS source
  * needs queries". Strings are copied: the spec does not need the configuration later.
  */
-int kpid_pull_spec_parse(const struct config_setting_t *list, unsigned flags,
-                         kpid_pull_spec **ret, char **ret_error);
+int kpid_pull_spec_parse(const struct config_setting_t *list, unsigned flags, kpid_pull_spec **ret,
+                         char **ret_error);
 
 /* Frees a spec. Accepts NULL; returns NULL. */
 kpid_pull_spec *kpid_pull_spec_free(kpid_pull_spec *spec);

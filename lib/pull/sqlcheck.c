@@ -172,8 +172,9 @@ static long top_word(lexer *lx, const char *w)
 
     for (size_t k = 0; paging_words[k]; k++)
         if (strcmp(w, paging_words[k]) == 0)
-            return bad(lx, "has %s at its top level: the plugin pages the query itself "
-                           "(move it into a subquery, or quote a column so named)",
+            return bad(lx,
+                       "has %s at its top level: the plugin pages the query itself "
+                       "(move it into a subquery, or quote a column so named)",
                        w);
     if (strcmp(w, "ORDER") == 0) {
         peek_word(lx, next, sizeof(next));
@@ -183,8 +184,8 @@ static long top_word(lexer *lx, const char *w)
     }
     if (strcmp(w, "FOR") == 0) {
         peek_word(lx, next, sizeof(next));
-        if (strcmp(next, "UPDATE") == 0 || strcmp(next, "SHARE") == 0 ||
-            strcmp(next, "NO") == 0 || strcmp(next, "KEY") == 0)
+        if (strcmp(next, "UPDATE") == 0 || strcmp(next, "SHARE") == 0 || strcmp(next, "NO") == 0 ||
+            strcmp(next, "KEY") == 0)
             return bad(lx, "has FOR %s: a HIS source only reads, it locks no rows", next);
     }
     return 0;
@@ -214,8 +215,9 @@ long kpid_pull_sql_check(const char *sql, size_t len, char *why, size_t why_size
             return bad(&lx, "must start with SELECT or WITH");
         if (ident_start(c)) {
             size_t n = read_word(&lx, word, sizeof(word));
-            if (n == 1 && (word[0] == 'E' || word[0] == 'U' || word[0] == 'B' ||
-                           word[0] == 'X' || word[0] == 'N') &&
+            if (n == 1 &&
+                (word[0] == 'E' || word[0] == 'U' || word[0] == 'B' || word[0] == 'X' ||
+                 word[0] == 'N') &&
                 lx.i < len && sql[lx.i] == '\'') {
                 if ((r = skip_quoted(&lx, '\'', word[0] == 'E')) < 0)
                     return r;

@@ -10,9 +10,9 @@
 #include "pgsql_source.h"
 #include "time/clock.h"
 
-#define SLICE_MS 200          /* how often a wait looks at the stop flag */
-#define GRACE_US 10000000LL   /* past the statement timeout: then the statement is canceled */
-#define CANCEL_US 5000000LL   /* after a cancel: then the connection is dropped */
+#define SLICE_MS 200        /* how often a wait looks at the stop flag */
+#define GRACE_US 10000000LL /* past the statement timeout: then the statement is canceled */
+#define CANCEL_US 5000000LL /* after a cancel: then the connection is dropped */
 
 char *pgsql_log_text(const char *text, char *out, size_t out_size)
 {
@@ -114,8 +114,8 @@ int pgsql_connect(pgsql_source *s)
         return -EACCES;
     keys[i] = "dbname";
     values[i++] = s->cfg->conninfo;
-    keys[i] = names_application(s->cfg->conninfo) ? "fallback_application_name"
-                                                   : "application_name";
+    keys[i] =
+        names_application(s->cfg->conninfo) ? "fallback_application_name" : "application_name";
     values[i++] = "kpid";
     keys[i] = "client_encoding";
     values[i++] = "UTF8";
@@ -160,8 +160,9 @@ int pgsql_connect(pgsql_source *s)
             plog(s, KPID_LOG_ERR, "cannot connect to the HIS error=\"%s\"",
                  pgsql_log_text(m && *m ? m : "unknown error", msg, sizeof(msg)));
             /* A refused login is for an operator to fix: say so apart from an outage. */
-            if (!why && m && (strstr(m, "authentication") || strstr(m, "does not exist") ||
-                              strstr(m, "no password") || strstr(m, "permission denied")))
+            if (!why && m &&
+                (strstr(m, "authentication") || strstr(m, "does not exist") ||
+                 strstr(m, "no password") || strstr(m, "permission denied")))
                 r = -EACCES;
         }
         PQfinish(conn);
@@ -306,8 +307,9 @@ int pgsql_statement_failed(pgsql_source *s, const kpid_pull_query *q, const char
     pgsql_log_text(msg, text, sizeof(text));
     snprintf(qname, sizeof(qname), "%s", q ? q->name : "-");
     if (lost) {
-        plog(s, KPID_LOG_WARNING, "HIS connection lost query=%s during=\"%s\" sqlstate=%s "
-                                  "error=\"%s\"",
+        plog(s, KPID_LOG_WARNING,
+             "HIS connection lost query=%s during=\"%s\" sqlstate=%s "
+             "error=\"%s\"",
              qname, what, *state ? state : "-", text);
         pgsql_disconnect(s);
         return -EIO;

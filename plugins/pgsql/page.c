@@ -110,8 +110,8 @@ static int run_simple(pgsql_source *s, const pgsql_query *pq, const char *sql, c
 }
 
 /* Where the page starts: *ret_from, and the watermark and tiebreaker texts it needs. */
-static int page_start(pgsql_source *s, pgsql_query *pq, enum kpid_pull_from *ret_from,
-                      char *start, size_t start_size, const char **ret_w, const char **ret_t)
+static int page_start(pgsql_source *s, pgsql_query *pq, enum kpid_pull_from *ret_from, char *start,
+                      size_t start_size, const char **ret_w, const char **ret_t)
 {
     const kpid_pull_position *pos = pgsql_position(s, pq);
     int r;
@@ -336,7 +336,7 @@ int pgsql_page(pgsql_source *s, pgsql_query *pq)
             goto out;
     }
     s->host->counter_add(pq->m_pages, 1);
-    if (rows == 0)
+    if (rows == 0 || !w || !t)
         goto out; /* nothing new: the cursor stays */
     if (!(cursor_before = strdup(s->cursor_text ? s->cursor_text : "")) ||
         (r = advance(s, pq, w, t)) < 0) {

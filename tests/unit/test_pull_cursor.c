@@ -76,8 +76,8 @@ static void test_time(void **state)
     time_bad("");
     time_bad("infinity");
     time_bad("-infinity");
-    time_bad("2024-03-01 10:00:00");      /* a timestamp without time zone */
-    time_bad("2024-03-01");               /* a date */
+    time_bad("2024-03-01 10:00:00"); /* a timestamp without time zone */
+    time_bad("2024-03-01");          /* a date */
     time_bad("0044-03-15 12:00:00+00 BC");
     time_bad("2024-03-01 10:00:00+0");
     time_bad("2024-03-01 10:00:00+00:0");
@@ -87,7 +87,7 @@ static void test_time(void **state)
     time_bad("2024-03-01 24:00:00+00");
     time_bad("2024-03-01 10:00:00.+00");
     time_bad("0001-01-01 00:00:00+01"); /* before year 0001 in UTC */
-    time_bad("9999-12-31 23:00:00-01");  /* after year 9999 in UTC */
+    time_bad("9999-12-31 23:00:00-01"); /* after year 9999 in UTC */
     time_bad("12024-03-01 10:00:00+00");
     time_bad("2024-03-01 10:00:00+00x");
 }
@@ -104,12 +104,21 @@ static void test_watermark(void **state)
     assert_int_equal(v, -17);
     assert_int_equal(kpid_pull_wm_parse(KPID_PULL_WM_INTEGER, "9223372036854775807", &v, NULL), 0);
     assert_true(v == INT64_MAX);
-    assert_int_equal(kpid_pull_wm_parse(KPID_PULL_WM_INTEGER, "-9223372036854775808", &v, NULL),
-                     0);
+    assert_int_equal(kpid_pull_wm_parse(KPID_PULL_WM_INTEGER, "-9223372036854775808", &v, NULL), 0);
     assert_true(v == INT64_MIN);
-    static const char *const bad[] = {"",    "-",  "+1", "01", "-0", "1.0", "1e3", " 1",
-                                      "1 ", "0x1", "9223372036854775808",
-                                      "-9223372036854775809", "18446744073709551616"};
+    static const char *const bad[] = {"",
+                                      "-",
+                                      "+1",
+                                      "01",
+                                      "-0",
+                                      "1.0",
+                                      "1e3",
+                                      " 1",
+                                      "1 ",
+                                      "0x1",
+                                      "9223372036854775808",
+                                      "-9223372036854775809",
+                                      "18446744073709551616"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why = NULL;
         if (kpid_pull_wm_parse(KPID_PULL_WM_INTEGER, bad[i], &v, &why) != -EINVAL) {
@@ -118,8 +127,7 @@ static void test_watermark(void **state)
         }
         assert_non_null(why);
     }
-    assert_int_equal(kpid_pull_wm_parse(KPID_PULL_WM_TIMESTAMP, "2024-03-01 10:00:00+00", &v,
-                                        NULL),
+    assert_int_equal(kpid_pull_wm_parse(KPID_PULL_WM_TIMESTAMP, "2024-03-01 10:00:00+00", &v, NULL),
                      0);
     assert_int_equal(kpid_pull_wm_parse(KPID_PULL_WM_TIMESTAMP, "17", &v, NULL), -EINVAL);
     assert_int_equal(kpid_pull_wm_parse((enum kpid_pull_wm_type)9, "17", &v, NULL), -EINVAL);
@@ -135,19 +143,16 @@ static void test_overlap(void **state)
 
     (void)state;
     /* Timestamp minus a duration, printed as PostgreSQL reads it back. */
-    assert_int_equal(kpid_pull_overlap_start(&ts_query, "2024-03-01 10:00:00.25+00", out,
-                                             sizeof(out), &v),
-                     1);
+    assert_int_equal(
+        kpid_pull_overlap_start(&ts_query, "2024-03-01 10:00:00.25+00", out, sizeof(out), &v), 1);
     assert_string_equal(out, "2024-03-01 09:55:00.250000+00");
     assert_int_equal(v, t("2024-03-01 09:55:00.25+00"));
-    assert_int_equal(kpid_pull_overlap_start(&ts_query, "2024-03-01 00:02:00+05:30", out,
-                                             sizeof(out), NULL),
-                     1);
+    assert_int_equal(
+        kpid_pull_overlap_start(&ts_query, "2024-03-01 00:02:00+05:30", out, sizeof(out), NULL), 1);
     assert_string_equal(out, "2024-02-29 18:27:00.000000+00");
     /* Before year 0001: from the start. */
-    assert_int_equal(kpid_pull_overlap_start(&ts_query, "0001-01-01 00:01:00+00", out,
-                                             sizeof(out), &v),
-                     0);
+    assert_int_equal(
+        kpid_pull_overlap_start(&ts_query, "0001-01-01 00:01:00+00", out, sizeof(out), &v), 0);
     assert_string_equal(out, "");
     /* Integer minus a count. */
     assert_int_equal(kpid_pull_overlap_start(&int_query, "1000", out, sizeof(out), &v), 1);
@@ -163,9 +168,9 @@ static void test_overlap(void **state)
                      1);
     assert_string_equal(out, "-9223372036854775808");
     /* Not a watermark of the type; a buffer too small. */
-    assert_int_equal(kpid_pull_overlap_start(&int_query, "2024-03-01 10:00:00+00", out,
-                                             sizeof(out), NULL),
-                     -EINVAL);
+    assert_int_equal(
+        kpid_pull_overlap_start(&int_query, "2024-03-01 10:00:00+00", out, sizeof(out), NULL),
+        -EINVAL);
     assert_int_equal(kpid_pull_overlap_start(&ts_query, "1000", out, sizeof(out), NULL), -EINVAL);
     assert_int_equal(kpid_pull_overlap_start(&int_query, "1000", out, 8, NULL), -ENOBUFS);
 }
@@ -286,8 +291,8 @@ static void bad(const char *text, const char *want)
     }
 }
 
-#define POS(type, wm)                                                                      \
-    "{\"type\":\"" type "\",\"watermark_column\":\"u\",\"tiebreaker_column\":\"id\","     \
+#define POS(type, wm)                                                                 \
+    "{\"type\":\"" type "\",\"watermark_column\":\"u\",\"tiebreaker_column\":\"id\"," \
     "\"watermark\":\"" wm "\",\"tiebreaker\":\"1\"}"
 
 static void test_hostile(void **state)
@@ -364,9 +369,8 @@ static void test_hostile(void **state)
     char err[128];
     const char *ok = "{\"v\":1,\"queries\":{}}";
     assert_int_equal(kpid_pull_cursor_decode(ok, strlen(ok) - 1, &c, err, sizeof(err)), -EINVAL);
-    assert_int_equal(kpid_pull_cursor_decode("{\"v\":1,\"queries\":{}}\0x", 23, &c, err,
-                                             sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        kpid_pull_cursor_decode("{\"v\":1,\"queries\":{}}\0x", 23, &c, err, sizeof(err)), -EINVAL);
     assert_int_equal(kpid_pull_cursor_decode(ok, strlen(ok), &c, NULL, 0), 0);
     kpid_pull_cursor_clear(&c);
 }
@@ -374,8 +378,8 @@ static void test_hostile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time),       cmocka_unit_test(test_watermark),
-        cmocka_unit_test(test_overlap),    cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_time),        cmocka_unit_test(test_watermark),
+        cmocka_unit_test(test_overlap),     cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_set_refuses), cmocka_unit_test(test_encode_too_big),
         cmocka_unit_test(test_hostile),
     };

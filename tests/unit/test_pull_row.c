@@ -41,18 +41,17 @@ static kpid_pull_query query = {
 
 /* The result's columns, in an order unlike the query's. */
 enum { C_MRN, C_KEY, C_ID, C_TIME, C_WARD, C_UPD, C_SCORE, C_CANC, C_BEDS, C_ICU, C_DOC, N_COLS };
-static const char *const names[N_COLS] = {"mrn",   "key",       "id",   "admitted_at",
-                                          "ward",  "updated_at", "score", "cancelled",
-                                          "beds",  "icu",       "doc"};
+static const char *const names[N_COLS] = {"mrn",  "key",        "id",    "admitted_at",
+                                          "ward", "updated_at", "score", "cancelled",
+                                          "beds", "icu",        "doc"};
 static const enum kpid_pull_coltype types[N_COLS] = {
-    KPID_PULL_COL_TEXT,    KPID_PULL_COL_TEXT,        KPID_PULL_COL_INTEGER,
+    KPID_PULL_COL_TEXT,        KPID_PULL_COL_TEXT,    KPID_PULL_COL_INTEGER,
     KPID_PULL_COL_TIMESTAMPTZ, KPID_PULL_COL_TEXT,    KPID_PULL_COL_TIMESTAMPTZ,
-    KPID_PULL_COL_DECIMAL, KPID_PULL_COL_BOOLEAN,     KPID_PULL_COL_INTEGER,
-    KPID_PULL_COL_BOOLEAN, KPID_PULL_COL_JSON,
+    KPID_PULL_COL_DECIMAL,     KPID_PULL_COL_BOOLEAN, KPID_PULL_COL_INTEGER,
+    KPID_PULL_COL_BOOLEAN,     KPID_PULL_COL_JSON,
 };
 
-static void resolve_ok(const kpid_pull_query *q, const enum kpid_pull_coltype *t,
-                       kpid_pull_cols *c)
+static void resolve_ok(const kpid_pull_query *q, const enum kpid_pull_coltype *t, kpid_pull_cols *c)
 {
     char *error = NULL;
 
@@ -305,8 +304,8 @@ static void test_rejected(void **state)
     rejected(v, "time is not a timestamp with a time zone: not a finite timestamp of years 0001 "
                 "to 9999");
     row_values(v);
-    static const char *const bad_values[] = {"abc", "", "1.2.3", "0x10", "1e", "Infinity", "NaN",
-                                             "- 1"};
+    static const char *const bad_values[] = {"abc", "",         "1.2.3", "0x10",
+                                             "1e",  "Infinity", "NaN",   "- 1"};
     for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
         v[C_SCORE] = bad_values[i];
         rejected(v, "value is not a number");
@@ -380,8 +379,8 @@ static void wrap(enum kpid_pull_from from, enum kpid_pull_compare compare,
                  enum kpid_pull_placeholder ph, enum kpid_pull_limit limit, bool bound,
                  const char *want_where, size_t n_params, const enum kpid_pull_param *params)
 {
-    kpid_pull_wrap_options opt = {.compare = compare, .placeholder = ph, .limit = limit,
-                                  .bound = bound};
+    kpid_pull_wrap_options opt = {
+        .compare = compare, .placeholder = ph, .limit = limit, .bound = bound};
     kpid_pull_stmt s;
     char want[1024];
 

@@ -17,9 +17,9 @@
 
 /* The keys of a good query. */
 static const char *const good[][2] = {
-    {"name", "\"admissions\""}, {"sql", "\"SELECT * FROM his.enc\""},
+    {"name", "\"admissions\""},      {"sql", "\"SELECT * FROM his.enc\""},
     {"watermark", "\"updated_at\""}, {"tiebreaker", "\"id\""},
-    {"event_key", "\"key\""}, {"time", "\"admitted_at\""},
+    {"event_key", "\"key\""},        {"time", "\"admitted_at\""},
     {"activity", "\"ADMISSION\""},
 };
 
@@ -222,9 +222,8 @@ static void test_snapshot_xmin_flag(void **state)
                      -EINVAL);
     assert_non_null(strstr(error, "for PostgreSQL (plugin pgsql) only"));
     free(error);
-    assert_int_equal(parse(with2("watermark_type", "\"integer\"", "bound = \"none\";"), 0, &spec,
-                           NULL),
-                     0);
+    assert_int_equal(
+        parse(with2("watermark_type", "\"integer\"", "bound = \"none\";"), 0, &spec, NULL), 0);
     kpid_pull_spec_free(spec);
 }
 
@@ -355,9 +354,12 @@ static void test_sql_shape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full),        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_snapshot_xmin_flag), cmocka_unit_test(test_no_list),
-        cmocka_unit_test(test_duration),    cmocka_unit_test(test_sql_shape),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_snapshot_xmin_flag),
+        cmocka_unit_test(test_no_list),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_sql_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
