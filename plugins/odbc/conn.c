@@ -156,7 +156,10 @@ static void info_text(SQLHDBC dbc, SQLUSMALLINT what, char *out, size_t out_size
     out[0] = '\0';
     if (!SQL_SUCCEEDED(SQLGetInfoW(dbc, what, w, sizeof(w), &len)))
         return;
-    if (odbc_utf8_from_wide(&b, w, odbc_wide_len(w, sizeof(w) / sizeof(w[0]))) == 0 && b.data)
+    size_t units = sizeof(w) / sizeof(w[0]) - 1;
+    if (len >= 0 && (size_t)len / sizeof(SQLWCHAR) < units)
+        units = (size_t)len / sizeof(SQLWCHAR); /* bytes, without the terminator */
+    if (odbc_utf8_from_wide(&b, w, odbc_wide_len(w, units)) == 0 && b.data)
         snprintf(out, out_size, "%.*s", (int)b.len, b.data);
     kpid_buf_free(&b);
 }
@@ -341,8 +344,10 @@ static void first_record(SQLSMALLINT type, SQLHANDLE h, char state[6], char *msg
     for (int i = 0; i < 5; i++)
         state[i] = wstate[i] < 0x80 && wstate[i] > 0x20 ? (char)wstate[i] : '?';
     state[5] = '\0';
-    if (odbc_utf8_from_wide(&b, wmsg, odbc_wide_len(wmsg, sizeof(wmsg) / sizeof(wmsg[0]))) == 0 &&
-        b.data) {
+    size_t units = sizeof(wmsg) / sizeof(wmsg[0]) - 1;
+    if (len >= 0 && (size_t)len < units)
+        units = (size_t)len; /* the driver's count: not every one ends the text with 0 */
+    if (odbc_utf8_from_wide(&b, wmsg, odbc_wide_len(wmsg, units)) == 0 && b.data) {
         static const char *const severity[] = {"ERROR:", "FATAL:", "PANIC:"};
         const char *m = b.data;
         /* psqlODBC writes the server's line as "ERROR:  message;": the message alone. */

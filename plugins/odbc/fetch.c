@@ -66,7 +66,8 @@ static void classify(odbc_column *c, const char *type_name)
     case SQL_DOUBLE: c->type = KPID_PULL_COL_DECIMAL; break;
     case SQL_TYPE_TIMESTAMP:
     case SQL_TIMESTAMP:
-        if (strstr(tn, "timestamptz") || strstr(tn, "time zone") || strstr(tn, "datetimeoffset")) {
+        if (strstr(tn, "timestamptz") || strstr(tn, "with time zone") ||
+            strstr(tn, "datetimeoffset")) {
             c->type = KPID_PULL_COL_TIMESTAMPTZ;
             c->fetch = ODBC_FETCH_TSTZ;
             return;
@@ -107,8 +108,10 @@ static int describe_one(odbc_source *s, SQLHSTMT stmt, SQLUSMALLINT i, odbc_colu
     if (!SQL_SUCCEEDED(SQLDescribeColW(stmt, i, name, (SQLSMALLINT)(sizeof(name) / sizeof(name[0])),
                                        &len, &c->sql_type, &c->size, &dec, &nullable)))
         return 1;
-    if ((r = odbc_utf8_from_wide(&b, name, odbc_wide_len(name, sizeof(name) / sizeof(name[0])))) <
-            0 ||
+    size_t units = sizeof(name) / sizeof(name[0]) - 1;
+    if (len >= 0 && (size_t)len < units)
+        units = (size_t)len; /* characters, without the terminator */
+    if ((r = odbc_utf8_from_wide(&b, name, odbc_wide_len(name, units))) < 0 ||
         (r = kpid_buf_putc(&b, '\0')) < 0) {
         kpid_buf_free(&b);
         return r;
@@ -116,11 +119,13 @@ static int describe_one(odbc_source *s, SQLHSTMT stmt, SQLUSMALLINT i, odbc_colu
     c->name = b.data;
     b = (kpid_buf){0};
     tn[0] = '\0';
+    units = sizeof(type_name) / sizeof(type_name[0]) - 1;
     if (SQL_SUCCEEDED(SQLColAttributeW(stmt, i, SQL_DESC_TYPE_NAME, type_name, sizeof(type_name),
                                        &len, NULL)) &&
         odbc_utf8_from_wide(&b, type_name,
-                            odbc_wide_len(type_name, sizeof(type_name) / sizeof(type_name[0]))) ==
-            0 &&
+                            odbc_wide_len(type_name, len >= 0 && (size_t)len / 2 < units
+                                                         ? (size_t)len / 2
+                                                         : units)) == 0 &&
         b.data)
         snprintf(tn, tn_size, "%.*s", (int)b.len, b.data);
     kpid_buf_free(&b);

@@ -5,7 +5,8 @@
 #
 #   his_setup               schema his: encounters (an admission per row, corrections by
 #                           updated_at, cancellation by status) and deleted (tombstones);
-#                           the role HIS_ROLE with USAGE and SELECT only
+#                           the role HIS_ROLE with USAGE and SELECT only (dropped at exit)
+#   his_grant               SELECT on the tables of his made since
 #   his_conninfo            the ODBC connection string of HIS_ROLE (a unix socket)
 #   his_pg_conninfo         the same for plugin pgsql (libpq)
 #   his_insert FIRST LAST [UPDATED_AT_SQL]
@@ -55,6 +56,11 @@ his_setup() {
              updated_at timestamptz NOT NULL DEFAULT now());
          GRANT USAGE ON SCHEMA his TO $HIS_ROLE;
          GRANT SELECT ON ALL TABLES IN SCHEMA his TO $HIS_ROLE;" >/dev/null
+}
+
+# his_grant: SELECT on every table of schema his (again, after a test made more).
+his_grant() {
+    sql "GRANT SELECT ON ALL TABLES IN SCHEMA his TO $HIS_ROLE" >/dev/null
 }
 
 his_conninfo() {
