@@ -97,6 +97,10 @@ static int run_simple(pgsql_source *s, const pgsql_query *pq, const char *sql, c
         return err;
     }
     ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && s->host->stop_requested(s->src)) {
+        PQclear(res); /* canceled because the source stops: not the query's fault */
+        return -ECANCELED;
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int r = pgsql_statement_failed(s, pq->q, what, res);
         PQclear(res);

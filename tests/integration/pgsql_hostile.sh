@@ -22,13 +22,13 @@ CREATE FUNCTION his.evil() RETURNS SETOF int LANGUAGE plpgsql SECURITY DEFINER A
 BEGIN INSERT INTO his.t (id, payload) VALUES (-1, 'evil'); RETURN NEXT 1; END \$\$;" >/dev/null
 his_grant
 
-# src NAME SQL [TIME_COLUMN] [EXTRA KEYS]: a source of one query.
+# src NAME SQL [TIME_COLUMN] [EXTRA KEYS] [STATEMENT_TIMEOUT]: a source of one query.
 src() {
     printf '{ name = "%s"; plugin = "pgsql"; conninfo = "%s"; interval = "200ms";
-        statement_timeout = "1s"; page_size = 5; %s
+        statement_timeout = "%s"; page_size = 5; %s
         queries = ( { name = "q_%s"; sql = "%s"; watermark = "updated_at"; tiebreaker = "id";
             activity = "LAB_RESULT"; event_key = "key"; time = "%s"; } ); }' \
-        "$1" "$(his_conninfo)" "${4:-}" "$1" "$2" "${3:-updated_at}"
+        "$1" "$(his_conninfo)" "${5:-1s}" "${4:-}" "$1" "$2" "${3:-updated_at}"
 }
 base="SELECT 'k' || id AS key, id, payload, updated_at FROM his.t"
 write_conf "$KPID_WORK/kpid.conf" "$(src good "$base"),
@@ -40,7 +40,8 @@ write_conf "$KPID_WORK/kpid.conf" "$(src good "$base"),
     $(src sleepy "SELECT 'k' || id AS key, id, updated_at, pg_sleep(3) FROM his.t"),
     $(src cast "SELECT 'k' || id AS key, id, updated_at, payload::int AS n FROM his.t"),
     $(src wrong_type "SELECT 'k' || id AS key, id, updated_at, id AS t FROM his.t" t),
-    $(src missing "$base" admitted_at)"
+    $(src missing "$base" admitted_at),
+    $(src slow "SELECT 'k' || id AS key, id, updated_at, pg_sleep(60) FROM his.t" updated_at '' 1m)"
 
 sources="syntax write lock_top lock_sub cte sleepy cast wrong_type missing"
 kpid_start "$KPID_WORK/kpid.conf"
@@ -81,7 +82,16 @@ for s in $sources; do
     [ "$n" -ge 2 ] || fail "source $s was not retried (restarts: $n)"
 done
 grep -q 'SECRET' "$KPID_LOG" && fail "a value of the HIS is in the log"
+# A statement that runs long (statement_timeout 1m) is canceled when kpid stops: it stops
+# within kpid_stop's 15 s, and that is no failure of the query.
 kpid_stop
+grep -q 'source=slow query failed' "$KPID_LOG" && fail "a canceled statement was logged as a failure"
+for i in $(seq 1 50); do # a backend ends a moment after its client
+    left=$(his_sql "SELECT count(*) FROM pg_stat_activity WHERE usename = '$HIS_ROLE'")
+    [ "$left" = 0 ] && break
+    sleep 0.1
+done
+assert_eq "$left" 0 "kpid sessions left on the HIS"
 
 # The HIS saw no write: its table holds what the test wrote, no row was ever locked or
 # changed (xmax), its statistics count the test's 30 inserts and nothing else.
