@@ -106,10 +106,12 @@ int pgsql_connect(pgsql_source *s)
 
     if (s->conn)
         return 0;
-    if (!PQconninfoParse(s->cfg->conninfo, NULL)) {
+    PQconninfoOption *parsed = PQconninfoParse(s->cfg->conninfo, NULL);
+    if (!parsed) {
         plog(s, KPID_LOG_ERR, "conninfo is not a libpq connection string or URI");
         return -EINVAL;
     }
+    PQconninfoFree(parsed);
     if (s->cfg->password_file && !(password = read_password(s)))
         return -EACCES;
     keys[i] = "dbname";
