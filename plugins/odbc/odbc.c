@@ -225,6 +225,7 @@ static void cycle_start(odbc_source *s)
         const kpid_pull_position *pos = odbc_position(s, pq);
         int64_t from;
         pq->pending = true;
+        pq->passed = !pos || pq->q->overlap == 0;
         free(pq->scan_w);
         free(pq->scan_t);
         pq->scan_w = pq->scan_t = NULL;

@@ -101,6 +101,8 @@ typedef struct odbc_query {
     kpid_pull_dedup *dedup; /* with an overlap: rows emitted within its window */
     bool pending;           /* it has pages to read in this cycle */
     bool row_by_row;        /* a value did not fit a block: read with SQLGetData since */
+    bool passed;            /* the cycle's pages read past the query's position: the
+                               cursor may move (an overlap window's pages read behind it) */
     char *scan_w, *scan_t;  /* where the cycle's next page starts; NULL: its first page */
     kpid_metric *m_rows, *m_skipped, *m_rejected, *m_pages;
 } odbc_query;

@@ -308,6 +308,20 @@ static int add_row(odbc_source *s, odbc_query *pq, page *pg, const char *w, cons
     return 0;
 }
 
+/* Whether the row at (w, t) is at or past the query's position: a page of the overlap
+ * window reads rows behind it first. Within the position's watermark only the position's
+ * own row says so: the tiebreaker's order is the database's (numbers, a collation). */
+static void check_passed(odbc_source *s, odbc_query *pq, const char *w, const char *t)
+{
+    const kpid_pull_position *pos = odbc_position(s, pq);
+    int64_t old, now;
+
+    if (!pos || kpid_pull_wm_parse(pq->q->watermark_type, pos->watermark, &old, NULL) < 0 ||
+        kpid_pull_wm_parse(pq->q->watermark_type, w, &now, NULL) < 0 || now > old ||
+        (now == old && strcmp(t, pos->tiebreaker) == 0))
+        pq->passed = true;
+}
+
 static int set_text(kpid_buf *b, const char *text)
 {
     b->len = 0;
@@ -344,6 +358,8 @@ static int read_rows(odbc_source *s, odbc_query *pq, SQLHSTMT h, page *pg)
                  locator, why);
             return -EINVAL;
         }
+        if (!pq->passed)
+            check_passed(s, pq, w, t);
         if ((r = add_row(s, pq, pg, w, t)) < 0 || (r = set_text(&pg->w, w)) < 0 ||
             (r = set_text(&pg->t, t)) < 0)
             return r;
@@ -392,11 +408,10 @@ out:
 }
 
 /* The cursor after a page whose last row is at (w, t): the query's position moves there,
- * except that a page of an overlap window behind it leaves it where it is. */
+ * except that a page of an overlap window that has not read past it leaves it where it
+ * is (a position never moves back, also not within its watermark's ties). */
 static int advance(odbc_source *s, odbc_query *pq, const char *w, const char *t)
 {
-    const kpid_pull_position *pos = odbc_position(s, pq);
-    int64_t old, now;
     char *sw = strdup(w), *st = strdup(t);
 
     if (!sw || !st) {
@@ -408,8 +423,7 @@ static int advance(odbc_source *s, odbc_query *pq, const char *w, const char *t)
     free(pq->scan_t);
     pq->scan_w = sw;
     pq->scan_t = st;
-    if (pos && kpid_pull_wm_parse(pq->q->watermark_type, pos->watermark, &old, NULL) == 0 &&
-        kpid_pull_wm_parse(pq->q->watermark_type, w, &now, NULL) == 0 && now < old)
+    if (!pq->passed)
         return 0;
     return kpid_pull_cursor_set(&s->cursor, pq->q, w, t);
 }

@@ -5,8 +5,9 @@
 # event, a cancellation (retract_when) and a tombstone (kind = "retractions") delete
 # theirs; a row committed after later rows were read is caught by the overlap (and
 # missed by a source without one); the HIS connection killed under the source is made
-# again; a restart goes on from the cursor. A pgsql source reading the same HIS (when
-# the plugin is built) lands the same rows. The password never reaches the log.
+# again; a restart goes on from the cursor; idle, the source writes nothing. A pgsql
+# source reading the same HIS (when the plugin is built) lands the same rows. The
+# password never reaches the log.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/odbc_lib.sh"
 kpid_test_init odbc_ingest
@@ -68,7 +69,8 @@ assert_sql "SELECT attrs->>'ward' || ' ' || value FROM kpid.event WHERE source =
             AND event_key = 'V7/ADMISSION/1'" 'Geriatrie 99.5' "the corrected event"
 # A cancellation (retract_when) and a tombstone (kind = "retractions").
 sql "UPDATE his.encounters SET status = 'cancelled', updated_at = now() WHERE encounter_id = 8" >/dev/null
-sql "INSERT INTO his.deleted (deletion_id, event_key) VALUES (1, 'V9/ADMISSION/1')" >/dev/null
+sql "DELETE FROM his.encounters WHERE encounter_id = 9;
+     INSERT INTO his.deleted (deletion_id, event_key) VALUES (1, 'V9/ADMISSION/1')" >/dev/null
 his_wait_exact his
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'his'
             AND event_key IN ('V8/ADMISSION/1', 'V9/ADMISSION/1')" 0 "retracted events"
@@ -122,12 +124,20 @@ if [ -n "$pgsql_source" ]; then
                    EXCEPT ALL
                    SELECT event_key, case_id, subject_id, activity, time, value, attrs, origin
                    FROM kpid.event WHERE source = 'his')) d" 0 "rows of odbc and pgsql differ"
-    assert_sql "SELECT (SELECT cursor FROM kpid.cursor WHERE source = 'his') =
-                       (SELECT cursor FROM kpid.cursor WHERE source = 'his_pg')" t \
-        "the cursors of odbc and pgsql"
 else
     echo "odbc_ingest: plugin pgsql not built: no comparison" >&2
 fi
+# Idle, the source reads its overlap window again every poll (rows 111..140 share one
+# watermark): it writes nothing, and its position never moves back within the ties.
+sleep 2
+commits=$(sql "SELECT count(*) FROM kpid.source_commit WHERE source = 'his'")
+cursor=$(sql "SELECT cursor FROM kpid.cursor WHERE source = 'his'")
+sleep 3
+assert_sql "SELECT count(*) FROM kpid.source_commit WHERE source = 'his'" "$commits" \
+    "transactions of an idle source"
+assert_eq "$(sql "SELECT cursor::jsonb->'queries'->'admissions'->>'tiebreaker' FROM kpid.cursor
+                  WHERE source = 'his'")" 140 "the position after the last row"
+assert_sql "SELECT cursor FROM kpid.cursor WHERE source = 'his'" "$cursor" "the idle cursor"
 kpid_stop
 
 grep -qF -- "$password" "$KPID_LOG" && fail "the password is in the log"

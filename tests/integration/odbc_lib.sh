@@ -4,7 +4,9 @@
 # through the PostgreSQL ODBC driver (psqlODBC, "PostgreSQL Unicode").
 #
 #   his_setup               schema his: encounters (an admission per row, corrections by
-#                           updated_at, cancellation by status) and deleted (tombstones);
+#                           updated_at, cancellation by status) and deleted (the tombstones
+#                           of deleted encounters: a key must leave both queries' orders, or
+#                           a replay of the encounters' overlap window brings it back);
 #                           the role HIS_ROLE with USAGE and SELECT only (dropped at exit)
 #   his_grant               SELECT on the tables of his made since
 #   his_conninfo            the ODBC connection string of HIS_ROLE (a unix socket)
