@@ -286,12 +286,26 @@ static int add_row(pgsql_source *s, pgsql_query *pq, kpid_batch *batch, const ch
     return 0;
 }
 
-/* The cursor after a page whose last row is at (w, t): the query's position moves there,
- * except that a page of an overlap window behind it leaves it where it is. */
+/*
+ * Notes when a row at (w, t) of an overlap window's page is past the query's position:
+ * once a row has a later watermark, or is the position's row itself, every row after it
+ * is. Rows that only tie with the position's watermark may sort before its tiebreaker
+ * (the order of tiebreakers is the database's to know), so they do not count.
+ */
+static void note_passed(pgsql_query *pq, const kpid_pull_position *pos, int64_t pos_wm,
+                        const char *w, const char *t)
+{
+    int64_t now;
+
+    if (pq->passed || !pos || kpid_pull_wm_parse(pq->q->watermark_type, w, &now, NULL) < 0)
+        return;
+    pq->passed = now > pos_wm || (now == pos_wm && strcmp(t, pos->tiebreaker) == 0);
+}
+
+/* The cursor after a page whose last row is at (w, t): the query's position moves there
+ * once the cycle has read past it; a page of an overlap window behind it leaves it be. */
 static int advance(pgsql_source *s, pgsql_query *pq, const char *w, const char *t)
 {
-    const kpid_pull_position *pos = pgsql_position(s, pq);
-    int64_t old, now;
     char *sw = strdup(w), *st = strdup(t);
 
     if (!sw || !st) {
@@ -303,8 +317,7 @@ static int advance(pgsql_source *s, pgsql_query *pq, const char *w, const char *
     free(pq->scan_t);
     pq->scan_w = sw;
     pq->scan_t = st;
-    if (pos && kpid_pull_wm_parse(pq->q->watermark_type, pos->watermark, &old, NULL) == 0 &&
-        kpid_pull_wm_parse(pq->q->watermark_type, w, &now, NULL) == 0 && now < old)
+    if (!pq->passed)
         return 0;
     return kpid_pull_cursor_set(&s->cursor, pq->q, w, t);
 }
@@ -318,6 +331,11 @@ int pgsql_page(pgsql_source *s, pgsql_query *pq)
     char why[256], *cursor_before = NULL;
     int rows, r;
 
+    const kpid_pull_position *pos = pgsql_position(s, pq);
+    int64_t pos_wm = 0;
+
+    if (pos && kpid_pull_wm_parse(pq->q->watermark_type, pos->watermark, &pos_wm, NULL) < 0)
+        pos = NULL; /* cannot be: the cursor was checked when it was decoded */
     if ((r = read_page(s, pq, &res)) < 0)
         return r;
     rows = PQntuples(res);
@@ -338,6 +356,7 @@ int pgsql_page(pgsql_source *s, pgsql_query *pq)
         }
         if ((r = add_row(s, pq, batch, w, t, &n)) < 0)
             goto out;
+        note_passed(pq, pos, pos_wm, w, t);
     }
     s->host->counter_add(pq->m_pages, 1);
     if (rows == 0 || !w || !t)

@@ -220,6 +220,8 @@ static void cycle_start(pgsql_source *s)
         free(pq->scan_w);
         free(pq->scan_t);
         pq->scan_w = pq->scan_t = NULL;
+        /* Without an overlap every page starts after the position. */
+        pq->passed = !pos || pq->q->overlap == 0;
         if (pq->dedup && pos &&
             kpid_pull_overlap_start(pq->q, pos->watermark, start, sizeof(start), &from) == 1)
             kpid_pull_dedup_expire(pq->dedup, from);

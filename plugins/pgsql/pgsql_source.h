@@ -52,6 +52,7 @@ typedef struct pgsql_query {
     kpid_pull_dedup *dedup; /* with an overlap: rows emitted within its window */
     bool pending;           /* it has pages to read in this cycle */
     char *scan_w, *scan_t;  /* where the cycle's next page starts; NULL: its first page */
+    bool passed;            /* the cycle has read past the position: the position follows */
     kpid_metric *m_rows, *m_skipped, *m_rejected, *m_pages;
 } pgsql_query;
 

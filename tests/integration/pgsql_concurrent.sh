@@ -81,6 +81,7 @@ assert_eq "$(count xid_bound)" 50 "the bounded source read past a running transa
 printf 'COMMIT;\n' >&7
 exec 7>&-
 wait "$late_pid" || fail "the late session failed: $(cat "$KPID_WORK/late.out")"
+# In one statement: five rows of one updated_at (ties at the cursor's watermark).
 his_sql "INSERT INTO his.orders (payload) SELECT 'end' || i FROM generate_series(1, 5) i" >/dev/null
 
 all=$(his_sql "SELECT count(*) FROM his.orders")
@@ -107,6 +108,12 @@ for s in ts_plain xid_plain; do
     assert_sql "SELECT attrs->>'payload' FROM kpid.event WHERE source = '$s' AND event_key = 'ord:5'" \
         p5 "the late update read by $s"
 done
+# Idle, the sources write nothing, not even their cursors: the overlap window's pages,
+# whose last rows share watermarks with the cursor's (ties), do not move it back and forth.
+cursors=$(sql "SELECT source, updated_at FROM kpid.cursor ORDER BY 1")
+sleep 2
+assert_eq "$(sql "SELECT source, updated_at FROM kpid.cursor ORDER BY 1")" "$cursors" \
+    "cursors written while idle"
 # Nothing written twice: each source's event changed only by the late update (old and
 # new version), however often the overlap window was read again.
 assert_sql "SELECT count(*) FROM kpid.event_change" 4 "event versions changed"
