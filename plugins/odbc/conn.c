@@ -206,11 +206,10 @@ static int configure(odbc_source *s, bool *ret_access_mode)
     s->reprepare = rollback == SQL_CB_DELETE;
     s->transactions = txn != SQL_TC_NONE;
     /* A hint to the driver; psqlODBC accepts it and does nothing, hence SET TRANSACTION. */
-    *ret_access_mode = SQL_SUCCEEDED(SQLSetConnectAttrW(
-        s->dbc, SQL_ATTR_ACCESS_MODE, (SQLPOINTER)(uintptr_t)SQL_MODE_READ_ONLY, 0));
-    if (s->transactions &&
-        !SQL_SUCCEEDED(SQLSetConnectAttrW(s->dbc, SQL_ATTR_AUTOCOMMIT,
-                                          (SQLPOINTER)(uintptr_t)SQL_AUTOCOMMIT_OFF, 0)))
+    *ret_access_mode = SQL_SUCCEEDED(
+        SQLSetConnectAttrW(s->dbc, SQL_ATTR_ACCESS_MODE, odbc_attr(SQL_MODE_READ_ONLY), 0));
+    if (s->transactions && !SQL_SUCCEEDED(SQLSetConnectAttrW(s->dbc, SQL_ATTR_AUTOCOMMIT,
+                                                             odbc_attr(SQL_AUTOCOMMIT_OFF), 0)))
         return odbc_failed(s, NULL, "autocommit off", SQL_HANDLE_DBC, s->dbc);
     if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->dbc, &s->misc))) {
         s->misc = NULL;
@@ -264,7 +263,7 @@ int odbc_connect(odbc_source *s)
         return -ENOMEM;
     }
     SQLULEN secs = (SQLULEN)((s->cfg->login_timeout_ms + 999) / 1000);
-    (void)SQLSetConnectAttrW(s->dbc, SQL_ATTR_LOGIN_TIMEOUT, (SQLPOINTER)(uintptr_t)secs, 0);
+    (void)SQLSetConnectAttrW(s->dbc, SQL_ATTR_LOGIN_TIMEOUT, odbc_attr(secs), 0);
     SQLRETURN rc = SQLDriverConnectW(s->dbc, NULL, (SQLWCHAR *)cs.data, SQL_NTS, NULL, 0, NULL,
                                      SQL_DRIVER_NOPROMPT);
     wipe(&cs);

@@ -295,8 +295,8 @@ int odbc_result_bind(odbc_source *s, odbc_query *pq, SQLHSTMT stmt, int64_t max_
     if (!(res->status = calloc(rows, sizeof(*res->status))))
         return -ENOMEM;
     res->rowset = rows;
-    if (set_attr(stmt, SQL_ATTR_ROW_BIND_TYPE, (SQLPOINTER)(uintptr_t)SQL_BIND_BY_COLUMN) < 0 ||
-        set_attr(stmt, SQL_ATTR_ROW_ARRAY_SIZE, (SQLPOINTER)(uintptr_t)rows) < 0 ||
+    if (set_attr(stmt, SQL_ATTR_ROW_BIND_TYPE, odbc_attr(SQL_BIND_BY_COLUMN)) < 0 ||
+        set_attr(stmt, SQL_ATTR_ROW_ARRAY_SIZE, odbc_attr(rows)) < 0 ||
         set_attr(stmt, SQL_ATTR_ROW_STATUS_PTR, res->status) < 0 ||
         set_attr(stmt, SQL_ATTR_ROWS_FETCHED_PTR, &res->fetched) < 0)
         return odbc_failed(s, pq->q, "block fetch", SQL_HANDLE_STMT, stmt);
@@ -323,7 +323,7 @@ void odbc_result_close(odbc_source *s, SQLHSTMT stmt)
     (void)SQLFreeStmt(stmt, SQL_RESET_PARAMS);
     (void)SQLSetStmtAttrW(stmt, SQL_ATTR_ROW_STATUS_PTR, NULL, 0);
     (void)SQLSetStmtAttrW(stmt, SQL_ATTR_ROWS_FETCHED_PTR, NULL, 0);
-    (void)SQLSetStmtAttrW(stmt, SQL_ATTR_ROW_ARRAY_SIZE, (SQLPOINTER)(uintptr_t)1, 0);
+    (void)SQLSetStmtAttrW(stmt, SQL_ATTR_ROW_ARRAY_SIZE, odbc_attr(1), 0);
     for (size_t i = 0; i < s->res.n; i++) {
         free(s->res.cols[i].data);
         free(s->res.cols[i].ind);
@@ -467,7 +467,7 @@ static int get_data(odbc_source *s, odbc_query *pq, SQLHSTMT stmt, size_t i, kpi
         if (want > ODBC_VALUE_MAX + 2 * term)
             want = ODBC_VALUE_MAX + 2 * term;
     }
-    if ((r = kpid_buf_putc(raw, '\0')) < 0 || (r = kpid_buf_putc(raw, '\0')) < 0)
+    if ((r = kpid_buf_append(raw, "\0\0", 2)) < 0) /* a UTF-16 terminator */
         return r;
     if ((r = convert(c, raw->data, raw->len - 2)) < 0)
         return r;

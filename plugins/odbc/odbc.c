@@ -161,8 +161,7 @@ static int odbc_init(const kpid_host *host, kpid_source *src, const void *config
         register_metrics(s, pq);
     }
     if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &s->env)) ||
-        !SQL_SUCCEEDED(
-            SQLSetEnvAttr(s->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)(uintptr_t)SQL_OV_ODBC3, 0))) {
+        !SQL_SUCCEEDED(SQLSetEnvAttr(s->env, SQL_ATTR_ODBC_VERSION, odbc_attr(SQL_OV_ODBC3), 0))) {
         plog(s, KPID_LOG_ERR, "cannot set up the ODBC environment (unixODBC)");
         return -EIO;
     }

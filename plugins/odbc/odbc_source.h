@@ -159,6 +159,13 @@ typedef struct odbc_source {
 
 #define plog(s, level, ...) (s)->host->log((s)->src, (level), __VA_ARGS__)
 
+/* An integer attribute value: ODBC passes it in the pointer argument of
+ * SQLSetEnvAttr, SQLSetConnectAttr and SQLSetStmtAttr. */
+static inline SQLPOINTER odbc_attr(SQLULEN value)
+{
+    return (SQLPOINTER)(uintptr_t)value; /* NOLINT(performance-no-int-to-ptr) */
+}
+
 /* ---- conn.c ---- */
 
 /*

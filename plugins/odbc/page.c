@@ -109,9 +109,9 @@ static int prepare(odbc_source *s, odbc_query *pq, enum kpid_pull_from from, SQL
      * would SET it in seconds before and after every statement). Drivers that know
      * neither say so, and the watchdog and the fetch loop bound the page. */
     if (!s->postgres)
-        (void)SQLSetStmtAttrW(h, SQL_ATTR_QUERY_TIMEOUT, (SQLPOINTER)(uintptr_t)secs, 0);
+        (void)SQLSetStmtAttrW(h, SQL_ATTR_QUERY_TIMEOUT, odbc_attr(secs), 0);
     if (s->limit == KPID_PULL_LIMIT_NONE)
-        (void)SQLSetStmtAttrW(h, SQL_ATTR_MAX_ROWS, (SQLPOINTER)(uintptr_t)s->cfg->page_size, 0);
+        (void)SQLSetStmtAttrW(h, SQL_ATTR_MAX_ROWS, odbc_attr(s->cfg->page_size), 0);
     s->wide.len = 0;
     if ((n = odbc_wide_from_utf8(&s->wide, sql, strlen(sql))) < 0) {
         plog(s, KPID_LOG_ERR, "query failed query=%s error=\"the SQL is not valid UTF-8\"",
@@ -334,7 +334,7 @@ static int read_rows(odbc_source *s, odbc_query *pq, SQLHSTMT h, page *pg)
     const kpid_pull_cols *c = &pq->cols;
     const char *w, *t;
     char why[256], locator[256];
-    int r;
+    int r = 0;
 
     while (pg->rows < s->cfg->page_size && (r = odbc_result_next(s, pq, h)) == 1) {
         if (s->res.truncated) {
