@@ -346,7 +346,8 @@ static void first_record(SQLSMALLINT type, SQLHANDLE h, char state[6], char *msg
     size_t units = sizeof(wmsg) / sizeof(wmsg[0]) - 1;
     if (len >= 0 && (size_t)len < units)
         units = (size_t)len; /* the driver's count: not every one ends the text with 0 */
-    if (odbc_utf8_from_wide(&b, wmsg, odbc_wide_len(wmsg, units)) == 0 && b.data) {
+    if (odbc_utf8_from_wide(&b, wmsg, odbc_wide_len(wmsg, units)) == 0 &&
+        kpid_buf_putc(&b, '\0') == 0) {
         static const char *const severity[] = {"ERROR:", "FATAL:", "PANIC:"};
         const char *m = b.data;
         /* psqlODBC writes the server's line as "ERROR:  message;": the message alone. */

@@ -371,7 +371,7 @@ static int read_rows(odbc_source *s, odbc_query *pq, SQLHSTMT h, page *pg)
 /* Runs the page's statement in its transaction and reads its rows. */
 static int read_page(odbc_source *s, odbc_query *pq, page *pg)
 {
-    enum kpid_pull_from from;
+    enum kpid_pull_from from = KPID_PULL_FROM_START;
     const char *w, *t;
     char start[KPID_PULL_WM_TEXT_MAX];
     SQLHSTMT h = NULL;
