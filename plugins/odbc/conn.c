@@ -146,6 +146,51 @@ static int connection_string(odbc_source *s, kpid_buf *ret)
     return r;
 }
 
+int odbc_run(odbc_source *s, const kpid_pull_query *q, const char *sql, const char *what,
+             const char *param)
+{
+    SQLLEN ind = SQL_NTS;
+    SQLRETURN rc;
+    long n;
+    int r;
+
+    s->wide.len = 0;
+    if ((n = odbc_wide_from_utf8(&s->wide, sql, strlen(sql))) < 0)
+        return (int)n;
+    if (param && !SQL_SUCCEEDED(SQLBindParameter(s->misc, 1, SQL_PARAM_INPUT, SQL_C_CHAR,
+                                                 SQL_VARCHAR, strlen(param), 0, (SQLPOINTER)param,
+                                                 (SQLLEN)strlen(param) + 1, &ind)))
+        return odbc_failed(s, q, what, SQL_HANDLE_STMT, s->misc);
+    if ((r = odbc_watch_begin(s, s->misc, s->cfg->statement_timeout_ms + ODBC_GRACE_MS)) < 0)
+        return r;
+    rc = SQLExecDirectW(s->misc, (SQLWCHAR *)s->wide.data, SQL_NTS);
+    odbc_watch_end(s);
+    if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA)
+        return odbc_failed(s, q, what, SQL_HANDLE_STMT, s->misc);
+    (void)SQLFreeStmt(s->misc, SQL_CLOSE);
+    (void)SQLFreeStmt(s->misc, SQL_RESET_PARAMS);
+    return 0;
+}
+
+/* MySQL reads the paging statement's "quoted" column names as names only with
+ * ANSI_QUOTES; its TIMESTAMP columns are printed in the session's time zone; every later
+ * transaction of the session is READ ONLY. */
+static const char SQL_MYSQL_MODE[] =
+    "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',ANSI_QUOTES'), time_zone = '+00:00'";
+static const char SQL_MYSQL_READ_ONLY[] = "SET SESSION TRANSACTION READ ONLY";
+
+static int mysql_session(odbc_source *s)
+{
+    int r;
+
+    if ((r = odbc_run(s, NULL, SQL_MYSQL_MODE, "session settings", NULL)) < 0 ||
+        (r = odbc_run(s, NULL, SQL_MYSQL_READ_ONLY, "session settings", NULL)) < 0)
+        return r;
+    if (s->transactions && !SQL_SUCCEEDED(SQLEndTran(SQL_HANDLE_DBC, s->dbc, SQL_ROLLBACK)))
+        return odbc_failed(s, NULL, "session settings", SQL_HANDLE_DBC, s->dbc);
+    return 0;
+}
+
 /* An SQLGetInfoW string as UTF-8 into out. */
 static void info_text(SQLHDBC dbc, SQLUSMALLINT what, char *out, size_t out_size)
 {
@@ -197,6 +242,7 @@ static int configure(odbc_source *s, bool *ret_access_mode)
     info_text(s->dbc, SQL_DBMS_NAME, dbms, sizeof(dbms));
     info_text(s->dbc, SQL_DBMS_VER, version, sizeof(version));
     s->postgres = strcmp(dbms, "PostgreSQL") == 0;
+    s->mysql = strncasecmp(dbms, "MySQL", 5) == 0 || strncasecmp(dbms, "MariaDB", 7) == 0;
     s->limit = paging_for(dbms, version);
     if (!SQL_SUCCEEDED(SQLGetInfoW(s->dbc, SQL_TXN_CAPABLE, &txn, sizeof(txn), NULL)))
         txn = SQL_TC_NONE;
@@ -215,6 +261,9 @@ static int configure(odbc_source *s, bool *ret_access_mode)
         s->misc = NULL;
         return odbc_failed(s, NULL, "statement handle", SQL_HANDLE_DBC, s->dbc);
     }
+    int r;
+    if (s->mysql && (r = mysql_session(s)) < 0)
+        return r;
     for (size_t i = 0; i < s->n_queries; i++) {
         odbc_query *pq = &s->queries[i];
         kpid_pull_wrap_options opt = {
@@ -224,7 +273,7 @@ static int configure(odbc_source *s, bool *ret_access_mode)
         };
         for (int from = KPID_PULL_FROM_START; from <= KPID_PULL_FROM_AFTER; from++) {
             kpid_pull_stmt_clear(&pq->stmt[from]);
-            int r = kpid_pull_wrap(pq->q, (enum kpid_pull_from)from, &opt, &pq->stmt[from]);
+            r = kpid_pull_wrap(pq->q, (enum kpid_pull_from)from, &opt, &pq->stmt[from]);
             if (r < 0)
                 return r;
         }
@@ -239,9 +288,9 @@ static int configure(odbc_source *s, bool *ret_access_mode)
          odbc_log_text(version, shown[1], sizeof(shown[1])),
          odbc_log_text(driver, shown[2], sizeof(shown[2])),
          odbc_log_text(driver_version, shown[3], sizeof(shown[3])),
-         s->postgres        ? "set_transaction"
-         : *ret_access_mode ? "access_mode"
-                            : "none",
+         s->postgres || s->mysql ? "set_transaction"
+         : *ret_access_mode      ? "access_mode"
+                                 : "none",
          s->transactions ? "yes" : "no", limit_name(s->limit));
     return 0;
 }

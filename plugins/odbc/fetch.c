@@ -29,9 +29,8 @@
 #define BLOCK_ROWS_MAX 1000           /* most rows of one block */
 #define WIDE_UNITS_MAX 2048           /* most UTF-16 units of a text's slot in a block */
 #define NARROW_MAX 512                /* most bytes of another value's slot */
-#define GRACE_MS 10000                /* past statement_timeout: then the watchdog cancels */
 
-static void classify(odbc_column *c, const char *type_name)
+static void classify(odbc_column *c, const char *type_name, bool mysql)
 {
     char tn[64];
     size_t i;
@@ -66,8 +65,10 @@ static void classify(odbc_column *c, const char *type_name)
     case SQL_DOUBLE: c->type = KPID_PULL_COL_DECIMAL; break;
     case SQL_TYPE_TIMESTAMP:
     case SQL_TIMESTAMP:
+        /* MySQL's TIMESTAMP is UTC inside and printed in the session's time zone, which
+         * the plugin sets to UTC; its DATETIME has no zone. */
         if (strstr(tn, "timestamptz") || strstr(tn, "with time zone") ||
-            strstr(tn, "datetimeoffset")) {
+            strstr(tn, "datetimeoffset") || (mysql && strcmp(tn, "timestamp") == 0)) {
             c->type = KPID_PULL_COL_TIMESTAMPTZ;
             c->fetch = ODBC_FETCH_TSTZ;
             return;
@@ -224,7 +225,7 @@ int odbc_result_describe(odbc_source *s, odbc_query *pq, SQLHSTMT stmt)
         }
         res->n++;
         if (r == 0) {
-            classify(c, tn);
+            classify(c, tn, s->mysql);
             kinds[i] = c->fetch;
             names[i] = c->name;
             types[i] = c->type;
@@ -443,7 +444,7 @@ static int get_data(odbc_source *s, odbc_query *pq, SQLHSTMT stmt, size_t i, kpi
         if ((r = kpid_buf_reserve(raw, want)) < 0)
             return r;
         size_t room = (raw->cap - raw->len) & ~(size_t)1;
-        if ((r = odbc_watch_begin(s, stmt, s->cfg->statement_timeout_ms + GRACE_MS)) < 0)
+        if ((r = odbc_watch_begin(s, stmt, s->cfg->statement_timeout_ms + ODBC_GRACE_MS)) < 0)
             return r;
         SQLRETURN rc = SQLGetData(stmt, (SQLUSMALLINT)(i + 1), c_type(c), raw->data + raw->len,
                                   (SQLLEN)room, &ind);
@@ -483,7 +484,7 @@ int odbc_result_next(odbc_source *s, odbc_query *pq, SQLHSTMT stmt)
     res->overlong = -1;
     res->truncated = false;
     while (res->next >= res->fetched) {
-        if ((r = odbc_watch_begin(s, stmt, s->cfg->statement_timeout_ms + GRACE_MS)) < 0)
+        if ((r = odbc_watch_begin(s, stmt, s->cfg->statement_timeout_ms + ODBC_GRACE_MS)) < 0)
             return r;
         SQLRETURN rc = SQLFetch(stmt);
         odbc_watch_end(s);

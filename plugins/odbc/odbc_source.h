@@ -144,6 +144,7 @@ typedef struct odbc_source {
     SQLHDBC dbc;                /* connected, or NULL */
     SQLHSTMT misc;              /* SET TRANSACTION and the session settings of PostgreSQL */
     bool postgres;              /* the DBMS is PostgreSQL: SET TRANSACTION READ ONLY, UTC */
+    bool mysql;                 /* MySQL or MariaDB: a READ ONLY, ANSI_QUOTES session in UTC */
     bool transactions;          /* the driver has transactions: autocommit is off */
     bool reprepare;             /* a rollback deletes prepared statements (SQL_CB_DELETE) */
     enum kpid_pull_limit limit; /* how a page's statement says page_size */
@@ -180,6 +181,15 @@ int odbc_connect(odbc_source *s);
 
 /* Frees the statements and closes the connection, if any. */
 void odbc_disconnect(odbc_source *s);
+
+/*
+ * Runs sql on the connection's misc statement, with one text parameter param (or none),
+ * within statement_timeout and a grace period; its rows are discarded. what names it in
+ * messages, q the query it is for (NULL: the source). Returns 0 or a negative errno
+ * from odbc_failed (logged).
+ */
+int odbc_run(odbc_source *s, const kpid_pull_query *q, const char *sql, const char *what,
+             const char *param);
 
 /*
  * Whether conninfo holds a password (a PWD or Password key), which belongs in
@@ -274,5 +284,6 @@ int odbc_page(odbc_source *s, odbc_query *pq);
 const kpid_pull_position *odbc_position(const odbc_source *s, const odbc_query *pq);
 
 #define ODBC_VALUE_MAX (1 << 20) /* bytes of one value read row by row */
+#define ODBC_GRACE_MS 10000      /* past statement_timeout: then the watchdog cancels */
 
 #endif

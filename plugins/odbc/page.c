@@ -18,8 +18,6 @@
 #include "time/civil.h"
 #include "wide.h"
 
-#define GRACE_MS 10000 /* past statement_timeout: then the watchdog cancels */
-
 /* The first statement of a page's transaction on PostgreSQL: psqlODBC does nothing with
  * SQL_ATTR_ACCESS_MODE, so the transaction says it itself. */
 static const char SQL_READ_ONLY[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
@@ -35,34 +33,6 @@ const kpid_pull_position *odbc_position(const odbc_source *s, const odbc_query *
     return p && kpid_pull_position_matches(p, pq->q) ? p : NULL;
 }
 
-/* Runs sql on the misc statement, with text parameter param (or none); its rows are
- * discarded. 0 or a negative errno (logged). */
-static int run_misc(odbc_source *s, const odbc_query *pq, const char *sql, const char *what,
-                    const char *param)
-{
-    SQLLEN ind = SQL_NTS;
-    SQLRETURN rc;
-    long n;
-    int r;
-
-    s->wide.len = 0;
-    if ((n = odbc_wide_from_utf8(&s->wide, sql, strlen(sql))) < 0)
-        return (int)n;
-    if (param && !SQL_SUCCEEDED(SQLBindParameter(s->misc, 1, SQL_PARAM_INPUT, SQL_C_CHAR,
-                                                 SQL_VARCHAR, strlen(param), 0, (SQLPOINTER)param,
-                                                 (SQLLEN)strlen(param) + 1, &ind)))
-        return odbc_failed(s, pq->q, what, SQL_HANDLE_STMT, s->misc);
-    if ((r = odbc_watch_begin(s, s->misc, s->cfg->statement_timeout_ms + GRACE_MS)) < 0)
-        return r;
-    rc = SQLExecDirectW(s->misc, (SQLWCHAR *)s->wide.data, SQL_NTS);
-    odbc_watch_end(s);
-    if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA)
-        return odbc_failed(s, pq->q, what, SQL_HANDLE_STMT, s->misc);
-    (void)SQLFreeStmt(s->misc, SQL_CLOSE);
-    (void)SQLFreeStmt(s->misc, SQL_RESET_PARAMS);
-    return 0;
-}
-
 /* Begins the page's transaction where the DBMS is PostgreSQL; others begin theirs with
  * the first statement (autocommit is off). */
 static int begin(odbc_source *s, const odbc_query *pq)
@@ -73,9 +43,9 @@ static int begin(odbc_source *s, const odbc_query *pq)
     if (!s->postgres)
         return 0;
     snprintf(timeout, sizeof(timeout), "%" PRId64, s->cfg->statement_timeout_ms);
-    if ((r = run_misc(s, pq, SQL_READ_ONLY, "SET TRANSACTION", NULL)) < 0)
+    if ((r = odbc_run(s, pq->q, SQL_READ_ONLY, "SET TRANSACTION", NULL)) < 0)
         return r;
-    return run_misc(s, pq, SQL_SETTINGS, "settings", timeout);
+    return odbc_run(s, pq->q, SQL_SETTINGS, "settings", timeout);
 }
 
 /* Ends the page's transaction: a rollback (nothing was written). */
@@ -382,7 +352,7 @@ static int read_page(odbc_source *s, odbc_query *pq, page *pg)
         (r = prepare(s, pq, from, &h)) < 0 || (r = begin(s, pq)) < 0 ||
         (r = bind(s, pq, h, &pq->stmt[from], w, t, &p)) < 0)
         goto out;
-    if ((r = odbc_watch_begin(s, h, s->cfg->statement_timeout_ms + GRACE_MS)) < 0)
+    if ((r = odbc_watch_begin(s, h, s->cfg->statement_timeout_ms + ODBC_GRACE_MS)) < 0)
         goto out;
     SQLRETURN rc = SQLExecute(h);
     odbc_watch_end(s);
