@@ -159,17 +159,20 @@ int odbc_run(odbc_source *s, const kpid_pull_query *q, const char *sql, const ch
         return (int)n;
     if (param && !SQL_SUCCEEDED(SQLBindParameter(s->misc, 1, SQL_PARAM_INPUT, SQL_C_CHAR,
                                                  SQL_VARCHAR, strlen(param), 0, (SQLPOINTER)param,
-                                                 (SQLLEN)strlen(param) + 1, &ind)))
-        return odbc_failed(s, q, what, SQL_HANDLE_STMT, s->misc);
-    if ((r = odbc_watch_begin(s, s->misc, s->cfg->statement_timeout_ms + ODBC_GRACE_MS)) < 0)
-        return r;
-    rc = SQLExecDirectW(s->misc, (SQLWCHAR *)s->wide.data, SQL_NTS);
-    odbc_watch_end(s);
-    if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA)
-        return odbc_failed(s, q, what, SQL_HANDLE_STMT, s->misc);
-    (void)SQLFreeStmt(s->misc, SQL_CLOSE);
-    (void)SQLFreeStmt(s->misc, SQL_RESET_PARAMS);
-    return 0;
+                                                 (SQLLEN)strlen(param) + 1, &ind))) {
+        r = odbc_failed(s, q, what, SQL_HANDLE_STMT, s->misc);
+    } else if ((r = odbc_watch_begin(s, s->misc, s->cfg->statement_timeout_ms + ODBC_GRACE_MS)) ==
+               0) {
+        rc = SQLExecDirectW(s->misc, (SQLWCHAR *)s->wide.data, SQL_NTS);
+        odbc_watch_end(s);
+        if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA)
+            r = odbc_failed(s, q, what, SQL_HANDLE_STMT, s->misc);
+    }
+    if (s->misc) { /* still connected: param is not to stay bound */
+        (void)SQLFreeStmt(s->misc, SQL_CLOSE);
+        (void)SQLFreeStmt(s->misc, SQL_RESET_PARAMS);
+    }
+    return r;
 }
 
 /* MySQL reads the paging statement's "quoted" column names as names only with

@@ -86,18 +86,18 @@ static int prepare(odbc_source *s, odbc_query *pq, enum kpid_pull_from from, SQL
     if ((n = odbc_wide_from_utf8(&s->wide, sql, strlen(sql))) < 0) {
         plog(s, KPID_LOG_ERR, "query failed query=%s error=\"the SQL is not valid UTF-8\"",
              pq->q->name);
-        return (int)n;
-    }
-    if (!SQL_SUCCEEDED(SQLPrepareW(h, (SQLWCHAR *)s->wide.data, SQL_NTS))) {
+        r = (int)n;
+    } else if (!SQL_SUCCEEDED(SQLPrepareW(h, (SQLWCHAR *)s->wide.data, SQL_NTS))) {
         r = odbc_failed(s, pq->q, "prepare", SQL_HANDLE_STMT, h);
-        if (pq->hstmt[from]) { /* still connected */
-            SQLFreeHandle(SQL_HANDLE_STMT, h);
-            pq->hstmt[from] = NULL;
-        }
-        return r;
+    } else {
+        *ret = h;
+        return 0;
     }
-    *ret = h;
-    return 0;
+    if (pq->hstmt[from]) { /* still connected */
+        SQLFreeHandle(SQL_HANDLE_STMT, h);
+        pq->hstmt[from] = NULL;
+    }
+    return r;
 }
 
 /* The values of a page's parameters; bound by address, so they live until it runs. */

@@ -110,8 +110,9 @@ assert_his_exact() {
     extra=$(sql "SELECT count(*) FROM (SELECT event_key, case_id, subject_id, activity, time,
                  value, attrs FROM kpid.event WHERE source = '$source'
                  EXCEPT ALL $(his_expected_sql)) d")
-    [ "$missing" = 0 ] && [ "$extra" = 0 ] ||
+    if [ "$missing" != 0 ] || [ "$extra" != 0 ]; then
         fail "source $source: $missing events missing, $extra extra or different"
+    fi
 }
 
 # his_wait_exact SOURCE [TIMEOUT_S]: waits until kpid.event of SOURCE is exact.
