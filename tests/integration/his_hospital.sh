@@ -1,0 +1,250 @@
+# A generated hospital read from its HIS: hospgen --his writes the hospital's final state
+# as the tables of a hospital information system (his.sql), loaded into a second
+# database of the test's PostgreSQL and read by a role that may only SELECT what
+# etc/his-pgsql.conf names.
+#  1. KPIs: kpid --once with the HIS as its only source (plugin pgsql), then a backfill,
+#     equals hospgen's ground truth of tests/integration/data/kpi_truth.conf.model.
+#  2. The same HIS through plugin pgsql and through plugin odbc (psqlODBC) in one kpid:
+#     each source's events equal expected.tsv (event_key too; attributes compared as
+#     text, as the NDJSON form writes some triage levels as JSON numbers), the two
+#     sources' rows are identical, nothing is rejected.
+#  3. Failover: two kpid instances share one pgsql source (small pages); the holder is
+#     killed with SIGKILL mid-ingestion, the other takes over within warehouse.takeover,
+#     the end state equals expected.tsv, and kpid.source_commit shows one holder per
+#     epoch and no commit of an older epoch after a newer one.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/common.sh"
+kpid_test_init his_hospital
+source "$(dirname "$0")/pgsql_common.sh"
+
+events=$(kpid_scale 20000 4000)
+from=2025-01-01
+to=2026-02-01
+gen=$KPID_WORK/gen
+takeover=6
+
+# @include paths are relative to the configuration file's directory. The odbc source
+# reads the same queries, less what ODBC cannot do: bound = "snapshot_xmin" (pgsql
+# only) becomes an overlap of transaction ids, and the xid8 watermarks are read as
+# bigint (no xid8 comparison with a bound parameter).
+cp "$KPID_SOURCE_DIR/etc/his-pgsql.conf" "$KPID_WORK/"
+sed -e 's/bound = "snapshot_xmin";/overlap = 1000;/' \
+    -e 's/\b\([a-z]\)\.row_xid, /\1.row_xid::text::bigint AS row_xid, /' \
+    "$KPID_WORK/his-pgsql.conf" >"$KPID_WORK/his-odbc.conf"
+[ "$(grep -v '^ *#' "$KPID_WORK/his-odbc.conf" | grep -c snapshot_xmin)" = 0 ] &&
+    [ "$(grep -c 'row_xid::text::bigint AS row_xid' "$KPID_WORK/his-odbc.conf")" = 3 ] ||
+    fail "his-odbc.conf: the lab queries of etc/his-pgsql.conf changed; adapt the sed"
+
+# The HIS: database his_his_hospital, its role reads what etc/his-pgsql.conf's comment
+# grants, nothing more (of patients and staff only the identifiers).
+his_init
+his_sql "DROP SCHEMA his" >/dev/null
+pg_src() { # SOURCE NAME [EXTRA KEYS]
+    printf '{ name = "%s"; plugin = "pgsql"; conninfo = "%s"; %s\n  @include "his-pgsql.conf" }' \
+        "$1" "$(his_conninfo)" "${2:-}"
+}
+odbc_src() {
+    printf '{ name = "%s"; plugin = "odbc"; conninfo = "%s"; %s\n  @include "his-odbc.conf" }' \
+        "$1" "Driver=PostgreSQL Unicode;Servername=$HIS_HOST;Port=$HIS_PORT;Database=$HIS_DB;Uid=$HIS_ROLE" \
+        "${2:-}"
+}
+
+# 1. KPIs against the ground truth: the configuration whose only source is the HIS.
+kpi_conf=$KPID_WORK/kpi.conf
+{
+    printf '%s\n' "plugin_dir = \"$KPID_PLUGIN_DIR\";" "pseudonymize = false;" \
+        "warehouse = { conninfo = \"$KPID_TEST_CONNINFO\"; batch_max_rows = 20000; };" \
+        "sources = ( $(pg_src his_pg) );"
+    cat "$KPID_SOURCE_DIR/tests/integration/data/kpi_truth.conf.model"
+} >"$kpi_conf"
+"$HOSPGEN" --seed 23 --events "$events" --days 400 --start "$from" --out "$gen" --his \
+    --truth "$kpi_conf" --truth-from "$from" --truth-to "$to" 2>>"$KPID_LOG" ||
+    fail "hospgen failed"
+[ -s "$gen/his.sql" ] && [ -s "$gen/truth.tsv" ] || fail "hospgen wrote no his.sql or truth"
+PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -q -v ON_ERROR_STOP=1 -d "$HIS_DB" -f "$gen/his.sql" \
+    >>"$KPID_LOG" 2>&1 || fail "cannot load his.sql"
+his_sql "GRANT USAGE ON SCHEMA his TO $HIS_ROLE;
+    GRANT SELECT ON his.departments, his.wards, his.ed_visits, his.ed_registrations,
+        his.encounters, his.transfers, his.infections, his.deaths, his.charges,
+        his.surveys, his.lab_orders, his.lab_results, his.surgeries, his.appointments,
+        his.training_sessions, his.staff_training, his.staff_headcount,
+        his.deleted_rows TO $HIS_ROLE;
+    GRANT SELECT (patient_id, mrn) ON his.patients TO $HIS_ROLE;
+    GRANT SELECT (staff_id, employee_no, role) ON his.staff TO $HIS_ROLE" >/dev/null
+load_expected "$gen"
+rows=$(sql "SELECT count(*) FROM expected")
+_kpid_say "generated and loaded ${SECONDS}s ($rows events)"
+
+kpid_run "$kpi_conf" --once || fail "--once (his_pg) exited with $KPID_EXIT"
+assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'his_pg'" "$rows" \
+    "events of his_pg after --once"
+sql "DELETE FROM kpid.kpi_value" >/dev/null
+for p in berlin almaty; do
+    kpid_run "$kpi_conf" backfill --process "$p" --from "$from" --to "$to" ||
+        fail "backfill of $p exited with $KPID_EXIT"
+done
+kpid_run "$kpi_conf" backfill --process berlin_days --from 2025-03-24 --to 2025-04-07 &&
+    kpid_run "$kpi_conf" backfill --process berlin_days --from 2025-10-20 --to 2025-11-03 ||
+    fail "backfill of berlin_days exited with $KPID_EXIT"
+days="(period_start >= '2025-03-24 00:00+01' AND period_start < '2025-04-07 00:00+02'
+       OR period_start >= '2025-10-20 00:00+02' AND period_start < '2025-11-03 00:00+01')"
+sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
+       stratum jsonb, value float8, numerator float8, denominator float8, n bigint,
+       excluded_incomplete bigint)" >/dev/null
+sql "\\copy truth FROM '$gen/truth.tsv'" >/dev/null
+sql "DELETE FROM truth WHERE kpi_id IN (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days')
+       AND NOT $days" >/dev/null
+assert_sql "SELECT count(*) FROM kpid.kpi k WHERE k.active
+              AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.kpi_id = k.id)" 0 \
+    "a KPI without ground truth"
+# As in kpi_truth.sh: a row on one side only, or a number that differs; exact for
+# counts, relative 1e-9 elsewhere.
+compare="CREATE FUNCTION pg_temp.near(a float8, b float8, exact boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS \$\$
+    SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
+                WHEN exact THEN a = b
+                ELSE abs(a - b) <= 1e-9 * greatest(abs(a), abs(b)) END \$\$;
+CREATE TEMP VIEW diff AS
+SELECT coalesce(t.kpi_id, v.kpi_id) AS kpi_id, coalesce(t.period_start, v.period_start) AS period_start,
+       coalesce(t.stratum, v.stratum) AS stratum, t.value AS t_value, v.value AS k_value,
+       t.n AS t_n, v.n AS k_n, t.excluded_incomplete AS t_excl, v.excluded_incomplete AS k_excl
+FROM truth t
+FULL JOIN (SELECT v.* FROM kpid.kpi_value v JOIN kpid.kpi k ON k.id = v.kpi_id AND k.active
+           WHERE v.period_start >= (SELECT min(period_start) FROM truth)) v
+  ON v.kpi_id = t.kpi_id AND v.period_start = t.period_start AND v.stratum = t.stratum
+LEFT JOIN kpid.kpi k ON k.id = coalesce(t.kpi_id, v.kpi_id)
+WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
+   OR t.period_end IS DISTINCT FROM v.period_end
+   OR NOT pg_temp.near(t.value, v.value, k.type = 'count')
+   OR NOT pg_temp.near(t.numerator, v.numerator, k.type IN ('proportion', 'duration'))
+   OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
+   OR t.n IS DISTINCT FROM v.n
+   OR t.excluded_incomplete IS DISTINCT FROM v.excluded_incomplete;"
+ndiff=$(sql "$compare SELECT count(*) FROM diff" | tail -n 1)
+if [ "$ndiff" != 0 ]; then
+    psql -X -v ON_ERROR_STOP=1 -c "$compare SELECT * FROM diff ORDER BY 1, 2 LIMIT 20" >&2 || true
+    fail "$ndiff KPI values from the HIS differ from the ground truth"
+fi
+nonnull=$(sql "SELECT count(*) FROM truth WHERE value IS NOT NULL AND value <> 0")
+[ "$nonnull" -gt "$(($(sql "SELECT count(*) FROM truth") / 2))" ] ||
+    fail "too few non-zero KPI values to mean anything"
+_kpid_say "KPIs from the HIS equal the ground truth ${SECONDS}s"
+
+# 2. pgsql and odbc side by side (his_pg is done: its cursor is at the end).
+conf=$KPID_WORK/kpid.conf
+write_conf "$conf" "$(pg_src his_pg), $(odbc_src his_odbc)"
+kpid_run "$conf" --once || fail "--once (his_pg, his_odbc) exited with $KPID_EXIT"
+norm="(SELECT coalesce(jsonb_object_agg(k, v #>> '{}'), '{}') FROM jsonb_each(attrs) AS e(k, v))"
+cols="event_key, case_id, subject_id, activity, time, value"
+# assert_exact SOURCE: the source's events are expected.tsv's, row for row.
+assert_exact() {
+    local src=$1 missing extra
+    missing=$(sql "SELECT count(*) FROM (SELECT $cols, $norm FROM expected EXCEPT ALL
+                   SELECT $cols, $norm FROM kpid.event WHERE source = '$src') d")
+    extra=$(sql "SELECT count(*) FROM (SELECT $cols, $norm FROM kpid.event WHERE source = '$src'
+                 EXCEPT ALL SELECT $cols, $norm FROM expected) d")
+    if [ "$missing" != 0 ] || [ "$extra" != 0 ]; then
+        sql "(SELECT 'missing', * FROM (SELECT $cols, $norm FROM expected EXCEPT ALL
+              SELECT $cols, $norm FROM kpid.event WHERE source = '$src') d LIMIT 5)
+             UNION ALL
+             (SELECT 'extra', * FROM (SELECT $cols, $norm FROM kpid.event WHERE source = '$src'
+              EXCEPT ALL SELECT $cols, $norm FROM expected) d LIMIT 5)" >&2 || true
+        fail "source $src differs from expected.tsv: $missing missing, $extra unexpected"
+    fi
+    assert_sql "SELECT count(*) FROM kpid.event WHERE source = '$src'" "$rows" "events of $src"
+    assert_sql "SELECT count(*) FROM kpid.rejected WHERE source = '$src'" 0 "rejected of $src"
+    # Beyond the text comparison, the attributes are expected.tsv's JSON but where the
+    # NDJSON line wrote a triage level as a number (the HIS gives its text).
+    assert_sql "SELECT count(*) FROM expected x JOIN kpid.event e USING (event_key)
+                WHERE e.source = '$src' AND e.attrs <> x.attrs
+                  AND NOT (x.activity = 'TRIAGE'
+                           AND jsonb_typeof(x.attrs -> 'triage_level') = 'number'
+                           AND e.attrs = x.attrs || jsonb_build_object('triage_level',
+                                                    x.attrs ->> 'triage_level'))" 0 \
+        "attributes of $src other than expected.tsv's JSON"
+}
+assert_exact his_pg
+assert_exact his_odbc
+assert_sql "SELECT count(*) FROM (
+              (SELECT $cols, attrs FROM kpid.event WHERE source = 'his_pg'
+               EXCEPT ALL SELECT $cols, attrs FROM kpid.event WHERE source = 'his_odbc')
+              UNION ALL
+              (SELECT $cols, attrs FROM kpid.event WHERE source = 'his_odbc'
+               EXCEPT ALL SELECT $cols, attrs FROM kpid.event WHERE source = 'his_pg')) d" 0 \
+    "rows of his_pg and his_odbc that differ"
+_kpid_say "pgsql and odbc equal expected.tsv ${SECONDS}s"
+
+# 3. Failover: two instances, one pgsql source in small pages; kill -9 of the holder.
+fo_conf=$KPID_WORK/failover.conf
+cat >"$fo_conf" <<CONF
+plugin_dir = "$KPID_PLUGIN_DIR";
+pseudonymize = false;
+warehouse = { conninfo = "$KPID_TEST_CONNINFO"; takeover = "${takeover}s"; };
+sources = ( $(pg_src his_fo 'page_size = 40; interval = "200ms";') );
+CONF
+declare -A log_of
+start_instance() {
+    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$fo_conf" </dev/null \
+        >>"$KPID_WORK/kpid-$1.log" 2>&1 &
+    started=$!
+    kpid_track_pid "$started"
+    log_of[$started]=$1
+}
+holder_pid() {
+    sql "SELECT coalesce((SELECT split_part(holder, ':', 2) FROM kpid.source_holder
+                          WHERE source = 'his_fo' AND active), '')"
+}
+stop_instance() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+        _kpid_alive "$pid" || break
+        sleep 0.1
+    done
+    _kpid_alive "$pid" && fail "instance $pid did not stop within 15 s of SIGTERM"
+    wait "$pid" 2>/dev/null || fail "instance $pid exited with status $?"
+}
+start_instance a
+a=$started
+start_instance b
+b=$started
+wait_for "SELECT count(*) = 1 FROM kpid.source_holder WHERE source = 'his_fo' AND active" 30
+first=$(holder_pid)
+case "$first" in
+"$a") standby=$b ;;
+"$b") standby=$a ;;
+*) fail "the holder is neither instance: '$first' (a=$a b=$b)" ;;
+esac
+grep -q "source=his_fo taken" "$KPID_WORK/kpid-${log_of[$standby]}.log" &&
+    fail "both instances took the source"
+wait_for "SELECT count(*) >= $((rows / 5)) FROM kpid.event WHERE source = 'his_fo'" 60
+kill -KILL "$first"
+wait "$first" 2>/dev/null || true
+t0=$(date +%s%N)
+at_kill=$(sql "SELECT count(*) FROM kpid.event WHERE source = 'his_fo'")
+[ "$at_kill" -lt "$rows" ] ||
+    fail "his_fo was read whole ($at_kill events) before the kill: make its pages smaller"
+wait_for "SELECT EXISTS (SELECT FROM kpid.source_holder WHERE source = 'his_fo'
+          AND active AND split_part(holder, ':', 2) = '$standby')" $((takeover + 10))
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$took_ms" -le $((takeover * 1000)) ] ||
+    fail "the standby took over after ${took_ms} ms (warehouse.takeover ${takeover}s)"
+wait_for "SELECT count(*) >= $rows FROM kpid.event WHERE source = 'his_fo'" 120
+# Idle polls of the standby (now the holder) may still be under way: let one more pass.
+sleep 1
+stop_instance "$standby"
+_kpid_say "failover: killed at $at_kill of $rows events, taken over in ${took_ms} ms ${SECONDS}s"
+assert_exact his_fo
+assert_sql "SELECT count(DISTINCT holder) >= 2 AND count(DISTINCT epoch) >= 2
+            FROM kpid.source_commit WHERE source = 'his_fo'" t \
+    "commits under two epochs by two instances"
+assert_sql "SELECT count(*) FROM (SELECT epoch, lead(epoch) OVER (ORDER BY at) AS next
+            FROM kpid.source_commit WHERE source = 'his_fo') x WHERE next < epoch" 0 \
+    "commits of an older epoch after a newer one"
+assert_sql "SELECT count(*) FROM (SELECT epoch FROM kpid.source_commit WHERE source = 'his_fo'
+            GROUP BY epoch HAVING count(DISTINCT holder) > 1) x" 0 "epochs with two holders"
+assert_sql "SELECT count(*) FROM kpid.source_commit WHERE source = 'his_fo'
+            AND split_part(holder, ':', 2) = '$first'
+            AND at > (SELECT min(at) FROM kpid.source_commit WHERE source = 'his_fo'
+                      AND split_part(holder, ':', 2) <> '$first')" 0 \
+    "commits of the killed instance after another's"
