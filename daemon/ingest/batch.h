@@ -67,7 +67,7 @@ struct kpid_batch {
     kpid_buf state_keys;   /* array elements, comma-separated: "k1","k2" */
     kpid_buf state_values; /* array elements: "v1",NULL */
     size_t n_state;
-    char *cursor; /* NULL = unchanged */
+    char *cursor;  /* NULL = unchanged */
     int64_t epoch; /* the lease epoch of an exclusive source it was read under; 0 = none */
 };
 

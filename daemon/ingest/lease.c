@@ -26,7 +26,7 @@ static const char SQL_TAKE[] =
     " acquired_at = now() RETURNING epoch";
 
 typedef struct lease_claim {
-    char *source;          /* NULL: a free place */
+    char *source; /* NULL: a free place */
     void (*on_lost)(void *arg);
     void *arg;
     bool released;         /* given up: unlock, then free the place */
@@ -83,7 +83,8 @@ static void lose_all(kpid_lease *l, const char *why)
 static void keeper_nap(kpid_lease *l, int64_t us)
 {
     int64_t end = kpid_now_us() + us;
-    struct timespec ts = {.tv_sec = (time_t)(end / 1000000), .tv_nsec = (long)(end % 1000000) * 1000};
+    struct timespec ts = {.tv_sec = (time_t)(end / 1000000),
+                          .tv_nsec = (long)(end % 1000000) * 1000};
 
     pthread_mutex_lock(&l->lock);
     while (!atomic_load(&l->stopping) && !l->poked && kpid_now_us() < end)

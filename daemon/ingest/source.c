@@ -57,7 +57,8 @@ void kpid_source_batch_done(struct kpid_batch *b, bool committed)
 
 bool kpid_source_batch_stale(const struct kpid_batch *b)
 {
-    return b->epoch > 0 && b->src->lease && kpid_lease_epoch(b->src->lease, b->src->claim) != b->epoch;
+    return b->epoch > 0 && b->src->lease &&
+           kpid_lease_epoch(b->src->lease, b->src->claim) != b->epoch;
 }
 
 /* ---- the source thread ------------------------------------------------------------- */
@@ -175,8 +176,8 @@ static int reload_cursor(kpid_source *src)
         return 0;
     r = kpid_pg_open(src->warehouse, &conn, &error);
     if (r == 0)
-        r = kpid_pg_query(conn, "SELECT cursor FROM kpid.cursor WHERE source = $1", 1, params,
-                          &res, "cannot read the source's cursor", &error);
+        r = kpid_pg_query(conn, "SELECT cursor FROM kpid.cursor WHERE source = $1", 1, params, &res,
+                          "cannot read the source's cursor", &error);
     if (r == 0 && PQntuples(res) == 1 && !(cursor = strdup(PQgetvalue(res, 0, 0))))
         r = -ENOMEM;
     if (r == 0) {
@@ -212,8 +213,9 @@ static int take_lease(kpid_source *src)
         if (!epoch) {
             if (!src->once)
                 return 1;
-            kpid_host_log(src, KPID_LOG_ERR, "another instance holds the source (see "
-                                             "kpid.source_holder): not read");
+            kpid_host_log(src, KPID_LOG_ERR,
+                          "another instance holds the source (see "
+                          "kpid.source_holder): not read");
             atomic_store(&src->failed, true);
             return -1;
         }

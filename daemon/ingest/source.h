@@ -40,9 +40,9 @@ typedef struct kpid_source_options {
     kpid_metrics *metrics;           /* where the plugin's typed metrics go; outlives the source;
                                     NULL = the process-wide registry (kpid_metrics_default) */
     bool once;                       /* --once: poll until idle, then end the thread */
-    struct kpid_lease *lease; /* exclusive sources: the lease keeper (lease.h), which
+    struct kpid_lease *lease;        /* exclusive sources: the lease keeper (lease.h), which
                                  outlives the source; NULL = not exclusive */
-    int64_t takeover_ms;      /* --once: how long an exclusive source waits for its lease */
+    int64_t takeover_ms;             /* --once: how long an exclusive source waits for its lease */
 } kpid_source_options;
 
 /* Starts the source's thread. cfg must outlive the source. Returns 0 or -errno. */

@@ -266,8 +266,7 @@ static void drop_batches(writer_slot *s, bool (*stale)(const struct kpid_batch *
     }
     s->n = k;
     if (dropped)
-        log_notice("writer dropped batches=%zu of sources another instance holds now",
-                   dropped);
+        log_notice("writer dropped batches=%zu of sources another instance holds now", dropped);
 }
 
 static bool lease_lost_here(const struct kpid_batch *b, void *arg)
@@ -492,8 +491,7 @@ static void *writer_main(void *arg)
                 pending = NULL;
                 continue;
             }
-        } else if (!gather(w, s, room,
-                           atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000)) {
+        } else if (!gather(w, s, room, atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000)) {
             if (atomic_load(&w->stopping))
                 break;
             continue;

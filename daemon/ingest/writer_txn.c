@@ -91,7 +91,6 @@ static const char SQL_STATE[] =
 /* SQL_STATE is prepared once per connection (kpid__writer_txn_prepare) and executed in
  * the round trip of COMMIT: parsed, planned and sent on its own every time, it cost a
  * feed that commits often (HL7) about 0.5 ms a transaction. */
-#define SQL_STATE_NAME "kpid_state"
 
 static const char SQL_CURSOR[] =
     "INSERT INTO kpid.cursor (source, cursor) VALUES ($1, $2)"
@@ -448,125 +447,6 @@ static int stage_rejects(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
     return r;
 }
 
-/* Appends a batch's array elements to an array literal's body, after a comma if need be. */
-static int append_elements(kpid_buf *body, const kpid_buf *elements)
-{
-    int r;
-
-    if (body->len && (r = kpid_buf_putc(body, ',')) < 0)
-        return r;
-    return kpid_buf_append(body, elements->data, elements->len);
-}
-
-/* Makes "{body}" of body, NUL-terminated, in place. */
-static int close_array(kpid_buf *body)
-{
-    size_t len = body->len;
-    int r;
-
-    if ((r = kpid_buf_reserve(body, 3)) < 0)
-        return r;
-    memmove(body->data + 1, body->data, len);
-    body->data[0] = '{';
-    body->data[len + 1] = '}';
-    body->data[len + 2] = '\0';
-    body->len = len + 3;
-    return 0;
-}
-
-/* Writes the state puts of the set's batches, in set order, into kpid.source_state. */
-/*
- * Appends to t->tail the execution of the state upsert for the puts of the set's
- * batches, in set order: "EXECUTE kpid_state(...); ", the arrays as literals, so that
- * it travels with COMMIT in one round trip. Nothing when no batch has puts.
- */
-static int store_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
-                       kpid__step_error *err)
-{
-    kpid_buf body[3] = {{0}}; /* sources, keys, values */
-    bool any = false;
-    int r = 0;
-
-    for (size_t i = 0; i < n && r == 0; i++) {
-        if (!set[i]->n_state)
-            continue;
-        any = true;
-        for (size_t j = 0; j < set[i]->n_state && r == 0; j++)
-            r = kpid_array_element(&body[0], set[i]->ctx->source);
-        if (r == 0)
-            r = append_elements(&body[1], &set[i]->state_keys);
-        if (r == 0)
-            r = append_elements(&body[2], &set[i]->state_values);
-    }
-    for (int a = 0; a < 3 && r == 0 && any; a++)
-        r = close_array(&body[a]);
-    if (r == 0 && any)
-        r = kpid_buf_append(&t->tail, "EXECUTE " SQL_STATE_NAME "(",
-                            sizeof("EXECUTE " SQL_STATE_NAME "(") - 1);
-    for (int a = 0; a < 3 && r == 0 && any; a++) {
-        char *lit = PQescapeLiteral(t->conn, body[a].data, body[a].len);
-        if (!lit) {
-            snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
-            r = -EIO;
-            break;
-        }
-        r = kpid_buf_append(&t->tail, lit, strlen(lit));
-        PQfreemem(lit);
-        if (r == 0)
-            r = kpid_buf_append(&t->tail, a < 2 ? ", " : "); ", 2);
-    }
-    for (int a = 0; a < 3; a++)
-        kpid_buf_free(&body[a]);
-    return r;
-}
-
-/*
- * Appends to t->tail the check that every exclusive source of the set is still held
- * under the epoch its batches were read under (kpid.lease_check, which raises
- * KPID_FENCED_STATE otherwise): "SELECT kpid.lease_check(...); ". Nothing when the set
- * has no batch of an exclusive source.
- */
-static int store_fence(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
-                       kpid__step_error *err)
-{
-    kpid_buf body[2] = {{0}}; /* sources, epochs */
-    int r = 0;
-
-    for (size_t i = 0; i < n && r == 0; i++) {
-        bool seen = false;
-        char epoch[24];
-        if (!set[i]->epoch)
-            continue;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = set[j]->epoch && strcmp(set[j]->ctx->source, set[i]->ctx->source) == 0;
-        if (seen)
-            continue;
-        snprintf(epoch, sizeof(epoch), "%lld", (long long)set[i]->epoch);
-        if ((r = kpid_array_element(&body[0], set[i]->ctx->source)) == 0)
-            r = kpid_array_element(&body[1], epoch);
-    }
-    if (r == 0 && body[0].len) {
-        r = close_array(&body[0]);
-        if (r == 0)
-            r = close_array(&body[1]);
-        char *lit = r == 0 ? PQescapeLiteral(t->conn, body[0].data, body[0].len) : NULL;
-        if (r == 0 && !lit) {
-            snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
-            r = -EIO;
-        }
-        char *call = NULL;
-        if (r == 0 && asprintf(&call, "SELECT kpid.lease_check(%s, '%s'); ", lit, body[1].data) < 0)
-            r = -ENOMEM;
-        if (r == 0)
-            r = kpid_buf_append(&t->tail, call, strlen(call));
-        free(call);
-        PQfreemem(lit);
-    }
-    kpid_buf_free(&body[0]);
-    kpid_buf_free(&body[1]);
-    return r;
-}
-
 /* Stores the newest cursor of each source in the set. */
 static int store_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
                          kpid__step_error *err)
@@ -628,8 +508,9 @@ int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n
     if (any_rejects && (r = exec_step(t, SQL_REJECTED, err)) < 0)
         goto fail;
     t->tail.len = 0;
-    if ((r = store_cursors(t, set, n, err)) < 0 || (r = store_fence(t, set, n, err)) < 0 ||
-        (r = store_state(t, set, n, err)) < 0 ||
+    if ((r = store_cursors(t, set, n, err)) < 0 ||
+        (r = kpid__writer_tail_fence(t, set, n, err)) < 0 ||
+        (r = kpid__writer_tail_state(t, set, n, err)) < 0 ||
         (r = kpid_buf_append(&t->tail, "COMMIT", sizeof("COMMIT"))) < 0)
         goto fail;
     return 0;
@@ -698,7 +579,7 @@ int kpid__writer_txn_prepare(kpid__writer_txn *t, kpid__step_error *err)
 
     if ((r = exec_step(t, SQL_STAGE, err)) < 0)
         return r;
-    if (!PQsendPrepare(t->conn, SQL_STATE_NAME, SQL_STATE, 3, NULL))
+    if (!PQsendPrepare(t->conn, KPID_SQL_STATE_NAME, SQL_STATE, 3, NULL))
         res = NULL;
     else
         res = kpid_pg_await(t->conn, &t->waiter);

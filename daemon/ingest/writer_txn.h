@@ -45,10 +45,10 @@ typedef struct kpid__writer_txn {
     kpid_plan plan;
     kpid_bloom *committed_keys; /* keys the writer committed, to predict corrections;
                                    the writer's, shared by its connections; may be NULL */
-    unsigned probe_txns;       /* transactions that probe before their COPY */
-    bool begun;                /* BEGIN sent in this transaction (with its first step) */
-    bool planned;              /* the set was planned (its keys go to committed_keys) */
-    kpid_buf tail;             /* the state's EXECUTE and COMMIT, sent together */
+    unsigned probe_txns;        /* transactions that probe before their COPY */
+    bool begun;                 /* BEGIN sent in this transaction (with its first step) */
+    bool planned;               /* the set was planned (its keys go to committed_keys) */
+    kpid_buf tail;              /* the state's EXECUTE and COMMIT, sent together */
 } kpid__writer_txn;
 
 /*
@@ -81,6 +81,20 @@ int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n
 int kpid__writer_txn_commit(kpid__writer_txn *t, kpid__step_error *err);
 int kpid__writer_txn_finish(kpid__writer_txn *t, kpid__step_error *err);
 void kpid__writer_txn_abort(kpid__writer_txn *t);
+
+/* The name of the keyed state upsert, prepared once per connection. */
+#define KPID_SQL_STATE_NAME "kpid_state"
+
+/*
+ * The tail (writer_tail.c), appended to t->tail: the check that every exclusive source
+ * of the set is still held under the epoch its batches were read under, and the
+ * execution of the state upsert for the set's puts. Each appends nothing when the set
+ * has nothing for it. Return 0, -ENOMEM, or -EIO with err filled.
+ */
+int kpid__writer_tail_fence(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                            kpid__step_error *err);
+int kpid__writer_tail_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                            kpid__step_error *err);
 
 /* Frees the buffers and the plan of t (not the connection, not the filter). */
 void kpid__writer_txn_free(kpid__writer_txn *t);
