@@ -176,11 +176,13 @@ _kpid_say "pgsql and odbc equal expected.tsv ${SECONDS}s"
 
 # 3. Failover: two instances, one pgsql source in small pages; kill -9 of the holder.
 fo_conf=$KPID_WORK/failover.conf
+# About 1000 pages in all (each a HIS transaction and a warehouse commit): a few seconds.
+page=$((rows / 1000 > 2 ? rows / 1000 : 2))
 cat >"$fo_conf" <<CONF
 plugin_dir = "$KPID_PLUGIN_DIR";
 pseudonymize = false;
 warehouse = { conninfo = "$KPID_TEST_CONNINFO"; takeover = "${takeover}s"; };
-sources = ( $(pg_src his_fo 'page_size = 40; interval = "200ms";') );
+sources = ( $(pg_src his_fo "page_size = $page; interval = \"200ms\";") );
 CONF
 declare -A log_of
 start_instance() {
@@ -217,7 +219,7 @@ case "$first" in
 esac
 grep -q "source=his_fo taken" "$KPID_WORK/kpid-${log_of[$standby]}.log" &&
     fail "both instances took the source"
-wait_for "SELECT count(*) >= $((rows / 5)) FROM kpid.event WHERE source = 'his_fo'" 60
+wait_for "SELECT count(*) >= $((rows / 10)) FROM kpid.event WHERE source = 'his_fo'" 60
 kill -KILL "$first"
 wait "$first" 2>/dev/null || true
 t0=$(date +%s%N)
