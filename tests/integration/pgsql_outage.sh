@@ -3,7 +3,10 @@
 # read at the next attempt; a world-readable file is warned about; the session is named
 # kpid. kpid killed (SIGKILL) in the middle of reading, twice, and started again reads
 # every row exactly; the HIS stopped in the middle of reading and started again: the
-# source recovers and nothing is lost.
+# source recovers and nothing is lost; the warehouse stopped in the middle of reading
+# and started again: the same.
+# The warehouse is this test's own PostgreSQL, so that it can stop it.
+unset PGHOST PGPORT
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pgsql_common.sh"
 kpid_test_init pgsql_outage
@@ -105,6 +108,26 @@ assert_eq "$(count)" "$at_stop" "events stored while the HIS was down"
 his_sql "INSERT INTO his.results (payload) SELECT 'r' || i FROM generate_series(1, 100) i" >/dev/null
 wait_for "SELECT count(*) = $n1 + $n2 + 100 FROM kpid.event WHERE source = 'his'" 120
 assert_exact "after the HIS's outage"
+
+# The warehouse stopped in the middle of reading new rows, and started again.
+n3=$(kpid_scale 10000 4000)
+total=$((n1 + n2 + 100 + n3 + 100))
+his_sql "INSERT INTO his.results (payload) SELECT 's' || i FROM generate_series(1, $n3) i" >/dev/null
+for ((i = 0; i < 1200; i++)); do
+    [ "$(count)" -gt $((n1 + n2 + 150)) ] && break
+    sleep 0.05
+done
+at_down=$(count)
+[ "$at_down" -lt $((n1 + n2 + 100 + n3)) ] || fail "kpid read everything before the warehouse stopped"
+_kpid_say "warehouse stopped with $at_down of $total rows stored"
+kpid_pg_down
+sleep 3
+_kpid_alive "$KPID_PID" || fail "kpid died while the warehouse was down"
+his_sql "INSERT INTO his.results (payload) SELECT 't' || i FROM generate_series(1, 100) i" >/dev/null
+kpid_pg_up
+wait_for "SELECT count(*) = $total FROM kpid.event WHERE source = 'his'" 120
+grep -q 'warehouse unavailable' "$KPID_LOG" || fail "the warehouse's outage was not logged"
+assert_exact "after the warehouse's outage"
 kpid_stop
 assert_sql "SELECT count(*) FROM kpid.rejected" 0 "rejected rows"
 grep -E 'source=his query failed' "$KPID_LOG" && fail "a query failed"
