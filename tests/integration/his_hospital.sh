@@ -39,7 +39,8 @@ sed -e 's/bound = "snapshot_xmin";/overlap = 1000;/' \
 # grants, nothing more (of patients and staff only the identifiers).
 his_init
 his_sql "DROP SCHEMA his" >/dev/null
-pg_src() { # SOURCE NAME [EXTRA KEYS]
+# pg_src NAME [KEYS], odbc_src NAME [KEYS]: a source reading the HIS, for sources = (...).
+pg_src() {
     printf '{ name = "%s"; plugin = "pgsql"; conninfo = "%s"; %s\n  @include "his-pgsql.conf" }' \
         "$1" "$(his_conninfo)" "${2:-}"
 }
