@@ -72,6 +72,21 @@ his_sql "GRANT USAGE ON SCHEMA his TO $HIS_ROLE;
         his.deleted_rows TO $HIS_ROLE;
     GRANT SELECT (patient_id, mrn) ON his.patients TO $HIS_ROLE;
     GRANT SELECT (staff_id, employee_no, role) ON his.staff TO $HIS_ROLE" >/dev/null
+# The role reads the identifiers, not the demographics, and writes nothing.
+as_his() {
+    PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -A -t -q -v ON_ERROR_STOP=1 -U "$HIS_ROLE" \
+        -d "$HIS_DB" -c "$1" 2>&1
+}
+out=$(as_his "SELECT count(mrn) > 0 FROM his.patients") && [ "$out" = t ] ||
+    fail "the HIS role cannot read his.patients.mrn: $out"
+for q in "SELECT family_name FROM his.patients LIMIT 1" "SELECT * FROM his.staff LIMIT 1" \
+    "UPDATE his.encounters SET status = status WHERE false"; do
+    out=$(as_his "$q") && fail "the HIS role may run: $q"
+    case "$out" in
+    *"permission denied"*) ;;
+    *) fail "the HIS role's $q failed otherwise than by a privilege: $out" ;;
+    esac
+done
 load_expected "$gen"
 rows=$(sql "SELECT count(*) FROM expected")
 _kpid_say "generated and loaded ${SECONDS}s ($rows events)"
