@@ -257,8 +257,6 @@ static void *source_main(void *arg)
             continue;
         }
         r = run_plugin(src, &backoff.seed, &progress);
-        if (r == 0 && (src->once || atomic_load(&src->stop)))
-            break;
         if (src->lease && kpid_lease_epoch(src->lease, src->claim) != atomic_load(&src->epoch)) {
             /* The lease was lost, not the plugin: wait for it again. */
             kpid_host_log(src, KPID_LOG_NOTICE, "stopped reading: the source's lease is lost");
@@ -267,6 +265,8 @@ static void *source_main(void *arg)
             failures = 0;
             continue;
         }
+        if (r == 0 && (src->once || atomic_load(&src->stop)))
+            break;
         if (progress) {
             kpid_backoff_reset(&backoff);
             failures = 0;

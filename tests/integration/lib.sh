@@ -63,15 +63,29 @@ _kpid_say() { printf '%s: %s\n' "$KPID_TEST_NAME" "$*" >&2; }
 # True when pid is a live (not zombie) process.
 _kpid_alive() { _pg_alive "$1"; }
 
+# True when pid is a child of this test's shell. Tracked pids are children; one that
+# ended and was reaped may have been reused by another test's process since (pid_max
+# is often 32768, and the suite starts many processes), which must not be signalled.
+_kpid_our_child() {
+    local stat=''
+    [ -d /proc/self ] || return 0 # no procfs: trust the pid
+    { stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+    stat=${stat##*) } # after the command name, which may hold spaces and parentheses
+    set -- $stat      # state ppid ...
+    [ "${2:-}" = "$$" ]
+}
+
 # Sends SIGTERM to pid, waits at most max_s seconds, then SIGKILLs it.
 _kpid_terminate() {
     local pid=$1 max_s=${2:-10} i
     _kpid_alive "$pid" || return 0
+    _kpid_our_child "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < max_s * 10; i++)); do
         _kpid_alive "$pid" || return 0
         sleep 0.1
     done
+    _kpid_our_child "$pid" || return 0
     _kpid_say "pid $pid ignored SIGTERM for ${max_s}s: killing it"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
