@@ -97,3 +97,32 @@ assert_log_values_escaped() {
     [ -z "$bad" ] || fail "log lines with an unescaped quote in a value:
 $bad"
 }
+
+# Several kpid instances on one warehouse (exclusive sources, take-over):
+#   instance_start CONF NAME   starts one more kpid (a tracked child of this shell) with
+#                              CONF, logging to $KPID_WORK/kpid-NAME.log; its pid is in
+#                              started, and log_of[pid] is NAME
+#   instance_stop PID          SIGTERM, at most 15 s, and exit status 0, or the test fails
+#   holder_pid SOURCE          the pid of the instance that holds SOURCE now, or ""
+declare -A log_of
+instance_start() {
+    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$1" </dev/null \
+        >>"$KPID_WORK/kpid-$2.log" 2>&1 &
+    started=$!
+    kpid_track_pid "$started"
+    log_of[$started]=$2
+}
+instance_stop() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+        _kpid_alive "$pid" || break
+        sleep 0.1
+    done
+    _kpid_alive "$pid" && fail "instance $pid did not stop within 15 s of SIGTERM"
+    wait "$pid" 2>/dev/null || fail "instance $pid exited with status $?"
+}
+holder_pid() {
+    sql "SELECT coalesce((SELECT split_part(holder, ':', 2) FROM kpid.source_holder
+                          WHERE source = '$1' AND active), '')"
+}

@@ -204,34 +204,12 @@ pseudonymize = false;
 warehouse = { conninfo = "$KPID_TEST_CONNINFO"; takeover = "${takeover}s"; };
 sources = ( $(pg_src his_fo "page_size = $page; interval = \"200ms\";") );
 CONF
-declare -A log_of
-start_instance() {
-    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$fo_conf" </dev/null \
-        >>"$KPID_WORK/kpid-$1.log" 2>&1 &
-    started=$!
-    kpid_track_pid "$started"
-    log_of[$started]=$1
-}
-holder_pid() {
-    sql "SELECT coalesce((SELECT split_part(holder, ':', 2) FROM kpid.source_holder
-                          WHERE source = 'his_fo' AND active), '')"
-}
-stop_instance() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        _kpid_alive "$pid" || break
-        sleep 0.1
-    done
-    _kpid_alive "$pid" && fail "instance $pid did not stop within 15 s of SIGTERM"
-    wait "$pid" 2>/dev/null || fail "instance $pid exited with status $?"
-}
-start_instance a
+instance_start "$fo_conf" a
 a=$started
-start_instance b
+instance_start "$fo_conf" b
 b=$started
 wait_for "SELECT count(*) = 1 FROM kpid.source_holder WHERE source = 'his_fo' AND active" 30
-first=$(holder_pid)
+first=$(holder_pid his_fo)
 case "$first" in
 "$a") standby=$b ;;
 "$b") standby=$a ;;
@@ -254,7 +232,7 @@ took_ms=$((($(date +%s%N) - t0) / 1000000))
 wait_for "SELECT count(*) >= $rows FROM kpid.event WHERE source = 'his_fo'" 120
 # Idle polls of the standby (now the holder) may still be under way: let one more pass.
 sleep 1
-stop_instance "$standby"
+instance_stop "$standby"
 _kpid_say "failover: killed at $at_kill of $rows events, taken over in ${took_ms} ms ${SECONDS}s"
 assert_exact his_fo
 assert_sql "SELECT count(DISTINCT holder) >= 2 AND count(DISTINCT epoch) >= 2

@@ -22,37 +22,13 @@ sources = ( { name = "shared"; plugin = "file"; path = "$KPID_WORK/inbox/*.ndjso
               interval = "100ms"; batch_max_lines = 50; } );
 CONF
 
-declare -A log_of
-# start_instance NAME: starts one more kpid with the shared configuration (a child of
-# this shell, tracked); its pid is in started.
-start_instance() {
-    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" </dev/null \
-        >>"$KPID_WORK/kpid-$1.log" 2>&1 &
-    started=$!
-    kpid_track_pid "$started"
-    log_of[$started]=$1
-}
-holder_pid() {
-    sql "SELECT coalesce((SELECT split_part(holder, ':', 2) FROM kpid.source_holder
-                          WHERE source = 'shared' AND active), '')"
-}
-stop_instance() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        _kpid_alive "$pid" || break
-        sleep 0.1
-    done
-    _kpid_alive "$pid" && fail "instance $pid did not stop within 15 s of SIGTERM"
-    wait "$pid" 2>/dev/null || fail "instance $pid exited with status $?"
-}
 
-start_instance a
+instance_start "$KPID_WORK/kpid.conf" a
 a=$started
-start_instance b
+instance_start "$KPID_WORK/kpid.conf" b
 b=$started
 wait_for "SELECT count(*) = 1 FROM kpid.source_holder WHERE source = 'shared' AND active" 30
-first=$(holder_pid)
+first=$(holder_pid shared)
 case "$first" in
 "$a") standby=$b ;;
 "$b") standby=$a ;;
@@ -75,7 +51,7 @@ for ((i = 1; i <= chunks; i++)); do
         [ "$took_ms" -le $((takeover * 1000)) ] ||
             fail "the standby took over after ${took_ms} ms (warehouse.takeover ${takeover}s)"
         # A new standby, as systemd would restart the dead instance.
-        start_instance c
+        instance_start "$KPID_WORK/kpid.conf" c
         c=$started
     fi
     if [ "$i" -eq 16 ]; then
@@ -102,11 +78,11 @@ done
 
 total=$((chunks * per))
 wait_for "SELECT count(*) = $total FROM kpid.event WHERE source = 'shared'" 120
-survivor=$(holder_pid)
+survivor=$(holder_pid shared)
 [ "$survivor" = "$standby" ] || [ "$survivor" = "$c" ] ||
     fail "the holder at the end is neither live instance: '$survivor'"
-stop_instance "$standby"
-stop_instance "$c"
+instance_stop "$standby"
+instance_stop "$c"
 
 assert_sql "SELECT count(*), count(DISTINCT event_key) FROM kpid.event WHERE source = 'shared'" \
     "$total|$total" "every line once"
