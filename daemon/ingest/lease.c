@@ -124,7 +124,7 @@ static int lease_connect(kpid_lease *l)
     return 0;
 }
 
-/* Runs a one-row query of the lease connection; returns its first value's result or NULL
+/* Runs a query on the lease connection; returns its result, or NULL on failure
  * (the error logged at debug level: the caller tells a lost connection by its status). */
 static PGresult *lease_query(kpid_lease *l, const char *sql, int n, const char *const *params)
 {

@@ -275,7 +275,7 @@ static bool lease_lost_here(const struct kpid_batch *b, void *arg)
     return kpid_source_batch_stale(b);
 }
 
-/* The epochs the warehouse holds for the exclusive sources, as a result of (source, epoch). */
+/* b was read under another epoch than arg (a result of (source, epoch) rows) holds. */
 static bool epoch_differs(const struct kpid_batch *b, void *arg)
 {
     PGresult *res = arg;
