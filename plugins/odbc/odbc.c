@@ -6,7 +6,6 @@
 #include <libconfig.h>
 
 #include "odbc_source.h"
-#include "pull/position.h"
 
 static const kpid_config_key odbc_config_keys[] = {
     {
@@ -77,36 +76,6 @@ static const kpid_config_key odbc_config_keys[] = {
     {.name = NULL},
 };
 
-static void register_metrics(odbc_source *s, odbc_query *pq)
-{
-    static const struct {
-        const char *name, *help;
-        size_t offset;
-    } defs[] = {
-        {"odbc_rows_total", "rows read from the HIS", offsetof(odbc_query, m_rows)},
-        {"odbc_skipped_total", "rows read again within the overlap window, unchanged",
-         offsetof(odbc_query, m_skipped)},
-        {"odbc_rejected_total", "rows rejected into kpid.rejected",
-         offsetof(odbc_query, m_rejected)},
-        {"odbc_pages_total", "pages read (each one HIS transaction)",
-         offsetof(odbc_query, m_pages)},
-    };
-    kpid_metric_label label = {.name = "query", .value = pq->q->name};
-
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-        kpid_metric_def d = {
-            .type = KPID_METRIC_COUNTER,
-            .name = defs[i].name,
-            .help = defs[i].help,
-            .labels = &label,
-            .n_labels = 1,
-        };
-        kpid_metric **slot = (kpid_metric **)((char *)pq + defs[i].offset);
-        if (s->host->metric_register(s->src, &d, slot) < 0)
-            *slot = NULL;
-    }
-}
-
 /* Checks conninfo: a connection string of key=value pairs without a password. */
 static int check_conninfo(odbc_source *s)
 {
@@ -149,16 +118,15 @@ static int odbc_init(const kpid_host *host, kpid_source *src, const void *config
         free(error);
         return r;
     }
+    if ((r = kpid_pull_reader_init(&s->reader, host, src, s->spec,
+                                   (size_t)cfg->overlap_max_keys, "odbc")) < 0)
+        return r;
     if (!(s->queries = calloc(s->spec->n_queries, sizeof(*s->queries))))
         return -ENOMEM;
     for (size_t i = 0; i < s->spec->n_queries; i++) {
-        odbc_query *pq = &s->queries[i];
-        pq->q = &s->spec->queries[i];
+        s->queries[i].q = &s->spec->queries[i];
+        s->queries[i].track = &s->reader.tracks[i];
         s->n_queries++;
-        if (pq->q->overlap > 0 &&
-            (r = kpid_pull_dedup_new((size_t)cfg->overlap_max_keys, &pq->dedup)) < 0)
-            return r;
-        register_metrics(s, pq);
     }
     if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &s->env)) ||
         !SQL_SUCCEEDED(SQLSetEnvAttr(s->env, SQL_ATTR_ODBC_VERSION, odbc_attr(SQL_OV_ODBC3), 0))) {
@@ -172,101 +140,25 @@ static int odbc_init(const kpid_host *host, kpid_source *src, const void *config
     return 0;
 }
 
-/* Takes the positions of the cursor the host gives: at the first poll, and whenever it is
- * not the one last submitted (after a failure the host starts from what is durable). */
-static int load_cursor(odbc_source *s, const char *text)
+static int connect_cb(void *ctx)
 {
-    kpid_pull_cursor c = {0};
-    char err[256];
-    int r;
-
-    if (text && (r = kpid_pull_cursor_decode(text, strlen(text), &c, err, sizeof(err))) < 0) {
-        plog(s, KPID_LOG_ERR,
-             "the stored cursor is invalid error=\"%s\" hint=\"delete the source's row in "
-             "kpid.cursor to read every query from its beginning\"",
-             err);
-        return r;
-    }
-    for (size_t i = 0; i < s->n_queries; i++) {
-        const kpid_pull_query *q = s->queries[i].q;
-        const kpid_pull_position *p = kpid_pull_cursor_find(&c, q->name);
-        if (p && !kpid_pull_position_matches(p, q)) {
-            plog(s, KPID_LOG_WARNING,
-                 "the query's order changed since its cursor was stored: reading it from its "
-                 "beginning query=%s was=\"%s %s %s\"",
-                 q->name, kpid_pull_wm_type_name(p->type), p->watermark_column,
-                 p->tiebreaker_column);
-            kpid_pull_cursor_remove(&c, q->name);
-        }
-    }
-    kpid_pull_cursor_clear(&s->cursor);
-    s->cursor = c;
-    free(s->cursor_text);
-    s->cursor_text = text ? strdup(text) : NULL;
-    if (text && !s->cursor_text)
-        return -ENOMEM;
-    s->cursor_loaded = true;
-    s->cycle = false;
-    for (size_t i = 0; i < s->n_queries; i++)
-        if (s->queries[i].dedup)
-            kpid_pull_dedup_reset(s->queries[i].dedup);
-    return 0;
+    return odbc_connect(ctx);
 }
 
-/* A new cycle: every query has pages to read, from its position or its overlap window;
- * the dedup sets forget what no page of it reads again. */
-static void cycle_start(odbc_source *s)
+static int page_cb(void *ctx, size_t i)
 {
-    char start[KPID_PULL_WM_TEXT_MAX];
+    odbc_source *s = ctx;
 
-    for (size_t i = 0; i < s->n_queries; i++) {
-        odbc_query *pq = &s->queries[i];
-        const kpid_pull_position *pos = odbc_position(s, pq);
-        int64_t from;
-        pq->pending = true;
-        pq->passed = !pos || pq->q->overlap == 0;
-        free(pq->scan_w);
-        free(pq->scan_t);
-        pq->scan_w = pq->scan_t = NULL;
-        if (pq->dedup && pos &&
-            kpid_pull_overlap_start(pq->q, pos->watermark, start, sizeof(start), &from) == 1)
-            kpid_pull_dedup_expire(pq->dedup, from);
-    }
-    s->cycle = true;
+    return odbc_page(s, &s->queries[i]);
 }
 
 static int odbc_poll(void *state, const char *cursor)
 {
     odbc_source *s = state;
-    bool pending = false;
-    int r;
 
-    if (s->host->stop_requested(s->src) || odbc_watch_stopping(s))
+    if (odbc_watch_stopping(s))
         return KPID_POLL_IDLE;
-    if (!s->cursor_loaded || (cursor == NULL) != (s->cursor_text == NULL) ||
-        (cursor && strcmp(cursor, s->cursor_text) != 0))
-        if ((r = load_cursor(s, cursor)) < 0)
-            return r;
-    if ((r = odbc_connect(s)) < 0)
-        return r == -ECANCELED ? KPID_POLL_IDLE : r;
-    if (!s->cycle)
-        cycle_start(s);
-    for (size_t i = 0; i < s->n_queries; i++) {
-        odbc_query *pq = &s->queries[i];
-        if (!pq->pending)
-            continue;
-        if ((r = odbc_page(s, pq)) < 0) {
-            s->cycle = false;
-            return r == -ECANCELED ? KPID_POLL_IDLE : r;
-        }
-        pq->pending = r == 1;
-        pending = pending || pq->pending;
-        if (s->host->stop_requested(s->src))
-            return KPID_POLL_IDLE;
-    }
-    if (!pending)
-        s->cycle = false;
-    return pending ? KPID_POLL_MORE : KPID_POLL_IDLE;
+    return kpid_pull_reader_poll(&s->reader, cursor, connect_cb, page_cb, s);
 }
 
 static void odbc_request_stop(void *state)
@@ -292,18 +184,12 @@ static void odbc_fini(void *state)
         for (size_t k = 0; k < sizeof(pq->stmt) / sizeof(pq->stmt[0]); k++)
             kpid_pull_stmt_clear(&pq->stmt[k]);
         kpid_pull_cols_clear(&pq->cols);
-        kpid_pull_dedup_free(pq->dedup);
-        free(pq->scan_w);
-        free(pq->scan_t);
     }
     free(s->queries);
+    kpid_pull_reader_free(&s->reader);
     kpid_pull_spec_free(s->spec);
-    kpid_pull_cursor_clear(&s->cursor);
-    free(s->cursor_text);
-    kpid_buf_free(&s->text);
     kpid_buf_free(&s->wide);
     kpid_buf_free(&s->raw);
-    kpid_pull_rowbuf_free(&s->rowbuf);
     odbc_result_free(&s->res);
     free(s);
 }

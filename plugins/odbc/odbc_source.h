@@ -3,10 +3,11 @@
  * Oracle, MySQL, PostgreSQL, ...) read through its ODBC driver (unixODBC) by configured
  * queries in (watermark, tiebreaker) order, a page at a time, each page one transaction
  * on the HIS and one batch (docs/his-sources.md). The queries, the paging statements
- * (in the portable OR form), the cursor, the conversion of rows and the overlap's dedup
- * set come from lib/pull, which the pgsql plugin shares; this plugin adds ODBC.
+ * (in the portable OR form), the cycles of pages, the cursor, the conversion of rows and
+ * the overlap's dedup set come from lib/pull (pull/reader.h), which the pgsql plugin
+ * shares; this plugin adds ODBC.
  *
- *   odbc.c   the plugin: configuration keys, init, poll (cycles of pages), fini
+ *   odbc.c   the plugin: configuration keys, init, poll, fini
  *   conn.c   the connection: the connection string (password_file adds PWD), connect,
  *            what the DBMS is (its paging clause, whether PostgreSQL), diagnostics as
  *            one log line
@@ -18,11 +19,6 @@
  *            block fetches into column-wise bound arrays, or row by row with SQLGetData
  *            once a value did not fit
  *   wide.c   UTF-8 to UTF-16 (SQLWCHAR) and back: text crosses the driver as UTF-16
- *
- * A poll cycle starts when poll() is called after it returned IDLE: every query then has
- * pages to read, the first one from its cursor, or, with an overlap, from the overlap
- * window behind it. Each poll() reads at most one page of each query that still has
- * pages in the cycle and returns MORE while a page came back full.
  *
  * Thread ownership: everything here belongs to the source thread (init, poll, fini),
  * except the watchdog's fields (odbc_watch), guarded by its lock and shared with the
@@ -41,11 +37,7 @@
 #include <sqlext.h>
 
 #include "buf/buf.h"
-#include "pull/cursor.h"
-#include "pull/dedup.h"
-#include "pull/row.h"
-#include "pull/spec.h"
-#include "pull/wrap.h"
+#include "pull/reader.h"
 
 /* The configuration, filled by the host from the key table in odbc.c. */
 struct odbc_config {
@@ -92,19 +84,14 @@ typedef struct odbc_result {
     bool truncated;       /* a value of the current row did not fit its block buffer */
 } odbc_result;
 
-/* One query and where it is. */
+/* One query's statements and columns (where it is: the reader's track of it). */
 typedef struct odbc_query {
     const kpid_pull_query *q;
+    kpid_pull_track *track;
     kpid_pull_stmt stmt[3]; /* by enum kpid_pull_from, built for the connection's DBMS */
     SQLHSTMT hstmt[3];      /* prepared on the connection, or NULL */
     kpid_pull_cols cols;
-    kpid_pull_dedup *dedup; /* with an overlap: rows emitted within its window */
-    bool pending;           /* it has pages to read in this cycle */
-    bool row_by_row;        /* a value did not fit a block: read with SQLGetData since */
-    bool passed;            /* the cycle's pages read past the query's position: the
-                               cursor may move (an overlap window's pages read behind it) */
-    char *scan_w, *scan_t;  /* where the cycle's next page starts; NULL: its first page */
-    kpid_metric *m_rows, *m_skipped, *m_rejected, *m_pages;
+    bool row_by_row; /* a value did not fit a block: read with SQLGetData since */
 } odbc_query;
 
 /*
@@ -131,14 +118,9 @@ typedef struct odbc_source {
     kpid_source *src;
     const struct odbc_config *cfg;
     kpid_pull_spec *spec;
-    odbc_query *queries;
+    kpid_pull_reader reader; /* the cycles, the cursor, pages as batches */
+    odbc_query *queries;     /* one per track of the reader */
     size_t n_queries;
-    bool cycle; /* a cycle is under way (the last poll returned MORE) */
-
-    kpid_pull_cursor cursor; /* the positions as of the last submitted batch */
-    char *cursor_text;       /* its text, what poll() is given back; NULL: none yet */
-    bool cursor_loaded;
-    kpid_buf text; /* the cursor being encoded */
 
     SQLHENV env;
     SQLHDBC dbc;                /* connected, or NULL */
@@ -151,7 +133,6 @@ typedef struct odbc_source {
     bool password_warned;
 
     odbc_result res;
-    kpid_pull_rowbuf rowbuf;
     kpid_buf wide; /* UTF-16 of a statement or a parameter */
     kpid_buf raw;  /* a value read with SQLGetData */
     odbc_watch watch;
@@ -279,9 +260,6 @@ void odbc_result_free(odbc_result *res);
  * or a negative errno (logged): -ECANCELED when the source is asked to stop.
  */
 int odbc_page(odbc_source *s, odbc_query *pq);
-
-/* The position of pq in the cursor, when it is in pq's order; else NULL. */
-const kpid_pull_position *odbc_position(const odbc_source *s, const odbc_query *pq);
 
 #define ODBC_VALUE_MAX (1 << 20) /* bytes of one value read row by row */
 #define ODBC_GRACE_MS 10000      /* past statement_timeout: then the watchdog cancels */

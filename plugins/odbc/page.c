@@ -26,13 +26,6 @@ static const char SQL_READ_ONLY[] = "SET TRANSACTION ISOLATION LEVEL REPEATABLE 
 static const char SQL_SETTINGS[] =
     "SELECT set_config('statement_timeout', ?, true), set_config('TimeZone', 'UTC', true)";
 
-const kpid_pull_position *odbc_position(const odbc_source *s, const odbc_query *pq)
-{
-    const kpid_pull_position *p = kpid_pull_cursor_find(&s->cursor, pq->q->name);
-
-    return p && kpid_pull_position_matches(p, pq->q) ? p : NULL;
-}
-
 /* Begins the page's transaction where the DBMS is PostgreSQL; others begin theirs with
  * the first statement (autocommit is off). */
 static int begin(odbc_source *s, const odbc_query *pq)
@@ -184,132 +177,19 @@ static int bind(odbc_source *s, odbc_query *pq, SQLHSTMT h, const kpid_pull_stmt
     return 0;
 }
 
-/* Where the page starts: *ret_from, and the watermark and tiebreaker texts it needs. */
-static int page_start(odbc_source *s, odbc_query *pq, enum kpid_pull_from *ret_from, char *start,
-                      size_t start_size, const char **ret_w, const char **ret_t)
-{
-    const kpid_pull_position *pos = odbc_position(s, pq);
-    int r;
-
-    *ret_w = *ret_t = NULL;
-    if (pq->scan_w) { /* the cycle goes on after its last page */
-        *ret_from = KPID_PULL_FROM_AFTER;
-        *ret_w = pq->scan_w;
-        *ret_t = pq->scan_t;
-        return 0;
-    }
-    if (!pos) {
-        *ret_from = KPID_PULL_FROM_START;
-        return 0;
-    }
-    if (pq->q->overlap == 0) {
-        *ret_from = KPID_PULL_FROM_AFTER;
-        *ret_w = pos->watermark;
-        *ret_t = pos->tiebreaker;
-        return 0;
-    }
-    if ((r = kpid_pull_overlap_start(pq->q, pos->watermark, start, start_size, NULL)) < 0) {
-        plog(s, KPID_LOG_ERR, "the cursor's watermark is not of the query's type query=%s",
-             pq->q->name);
-        return r;
-    }
-    *ret_from = r == 1 ? KPID_PULL_FROM_AT : KPID_PULL_FROM_START;
-    *ret_w = r == 1 ? start : NULL;
-    return 0;
-}
-
-/* What one page read and did. */
-typedef struct page {
-    kpid_batch *batch;
-    kpid_buf w, t; /* the position of its last row */
-    int64_t rows;
-    bool truncated; /* it ended before a row whose value did not fit a block */
-    uint64_t emitted, skipped, rejected;
-} page;
-
-/* Adds one row to the batch: an event, a retraction, a rejection, or nothing (a row read
- * again unchanged). Returns 0 or a negative errno. */
-static int add_row(odbc_source *s, odbc_query *pq, page *pg, const char *w, const char *t)
-{
-    char why[256], locator[256];
-    kpid_pull_row row;
-    uint64_t hash = 0;
-    int64_t wm = 0;
-    int r;
-
-    if (!pg->batch && (r = s->host->batch_begin(s->src, &pg->batch)) < 0)
-        return r;
-    kpid_pull_row_locator(pq->q, t, locator, sizeof(locator));
-    if (s->res.overlong >= 0) {
-        snprintf(why, sizeof(why), "column \"%.64s\" holds a value longer than %d bytes",
-                 s->res.cols[s->res.overlong].name, ODBC_VALUE_MAX);
-        pg->rejected++;
-        return s->host->reject(pg->batch, locator, why, NULL, 0);
-    }
-    r = kpid_pull_row_convert(pq->q, &pq->cols, s->res.values, &s->rowbuf, &row, why, sizeof(why));
-    if (r < 0)
-        return r;
-    if (r == 1) {
-        pg->rejected++;
-        return s->host->reject(pg->batch, locator, why, NULL, 0);
-    }
-    if (pq->dedup) {
-        if ((r = kpid_pull_dedup_hash(pq->dedup, &row, &hash)) < 0)
-            return r;
-        if (kpid_pull_dedup_seen(pq->dedup, row.ev.event_key, hash)) {
-            pg->skipped++;
-            return 0;
-        }
-    }
-    if (row.retract)
-        r = s->host->retract(pg->batch, row.ev.event_key);
-    else
-        r = s->host->emit(pg->batch, &row.ev, locator);
-    if (r == -EINVAL && !row.retract) {
-        pg->rejected++; /* refused by the host: it recorded the row with this locator */
-        return 0;
-    }
-    if (r < 0)
-        return r;
-    pg->emitted++;
-    if (pq->dedup && kpid_pull_wm_parse(pq->q->watermark_type, w, &wm, NULL) == 0 &&
-        (r = kpid_pull_dedup_put(pq->dedup, row.ev.event_key, hash, wm)) < 0)
-        return r;
-    return 0;
-}
-
-/* Whether the row at (w, t) is at or past the query's position: a page of the overlap
- * window reads rows behind it first. Within the position's watermark only the position's
- * own row says so: the tiebreaker's order is the database's (numbers, a collation). */
-static void check_passed(odbc_source *s, odbc_query *pq, const char *w, const char *t)
-{
-    const kpid_pull_position *pos = odbc_position(s, pq);
-    int64_t old, now;
-
-    if (!pos || kpid_pull_wm_parse(pq->q->watermark_type, pos->watermark, &old, NULL) < 0 ||
-        kpid_pull_wm_parse(pq->q->watermark_type, w, &now, NULL) < 0 || now > old ||
-        (now == old && strcmp(t, pos->tiebreaker) == 0))
-        pq->passed = true;
-}
-
-static int set_text(kpid_buf *b, const char *text)
-{
-    b->len = 0;
-    return kpid_buf_append(b, text, strlen(text) + 1);
-}
-
-/* Reads the rows of the open result into the page, at most page_size. */
-static int read_rows(odbc_source *s, odbc_query *pq, SQLHSTMT h, page *pg)
+/* Reads the rows of the open result into the page, at most page_size; *truncated when
+ * it ended before a row whose value did not fit a block. */
+static int read_rows(odbc_source *s, odbc_query *pq, SQLHSTMT h, kpid_pull_page *pg,
+                     bool *truncated)
 {
     const kpid_pull_cols *c = &pq->cols;
-    const char *w, *t;
-    char why[256], locator[256];
+    char why[128];
     int r = 0;
 
     while (pg->rows < s->cfg->page_size && (r = odbc_result_next(s, pq, h)) == 1) {
         if (s->res.truncated) {
             pq->row_by_row = true;
-            pg->truncated = true;
+            *truncated = true;
             plog(s, KPID_LOG_INFO,
                  "a value did not fit its block: the query reads row by row from now on "
                  "query=%s",
@@ -322,24 +202,17 @@ static int read_rows(odbc_source *s, odbc_query *pq, SQLHSTMT h, page *pg)
                  pq->q->name, over == c->watermark ? "watermark" : "tiebreaker", ODBC_VALUE_MAX);
             return -EINVAL;
         }
-        if (kpid_pull_row_position(pq->q, c, s->res.values, &w, &t, why, sizeof(why)) < 0) {
-            kpid_pull_row_locator(pq->q, s->res.values[c->tiebreaker], locator, sizeof(locator));
-            plog(s, KPID_LOG_ERR, "query failed query=%s row=\"%s\" error=\"%s\"", pq->q->name,
-                 locator, why);
-            return -EINVAL;
-        }
-        if (!pq->passed)
-            check_passed(s, pq, w, t);
-        if ((r = add_row(s, pq, pg, w, t)) < 0 || (r = set_text(&pg->w, w)) < 0 ||
-            (r = set_text(&pg->t, t)) < 0)
+        if (over >= 0) /* the row is rejected, the page goes on */
+            snprintf(why, sizeof(why), "column \"%.64s\" holds a value longer than %d bytes",
+                     s->res.cols[over].name, ODBC_VALUE_MAX);
+        if ((r = kpid_pull_page_row(pg, c, s->res.values, over >= 0 ? why : NULL)) < 0)
             return r;
-        pg->rows++;
     }
     return r < 0 ? r : 0;
 }
 
 /* Runs the page's statement in its transaction and reads its rows. */
-static int read_page(odbc_source *s, odbc_query *pq, page *pg)
+static int read_page(odbc_source *s, odbc_query *pq, kpid_pull_page *pg, bool *truncated)
 {
     enum kpid_pull_from from = KPID_PULL_FROM_START;
     const char *w, *t;
@@ -348,7 +221,8 @@ static int read_page(odbc_source *s, odbc_query *pq, page *pg)
     params p = {0};
     int r;
 
-    if ((r = page_start(s, pq, &from, start, sizeof(start), &w, &t)) < 0 ||
+    if ((r = kpid_pull_reader_start(&s->reader, pq->track, &from, start, sizeof(start), &w,
+                                    &t)) < 0 ||
         (r = prepare(s, pq, from, &h)) < 0 || (r = begin(s, pq)) < 0 ||
         (r = bind(s, pq, h, &pq->stmt[from], w, t, &p)) < 0)
         goto out;
@@ -362,7 +236,7 @@ static int read_page(odbc_source *s, odbc_query *pq, page *pg)
     }
     if ((r = odbc_result_describe(s, pq, h)) == 0 &&
         (r = odbc_result_bind(s, pq, h, s->cfg->page_size)) == 0)
-        r = read_rows(s, pq, h, pg);
+        r = read_rows(s, pq, h, pg, truncated);
 out:
     if (s->dbc && h)
         odbc_result_close(s, h);
@@ -377,68 +251,16 @@ out:
     return r;
 }
 
-/* The cursor after a page whose last row is at (w, t): the query's position moves there,
- * except that a page of an overlap window that has not read past it leaves it where it
- * is (a position never moves back, also not within its watermark's ties). */
-static int advance(odbc_source *s, odbc_query *pq, const char *w, const char *t)
-{
-    char *sw = strdup(w), *st = strdup(t);
-
-    if (!sw || !st) {
-        free(sw);
-        free(st);
-        return -ENOMEM;
-    }
-    free(pq->scan_w);
-    free(pq->scan_t);
-    pq->scan_w = sw;
-    pq->scan_t = st;
-    if (!pq->passed)
-        return 0;
-    return kpid_pull_cursor_set(&s->cursor, pq->q, w, t);
-}
-
 int odbc_page(odbc_source *s, odbc_query *pq)
 {
-    page pg = {0};
-    char *cursor_before = NULL;
+    kpid_pull_page pg;
+    bool truncated = false;
     int r;
 
-    if ((r = read_page(s, pq, &pg)) < 0)
-        goto out;
-    s->host->counter_add(pq->m_pages, 1);
-    if (pg.rows == 0)
-        goto out; /* nothing new (or a first row too long for a block): the cursor stays */
-    if (!(cursor_before = strdup(s->cursor_text ? s->cursor_text : "")) ||
-        (r = advance(s, pq, pg.w.data, pg.t.data)) < 0) {
-        r = r < 0 ? r : -ENOMEM;
-        goto out;
-    }
-    s->text.len = 0;
-    if ((r = kpid_pull_cursor_encode(&s->cursor, &s->text)) < 0) {
-        plog(s, KPID_LOG_ERR, "cannot encode the cursor error=\"%s\"", strerror(-r));
-        goto out;
-    }
-    bool moved = strcmp(s->text.data, cursor_before) != 0;
-    if (pg.emitted + pg.rejected == 0 && !moved)
-        goto out; /* read again, all of it unchanged: nothing to write */
-    r = s->host->batch_submit(pg.batch, s->text.data, NULL);
-    pg.batch = NULL; /* consumed in every case */
-    if (r < 0)
-        goto out;
-    free(s->cursor_text);
-    if (!(s->cursor_text = strdup(s->text.data)))
-        r = -ENOMEM;
-out:
-    if (pg.batch)
-        s->host->batch_abort(pg.batch);
-    s->host->counter_add(pq->m_rows, (uint64_t)pg.rows);
-    s->host->counter_add(pq->m_skipped, pg.skipped);
-    s->host->counter_add(pq->m_rejected, pg.rejected);
-    free(cursor_before);
-    kpid_buf_free(&pg.w);
-    kpid_buf_free(&pg.t);
-    if (r < 0)
+    kpid_pull_page_begin(&pg, &s->reader, pq->track);
+    r = read_page(s, pq, &pg, &truncated);
+    int64_t rows = pg.rows;
+    if ((r = kpid_pull_page_end(&pg, r)) < 0)
         return r;
-    return pg.rows >= s->cfg->page_size || pg.truncated ? 1 : 0;
+    return rows >= s->cfg->page_size || truncated ? 1 : 0;
 }

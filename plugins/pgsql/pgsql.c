@@ -6,7 +6,6 @@
 #include <libconfig.h>
 
 #include "pgsql_source.h"
-#include "pull/position.h"
 
 static const kpid_config_key pgsql_config_keys[] = {
     {
@@ -74,39 +73,7 @@ static const kpid_config_key pgsql_config_keys[] = {
     {.name = NULL},
 };
 
-static void register_metrics(pgsql_source *s, pgsql_query *pq)
-{
-    static const struct {
-        enum kpid_metric_type type;
-        const char *name, *help;
-        size_t offset;
-    } defs[] = {
-        {KPID_METRIC_COUNTER, "pgsql_rows_total", "rows read from the HIS",
-         offsetof(pgsql_query, m_rows)},
-        {KPID_METRIC_COUNTER, "pgsql_skipped_total",
-         "rows read again within the overlap window, unchanged", offsetof(pgsql_query, m_skipped)},
-        {KPID_METRIC_COUNTER, "pgsql_rejected_total", "rows rejected into kpid.rejected",
-         offsetof(pgsql_query, m_rejected)},
-        {KPID_METRIC_COUNTER, "pgsql_pages_total", "pages read (each one HIS transaction)",
-         offsetof(pgsql_query, m_pages)},
-    };
-    kpid_metric_label label = {.name = "query", .value = pq->q->name};
-
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-        kpid_metric_def d = {
-            .type = defs[i].type,
-            .name = defs[i].name,
-            .help = defs[i].help,
-            .labels = &label,
-            .n_labels = 1,
-        };
-        kpid_metric **slot = (kpid_metric **)((char *)pq + defs[i].offset);
-        if (s->host->metric_register(s->src, &d, slot) < 0)
-            *slot = NULL;
-    }
-}
-
-/* Builds a query's paging statements and its dedup set. */
+/* Builds a query's paging statements. */
 static int query_init(pgsql_source *s, pgsql_query *pq)
 {
     kpid_pull_wrap_options opt = {
@@ -120,10 +87,6 @@ static int query_init(pgsql_source *s, pgsql_query *pq)
     for (int from = KPID_PULL_FROM_START; from <= KPID_PULL_FROM_AFTER; from++)
         if ((r = kpid_pull_wrap(pq->q, (enum kpid_pull_from)from, &opt, &pq->stmt[from])) < 0)
             return r;
-    if (pq->q->overlap > 0 &&
-        (r = kpid_pull_dedup_new((size_t)s->cfg->overlap_max_keys, &pq->dedup)) < 0)
-        return r;
-    register_metrics(s, pq);
     return 0;
 }
 
@@ -152,10 +115,14 @@ static int pgsql_init(const kpid_host *host, kpid_source *src, const void *confi
         free(error);
         return r;
     }
+    if ((r = kpid_pull_reader_init(&s->reader, host, src, s->spec,
+                                   (size_t)cfg->overlap_max_keys, "pgsql")) < 0)
+        return r;
     if (!(s->queries = calloc(s->spec->n_queries, sizeof(*s->queries))))
         return -ENOMEM;
     for (size_t i = 0; i < s->spec->n_queries; i++) {
         s->queries[i].q = &s->spec->queries[i];
+        s->queries[i].track = &s->reader.tracks[i];
         s->n_queries++;
         if ((r = query_init(s, &s->queries[i])) < 0)
             return r;
@@ -165,102 +132,23 @@ static int pgsql_init(const kpid_host *host, kpid_source *src, const void *confi
     return 0;
 }
 
-/* Takes the positions of the cursor the host gives: at the first poll, and whenever it is
- * not the one last submitted (it is not: that cannot be, unless the host says so). */
-static int load_cursor(pgsql_source *s, const char *text)
+static int connect_cb(void *ctx)
 {
-    kpid_pull_cursor c = {0};
-    char err[256];
-    int r;
-
-    if (text && (r = kpid_pull_cursor_decode(text, strlen(text), &c, err, sizeof(err))) < 0) {
-        plog(s, KPID_LOG_ERR,
-             "the stored cursor is invalid error=\"%s\" hint=\"delete the source's row in "
-             "kpid.cursor to read every query from its beginning\"",
-             err);
-        return r;
-    }
-    for (size_t i = 0; i < s->n_queries; i++) {
-        const kpid_pull_query *q = s->queries[i].q;
-        const kpid_pull_position *p = kpid_pull_cursor_find(&c, q->name);
-        if (p && !kpid_pull_position_matches(p, q)) {
-            plog(s, KPID_LOG_WARNING,
-                 "the query's order changed since its cursor was stored: reading it from its "
-                 "beginning query=%s was=\"%s %s %s\"",
-                 q->name, kpid_pull_wm_type_name(p->type), p->watermark_column,
-                 p->tiebreaker_column);
-            kpid_pull_cursor_remove(&c, q->name);
-        }
-    }
-    kpid_pull_cursor_clear(&s->cursor);
-    s->cursor = c;
-    free(s->cursor_text);
-    s->cursor_text = text ? strdup(text) : NULL;
-    if (text && !s->cursor_text)
-        return -ENOMEM;
-    s->cursor_loaded = true;
-    s->cycle = false;
-    for (size_t i = 0; i < s->n_queries; i++)
-        if (s->queries[i].dedup)
-            kpid_pull_dedup_reset(s->queries[i].dedup);
-    return 0;
+    return pgsql_connect(ctx);
 }
 
-/* A new cycle: every query has pages to read, from its position or its overlap window;
- * the dedup sets forget what no page of it reads again. */
-static void cycle_start(pgsql_source *s)
+static int page_cb(void *ctx, size_t i)
 {
-    char start[KPID_PULL_WM_TEXT_MAX];
+    pgsql_source *s = ctx;
 
-    for (size_t i = 0; i < s->n_queries; i++) {
-        pgsql_query *pq = &s->queries[i];
-        const kpid_pull_position *pos = pgsql_position(s, pq);
-        int64_t from;
-        pq->pending = true;
-        free(pq->scan_w);
-        free(pq->scan_t);
-        pq->scan_w = pq->scan_t = NULL;
-        /* Without an overlap every page starts after the position. */
-        pq->passed = !pos || pq->q->overlap == 0;
-        if (pq->dedup && pos &&
-            kpid_pull_overlap_start(pq->q, pos->watermark, start, sizeof(start), &from) == 1)
-            kpid_pull_dedup_expire(pq->dedup, from);
-    }
-    s->cycle = true;
+    return pgsql_page(s, &s->queries[i]);
 }
 
 static int pgsql_poll(void *state, const char *cursor)
 {
     pgsql_source *s = state;
-    bool pending = false;
-    int r;
 
-    if (s->host->stop_requested(s->src))
-        return KPID_POLL_IDLE;
-    if (!s->cursor_loaded || (cursor == NULL) != (s->cursor_text == NULL) ||
-        (cursor && strcmp(cursor, s->cursor_text) != 0))
-        if ((r = load_cursor(s, cursor)) < 0)
-            return r;
-    if ((r = pgsql_connect(s)) < 0)
-        return r == -ECANCELED ? KPID_POLL_IDLE : r;
-    if (!s->cycle)
-        cycle_start(s);
-    for (size_t i = 0; i < s->n_queries; i++) {
-        pgsql_query *pq = &s->queries[i];
-        if (!pq->pending)
-            continue;
-        if ((r = pgsql_page(s, pq)) < 0) {
-            s->cycle = false;
-            return r;
-        }
-        pq->pending = r == 1;
-        pending = pending || pq->pending;
-        if (s->host->stop_requested(s->src))
-            return KPID_POLL_IDLE;
-    }
-    if (!pending)
-        s->cycle = false;
-    return pending ? KPID_POLL_MORE : KPID_POLL_IDLE;
+    return kpid_pull_reader_poll(&s->reader, cursor, connect_cb, page_cb, s);
 }
 
 static void pgsql_fini(void *state)
@@ -275,16 +163,10 @@ static void pgsql_fini(void *state)
         for (size_t k = 0; k < sizeof(pq->stmt) / sizeof(pq->stmt[0]); k++)
             kpid_pull_stmt_clear(&pq->stmt[k]);
         kpid_pull_cols_clear(&pq->cols);
-        kpid_pull_dedup_free(pq->dedup);
-        free(pq->scan_w);
-        free(pq->scan_t);
     }
     free(s->queries);
+    kpid_pull_reader_free(&s->reader);
     kpid_pull_spec_free(s->spec);
-    kpid_pull_cursor_clear(&s->cursor);
-    free(s->cursor_text);
-    kpid_buf_free(&s->text);
-    kpid_pull_rowbuf_free(&s->rowbuf);
     free(s->values);
     free(s);
 }

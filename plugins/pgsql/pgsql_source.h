@@ -2,18 +2,14 @@
  * The pgsql source: rows of a hospital information system's PostgreSQL database, read
  * by configured queries in (watermark, tiebreaker) order, a page at a time, each page one
  * READ ONLY transaction on the HIS and one batch (docs/his-sources.md). The queries, the
- * paging statements, the cursor, the conversion of rows and the overlap's dedup set come
- * from lib/pull, which the odbc plugin shares; this plugin adds libpq.
+ * paging statements, the cycles of pages, the cursor, the conversion of rows and the
+ * overlap's dedup set come from lib/pull (pull/reader.h), which the odbc plugin shares;
+ * this plugin adds libpq.
  *
- *   pgsql.c  the plugin: configuration keys, init, poll (cycles of pages), fini
+ *   pgsql.c  the plugin: configuration keys, init, poll, fini
  *   conn.c   the connection: connect (password file, application_name), statements
  *            with a deadline that a stop request cuts short, errors as one log line
  *   page.c   one page of one query: the transaction, its statement, its rows as a batch
- *
- * A poll cycle starts when poll() is called after it returned IDLE: every query then has
- * pages to read, the first one from its cursor, or, with an overlap, from the overlap
- * window behind it. Each poll() reads at most one page of each query that still has
- * pages in the cycle and returns MORE while a page came back full.
  *
  * Thread ownership: everything here belongs to the source thread (init, poll, fini).
  */
@@ -27,12 +23,7 @@
 #include <kpid/plugin.h>
 #include <libpq-fe.h>
 
-#include "buf/buf.h"
-#include "pull/cursor.h"
-#include "pull/dedup.h"
-#include "pull/row.h"
-#include "pull/spec.h"
-#include "pull/wrap.h"
+#include "pull/reader.h"
 
 /* The configuration, filled by the host from the key table in pgsql.c. */
 struct pgsql_config {
@@ -44,16 +35,12 @@ struct pgsql_config {
     int64_t overlap_max_keys;
 };
 
-/* One query and where it is. */
+/* One query's statements and columns (where it is: the reader's track of it). */
 typedef struct pgsql_query {
     const kpid_pull_query *q;
+    kpid_pull_track *track;
     kpid_pull_stmt stmt[3]; /* by enum kpid_pull_from */
     kpid_pull_cols cols;
-    kpid_pull_dedup *dedup; /* with an overlap: rows emitted within its window */
-    bool pending;           /* it has pages to read in this cycle */
-    char *scan_w, *scan_t;  /* where the cycle's next page starts; NULL: its first page */
-    bool passed;            /* the cycle has read past the position: the position follows */
-    kpid_metric *m_rows, *m_skipped, *m_rejected, *m_pages;
 } pgsql_query;
 
 typedef struct pgsql_source {
@@ -61,21 +48,14 @@ typedef struct pgsql_source {
     kpid_source *src;
     const struct pgsql_config *cfg;
     kpid_pull_spec *spec;
-    pgsql_query *queries;
+    kpid_pull_reader reader; /* the cycles, the cursor, pages as batches */
+    pgsql_query *queries;    /* one per track of the reader */
     size_t n_queries;
-    bool cycle; /* a cycle is under way (the last poll returned MORE) */
-
-    kpid_pull_cursor cursor; /* the positions as of the last submitted batch */
-    char *cursor_text;       /* its text, what poll() is given back; NULL: none yet */
-    bool cursor_loaded;
-    kpid_buf text; /* the cursor being encoded */
 
     PGconn *conn;
     bool password_warned;
-    kpid_pull_rowbuf rowbuf;
     const char **values; /* a row's values, one per result column */
     size_t cap_values;
-
 } pgsql_source;
 
 #define plog(s, level, ...) (s)->host->log((s)->src, (level), __VA_ARGS__)
@@ -126,8 +106,5 @@ char *pgsql_log_text(const char *text, char *out, size_t out_size);
  * or a negative errno (logged): -ECANCELED when the source is asked to stop.
  */
 int pgsql_page(pgsql_source *s, pgsql_query *pq);
-
-/* The position of pq in the cursor, when it is in pq's order; else NULL. */
-const kpid_pull_position *pgsql_position(const pgsql_source *s, const pgsql_query *pq);
 
 #endif
