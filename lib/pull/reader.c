@@ -247,8 +247,7 @@ static int add_row(kpid_pull_page *pg, const kpid_pull_cols *cols, const char *c
         pg->rejected++;
         return host->reject(pg->batch, locator, reject, NULL, 0);
     }
-    e = kpid_pull_row_convert(tr->q, cols, values, &pg->r->rowbuf, &row, why,
-                              sizeof(why));
+    e = kpid_pull_row_convert(tr->q, cols, values, &pg->r->rowbuf, &row, why, sizeof(why));
     if (e < 0)
         return e;
     if (e == 1) {
@@ -310,13 +309,12 @@ int kpid_pull_page_row(kpid_pull_page *pg, const kpid_pull_cols *cols, const cha
     char why[256];
     int e;
 
-    if (kpid_pull_row_position(pg->t->q, cols, values, &w, &t, why,
-                               sizeof(why)) < 0) {
+    if (kpid_pull_row_position(pg->t->q, cols, values, &w, &t, why, sizeof(why)) < 0) {
         char locator[256];
         kpid_pull_row_locator(pg->t->q, cols->tiebreaker >= 0 ? values[cols->tiebreaker] : NULL,
                               locator, sizeof(locator));
-        rlog(pg->r, KPID_LOG_ERR, "query failed query=%s row=\"%s\" error=\"%s\"",
-             pg->t->q->name, locator, why);
+        rlog(pg->r, KPID_LOG_ERR, "query failed query=%s row=\"%s\" error=\"%s\"", pg->t->q->name,
+             locator, why);
         return -EINVAL;
     }
     note_passed(pg, w, t);

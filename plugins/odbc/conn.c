@@ -6,27 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "odbc_source.h"
 #include "wide.h"
-
-char *odbc_log_text(const char *text, char *out, size_t out_size)
-{
-    size_t n = 0;
-
-    if (out_size == 0)
-        return out;
-    for (const char *p = text ? text : ""; *p && *p != '\n' && *p != '\r' && n + 3 < out_size;
-         p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\')
-            out[n++] = '\\';
-        out[n++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
-    }
-    out[n] = '\0';
-    return out;
-}
 
 int odbc_conninfo_has_password(const char *cs)
 {
@@ -68,40 +50,6 @@ int odbc_conninfo_has_password(const char *cs)
     return 0;
 }
 
-/* The first line of the password file, freshly allocated, or NULL (logged). */
-static char *read_password(odbc_source *s)
-{
-    const char *path = s->cfg->password_file;
-    char *line = NULL, shown[256];
-    size_t cap = 0;
-    struct stat st;
-    ssize_t n;
-    FILE *f = fopen(path, "re");
-
-    if (!f) {
-        int e = errno;
-        plog(s, KPID_LOG_ERR, "cannot read password_file path=\"%s\" error=\"%s\"",
-             odbc_log_text(path, shown, sizeof(shown)), strerror(e));
-        return NULL;
-    }
-    if (!s->password_warned && fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
-        plog(s, KPID_LOG_WARNING,
-             "password_file is readable by every user path=\"%s\" hint=\"chmod 0600 it, owned "
-             "by the user kpid runs as\"",
-             odbc_log_text(path, shown, sizeof(shown)));
-        s->password_warned = true;
-    }
-    n = getline(&line, &cap, f);
-    fclose(f);
-    if (n < 0) {
-        free(line);
-        return strdup("");
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    return line;
-}
-
 /* Zeroes what b holds (a password went through it) and frees it. */
 static void wipe(kpid_buf *b)
 {
@@ -119,7 +67,9 @@ static int connection_string(odbc_source *s, kpid_buf *ret)
     char *password = NULL;
     int r;
 
-    if (s->cfg->password_file && !(password = read_password(s)))
+    if (s->cfg->password_file &&
+        !(password =
+              kpid_pull_password_read(s->host, s->src, s->cfg->password_file, &s->password_warned)))
         return -EACCES;
     r = kpid_buf_append(&cs, ci, len);
     if (r == 0 && password) {
@@ -287,10 +237,10 @@ static int configure(odbc_source *s, bool *ret_access_mode)
     plog(s, KPID_LOG_INFO,
          "connected to the HIS dbms=\"%s\" dbms_version=\"%s\" driver=\"%s\" "
          "driver_version=\"%s\" read_only=%s transactions=%s paging=%s",
-         odbc_log_text(dbms, shown[0], sizeof(shown[0])),
-         odbc_log_text(version, shown[1], sizeof(shown[1])),
-         odbc_log_text(driver, shown[2], sizeof(shown[2])),
-         odbc_log_text(driver_version, shown[3], sizeof(shown[3])),
+         kpid_log_text(dbms, shown[0], sizeof(shown[0])),
+         kpid_log_text(version, shown[1], sizeof(shown[1])),
+         kpid_log_text(driver, shown[2], sizeof(shown[2])),
+         kpid_log_text(driver_version, shown[3], sizeof(shown[3])),
          s->postgres || s->mysql ? "set_transaction"
          : *ret_access_mode      ? "access_mode"
                                  : "none",
@@ -437,7 +387,7 @@ int odbc_failed(odbc_source *s, const kpid_pull_query *q, const char *what, SQLS
         return -ECANCELED;
     first_record(type, h, state, msg, sizeof(msg));
     redact(state, msg, clean, sizeof(clean));
-    odbc_log_text(clean, text, sizeof(text));
+    kpid_log_text(clean, text, sizeof(text));
     if (strcmp(what, "connect") == 0) {
         plog(s, KPID_LOG_ERR, "cannot connect to the HIS sqlstate=%s error=\"%s\"",
              *state ? state : "-", text);

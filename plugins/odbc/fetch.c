@@ -235,7 +235,7 @@ int odbc_result_describe(odbc_source *s, odbc_query *pq, SQLHSTMT stmt)
         r = kpid_pull_resolve(pq->q, (size_t)n, names, types, &pq->cols, &error);
         if (r == -EINVAL)
             plog(s, KPID_LOG_ERR, "query failed query=%s error=\"%s\"", pq->q->name,
-                 odbc_log_text(error, text, sizeof(text)));
+                 kpid_log_text(error, text, sizeof(text)));
     }
     if (r == 0)
         mark_used(res, &pq->cols, kinds);

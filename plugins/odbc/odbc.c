@@ -118,8 +118,8 @@ static int odbc_init(const kpid_host *host, kpid_source *src, const void *config
         free(error);
         return r;
     }
-    if ((r = kpid_pull_reader_init(&s->reader, host, src, s->spec,
-                                   (size_t)cfg->overlap_max_keys, "odbc")) < 0)
+    if ((r = kpid_pull_reader_init(&s->reader, host, src, s->spec, (size_t)cfg->overlap_max_keys,
+                                   "odbc")) < 0)
         return r;
     if (!(s->queries = calloc(s->spec->n_queries, sizeof(*s->queries))))
         return -ENOMEM;

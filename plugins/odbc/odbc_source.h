@@ -37,7 +37,9 @@
 #include <sqlext.h>
 
 #include "buf/buf.h"
+#include "pull/password.h"
 #include "pull/reader.h"
+#include "text/logtext.h"
 
 /* The configuration, filled by the host from the key table in odbc.c. */
 struct odbc_config {
@@ -190,10 +192,6 @@ int odbc_conninfo_has_password(const char *conninfo);
  */
 int odbc_failed(odbc_source *s, const kpid_pull_query *q, const char *what, SQLSMALLINT type,
                 SQLHANDLE h);
-
-/* Writes text made fit for a log value into out: its first line, '"' and '\\' escaped,
- * control characters as '?', cut to out_size. Returns out. */
-char *odbc_log_text(const char *text, char *out, size_t out_size);
 
 /* ---- watch.c ---- */
 

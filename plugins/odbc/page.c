@@ -221,8 +221,8 @@ static int read_page(odbc_source *s, odbc_query *pq, kpid_pull_page *pg, bool *t
     params p = {0};
     int r;
 
-    if ((r = kpid_pull_reader_start(&s->reader, pq->track, &from, start, sizeof(start), &w,
-                                    &t)) < 0 ||
+    if ((r = kpid_pull_reader_start(&s->reader, pq->track, &from, start, sizeof(start), &w, &t)) <
+            0 ||
         (r = prepare(s, pq, from, &h)) < 0 || (r = begin(s, pq)) < 0 ||
         (r = bind(s, pq, h, &pq->stmt[from], w, t, &p)) < 0)
         goto out;

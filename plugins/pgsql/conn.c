@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include "pgsql_source.h"
 #include "time/clock.h"
@@ -13,56 +12,6 @@
 #define SLICE_MS 200        /* how often a wait looks at the stop flag */
 #define GRACE_US 10000000LL /* past the statement timeout: then the statement is canceled */
 #define CANCEL_US 5000000LL /* after a cancel: then the connection is dropped */
-
-char *pgsql_log_text(const char *text, char *out, size_t out_size)
-{
-    size_t n = 0;
-
-    if (out_size == 0)
-        return out;
-    for (const char *p = text ? text : ""; *p && *p != '\n' && n + 3 < out_size; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\')
-            out[n++] = '\\';
-        out[n++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
-    }
-    out[n] = '\0';
-    return out;
-}
-
-/* The first line of the password file, freshly allocated, or NULL (logged). */
-static char *read_password(pgsql_source *s)
-{
-    const char *path = s->cfg->password_file;
-    char *line = NULL, shown[256], err[128];
-    size_t cap = 0;
-    struct stat st;
-    ssize_t n;
-    FILE *f = fopen(path, "re");
-
-    if (!f) {
-        snprintf(err, sizeof(err), "%s", strerror(errno));
-        plog(s, KPID_LOG_ERR, "cannot read password_file path=\"%s\" error=\"%s\"",
-             pgsql_log_text(path, shown, sizeof(shown)), err);
-        return NULL;
-    }
-    if (!s->password_warned && fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
-        plog(s, KPID_LOG_WARNING,
-             "password_file is readable by every user path=\"%s\" hint=\"chmod 0600 it, owned "
-             "by the user kpid runs as\"",
-             pgsql_log_text(path, shown, sizeof(shown)));
-        s->password_warned = true;
-    }
-    n = getline(&line, &cap, f);
-    fclose(f);
-    if (n < 0) {
-        free(line);
-        return strdup("");
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    return line;
-}
 
 /* Whether conninfo names an application_name (then it is kept). */
 static bool names_application(const char *conninfo)
@@ -112,7 +61,9 @@ int pgsql_connect(pgsql_source *s)
         return -EINVAL;
     }
     PQconninfoFree(parsed);
-    if (s->cfg->password_file && !(password = read_password(s)))
+    if (s->cfg->password_file &&
+        !(password =
+              kpid_pull_password_read(s->host, s->src, s->cfg->password_file, &s->password_warned)))
         return -EACCES;
     keys[i] = "dbname";
     values[i++] = s->cfg->conninfo;
@@ -160,7 +111,7 @@ int pgsql_connect(pgsql_source *s)
         if (r != -ECANCELED) {
             const char *m = why ? why : PQerrorMessage(conn);
             plog(s, KPID_LOG_ERR, "cannot connect to the HIS error=\"%s\"",
-                 pgsql_log_text(m && *m ? m : "unknown error", msg, sizeof(msg)));
+                 kpid_log_text(m && *m ? m : "unknown error", msg, sizeof(msg)));
             /* A refused login is for an operator to fix: say so apart from an outage. */
             if (!why && m &&
                 (strstr(m, "authentication") || strstr(m, "does not exist") ||
@@ -252,7 +203,7 @@ PGresult *pgsql_run(pgsql_source *s, const char *sql, int n, const char *const *
     if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0)) {
         char msg[512];
         plog(s, KPID_LOG_WARNING, "cannot send a statement to the HIS error=\"%s\"",
-             pgsql_log_text(PQerrorMessage(s->conn), msg, sizeof(msg)));
+             kpid_log_text(PQerrorMessage(s->conn), msg, sizeof(msg)));
         pgsql_disconnect(s);
         *ret_err = -EIO;
         return NULL;
@@ -306,7 +257,7 @@ int pgsql_statement_failed(pgsql_source *s, const kpid_pull_query *q, const char
     if (!state)
         state = "";
     redact(state, primary && *primary ? primary : "unknown error", msg, sizeof(msg));
-    pgsql_log_text(msg, text, sizeof(text));
+    kpid_log_text(msg, text, sizeof(text));
     snprintf(qname, sizeof(qname), "%s", q ? q->name : "-");
     if (lost) {
         plog(s, KPID_LOG_WARNING,

@@ -123,7 +123,7 @@ static int resolve(pgsql_source *s, pgsql_query *pq, const PGresult *res)
         r = kpid_pull_resolve(pq->q, (size_t)n, names, types, &pq->cols, &error);
         if (r == -EINVAL)
             plog(s, KPID_LOG_ERR, "query failed query=%s error=\"%s\"", pq->q->name,
-                 pgsql_log_text(error, text, sizeof(text)));
+                 kpid_log_text(error, text, sizeof(text)));
     }
     free(error);
     free(names);
@@ -149,8 +149,8 @@ static int read_page(pgsql_source *s, pgsql_query *pq, PGresult **ret_res)
     PGresult *res = NULL;
     int r;
 
-    if ((r = kpid_pull_reader_start(&s->reader, pq->track, &from, start, sizeof(start), &w,
-                                    &t)) < 0)
+    if ((r = kpid_pull_reader_start(&s->reader, pq->track, &from, start, sizeof(start), &w, &t)) <
+        0)
         return r;
     snprintf(timeout, sizeof(timeout), "%" PRId64, s->cfg->statement_timeout_ms);
     snprintf(limit, sizeof(limit), "%" PRId64, s->cfg->page_size);

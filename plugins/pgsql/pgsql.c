@@ -115,8 +115,8 @@ static int pgsql_init(const kpid_host *host, kpid_source *src, const void *confi
         free(error);
         return r;
     }
-    if ((r = kpid_pull_reader_init(&s->reader, host, src, s->spec,
-                                   (size_t)cfg->overlap_max_keys, "pgsql")) < 0)
+    if ((r = kpid_pull_reader_init(&s->reader, host, src, s->spec, (size_t)cfg->overlap_max_keys,
+                                   "pgsql")) < 0)
         return r;
     if (!(s->queries = calloc(s->spec->n_queries, sizeof(*s->queries))))
         return -ENOMEM;

@@ -23,7 +23,9 @@
 #include <kpid/plugin.h>
 #include <libpq-fe.h>
 
+#include "pull/password.h"
 #include "pull/reader.h"
+#include "text/logtext.h"
 
 /* The configuration, filled by the host from the key table in pgsql.c. */
 struct pgsql_config {
@@ -93,10 +95,6 @@ PGresult *pgsql_run(pgsql_source *s, const char *sql, int n, const char *const *
  */
 int pgsql_statement_failed(pgsql_source *s, const kpid_pull_query *q, const char *what,
                            PGresult *res);
-
-/* Writes text made fit for a log value into out: its first line, '"' and '\\' escaped,
- * control characters as '?', cut to out_size. Returns out. */
-char *pgsql_log_text(const char *text, char *out, size_t out_size);
 
 /* ---- page.c ---- */
 

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "text/ident.h"
+#include "text/logtext.h"
 #include "text/utf8.h"
 
 static void test_utf8_valid(void **state)
@@ -164,6 +165,22 @@ static void test_source_and_plugin(void **state)
     assert_false(kpid_ident_plugin_valid("../x"));
 }
 
+static void test_log_text(void **state)
+{
+    char out[16];
+
+    (void)state;
+    assert_string_equal(kpid_log_text("a \"b\" c\\d", out, sizeof(out)), "a \\\"b\\\" c\\\\d");
+    assert_string_equal(kpid_log_text("first\nsecond", out, sizeof(out)), "first");
+    assert_string_equal(kpid_log_text("cr\rlf", out, sizeof(out)), "cr");
+    assert_string_equal(kpid_log_text("t\tab\x7f\x01", out, sizeof(out)), "t?ab??");
+    assert_string_equal(kpid_log_text(NULL, out, sizeof(out)), "");
+    /* cut to fit, never half an escape */
+    assert_string_equal(kpid_log_text("0123456789abcdefghij", out, sizeof(out)), "0123456789abc");
+    assert_string_equal(kpid_log_text("0123456789a\"\"", out, sizeof(out)), "0123456789a\\\"");
+    assert_ptr_equal(kpid_log_text("x", out, 0), out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_attr),
         cmocka_unit_test(test_id),
         cmocka_unit_test(test_source_and_plugin),
+        cmocka_unit_test(test_log_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
