@@ -105,11 +105,11 @@ int kpid_pull_reader_start(const kpid_pull_reader *r, const kpid_pull_track *t,
 typedef struct kpid_pull_page {
     kpid_pull_reader *r;
     kpid_pull_track *t;
-    kpid_batch *batch;              /* begun at its first row */
-    const kpid_pull_position *pos;  /* the query's position as the page began, or NULL */
-    int64_t pos_wm;                 /* and its watermark's value */
-    kpid_buf w, t_text;             /* the position of its last row */
-    int64_t rows;                   /* rows added */
+    kpid_batch *batch;             /* begun at its first row */
+    const kpid_pull_position *pos; /* the query's position as the page began, or NULL */
+    int64_t pos_wm;                /* and its watermark's value */
+    kpid_buf w, t_text;            /* the position of its last row */
+    int64_t rows;                  /* rows added */
     uint64_t emitted, skipped, rejected;
 } kpid_pull_page;
 
