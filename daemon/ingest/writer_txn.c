@@ -87,10 +87,10 @@ static const char SQL_STATE[] =
     " WHERE st.value IS DISTINCT FROM EXCLUDED.value)"
     " DELETE FROM kpid.source_state st USING l"
     " WHERE l.v IS NULL AND st.source = l.s AND st.key = l.k";
-
-/* SQL_STATE is prepared once per connection (kpid__writer_txn_prepare) and executed in
- * the round trip of COMMIT: parsed, planned and sent on its own every time, it cost a
- * feed that commits often (HL7) about 0.5 ms a transaction. */
+/* SQL_STATE is prepared once per connection as KPID_SQL_STATE_NAME
+ * (kpid__writer_txn_prepare) and executed in the round trip of COMMIT (writer_tail.c):
+ * parsed, planned and sent on its own every time, it cost a feed that commits often
+ * (HL7) about 0.5 ms a transaction. */
 
 static const char SQL_CURSOR[] =
     "INSERT INTO kpid.cursor (source, cursor) VALUES ($1, $2)"

@@ -126,3 +126,97 @@ holder_pid() {
     sql "SELECT coalesce((SELECT split_part(holder, ':', 2) FROM kpid.source_holder
                           WHERE source = '$1' AND active), '')"
 }
+
+# Two instances on one exclusive source (sources of the test's warehouse):
+#   pair_start CONF SOURCE     starts instances a and b with CONF; once one of them holds
+#                              SOURCE, sets a, b, first (its holder) and standby, and
+#                              fails if the standby took SOURCE too
+#   assert_taken_over SOURCE PID T0 TAKEOVER_S
+#                              waits until PID holds SOURCE and sets took_ms, the time
+#                              since T0 (date +%s%N); fails beyond TAKEOVER_S seconds
+pair_start() {
+    instance_start "$1" a
+    a=$started
+    instance_start "$1" b
+    b=$started
+    wait_for "SELECT count(*) = 1 FROM kpid.source_holder WHERE source = '$2' AND active" 30
+    first=$(holder_pid "$2")
+    case "$first" in
+    "$a") standby=$b ;;
+    "$b") standby=$a ;;
+    *) fail "the holder is neither instance: '$first' (a=$a b=$b)" ;;
+    esac
+    if grep -q "source=$2 taken" "$KPID_WORK/kpid-${log_of[$standby]}.log"; then
+        fail "both instances took the source"
+    fi
+}
+assert_taken_over() {
+    wait_for "SELECT EXISTS (SELECT FROM kpid.source_holder WHERE source = '$1'
+              AND active AND split_part(holder, ':', 2) = '$2')" $(($4 + 10))
+    took_ms=$((($(date +%s%N) - $3) / 1000000))
+    [ "$took_ms" -le $(($4 * 1000)) ] ||
+        fail "the standby took over after ${took_ms} ms (warehouse.takeover ${4}s)"
+}
+
+# KPI values against hospgen's truth (--truth, tests/integration/data/kpi_truth.conf.model):
+#   backfill_for_truth CONF FROM TO   deletes kpid.kpi_value, backfills processes berlin
+#                                     and almaty from FROM to TO and berlin_days over the
+#                                     weeks of TRUTH_DAYS
+#   load_truth GEN                    table truth from GEN/truth.tsv, its berlin_days rows
+#                                     cut to TRUTH_DAYS; fails if an active KPI has none
+#   truth_compare_sql                 prints SQL making temp view diff: a row on one side
+#                                     only, or a number that differs (exact for counts,
+#                                     relative 1e-9 elsewhere)
+# Day KPIs: the weeks around Berlin's DST changes (2025-03-30 has 23 hours, 2025-10-26 25).
+TRUTH_DAYS="(period_start >= '2025-03-24 00:00+01' AND period_start < '2025-04-07 00:00+02'
+       OR period_start >= '2025-10-20 00:00+02' AND period_start < '2025-11-03 00:00+01')"
+backfill_for_truth() {
+    local p
+    sql "DELETE FROM kpid.kpi_value" >/dev/null
+    for p in berlin almaty; do
+        kpid_run "$1" backfill --process "$p" --from "$2" --to "$3" ||
+            fail "backfill of $p exited with $KPID_EXIT"
+    done
+    kpid_run "$1" backfill --process berlin_days --from 2025-03-24 --to 2025-04-07 &&
+        kpid_run "$1" backfill --process berlin_days --from 2025-10-20 --to 2025-11-03 ||
+        fail "backfill of berlin_days exited with $KPID_EXIT"
+}
+load_truth() {
+    sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
+           stratum jsonb, value float8, numerator float8, denominator float8, n bigint,
+           excluded_incomplete bigint)" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth FROM '$1/truth.tsv'" >>"$KPID_LOG" 2>&1 ||
+        fail "cannot load truth.tsv"
+    sql "DELETE FROM truth WHERE kpi_id IN (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days')
+           AND NOT $TRUTH_DAYS" >/dev/null
+    assert_sql "SELECT count(*) FROM kpid.kpi k WHERE k.active
+                  AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.kpi_id = k.id)" 0 \
+        "a KPI without ground truth"
+}
+truth_compare_sql() {
+    cat <<'SQL'
+CREATE FUNCTION pg_temp.near(a float8, b float8, exact boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
+                WHEN exact THEN a = b
+                ELSE abs(a - b) <= 1e-9 * greatest(abs(a), abs(b)) END $$;
+CREATE TEMP VIEW diff AS
+SELECT coalesce(t.kpi_id, v.kpi_id) AS kpi_id, coalesce(t.period_start, v.period_start) AS period_start,
+       coalesce(t.stratum, v.stratum) AS stratum,
+       t.value AS t_value, v.value AS k_value, t.numerator AS t_num, v.numerator AS k_num,
+       t.denominator AS t_den, v.denominator AS k_den, t.n AS t_n, v.n AS k_n,
+       t.excluded_incomplete AS t_excl, v.excluded_incomplete AS k_excl
+FROM truth t
+FULL JOIN (SELECT v.* FROM kpid.kpi_value v JOIN kpid.kpi k ON k.id = v.kpi_id AND k.active
+           WHERE v.period_start >= (SELECT min(period_start) FROM truth)) v
+  ON v.kpi_id = t.kpi_id AND v.period_start = t.period_start AND v.stratum = t.stratum
+LEFT JOIN kpid.kpi k ON k.id = coalesce(t.kpi_id, v.kpi_id)
+WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
+   OR t.period_end IS DISTINCT FROM v.period_end
+   OR NOT pg_temp.near(t.value, v.value, k.type = 'count')
+   OR NOT pg_temp.near(t.numerator, v.numerator, k.type IN ('proportion', 'duration'))
+   OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
+   OR t.n IS DISTINCT FROM v.n
+   OR t.excluded_incomplete IS DISTINCT FROM v.excluded_incomplete;
+SQL
+}

@@ -98,48 +98,9 @@ _kpid_say "generated and loaded ${SECONDS}s ($rows events)"
 kpid_run "$kpi_conf" --once || fail "--once (his_pg) exited with $KPID_EXIT"
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'his_pg'" "$rows" \
     "events of his_pg after --once"
-sql "DELETE FROM kpid.kpi_value" >/dev/null
-for p in berlin almaty; do
-    kpid_run "$kpi_conf" backfill --process "$p" --from "$from" --to "$to" ||
-        fail "backfill of $p exited with $KPID_EXIT"
-done
-kpid_run "$kpi_conf" backfill --process berlin_days --from 2025-03-24 --to 2025-04-07 &&
-    kpid_run "$kpi_conf" backfill --process berlin_days --from 2025-10-20 --to 2025-11-03 ||
-    fail "backfill of berlin_days exited with $KPID_EXIT"
-days="(period_start >= '2025-03-24 00:00+01' AND period_start < '2025-04-07 00:00+02'
-       OR period_start >= '2025-10-20 00:00+02' AND period_start < '2025-11-03 00:00+01')"
-sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
-       stratum jsonb, value float8, numerator float8, denominator float8, n bigint,
-       excluded_incomplete bigint)" >/dev/null
-sql "\\copy truth FROM '$gen/truth.tsv'" >/dev/null
-sql "DELETE FROM truth WHERE kpi_id IN (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days')
-       AND NOT $days" >/dev/null
-assert_sql "SELECT count(*) FROM kpid.kpi k WHERE k.active
-              AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.kpi_id = k.id)" 0 \
-    "a KPI without ground truth"
-# As in kpi_truth.sh: a row on one side only, or a number that differs; exact for
-# counts, relative 1e-9 elsewhere.
-compare="CREATE FUNCTION pg_temp.near(a float8, b float8, exact boolean) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS \$\$
-    SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
-                WHEN exact THEN a = b
-                ELSE abs(a - b) <= 1e-9 * greatest(abs(a), abs(b)) END \$\$;
-CREATE TEMP VIEW diff AS
-SELECT coalesce(t.kpi_id, v.kpi_id) AS kpi_id, coalesce(t.period_start, v.period_start) AS period_start,
-       coalesce(t.stratum, v.stratum) AS stratum, t.value AS t_value, v.value AS k_value,
-       t.n AS t_n, v.n AS k_n, t.excluded_incomplete AS t_excl, v.excluded_incomplete AS k_excl
-FROM truth t
-FULL JOIN (SELECT v.* FROM kpid.kpi_value v JOIN kpid.kpi k ON k.id = v.kpi_id AND k.active
-           WHERE v.period_start >= (SELECT min(period_start) FROM truth)) v
-  ON v.kpi_id = t.kpi_id AND v.period_start = t.period_start AND v.stratum = t.stratum
-LEFT JOIN kpid.kpi k ON k.id = coalesce(t.kpi_id, v.kpi_id)
-WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
-   OR t.period_end IS DISTINCT FROM v.period_end
-   OR NOT pg_temp.near(t.value, v.value, k.type = 'count')
-   OR NOT pg_temp.near(t.numerator, v.numerator, k.type IN ('proportion', 'duration'))
-   OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
-   OR t.n IS DISTINCT FROM v.n
-   OR t.excluded_incomplete IS DISTINCT FROM v.excluded_incomplete;"
+backfill_for_truth "$kpi_conf" "$from" "$to"
+load_truth "$gen"
+compare=$(truth_compare_sql)
 ndiff=$(sql "$compare SELECT count(*) FROM diff" | tail -n 1)
 if [ "$ndiff" != 0 ]; then
     psql -X -v ON_ERROR_STOP=1 -c "$compare SELECT * FROM diff ORDER BY 1, 2 LIMIT 20" >&2 || true
@@ -204,19 +165,7 @@ pseudonymize = false;
 warehouse = { conninfo = "$KPID_TEST_CONNINFO"; takeover = "${takeover}s"; };
 sources = ( $(pg_src his_fo "page_size = $page; interval = \"200ms\";") );
 CONF
-instance_start "$fo_conf" a
-a=$started
-instance_start "$fo_conf" b
-b=$started
-wait_for "SELECT count(*) = 1 FROM kpid.source_holder WHERE source = 'his_fo' AND active" 30
-first=$(holder_pid his_fo)
-case "$first" in
-"$a") standby=$b ;;
-"$b") standby=$a ;;
-*) fail "the holder is neither instance: '$first' (a=$a b=$b)" ;;
-esac
-grep -q "source=his_fo taken" "$KPID_WORK/kpid-${log_of[$standby]}.log" &&
-    fail "both instances took the source"
+pair_start "$fo_conf" his_fo
 wait_for "SELECT count(*) >= $((rows / 10)) FROM kpid.event WHERE source = 'his_fo'" 60
 kill -KILL "$first"
 wait "$first" 2>/dev/null || true
@@ -224,11 +173,7 @@ t0=$(date +%s%N)
 at_kill=$(sql "SELECT count(*) FROM kpid.event WHERE source = 'his_fo'")
 [ "$at_kill" -lt "$rows" ] ||
     fail "his_fo was read whole ($at_kill events) before the kill: make its pages smaller"
-wait_for "SELECT EXISTS (SELECT FROM kpid.source_holder WHERE source = 'his_fo'
-          AND active AND split_part(holder, ':', 2) = '$standby')" $((takeover + 10))
-took_ms=$((($(date +%s%N) - t0) / 1000000))
-[ "$took_ms" -le $((takeover * 1000)) ] ||
-    fail "the standby took over after ${took_ms} ms (warehouse.takeover ${takeover}s)"
+assert_taken_over his_fo "$standby" "$t0" "$takeover"
 wait_for "SELECT count(*) >= $rows FROM kpid.event WHERE source = 'his_fo'" 120
 # Idle polls of the standby (now the holder) may still be under way: let one more pass.
 sleep 1

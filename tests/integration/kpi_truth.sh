@@ -34,71 +34,26 @@ _kpid_say "generated ${SECONDS}s"
 # from nothing: --once also evaluated the current periods, which are not compared.
 kpid_run "$conf" --once || fail "--once exited with $KPID_EXIT"
 assert_sql "SELECT count(*) FROM kpid.event" "$(wc -l <"$gen/expected.tsv")" "every event ingested"
-sql "DELETE FROM kpid.kpi_value" >/dev/null
 _kpid_say "ingested ${SECONDS}s"
-for p in berlin almaty; do
-    kpid_run "$conf" backfill --process "$p" --from "$from" --to "$to" ||
-        fail "backfill of $p exited with $KPID_EXIT"
-done
-# Day KPIs: the weeks around Berlin's DST changes (2025-03-30 has 23 hours, 2025-10-26 25).
-days="(period_start >= '2025-03-24 00:00+01' AND period_start < '2025-04-07 00:00+02'
-       OR period_start >= '2025-10-20 00:00+02' AND period_start < '2025-11-03 00:00+01')"
-kpid_run "$conf" backfill --process berlin_days --from 2025-03-24 --to 2025-04-07 &&
-    kpid_run "$conf" backfill --process berlin_days --from 2025-10-20 --to 2025-11-03 ||
-    fail "backfill of berlin_days exited with $KPID_EXIT"
+backfill_for_truth "$conf" "$from" "$to"
 _kpid_say "backfilled ${SECONDS}s"
 
-sql "CREATE TABLE truth (kpi_id text, period_start timestamptz, period_end timestamptz,
-       stratum jsonb, value float8, numerator float8, denominator float8, n bigint,
-       excluded_incomplete bigint);
-     CREATE TABLE truth_cases (kpi_id text, period_start timestamptz, stratum jsonb,
+# Every KPI of the model (sql and rolling ones aside: there are none) has truth
+# (load_truth), and the comparison covers every period kind.
+load_truth "$gen"
+sql "CREATE TABLE truth_cases (kpi_id text, period_start timestamptz, stratum jsonb,
        population text, case_id text, subject_id text)" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth FROM '$gen/truth.tsv'" >>"$KPID_LOG" 2>&1 ||
-    fail "cannot load truth.tsv"
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy truth_cases FROM '$gen/truth_cases.tsv'" >>"$KPID_LOG" 2>&1 ||
     fail "cannot load truth_cases.tsv"
-
-sql "DELETE FROM truth WHERE kpi_id IN (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days')
-       AND NOT $days; DELETE FROM truth_cases WHERE kpi_id IN
-       (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days') AND NOT $days" >/dev/null
-
-# Every KPI of the model (sql and rolling ones aside: there are none) has truth, and the
-# comparison covers every period kind.
-assert_sql "SELECT count(*) FROM kpid.kpi k WHERE k.active
-              AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.kpi_id = k.id)" 0 \
-    "a KPI without ground truth"
+sql "DELETE FROM truth_cases WHERE kpi_id IN
+       (SELECT id FROM kpid.kpi WHERE process_id = 'berlin_days') AND NOT $TRUTH_DAYS" >/dev/null
 assert_sql "SELECT string_agg(DISTINCT k.period, ',' ORDER BY k.period) FROM kpid.kpi k" \
     "day,fiscal_year:4,fiscal_year:7,month,quarter,week,week:sunday,year" "period kinds"
 assert_sql "SELECT string_agg(DISTINCT k.type, ',' ORDER BY k.type) FROM kpid.kpi k" \
     "census,count,duration,proportion,ratio,value" "KPI types"
 
-# The comparison: a row on one side only, or a number that differs. Exact where the
-# number is a count; relative 1e-9 elsewhere.
-cat >"$KPID_WORK/compare.sql" <<'SQL'
-CREATE FUNCTION pg_temp.near(a float8, b float8, exact boolean) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
-                WHEN exact THEN a = b
-                ELSE abs(a - b) <= 1e-9 * greatest(abs(a), abs(b)) END $$;
-CREATE TEMP VIEW diff AS
-SELECT coalesce(t.kpi_id, v.kpi_id) AS kpi_id, coalesce(t.period_start, v.period_start) AS period_start,
-       coalesce(t.stratum, v.stratum) AS stratum,
-       t.value AS t_value, v.value AS k_value, t.numerator AS t_num, v.numerator AS k_num,
-       t.denominator AS t_den, v.denominator AS k_den, t.n AS t_n, v.n AS k_n,
-       t.excluded_incomplete AS t_excl, v.excluded_incomplete AS k_excl
-FROM truth t
-FULL JOIN (SELECT v.* FROM kpid.kpi_value v JOIN kpid.kpi k ON k.id = v.kpi_id AND k.active
-           WHERE v.period_start >= (SELECT min(period_start) FROM truth)) v
-  ON v.kpi_id = t.kpi_id AND v.period_start = t.period_start AND v.stratum = t.stratum
-LEFT JOIN kpid.kpi k ON k.id = coalesce(t.kpi_id, v.kpi_id)
-WHERE t.kpi_id IS NULL OR v.kpi_id IS NULL
-   OR t.period_end IS DISTINCT FROM v.period_end
-   OR NOT pg_temp.near(t.value, v.value, k.type = 'count')
-   OR NOT pg_temp.near(t.numerator, v.numerator, k.type IN ('proportion', 'duration'))
-   OR NOT pg_temp.near(t.denominator, v.denominator, k.type IN ('proportion', 'duration'))
-   OR t.n IS DISTINCT FROM v.n
-   OR t.excluded_incomplete IS DISTINCT FROM v.excluded_incomplete;
-SQL
+# The comparison (truth_compare_sql): a row on one side only, or a number that differs.
+truth_compare_sql >"$KPID_WORK/compare.sql"
 {
     printf '%s\n' "$(cat "$KPID_WORK/compare.sql")"
     printf '%s\n' "SELECT count(*) AS differences FROM diff;"
