@@ -68,14 +68,8 @@ kpi_conf=$KPID_WORK/kpi.conf
 [ -s "$gen/his.sql" ] && [ -s "$gen/truth.tsv" ] || fail "hospgen wrote no his.sql or truth"
 PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -q -v ON_ERROR_STOP=1 -d "$HIS_DB" -f "$gen/his.sql" \
     >>"$KPID_LOG" 2>&1 || fail "cannot load his.sql"
-his_sql "GRANT USAGE ON SCHEMA his TO $HIS_ROLE;
-    GRANT SELECT ON his.departments, his.wards, his.ed_visits, his.ed_registrations,
-        his.encounters, his.transfers, his.infections, his.deaths, his.charges,
-        his.surveys, his.lab_orders, his.lab_results, his.surgeries, his.appointments,
-        his.training_sessions, his.staff_training, his.staff_headcount,
-        his.deleted_rows TO $HIS_ROLE;
-    GRANT SELECT (patient_id, mrn) ON his.patients TO $HIS_ROLE;
-    GRANT SELECT (staff_id, employee_no, role) ON his.staff TO $HIS_ROLE" >/dev/null
+PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -q -v ON_ERROR_STOP=1 -d "$HIS_DB" -v role="$HIS_ROLE" \
+    -f "$KPID_SOURCE_DIR/etc/his-pgsql-grants.sql" >>"$KPID_LOG" 2>&1 || fail "cannot grant the HIS role"
 # The role reads the identifiers, not the demographics, and writes nothing.
 as_his() {
     PGHOST=$HIS_HOST PGPORT=$HIS_PORT psql -X -A -t -q -v ON_ERROR_STOP=1 -U "$HIS_ROLE" \

@@ -81,9 +81,9 @@ fi
 python3 "$here/check_his.py" ndjson "$tmp/s" "$tmp/s.ndjson.tsv"
 python3 "$here/check_his.py" sql "$conf" >"$tmp/mapping.sql"
 
-# Creates database $1, loads $2/his.sql into it and grants the HIS role of
-# etc/his-pgsql.conf: SELECT on the tables, of patients and staff on the identifiers only,
-# so that a query that touched a demographic would fail.
+# Creates database $1, loads $2/his.sql into it and grants the HIS role what
+# his-pgsql-grants.sql (beside CONF) grants: SELECT on the tables, of patients and staff
+# on the identifiers only, so that a query that touched a demographic would fail.
 load_his() {
     pg_createdb "$1"
     psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$2/his.sql" >/dev/null
@@ -93,15 +93,9 @@ DO $$ BEGIN
         CREATE ROLE kpid_his NOLOGIN;
     END IF;
 END $$;
-GRANT USAGE ON SCHEMA his TO kpid_his;
-GRANT SELECT ON his.departments, his.wards, his.ed_visits, his.ed_registrations,
-    his.encounters, his.transfers, his.infections, his.deaths, his.charges, his.surveys,
-    his.lab_orders, his.lab_results, his.surgeries, his.appointments,
-    his.training_sessions, his.staff_training, his.staff_headcount, his.deleted_rows
-    TO kpid_his;
-GRANT SELECT (patient_id, mrn) ON his.patients TO kpid_his;
-GRANT SELECT (staff_id, employee_no, role) ON his.staff TO kpid_his;
 EOF
+    psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v role=kpid_his \
+        -f "$(dirname "$conf")/his-pgsql-grants.sql" >/dev/null
 }
 
 pg_start "$tmp/pg" >/dev/null
