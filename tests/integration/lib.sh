@@ -297,8 +297,11 @@ sql() {
 
 # wait_for "SQL returning t" [TIMEOUT_S]: polls until the query returns t; fails the test
 # after TIMEOUT_S (30) seconds, or at once when the daemon started by kpid_start died.
+# Polls every 0.2 s, after 5 s of waiting every 0.5 s and after 20 s every second: a long
+# wait (a backlog, a count over a large table) need not cost a psql and a query five times
+# a second.
 wait_for() {
-    local q=$1 max_s=${2:-30} out='' start now
+    local q=$1 max_s=${2:-30} out='' start now pause=0.2
     start=$(date +%s)
     while :; do
         out=$(psql -X -A -t -q -c "$q" 2>&1) || true
@@ -311,7 +314,12 @@ wait_for() {
         if [ $((now - start)) -ge "$max_s" ]; then
             fail "timed out after ${max_s}s waiting for: $q (last result: ${out:-empty})"
         fi
-        sleep 0.2
+        if [ $((now - start)) -ge 20 ]; then
+            pause=1
+        elif [ $((now - start)) -ge 5 ]; then
+            pause=0.5
+        fi
+        sleep "$pause"
     done
 }
 
