@@ -301,7 +301,7 @@ sql() {
 # wait (a backlog, a count over a large table) need not cost a psql and a query five times
 # a second.
 wait_for() {
-    local q=$1 max_s=${2:-30} out='' start now pause=0.2
+    local q=$1 max_s=${2:-30} out='' start waited pause=0.2
     start=$(date +%s)
     while :; do
         out=$(psql -X -A -t -q -c "$q" 2>&1) || true
@@ -310,13 +310,13 @@ wait_for() {
             _kpid_reap
             fail "kpid exited (status $KPID_EXIT) while waiting for: $q"
         fi
-        now=$(date +%s)
-        if [ $((now - start)) -ge "$max_s" ]; then
+        waited=$(($(date +%s) - start))
+        if [ "$waited" -ge "$max_s" ]; then
             fail "timed out after ${max_s}s waiting for: $q (last result: ${out:-empty})"
         fi
-        if [ $((now - start)) -ge 20 ]; then
+        if [ "$waited" -ge 20 ]; then
             pause=1
-        elif [ $((now - start)) -ge 5 ]; then
+        elif [ "$waited" -ge 5 ]; then
             pause=0.5
         fi
         sleep "$pause"
