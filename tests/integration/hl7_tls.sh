@@ -146,9 +146,16 @@ out=$("${good[@]}" --tls12 "$msgs/g3") || fail "the good client (TLS 1.2): $out"
 assert_eq "$out" "G0003	AA" "the ACK over TLS 1.2"
 grep -qE 'TLS established peer=127\.0\.0\.1:[0-9]+ version=TLSv1\.2 ' "$KPID_LOG" ||
     fail "no debug line for the TLS 1.2 connection"
-# openssl s_client: the message, then 3 s of silence to read the ACK, at most 20 s.
+# openssl s_client: the message, then its input stays open until the ACK is there (at
+# most 10 s), then ends: -no_ign_eof, as -quiet alone would wait for the peer to close.
 msg "$msgs/g4" G0004 C0004
-(cat "$msgs/g4" && sleep 3) | timeout 20 openssl s_client -quiet -connect "127.0.0.1:$port" \
+(
+    cat "$msgs/g4"
+    for ((i = 0; i < 100; i++)); do
+        grep -qa 'MSA|' "$KPID_WORK/s_client.out" 2>/dev/null && break
+        sleep 0.1
+    done
+) | timeout 20 openssl s_client -quiet -no_ign_eof -connect "127.0.0.1:$port" \
     -CAfile "$pki/ca.pem" -cert "$pki/good.pem" -key "$pki/good.key" -verify_return_error \
     >"$KPID_WORK/s_client.out" 2>"$KPID_WORK/s_client.err" || true
 grep -qa 'MSA|AA|G0004' "$KPID_WORK/s_client.out" ||
