@@ -561,7 +561,9 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
     for (size_t i = 0; i < m->n_processes; i++) {
         const kpid_process *p = &m->processes[i];
         kpid__tick_result res = {0};
+        int64_t t0 = kpid_now_us();
         r = kpid__tick_run(conn, p, kpid__tick_reason_schedule, kpid__tick_now_s(), &topt, &res);
+        int64_t took_us = kpid_now_us() - t0;
 
         if (r == -ENOTCONN) {
             log_err("process=%s not evaluated: warehouse unavailable error=\"%s\"", p->id,
@@ -577,9 +579,9 @@ int kpid_scheduler_run_once(const kpid_scheduler_options *opt)
                 status = -ETIMEDOUT;
         } else {
             log_info("process=%s evaluated=%d failed=%d values=%lld changes=%lld late=%d"
-                     " recomputed=%d",
+                     " recomputed=%d ms=%.1f",
                      p->id, res.evaluated, res.failed, (long long)res.values,
-                     (long long)res.changes, res.late, res.recomputed);
+                     (long long)res.changes, res.late, res.recomputed, (double)took_us / 1e3);
             if (res.failed)
                 status = -EIO;
         }
