@@ -350,7 +350,8 @@ static int new_entry(kpid_pull_dedup *d, uint32_t *ret)
         return 0;
     }
     if (d->n_ent == d->cap_ent) {
-        size_t cap = d->cap_ent, hcap = d->cap_ent;
+        size_t cap = d->cap_ent;
+        size_t hcap = cap; /* the heap has a slot per entry: both grow alike */
         entry *ent = kpid_array_grow(d->ent, &cap, sizeof(*ent));
         if (!ent)
             return -ENOMEM;
