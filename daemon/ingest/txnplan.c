@@ -158,6 +158,22 @@ void kpid_plan_remember(const kpid_plan *p, kpid_bloom *filter)
             kpid_bloom_add(filter, p->entries[i].hash);
 }
 
+size_t kpid_plan_mark_shared(kpid_plan *p, const kpid_plan *other)
+{
+    size_t marked = 0;
+
+    if (other->n == 0)
+        return 0;
+    for (size_t i = 0; i < p->n; i++) {
+        kpid_plan_entry *e = &p->entries[i];
+        if (*find_slot(other, e->row, e->id_len, e->hash)) {
+            marked += !e->stored && !e->retract;
+            e->stored = true;
+        }
+    }
+    return marked;
+}
+
 void kpid_spans_free(kpid_spans *s)
 {
     free(s->v);

@@ -13,7 +13,7 @@
  * A set with origin replacements is not planned: it needs the ordered staging of every
  * row (kpid_batch_stage_rows).
  *
- * The plan points into the batches; they must outlive it. Writer thread only.
+ * The plan points into the batches; they must outlive it. One thread at a time.
  */
 #ifndef KPID_TXNPLAN_H
 #define KPID_TXNPLAN_H
@@ -64,6 +64,10 @@ size_t kpid_plan_mark_remembered(kpid_plan *p, const struct kpid_bloom *filter);
 
 /* Adds the plan's event keys to the filter (after COMMIT). */
 void kpid_plan_remember(const kpid_plan *p, struct kpid_bloom *filter);
+
+/* Marks the keys of p that other has too (an event or a retraction there) as stored,
+ * so that p stages them instead of COPYing them. Returns how many events it marked. */
+size_t kpid_plan_mark_shared(kpid_plan *p, const kpid_plan *other);
 
 /* Bytes of the batches, not copied: runs of rows that follow each other in a batch. */
 typedef struct kpid_span {

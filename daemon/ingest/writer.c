@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ingest/batch.h"
+#include "ingest/runner.h"
 #include "ingest/source.h"
 #include "ingest/writer_txn.h"
 #include "ops/liveness.h"
@@ -33,11 +34,15 @@
 enum { UNAVAILABLE = 1, REFUSED = 2 };
 
 /*
- * One of the writer's two connections and the set of batches it writes. While one
- * slot's COMMIT waits for the WAL flush, the other writes the next set: a feed that
- * waits for each commit (HL7 ACKs) gets its next transaction going without waiting for
- * the flush of the last. The second COMMIT is sent only once the first has succeeded,
- * so transactions commit in the order of their sets, as with one connection.
+ * One of the writer's two connections and the set of batches it writes. Two sets are
+ * written at once, each on its connection and each by its slot's sender thread, when they
+ * cannot wait for each other's locks (kpid__writer_txn_overlap): on a warehouse
+ * with more than one core, two COPYs into kpid.event go nearly twice as fast as one.
+ * And while one slot's COMMIT waits for the WAL flush, the other writes the next set:
+ * a feed that waits for each commit (HL7 ACKs) gets its next transaction going without
+ * waiting for the flush of the last. A COMMIT is sent only once the transaction before
+ * it has committed, so transactions commit in the order of their sets, as with one
+ * connection.
  */
 typedef struct writer_slot {
     kpid__writer_txn txn;    /* the connection (txn.conn) and a transaction's steps */
@@ -45,6 +50,9 @@ typedef struct writer_slot {
                                 max_rows + 1 places suffice */
     size_t n;                /* batches in set */
     size_t rows;             /* their weight */
+    kpid_runner sender;      /* runs the slot's send (slot_send) */
+    int sent;                /* the send's result, its error in send_error */
+    kpid__step_error send_error;
 } writer_slot;
 
 struct kpid_writer {
@@ -64,11 +72,13 @@ struct kpid_writer {
     kpid_beat beat;                   /* watched (liveness.h): each turn, each wait slice */
     _Atomic int64_t waiting_since_us; /* a statement in progress since; 0 = none */
 
-    /* Writer thread only. */
+    /* Statements run on the writer's thread and on the senders'. */
+    _Atomic bool wait_logged; /* the statement in progress was logged as blocked */
+    _Atomic bool canceled;    /* a stop canceled a statement: stop writing */
+
+    /* Writer thread only (a slot's txn: also its sender, while busy). */
     writer_slot slot[2];
     kpid_bloom committed_keys; /* keys committed, to predict corrections (both slots') */
-    bool wait_logged;          /* the statement in progress was logged as blocked */
-    bool canceled;             /* a stop canceled a statement: stop writing */
     kpid_retry_state state;    /* the warehouse failing: UNAVAILABLE or REFUSED */
     int64_t connect_after_us;  /* the second connection is tried again from then */
 };
@@ -86,22 +96,21 @@ static bool statement_waiting(void *arg, PGconn *conn, int64_t waited_us)
     kpid_beat_now(&w->beat);
     if (atomic_load(&w->waiting_since_us) == 0)
         atomic_store(&w->waiting_since_us, now - waited_us);
-    if (!w->wait_logged && waited_us >= w->wait_notice_us) {
+    if (!atomic_load(&w->wait_logged) && waited_us >= w->wait_notice_us &&
+        !atomic_exchange(&w->wait_logged, true)) {
         char why[1024];
         kpid_beat_wait(&w->beat, true); /* asking the warehouse is a wait on it too */
         kpid_pg_describe_wait(w->warehouse, PQbackendPID(conn), why, sizeof(why));
         kpid_beat_wait(&w->beat, false);
         log_notice("warehouse statement waiting waited=%llds %s", (long long)(waited_us / 1000000),
                    why);
-        w->wait_logged = true;
     }
     if (atomic_load(&w->stopping) &&
         (waited_us >= STOP_GRACE_US || now >= atomic_load(&w->deadline_us))) {
-        if (!w->canceled)
+        if (!atomic_exchange(&w->canceled, true))
             log_notice("stopping: canceling the warehouse statement in progress waited=%.1fs; "
                        "its batches are read again at the next start",
                        (double)waited_us / 1e6);
-        w->canceled = true;
         return true;
     }
     return false;
@@ -113,16 +122,15 @@ static void statement_done(void *arg)
     kpid_writer *w = arg;
     int64_t since = atomic_exchange(&w->waiting_since_us, 0);
 
-    if (w->wait_logged)
+    if (atomic_exchange(&w->wait_logged, false))
         log_notice("warehouse statement done waited=%.1fs", (double)(kpid_now_us() - since) / 1e6);
-    w->wait_logged = false;
     kpid_beat_now(&w->beat);
 }
 
 static bool give_up(kpid_writer *w)
 {
     return atomic_load(&w->stopping) &&
-           (w->canceled || kpid_now_us() >= atomic_load(&w->deadline_us));
+           (atomic_load(&w->canceled) || kpid_now_us() >= atomic_load(&w->deadline_us));
 }
 
 /* Sleeps up to us, returning early when the writer must give up. */
@@ -373,24 +381,60 @@ static bool gather(kpid_writer *w, writer_slot *s, size_t max_rows, int64_t firs
     return s->n > 0;
 }
 
+/* The sender's job: the send of the slot's planned set. */
+static void slot_send(void *arg)
+{
+    writer_slot *s = arg;
+
+    s->sent = kpid__writer_txn_send(&s->txn, s->set, s->n, &s->send_error);
+}
+
+/* Waits for the send of s; returns its result, with its error in *err. */
+static int sent(writer_slot *s, kpid__step_error *err)
+{
+    kpid_runner_wait(&s->sender);
+    *err = s->send_error;
+    return s->sent;
+}
+
 /*
- * Ends the transaction of p, whose COMMIT was sent: reads its answer, and when it did
- * not commit, writes p's set again on its own (the outcome of a COMMIT whose answer
- * never came is unknown; the rewrite is idempotent). Returns 0 or what
- * write_with_retry returns; the sources are told in every case.
+ * Ends the transaction of p, whose send was started: waits for the send, sends the
+ * COMMIT and waits for its answer. When any of that fails, p's set is written again on
+ * its own (the outcome of a COMMIT whose answer never came is unknown; the rewrite is
+ * idempotent). newer, the slot whose send was started after p's (or NULL), must not
+ * commit before p: when p fails, newer is rolled back and written again after p, and
+ * *newer_done says so. Returns 0 or what write_with_retry returns; the sources of every
+ * set it ends are told.
  */
-static int finish_pending(kpid_writer *w, writer_slot *p)
+static int complete(kpid_writer *w, writer_slot *p, writer_slot *newer, bool *newer_done)
 {
     kpid__step_error err;
-    int r = 0;
+    int r = sent(p, &err);
 
-    if (kpid__writer_txn_finish(&p->txn, &err) == 0)
+    *newer_done = false;
+    if (r == 0)
+        r = kpid__writer_txn_commit(&p->txn, &err);
+    if (r == 0)
+        r = kpid__writer_txn_finish(&p->txn, &err);
+    if (r == 0) {
         set_up(w);
-    else {
-        write_failed(w, &p->txn, &err);
-        r = write_with_retry(w, &p->txn, p);
+        slot_done(p, true);
+        return 0;
     }
+    write_failed(w, &p->txn, &err);
+    if (newer) {
+        kpid__step_error ignored;
+        sent(newer, &ignored);
+        kpid__writer_txn_abort(&newer->txn);
+        *newer_done = true;
+    }
+    r = write_with_retry(w, &p->txn, p);
     slot_done(p, r == 0);
+    if (newer) {
+        if (r == 0)
+            r = write_with_retry(w, &newer->txn, newer);
+        slot_done(newer, r == 0);
+    }
     return r;
 }
 
@@ -410,97 +454,94 @@ static writer_slot *swap_sets(kpid_writer *w, writer_slot *s)
 }
 
 /*
- * Writes the set of s. When another slot's transaction is pending (its COMMIT sent),
- * s's transaction is written meanwhile on s's connection and committed only after the
- * pending one has: on success s becomes the pending slot (*pending = s). When the
- * pending one failed, s's transaction is rolled back and written after it. Without a
- * connection for s, or when anything fails, s's set is written on its own with
- * retries. Returns 0, or -ECANCELED / -EACCES when the writer gives up (every batch of
- * both slots told).
+ * Writes the set of s. *older is the slot whose send was started before (or NULL). When
+ * s's transaction can overlap older's (kpid__writer_txn_overlap) and s has
+ * a connection of its own, s's send starts at once, older is completed meanwhile (its
+ * COMMIT goes first), and *older becomes s, under way. Otherwise older is completed
+ * first, and s is sent then (*older = s) or, without a connection of its own, written on
+ * the other one with retries (*older = NULL). Returns 0, or -ECANCELED / -EACCES when
+ * the writer gives up (every batch of both slots told).
  */
-static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **pending)
+static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **older)
 {
+    writer_slot *p = *older;
     kpid__step_error err;
-    bool sent = false;
-    int r = 0;
+    bool newer_done;
+    int r;
 
     drop_batches(s, lease_lost_here, NULL);
-    if (!s->txn.conn && !*pending && w->slot[s == &w->slot[0]].txn.conn)
-        s = swap_sets(w, s); /* nothing to overlap: write on the connection there is */
-    if (!s->txn.conn && *pending && !give_up(w) && kpid_now_us() >= w->connect_after_us &&
+    if (s->n == 0)
+        return 0;
+    *older = NULL;
+    if (!s->txn.conn && !p && w->slot[s == &w->slot[0]].txn.conn)
+        s = swap_sets(w, s); /* nothing under way: write on the connection there is */
+    if (!s->txn.conn && p && !give_up(w) && kpid_now_us() >= w->connect_after_us &&
         connect_warehouse(w, &s->txn, true, &err) < 0)
         w->connect_after_us = kpid_now_us() + SECOND_CONNECT_US;
-    if (!give_up(w) && s->txn.conn && s->n) {
-        sent = kpid__writer_txn_send(&s->txn, s->set, s->n, &err) == 0;
-        if (!sent)
-            write_failed(w, &s->txn, &err);
-    }
-    if (*pending) {
-        writer_slot *p = *pending;
-        *pending = NULL;
-        bool p_failed = kpid__writer_txn_finish(&p->txn, &err) < 0;
-        if (!p_failed)
-            set_up(w);
-        else {
-            write_failed(w, &p->txn, &err);
-            if (sent) /* s must not commit before p: write both again, in order */
-                kpid__writer_txn_abort(&s->txn);
-            sent = false;
-            r = write_with_retry(w, &p->txn, p);
-        }
-        slot_done(p, r == 0);
+    if (s->txn.conn)
+        kpid__writer_txn_plan(&s->txn, s->set, s->n);
+    if (p && (!s->txn.conn || give_up(w) ||
+              !kpid__writer_txn_overlap(&p->txn, p->set, p->n, &s->txn, s->set, s->n))) {
+        r = complete(w, p, NULL, &newer_done);
+        p = NULL;
         if (r < 0) {
-            if (sent)
-                kpid__writer_txn_abort(&s->txn);
             slot_done(s, false);
             return r;
         }
+        if (s->txn.conn) /* again: older's keys are committed now */
+            kpid__writer_txn_plan(&s->txn, s->set, s->n);
     }
-    if (sent && kpid__writer_txn_commit(&s->txn, &err) == 0) {
-        *pending = s;
-        return 0;
+    if (!s->txn.conn || give_up(w)) {
+        /* On its own: on s's connection, or the other slot's when s has none. */
+        if (!s->txn.conn && w->slot[s == &w->slot[0]].txn.conn)
+            s = swap_sets(w, s);
+        r = write_with_retry(w, &s->txn, s);
+        slot_done(s, r == 0);
+        return r;
     }
-    if (sent)
-        write_failed(w, &s->txn, &err);
-    /* On its own: on s's connection, or the other slot's when s has none. */
-    if (!s->txn.conn && w->slot[s == &w->slot[0]].txn.conn)
-        s = swap_sets(w, s);
-    r = write_with_retry(w, &s->txn, s);
-    slot_done(s, r == 0);
-    return r;
+    kpid_runner_start(&s->sender, slot_send, s);
+    if (p) {
+        r = complete(w, p, s, &newer_done);
+        if (newer_done)
+            return r;
+    }
+    *older = s;
+    return 0;
 }
 
 static void *writer_main(void *arg)
 {
     kpid_writer *w = arg;
-    writer_slot *pending = NULL; /* the slot whose COMMIT was sent, or NULL */
+    writer_slot *older = NULL; /* the slot whose send was started, not yet completed */
+    /* A set weighs at most half of max_rows, so that two under way together weigh no
+     * more than one did with a single connection. */
+    size_t cap = w->max_rows > 1 ? w->max_rows / 2 : 1;
+    bool newer_done;
     int r = 0;
 
     for (;;) {
-        writer_slot *s = pending == &w->slot[0] ? &w->slot[1] : &w->slot[0];
-        size_t room = w->max_rows;
+        writer_slot *s = older == &w->slot[0] ? &w->slot[1] : &w->slot[0];
 
         kpid_beat_now(&w->beat);
-        /* Batches in hand weigh at most max_rows in all, as with one connection: a set
-         * next to a pending one gets the room that one leaves, or waits for it. */
-        if (pending) {
-            room = w->max_rows > pending->rows ? w->max_rows - pending->rows : 0;
-            if (room < w->max_rows / 2 || !gather(w, s, room, 0)) {
-                if ((r = finish_pending(w, pending)) < 0)
+        if (older) {
+            size_t room = w->max_rows > older->rows ? w->max_rows - older->rows : 0;
+            if (room == 0 || !gather(w, s, room < cap ? room : cap, 0)) {
+                r = complete(w, older, NULL, &newer_done);
+                older = NULL;
+                if (r < 0)
                     break;
-                pending = NULL;
                 continue;
             }
-        } else if (!gather(w, s, room, atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000)) {
+        } else if (!gather(w, s, cap, atomic_load(&w->stopping) ? 0 : kpid_now_us() + 500000)) {
             if (atomic_load(&w->stopping))
                 break;
             continue;
         }
-        if ((r = write_slot(w, s, &pending)) < 0)
+        if ((r = write_slot(w, s, &older)) < 0)
             break;
     }
-    if (pending)
-        r = finish_pending(w, pending);
+    if (older)
+        r = complete(w, older, NULL, &newer_done);
     if (r < 0) {
         size_t dropped = 0;
         kpid_queue_item *item;
@@ -516,9 +557,11 @@ static void *writer_main(void *arg)
                                  : "before the warehouse came back",
                     dropped);
     }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
+        kpid_runner_wait(&w->slot[i].sender);
         if (w->slot[i].txn.conn)
             disconnect(&w->slot[i].txn);
+    }
     return NULL;
 }
 
@@ -533,6 +576,8 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     w->wait_notice_us = opt->wait_notice_ms * 1000;
     w->once = opt->once;
     w->max_rows = (size_t)opt->batch_max_rows;
+    for (int i = 0; i < 2; i++)
+        kpid_runner_init(&w->slot[i].sender);
     for (int i = 0; i < 2; i++) {
         writer_slot *s = &w->slot[i];
         s->txn.waiter = (kpid_pg_waiter){.waiting = statement_waiting, .arg = w};
@@ -560,8 +605,10 @@ int kpid_writer_start(const kpid_writer_options *opt, kpid_queue *q, kpid_writer
     *ret_writer = w;
     return 0;
 fail:
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         free(w->slot[i].set);
+        kpid_runner_destroy(&w->slot[i].sender);
+    }
     kpid_bloom_free(&w->committed_keys);
     free(w);
     return r;
@@ -577,6 +624,7 @@ kpid_writer *kpid_writer_stop(kpid_writer *w, int64_t deadline_us)
     pthread_join(w->thread, NULL);
     kpid_liveness_remove(&w->beat);
     for (int i = 0; i < 2; i++) {
+        kpid_runner_destroy(&w->slot[i].sender);
         kpid__writer_txn_free(&w->slot[i].txn);
         free(w->slot[i].set);
     }

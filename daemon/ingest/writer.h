@@ -1,14 +1,15 @@
 /*
  * The warehouse writer: one thread that takes batches from the queue, coalesces them
- * (up to batch_max_rows rows: what is queued when it is free, and with flush_interval_ms
- * > 0 what arrives within that time too: group commit)
- * and makes them durable in one transaction each:
+ * (up to half of batch_max_rows rows: what is queued when it is free, and with
+ * flush_interval_ms > 0 what arrives within that time too: group commit) and makes them
+ * durable in one transaction each, two at once on two connections (writer.c says how
+ * they never wait for each other and still commit in order):
  *
  *   COPY rows into the session's staging table (bisected under savepoints when
  *   PostgreSQL refuses a row for good, so that the row goes to kpid.rejected and the
  *   rest goes on); apply origin replacements and retractions; upsert events by
- *   (source, event_key), newer content replacing older; insert rejected input; apply
- *   store each source's newest cursor; apply the batches' keyed state puts to
+ *   (source, event_key), newer content replacing older; insert rejected input; store
+ *   each source's newest cursor and apply the batches' keyed state puts to
  *   kpid.source_state, the last put per key winning, in the round trip of the COMMIT;
  *   then tell every source its batches are done.
  *
@@ -25,8 +26,8 @@
  * cancels the statement in progress (PQcancel) after a short grace, leaving the
  * uncommitted batches to be read again.
  *
- * writer.c is the thread: its loop, connection, waits and retries; the steps of one
- * transaction are writer_txn.c's (writer_txn.h).
+ * writer.c is the thread: its loop, connections, senders, waits and retries; the steps
+ * of one transaction are writer_txn.c's (writer_txn.h).
  */
 #ifndef KPID_WRITER_H
 #define KPID_WRITER_H

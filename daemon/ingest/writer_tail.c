@@ -1,7 +1,7 @@
 /*
  * The tail of a writer transaction: what travels with its COMMIT in one round trip (the
- * lease check of exclusive sources and the keyed state upsert), written as text into
- * t->tail (writer_txn.h).
+ * sources' cursors, the lease check of exclusive sources and the keyed state upsert),
+ * written as text into t->tail (writer_txn.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -126,5 +126,47 @@ int kpid__writer_tail_fence(kpid__writer_txn *t, struct kpid_batch **set, size_t
     }
     kpid_buf_free(&body[0]);
     kpid_buf_free(&body[1]);
+    return r;
+}
+
+/* Appends "lit" (PQescapeLiteral of s) and then after to t->tail. */
+static int append_literal(kpid__writer_txn *t, const char *s, const char *after,
+                          kpid__step_error *err)
+{
+    char *lit = PQescapeLiteral(t->conn, s, strlen(s));
+    int r;
+
+    if (!lit) {
+        snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
+        return -EIO;
+    }
+    r = kpid_buf_append(&t->tail, lit, strlen(lit));
+    PQfreemem(lit);
+    return r < 0 ? r : kpid_buf_append(&t->tail, after, strlen(after));
+}
+
+/*
+ * Appends to t->tail the storing of each source's newest cursor in the set:
+ * "EXECUTE kpid_cursor('source', 'cursor'); " per source. Nothing when no batch has one.
+ */
+int kpid__writer_tail_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                              kpid__step_error *err)
+{
+    static const char exec[] = "EXECUTE " KPID_SQL_CURSOR_NAME "(";
+    int r = 0;
+
+    for (size_t i = n; i-- > 0 && r == 0;) {
+        bool newer_seen = false;
+
+        if (!set[i]->cursor)
+            continue;
+        for (size_t j = i + 1; j < n && !newer_seen; j++)
+            newer_seen = set[j]->cursor && strcmp(set[j]->ctx->source, set[i]->ctx->source) == 0;
+        if (newer_seen)
+            continue;
+        if ((r = kpid_buf_append(&t->tail, exec, sizeof(exec) - 1)) == 0 &&
+            (r = append_literal(t, set[i]->ctx->source, ", ", err)) == 0)
+            r = append_literal(t, set[i]->cursor, "); ", err);
+    }
     return r;
 }

@@ -92,6 +92,10 @@ static const char SQL_STATE[] =
  * parsed, planned and sent on its own every time, it cost a feed that commits often
  * (HL7) about 0.5 ms a transaction. */
 
+/* A source's newest cursor, prepared once per connection as KPID_SQL_CURSOR_NAME and
+ * executed in the round trip of COMMIT, like the state: a row every transaction of the
+ * source updates, so it is locked only at the end, when the transactions before this
+ * one have committed (two in flight at once never wait for each other, writer.c). */
 static const char SQL_CURSOR[] =
     "INSERT INTO kpid.cursor (source, cursor) VALUES ($1, $2)"
     " ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()";
@@ -351,8 +355,7 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
         if ((r = probe_stored(t, err)) < 0)
             return r;
         probed = true;
-    } else if (t->committed_keys && t->committed_keys->bits)
-        kpid_plan_mark_remembered(&t->plan, t->committed_keys);
+    }
     for (int attempt = 0;; attempt++) {
         kpid_spans_clear(&t->direct);
         t->stage.len = 0;
@@ -365,9 +368,12 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
         r = t->direct.n
                 ? copy_chunks(t, "kpid.event (" EVENT_COLUMNS ")", t->direct.v, t->direct.n, err)
                 : 0;
+        t->staged_in_tail = false;
         if (r == 0 && n_staged) {
-            if ((r = copy_chunks(t, "kpid_stage", &staged, 1, err)) == 0 &&
-                (r = exec_step(t, SQL_DELETE_KEYS, err)) == 0)
+            r = copy_chunks(t, "kpid_stage", &staged, 1, err);
+            if (r == 0 && t->defer_staged)
+                t->staged_in_tail = true;
+            else if (r == 0 && (r = exec_step(t, SQL_DELETE_KEYS, err)) == 0)
                 r = exec_step(t, SQL_UPSERT, err);
         }
         if (r == 0) /* the savepoint stays: COMMIT releases it, one round trip less */
@@ -447,39 +453,42 @@ static int stage_rejects(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
     return r;
 }
 
-/* Stores the newest cursor of each source in the set. */
-static int store_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
-                         kpid__step_error *err)
-{
-    for (size_t i = n; i-- > 0;) {
-        const char *params[2];
-        bool newer_seen = false;
-        PGresult *res;
-
-        if (!set[i]->cursor)
-            continue;
-        for (size_t j = i + 1; j < n && !newer_seen; j++)
-            newer_seen = set[j]->cursor && strcmp(set[j]->ctx->source, set[i]->ctx->source) == 0;
-        if (newer_seen)
-            continue;
-        params[0] = set[i]->ctx->source;
-        params[1] = set[i]->cursor;
-        res = run(t, SQL_CURSOR, 2, params);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            error_from(t, res, err);
-            PQclear(res);
-            return -EIO;
-        }
-        PQclear(res);
-    }
-    return 0;
-}
-
 /* Rolls back what the connection has open, if it still works. */
 static void roll_back(kpid__writer_txn *t)
 {
     if (PQstatus(t->conn) == CONNECTION_OK && PQtransactionStatus(t->conn) != PQTRANS_IDLE)
         PQclear(run(t, "ROLLBACK", 0, NULL));
+}
+
+int kpid__writer_txn_plan(kpid__writer_txn *t, struct kpid_batch **set, size_t n)
+{
+    int r = kpid_plan_build(&t->plan, set, n);
+
+    t->planned = r == 0;
+    t->plan_error = r < 0 ? r : 0;
+    t->defer_staged = false;
+    /* Keys the writer committed are probably corrections: staged, not COPYed (unless
+     * this connection probes anyway, after a COPY that met stored keys). */
+    if (r == 0 && t->probe_txns == 0 && t->committed_keys && t->committed_keys->bits)
+        kpid_plan_mark_remembered(&t->plan, t->committed_keys);
+    return t->plan_error;
+}
+
+bool kpid__writer_txn_overlap(const kpid__writer_txn *a, struct kpid_batch *const *set_a,
+                              size_t n_a, kpid__writer_txn *b, struct kpid_batch *const *set_b,
+                              size_t n_b)
+{
+    if (!a->planned || !b->planned)
+        return false; /* origin replacements: deletes by origin, whatever the keys */
+    for (size_t i = 0; i < n_a; i++)
+        if (set_a[i]->rejects.len)
+            return false;
+    for (size_t i = 0; i < n_b; i++)
+        if (set_b[i]->rejects.len)
+            return false;
+    kpid_plan_mark_shared(&b->plan, &a->plan);
+    b->defer_staged = true;
+    return true;
 }
 
 int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
@@ -494,10 +503,10 @@ int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n
         ordered |= set[i]->n_ops > 0;
 
     t->begun = false; /* BEGIN goes with the first step */
-    r = kpid_plan_build(&t->plan, set, n);
-    t->planned = r == 0;
+    t->staged_in_tail = false;
+    r = t->plan_error;
     if (r == 0)
-        r = write_planned(t, err);
+        r = t->planned ? write_planned(t, err) : 1;
     /* Origin replacements, or a refused row to isolate: stage every row in order. */
     if (r == 1)
         r = stage_events(t, set, n, ordered, err);
@@ -508,7 +517,15 @@ int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n
     if (any_rejects && (r = exec_step(t, SQL_REJECTED, err)) < 0)
         goto fail;
     t->tail.len = 0;
-    if ((r = store_cursors(t, set, n, err)) < 0 ||
+    /* Staged rows of keys a transaction under way writes too (kpid__writer_txn_overlap):
+     * applied once that one has committed, before COMMIT. */
+    if (t->staged_in_tail &&
+        ((r = kpid_buf_append(&t->tail, SQL_DELETE_KEYS, sizeof(SQL_DELETE_KEYS) - 1)) < 0 ||
+         (r = kpid_buf_append(&t->tail, "; ", 2)) < 0 ||
+         (r = kpid_buf_append(&t->tail, SQL_UPSERT, sizeof(SQL_UPSERT) - 1)) < 0 ||
+         (r = kpid_buf_append(&t->tail, "; ", 2)) < 0))
+        goto fail;
+    if ((r = kpid__writer_tail_cursors(t, set, n, err)) < 0 ||
         (r = kpid__writer_tail_fence(t, set, n, err)) < 0 ||
         (r = kpid__writer_tail_state(t, set, n, err)) < 0 ||
         (r = kpid_buf_append(&t->tail, "COMMIT", sizeof("COMMIT"))) < 0)
@@ -565,7 +582,10 @@ void kpid__writer_txn_abort(kpid__writer_txn *t)
 int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
                            kpid__step_error *err)
 {
-    int r = kpid__writer_txn_send(t, set, n, err);
+    int r;
+
+    kpid__writer_txn_plan(t, set, n); /* its failure is send's */
+    r = kpid__writer_txn_send(t, set, n, err);
 
     if (r == 0)
         r = kpid__writer_txn_commit(t, err);
@@ -579,16 +599,19 @@ int kpid__writer_txn_prepare(kpid__writer_txn *t, kpid__step_error *err)
 
     if ((r = exec_step(t, SQL_STAGE, err)) < 0)
         return r;
-    if (!PQsendPrepare(t->conn, KPID_SQL_STATE_NAME, SQL_STATE, 3, NULL))
-        res = NULL;
-    else
-        res = kpid_pg_await(t->conn, &t->waiter);
-    t->done(t->waiter.arg);
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        error_from(t, res, err);
-        r = -EIO;
+    for (int i = 0; i < 2 && r == 0; i++) {
+        if (!PQsendPrepare(t->conn, i ? KPID_SQL_CURSOR_NAME : KPID_SQL_STATE_NAME,
+                           i ? SQL_CURSOR : SQL_STATE, i ? 2 : 3, NULL))
+            res = NULL;
+        else
+            res = kpid_pg_await(t->conn, &t->waiter);
+        t->done(t->waiter.arg);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            error_from(t, res, err);
+            r = -EIO;
+        }
+        PQclear(res);
     }
-    PQclear(res);
     return r;
 }
 

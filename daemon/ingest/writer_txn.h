@@ -9,7 +9,9 @@
  * Every statement runs watched by the writer's waiter (pgconn.h, kpid_pg_run), which
  * done() is told about when the statement has its answer.
  *
- * Writer thread only.
+ * One thread at a time per transaction: the writer's own thread plans, commits and
+ * finishes, and a transaction's send may run on its connection's sender thread
+ * (writer.c) meanwhile.
  */
 #ifndef KPID_WRITER_TXN_H
 #define KPID_WRITER_TXN_H
@@ -48,6 +50,9 @@ typedef struct kpid__writer_txn {
     unsigned probe_txns;        /* transactions that probe before their COPY */
     bool begun;                 /* BEGIN sent in this transaction (with its first step) */
     bool planned;               /* the set was planned (its keys go to committed_keys) */
+    int plan_error;             /* planning failed: -ENOMEM, which send reports */
+    bool defer_staged;          /* apply the staged rows in the tail (overlap) */
+    bool staged_in_tail;        /* the tail applies the staged rows */
     kpid_buf tail;              /* the state's EXECUTE and COMMIT, sent together */
 } kpid__writer_txn;
 
@@ -69,28 +74,47 @@ int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t 
  * A transaction in three steps, so that the writer can write the next set on another
  * connection while this one's COMMIT waits for the WAL flush:
  *
- *   send    every step but the last (the state upsert and COMMIT): 0, or -errno with err
- *           filled and the transaction rolled back;
+ *   plan    plans the set (txnplan.h) before it is sent: on the writer's thread, which
+ *           owns committed_keys; returns 0 or -ENOMEM (which send then reports);
+ *   send    every step but the last (the cursors, the lease check, the state upsert and
+ *           COMMIT): 0, or -errno with err filled and the transaction rolled back;
  *   commit  sends the last step without waiting for its answer: 0, or -EIO (rolled back);
  *   finish  waits for that answer: 0 when committed, or -EIO with err filled (the outcome
  *           of a COMMIT whose answer never came is unknown: write the set again);
  *   abort   rolls back a transaction that was sent but not committed.
  */
+int kpid__writer_txn_plan(kpid__writer_txn *t, struct kpid_batch **set, size_t n);
 int kpid__writer_txn_send(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
                           kpid__step_error *err);
 int kpid__writer_txn_commit(kpid__writer_txn *t, kpid__step_error *err);
 int kpid__writer_txn_finish(kpid__writer_txn *t, kpid__step_error *err);
 void kpid__writer_txn_abort(kpid__writer_txn *t);
 
-/* The name of the keyed state upsert, prepared once per connection. */
+/*
+ * Prepares the planned transaction b (newer) to be sent while a (older) is under way on
+ * another connection, so that neither waits for the other's locks; returns false when
+ * it cannot be: either has origin replacements (deletes by origin, whatever the keys)
+ * or rejected input. b's events of keys a writes too are staged and applied in b's
+ * tail, which the writer sends only after a has committed; so are the sources' cursors
+ * and state, the rows every transaction of a source updates.
+ */
+bool kpid__writer_txn_overlap(const kpid__writer_txn *a, struct kpid_batch *const *set_a,
+                              size_t n_a, kpid__writer_txn *b, struct kpid_batch *const *set_b,
+                              size_t n_b);
+
+/* The names of the keyed state upsert and of the cursor upsert, prepared once per
+ * connection. */
 #define KPID_SQL_STATE_NAME "kpid_state"
+#define KPID_SQL_CURSOR_NAME "kpid_cursor"
 
 /*
- * The tail (writer_tail.c), appended to t->tail: the check that every exclusive source
- * of the set is still held under the epoch its batches were read under, and the
- * execution of the state upsert for the set's puts. Each appends nothing when the set
+ * The tail (writer_tail.c), appended to t->tail: each source's newest cursor, the check
+ * that every exclusive source of the set is still held under the epoch its batches were
+ * read under, and the execution of the state upsert for the set's puts. Each appends nothing when the set
  * has nothing for it. Return 0, -ENOMEM, or -EIO with err filled.
  */
+int kpid__writer_tail_cursors(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
+                              kpid__step_error *err);
 int kpid__writer_tail_fence(kpid__writer_txn *t, struct kpid_batch **set, size_t n,
                             kpid__step_error *err);
 int kpid__writer_tail_state(kpid__writer_txn *t, struct kpid_batch **set, size_t n,

@@ -204,6 +204,66 @@ static void remembered_keys(void **unused)
     kpid_batch_free(b2);
 }
 
+/* A plan's keys that another plan has too, as an event or a retraction, are marked
+ * stored (staged); the same event_key of another source is another key. */
+static void shared_keys(void **unused)
+{
+    struct kpid_batch *b1, *b2, *b3;
+    kpid_plan p1 = {0}, p2 = {0}, none = {0};
+
+    assert_int_equal(kpid_batch_new(&ctx_a, NULL, 1, &b1), 0);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        emit(b1, key, "V");
+    }
+    assert_int_equal(kpid_batch_retract(b1, "r1"), 0);
+    struct kpid_batch *s1[] = {b1};
+    assert_int_equal(kpid_plan_build(&p1, s1, 1), 0);
+
+    assert_int_equal(kpid_batch_new(&ctx_b, NULL, 2, &b2), 0);
+    emit(b2, "k7", "V"); /* source b: another key */
+    emit(b2, "k100", "V");
+    struct kpid_batch *s2[] = {b2};
+    assert_int_equal(kpid_plan_build(&p2, s2, 1), 0);
+    assert_int_equal(kpid_plan_mark_shared(&p2, &p1), 0);
+    assert_false(p2.entries[0].stored);
+    assert_false(p2.entries[1].stored);
+
+    assert_int_equal(kpid_batch_new(&ctx_a, NULL, 3, &b3), 0);
+    emit(b3, "k100", "V");
+    emit(b3, "k42", "W");                               /* a correction of b1's k42 */
+    emit(b3, "r1", "W");                                /* stated again after b1 retracted it */
+    assert_int_equal(kpid_batch_retract(b3, "k99"), 0); /* retracts b1's k99 */
+    struct kpid_batch *s3[] = {b3};
+    assert_int_equal(kpid_plan_build(&p2, s3, 1), 0);
+    assert_int_equal(p2.n, 4);
+    assert_int_equal(kpid_plan_mark_shared(&p2, &p1), 2);
+    assert_false(p2.entries[0].stored); /* k100 */
+    assert_true(p2.entries[1].stored);  /* k42 */
+    assert_true(p2.entries[2].stored);  /* r1 */
+    assert_true(p2.entries[3].retract); /* k99: staged as a retraction anyway */
+
+    kpid_buf direct = {0}, staged = {0};
+    size_t n_staged;
+    assert_int_equal(kpid_plan_write(&p2, &direct, &staged, &n_staged), 0);
+    assert_int_equal(n_staged, 3);
+    char *d = text(&direct);
+    assert_non_null(strstr(d, "k100"));
+    assert_null(strstr(d, "k42"));
+    free(d);
+    kpid_buf_free(&direct);
+    kpid_buf_free(&staged);
+
+    assert_int_equal(kpid_plan_build(&p2, s3, 1), 0);
+    assert_int_equal(kpid_plan_mark_shared(&p2, &none), 0);
+    kpid_plan_free(&p1);
+    kpid_plan_free(&p2);
+    kpid_batch_free(b1);
+    kpid_batch_free(b2);
+    kpid_batch_free(b3);
+}
+
 /* No false negatives; false positives near the design rate; clears when full. */
 static void bloom_rates(void **unused)
 {
@@ -243,7 +303,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(direct_spans),    cmocka_unit_test(compaction),
         cmocka_unit_test(escaped_keys),    cmocka_unit_test(origin_replacement_not_planned),
-        cmocka_unit_test(remembered_keys), cmocka_unit_test(bloom_rates),
+        cmocka_unit_test(remembered_keys), cmocka_unit_test(shared_keys),
+        cmocka_unit_test(bloom_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
