@@ -80,6 +80,9 @@ struct kpid_writer {
     writer_slot slot[2];
     kpid_bloom committed_keys; /* keys committed, to predict corrections (both slots') */
     kpid_retry_state state;    /* the warehouse failing: UNAVAILABLE or REFUSED */
+    uint64_t committed;        /* transactions committed */
+    uint64_t at_once;          /* of those, sent while another was under way */
+    uint64_t shared;           /* events staged because the one under way had their key */
     int64_t connect_after_us;  /* the second connection is tried again from then */
 };
 
@@ -352,8 +355,9 @@ static int write_with_retry(kpid_writer *w, kpid__writer_txn *t, writer_slot *s)
 }
 
 /* Tells the sources of s's batches how their transaction ended; empties s. */
-static void slot_done(writer_slot *s, bool ok)
+static void slot_done(kpid_writer *w, writer_slot *s, bool ok)
 {
+    w->committed += ok && s->n;
     for (size_t i = 0; i < s->n; i++)
         kpid_source_batch_done(s->set[i], ok);
     s->n = 0;
@@ -418,10 +422,15 @@ static int complete(kpid_writer *w, writer_slot *p, writer_slot *newer, bool *ne
         r = kpid__writer_txn_finish(&p->txn, &err);
     if (r == 0) {
         set_up(w);
-        slot_done(p, true);
+        slot_done(w, p, true);
         return 0;
     }
-    write_failed(w, &p->txn, &err);
+    if (p->txn.staged_in_tail && kpid__step_refused_row(&err))
+        log_info("writer: the warehouse refused a staged row at commit sqlstate=%s; "
+                 "writing the set again on its own",
+                 err.state); /* where its bisection isolates the row */
+    else
+        write_failed(w, &p->txn, &err);
     if (newer) {
         kpid__step_error ignored;
         sent(newer, &ignored);
@@ -429,11 +438,11 @@ static int complete(kpid_writer *w, writer_slot *p, writer_slot *newer, bool *ne
         *newer_done = true;
     }
     r = write_with_retry(w, &p->txn, p);
-    slot_done(p, r == 0);
+    slot_done(w, p, r == 0);
     if (newer) {
         if (r == 0)
             r = write_with_retry(w, &newer->txn, newer);
-        slot_done(newer, r == 0);
+        slot_done(w, newer, r == 0);
     }
     return r;
 }
@@ -485,7 +494,7 @@ static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **older)
         r = complete(w, p, NULL, &newer_done);
         p = NULL;
         if (r < 0) {
-            slot_done(s, false);
+            slot_done(w, s, false);
             return r;
         }
         if (s->txn.conn) /* again: older's keys are committed now */
@@ -496,11 +505,13 @@ static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **older)
         if (!s->txn.conn && w->slot[s == &w->slot[0]].txn.conn)
             s = swap_sets(w, s);
         r = write_with_retry(w, &s->txn, s);
-        slot_done(s, r == 0);
+        slot_done(w, s, r == 0);
         return r;
     }
     kpid_runner_start(&s->sender, slot_send, s);
     if (p) {
+        w->at_once++;
+        w->shared += s->txn.shared;
         r = complete(w, p, s, &newer_done);
         if (newer_done)
             return r;
@@ -557,6 +568,9 @@ static void *writer_main(void *arg)
                                  : "before the warehouse came back",
                     dropped);
     }
+    log_info("writer stopped transactions=%llu at_once=%llu shared_keys=%llu",
+             (unsigned long long)w->committed, (unsigned long long)w->at_once,
+             (unsigned long long)w->shared);
     for (int i = 0; i < 2; i++) {
         kpid_runner_wait(&w->slot[i].sender);
         if (w->slot[i].txn.conn)

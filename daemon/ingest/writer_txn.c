@@ -195,8 +195,7 @@ static int copy_chunks(kpid__writer_txn *t, const char *table, const chunk *chun
     return r;
 }
 
-/* A row is refused for good when its data is: data exceptions, integrity, limits. */
-static bool refused_row_error(const kpid__step_error *err)
+bool kpid__step_refused_row(const kpid__step_error *err)
 {
     return !err->transient &&
            (strncmp(err->state, "22", 2) == 0 || strncmp(err->state, "23", 2) == 0 ||
@@ -250,7 +249,7 @@ static int apply_bisect(kpid__writer_txn *t, const chunk *rows, size_t lo, size_
         r = apply_staged(t, ordered, /* empty= */ true, err);
     if (r == 0)
         return exec_step(t, "RELEASE SAVEPOINT kpid_rows", err);
-    if (!refused_row_error(err))
+    if (!kpid__step_refused_row(err))
         return r;
     kpid__step_error refused = *err;
     if (exec_step(t, "ROLLBACK TO SAVEPOINT kpid_rows", err) < 0 ||
@@ -379,7 +378,7 @@ static int write_planned(kpid__writer_txn *t, kpid__step_error *err)
         if (r == 0) /* the savepoint stays: COMMIT releases it, one round trip less */
             return 0;
         bool conflict = strcmp(err->state, "23505") == 0;
-        if (!conflict && !refused_row_error(err))
+        if (!conflict && !kpid__step_refused_row(err))
             return r;
         kpid__step_error failed = *err;
         if (exec_step(t, "ROLLBACK TO SAVEPOINT kpid_plan", err) < 0)
@@ -419,7 +418,7 @@ static int stage_events(kpid__writer_txn *t, struct kpid_batch **set, size_t n, 
         r = apply_staged(t, ordered, /* empty= */ false, err);
     if (r == 0)
         return exec_step(t, "RELEASE SAVEPOINT kpid_all", err);
-    if (!refused_row_error(err))
+    if (!kpid__step_refused_row(err))
         return r;
     log_notice("warehouse refused a row sqlstate=%s error=\"%s\"; isolating it", err->state,
                kpid_log_value(err->message));
@@ -467,6 +466,7 @@ int kpid__writer_txn_plan(kpid__writer_txn *t, struct kpid_batch **set, size_t n
     t->planned = r == 0;
     t->plan_error = r < 0 ? r : 0;
     t->defer_staged = false;
+    t->shared = 0;
     /* Keys the writer committed are probably corrections: staged, not COPYed (unless
      * this connection probes anyway, after a COPY that met stored keys). */
     if (r == 0 && t->probe_txns == 0 && t->committed_keys && t->committed_keys->bits)
@@ -486,7 +486,7 @@ bool kpid__writer_txn_overlap(const kpid__writer_txn *a, struct kpid_batch *cons
     for (size_t i = 0; i < n_b; i++)
         if (set_b[i]->rejects.len)
             return false;
-    kpid_plan_mark_shared(&b->plan, &a->plan);
+    b->shared = kpid_plan_mark_shared(&b->plan, &a->plan);
     b->defer_staged = true;
     return true;
 }

@@ -36,6 +36,9 @@ typedef struct kpid__step_error {
     bool transient;    /* worth retrying as it is (kpid_pg_transient) */
 } kpid__step_error;
 
+/* A row is refused for good when its data is: data exceptions, integrity, limits. */
+bool kpid__step_refused_row(const kpid__step_error *err);
+
 typedef struct kpid__writer_txn {
     PGconn *conn;            /* the writer's connection; NULL while it has none */
     kpid_pg_waiter waiter;   /* watches every statement */
@@ -53,6 +56,7 @@ typedef struct kpid__writer_txn {
     int plan_error;             /* planning failed: -ENOMEM, which send reports */
     bool defer_staged;          /* apply the staged rows in the tail (overlap) */
     bool staged_in_tail;        /* the tail applies the staged rows */
+    size_t shared;              /* events staged for the overlap */
     kpid_buf tail;              /* the state's EXECUTE and COMMIT, sent together */
 } kpid__writer_txn;
 
