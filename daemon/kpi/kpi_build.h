@@ -10,6 +10,7 @@
 #ifndef KPID_KPI_BUILD_H
 #define KPID_KPI_BUILD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +19,8 @@
 
 typedef struct kpid__builder {
     kpid_sql *sql;
-    int err; /* the first error: -ENOMEM, -E2BIG, -EINVAL, -ENOTSUP; 0 while none */
+    int err;      /* the first error: -ENOMEM, -E2BIG, -EINVAL, -ENOTSUP; 0 while none */
+    bool members; /* the members statement (drill-down), which lists each one's patient */
 } kpid__builder;
 
 /* Appends text, or a formatted text, to the statement. */

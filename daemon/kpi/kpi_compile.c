@@ -173,7 +173,7 @@ static void compile_sql(kpid__builder *b, const kpid_kpi *kpi)
 
 int kpid_kpi_compile_members(const kpid_kpi *kpi, kpid_sql *out)
 {
-    kpid__builder b = {.sql = out};
+    kpid__builder b = {.sql = out, .members = true};
 
     kpid__members_statement(&b, kpi);
     return kpid__build_finish(&b);

@@ -266,22 +266,31 @@ static void record_run(PGconn *conn, const kpid_kpi *kpi, const char *start, con
     PQclear(res);
 }
 
-/* The compiled statement wrapped to replace the period's values: parameters $1, $2, the
- * KPI's own, then the KPI id and the partial flag. */
+/*
+ * The compiled statement wrapped to replace the period's values, in one statement (one
+ * round trip, its own transaction): parameters $1, $2, the KPI's own, then the KPI id
+ * and the partial flag. The DELETE runs to its end before the first row is inserted,
+ * since every row joins the count of what it deleted; the rows it deleted are dead to
+ * the primary key's check of the rows inserted after.
+ */
 static int wrap_insert(const kpid_sql *sql, kpid_buf *out)
 {
-    char tail[160];
-    int n = snprintf(tail, sizeof(tail), ") r JOIN kpid.kpi k ON k.id = $%zu", sql->n_params + 3);
-    char head[512];
+    char tail[200];
+    int n = snprintf(tail, sizeof(tail),
+                     ") r JOIN kpid.kpi k ON k.id = $%zu CROSS JOIN (SELECT count(*) FROM gone) g",
+                     sql->n_params + 3);
+    char head[640];
     int m = snprintf(head, sizeof(head),
-                     "INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, stratum,"
+                     "WITH gone AS (DELETE FROM kpid.kpi_value WHERE kpi_id = $%zu"
+                     " AND period_start = $1 RETURNING 1)"
+                     " INSERT INTO kpid.kpi_value (kpi_id, period_start, period_end, stratum,"
                      " value, numerator, denominator, n, excluded_incomplete, status, partial,"
                      " version_hash)"
                      " SELECT k.id, $1, $2, r.stratum, r.value, r.numerator, r.denominator, r.n,"
                      " r.excluded_incomplete,"
                      " kpid.kpi_status(r.value, k.bands, k.target, k.direction), $%zu::boolean,"
                      " k.version_hash FROM (",
-                     sql->n_params + 4);
+                     sql->n_params + 3, sql->n_params + 4);
     int r;
     if ((r = kpid_buf_append(out, head, (size_t)m)) < 0 ||
         (r = kpid_buf_append(out, sql->text.data, sql->text.len)) < 0 ||
@@ -302,7 +311,7 @@ int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi
     kpid_buf stmt = {0};
     double t0 = now_ms();
     PGresult *res = NULL;
-    int written = 0, r;
+    int written = 0, r = 0;
 
     *ret_error = NULL;
     if (kpid_format_time(iv->start * 1000000, start) < 0 ||
@@ -329,27 +338,16 @@ int kpid_kpi_evaluate(PGconn *conn, kpid_sql_conn *sql_conn, const kpid_kpi *kpi
     params[sql.n_params + 2] = kpi->id;
     params[sql.n_params + 3] = partial ? "true" : "false";
 
-    const char *del[] = {kpi->id, start};
     /* The session has jit off (pgconn.h). */
-    if ((r = kpid_pg_query(conn, "BEGIN", 0, NULL, NULL, kpi->id, ret_error)) < 0 ||
-        (r = kpid_pg_query(conn,
-                           "DELETE FROM kpid.kpi_value WHERE kpi_id = $1 AND period_start = $2", 2,
-                           del, NULL, kpi->id, ret_error)) < 0)
-        goto rollback;
     res = PQexecParams(conn, stmt.data, (int)sql.n_params + 4, types, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         r = kpid_pg_fail(ret_error, kpi->id, kpid_pg_error_line(conn, res));
-        goto rollback;
+        record_run(conn, kpi, start, end, reason, now_ms() - t0, 0, *ret_error);
+        goto out;
     }
     written = (int)kpid_pg_cmd_rows(res);
-    if ((r = kpid_pg_query(conn, "COMMIT", 0, NULL, NULL, kpi->id, ret_error)) < 0)
-        goto out;
     *ret_written = written;
     record_run(conn, kpi, start, end, reason, now_ms() - t0, written, NULL);
-    goto out;
-rollback:
-    PQclear(PQexec(conn, "ROLLBACK"));
-    record_run(conn, kpi, start, end, reason, now_ms() - t0, 0, *ret_error);
 out:
     PQclear(res);
     kpid_buf_free(&stmt);

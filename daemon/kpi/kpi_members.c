@@ -200,7 +200,9 @@ void kpid__members_proportion(kpid__builder *b, const kpid_kpi *kpi, const int k
  * each from ev_case_<to>, and whether it is its case's first opening from
  * ev_case_<from>, all index-only once the log is vacuumed. Only the stays left are
  * looked up again for the opening's patient and attributes (its first event at that
- * time by (source, event_key), as the tie rule says), where the filters apply.
+ * time by (source, event_key), as the tie rule says), where the filters apply; and only
+ * when something reads them: the filters, the strata, or the members statement's
+ * patient. A value without them needs the stays alone.
  */
 void kpid__members_census(kpid__builder *b, const kpid_kpi *kpi, const int keys[])
 {
@@ -209,8 +211,11 @@ void kpid__members_census(kpid__builder *b, const kpid_kpi *kpi, const int keys[
     int lookback = kpid__build_param_interval(b, kpi->u.census.lookback_ms);
     kpid__filter_params kf;
 
+    bool opening = b->members || kpi->n_filters > 0 || kpi->n_stratify > 0;
+
     kpid__build_filter_params(b, kpi->filters, kpi->n_filters, &kf);
-    kpid__build_putf(b, "(SELECT m.case_id, e.subject_id, false AS inc, m.o, m.c");
+    kpid__build_putf(b, "(SELECT m.case_id, %s AS subject_id, false AS inc, m.o, m.c",
+                     opening ? "e.subject_id" : "NULL::text");
     kpid__build_strata_columns(b, kpi, keys);
     kpid__build_putf(
         b,
@@ -227,11 +232,13 @@ void kpid__members_census(kpid__builder *b, const kpid_kpi *kpi, const int keys[
                      " FROM kpid.event p WHERE p.case_id = a.case_id AND p.activity = $%d"
                      " AND p.time < a.o)) m",
                      from);
-    kpid__build_putf(b,
-                     " CROSS JOIN LATERAL (SELECT f.subject_id, f.attrs FROM kpid.event f"
-                     " WHERE f.case_id = m.case_id AND f.activity = $%d AND f.time = m.o"
-                     " ORDER BY f.source, f.event_key LIMIT 1) e WHERE true",
-                     from);
+    if (opening)
+        kpid__build_putf(b,
+                         " CROSS JOIN LATERAL (SELECT f.subject_id, f.attrs FROM kpid.event f"
+                         " WHERE f.case_id = m.case_id AND f.activity = $%d AND f.time = m.o"
+                         " ORDER BY f.source, f.event_key LIMIT 1) e",
+                         from);
+    kpid__build_put(b, " WHERE true");
     kpid__build_filter_conds(b, "e", kpi->filters, kpi->n_filters, &kf);
     /* Openings in the period without a case: members that cannot be followed. */
     kpid__build_put(b, " UNION ALL SELECT NULL, e.subject_id, true, e.time, NULL::timestamptz");
