@@ -376,6 +376,23 @@ out:
     return e;
 }
 
+/*
+ * After a page past the query's position: the keys behind the overlap window of its
+ * last row are read again by no page (the next cycle starts at that window), so the
+ * dedup set forgets them now rather than at the next cycle. A backlog read in one cycle
+ * thus leaves a window's keys in memory, not the whole backlog's.
+ */
+static void expire_behind(kpid_pull_page *pg)
+{
+    kpid_pull_track *t = pg->t;
+    char start[KPID_PULL_WM_TEXT_MAX];
+    int64_t from;
+
+    if (t->dedup && t->passed && pg->rows > 0 && pg->w.data &&
+        kpid_pull_overlap_start(t->q, pg->w.data, start, sizeof(start), &from) == 1)
+        kpid_pull_dedup_expire(t->dedup, from);
+}
+
 int kpid_pull_page_end(kpid_pull_page *pg, int err)
 {
     const kpid_host *host = pg->r->host;
@@ -385,6 +402,8 @@ int kpid_pull_page_end(kpid_pull_page *pg, int err)
         host->counter_add(t->m_pages, 1);
         if (pg->rows > 0) /* else nothing new: the cursor stays */
             err = submit(pg);
+        if (err == 0)
+            expire_behind(pg);
     }
     if (pg->batch)
         host->batch_abort(pg->batch);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "pull/dedup.h"
 #include "pull/position.h"
 #include "pull/reader.h"
 
@@ -350,6 +351,31 @@ static void test_cycles_and_overlap(void **state)
     assert_int_equal(H.metrics[3].value, 3 + 3 + 4 + 4); /* pages_total */
 }
 
+/* A backlog read in one cycle leaves only the keys of the last page's overlap window in
+ * the dedup set, not every key read; the next cycle reads that window again and writes
+ * nothing. */
+static void test_backlog_keeps_a_window(void **state)
+{
+    (void)state;
+    for (int i = 1; i <= 30; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "b%d", i);
+        insert(key, 10 * i, i); /* 10:00:10 .. 10:05:00, 60 s window: the last 7 rows */
+    }
+    assert_int_equal(cycle(), 16); /* 15 full pages, and an empty one */
+    assert_int_equal(H.submits, 15);
+    assert_int_equal(kpid_pull_dedup_size(R.tracks[0].dedup), 7);
+    expect_position("2024-03-01 10:05:00+00", "30");
+
+    H.records[0] = '\0';
+    pages_read = 0;
+    assert_int_equal(cycle(), 4); /* the window: 7 rows in pages of 2 */
+    assert_int_equal(pages_read, 4);
+    expect("");
+    assert_int_equal(H.submits, 15);
+    assert_int_equal(kpid_pull_dedup_size(R.tracks[0].dedup), 7);
+}
+
 /* Rows beyond the window are not read again; a host cursor that is not the one last
  * submitted (a failure: the host starts from what is durable) is taken, and the dedup
  * set forgotten, so the rows after it are written again. */
@@ -439,6 +465,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cycles_and_overlap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_keeps_a_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_and_host_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_error_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_of_another_order, setup, teardown),
