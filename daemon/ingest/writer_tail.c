@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ingest/batch.h"
@@ -37,6 +36,22 @@ static int close_array(kpid_buf *body)
     return 0;
 }
 
+/* Appends "lit" (PQescapeLiteral of s) and then after to t->tail. */
+static int append_literal(kpid__writer_txn *t, const char *s, const char *after,
+                          kpid__step_error *err)
+{
+    char *lit = PQescapeLiteral(t->conn, s, strlen(s));
+    int r;
+
+    if (!lit) {
+        snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
+        return -EIO;
+    }
+    r = kpid_buf_append(&t->tail, lit, strlen(lit));
+    PQfreemem(lit);
+    return r < 0 ? r : kpid_buf_append(&t->tail, after, strlen(after));
+}
+
 /*
  * Appends to t->tail the execution of the state upsert for the puts of the set's
  * batches, in set order: "EXECUTE kpid_state(...); ", the arrays as literals, so that
@@ -65,18 +80,8 @@ int kpid__writer_tail_state(kpid__writer_txn *t, struct kpid_batch **set, size_t
     if (r == 0 && any)
         r = kpid_buf_append(&t->tail, "EXECUTE " KPID_SQL_STATE_NAME "(",
                             sizeof("EXECUTE " KPID_SQL_STATE_NAME "(") - 1);
-    for (int a = 0; a < 3 && r == 0 && any; a++) {
-        char *lit = PQescapeLiteral(t->conn, body[a].data, body[a].len);
-        if (!lit) {
-            snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
-            r = -EIO;
-            break;
-        }
-        r = kpid_buf_append(&t->tail, lit, strlen(lit));
-        PQfreemem(lit);
-        if (r == 0)
-            r = kpid_buf_append(&t->tail, a < 2 ? ", " : "); ", 2);
-    }
+    for (int a = 0; a < 3 && r == 0 && any; a++)
+        r = append_literal(t, body[a].data, a < 2 ? ", " : "); ", err);
     for (int a = 0; a < 3; a++)
         kpid_buf_free(&body[a]);
     return r;
@@ -108,41 +113,16 @@ int kpid__writer_tail_fence(kpid__writer_txn *t, struct kpid_batch **set, size_t
             r = kpid_array_element(&body[1], epoch);
     }
     if (r == 0 && body[0].len) {
-        r = close_array(&body[0]);
-        if (r == 0)
-            r = close_array(&body[1]);
-        char *lit = r == 0 ? PQescapeLiteral(t->conn, body[0].data, body[0].len) : NULL;
-        if (r == 0 && !lit) {
-            snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
-            r = -EIO;
-        }
-        char *call = NULL;
-        if (r == 0 && asprintf(&call, "SELECT kpid.lease_check(%s, '%s'); ", lit, body[1].data) < 0)
-            r = -ENOMEM;
-        if (r == 0)
-            r = kpid_buf_append(&t->tail, call, strlen(call));
-        free(call);
-        PQfreemem(lit);
+        static const char call[] = "SELECT kpid.lease_check(";
+        if ((r = close_array(&body[0])) == 0 && (r = close_array(&body[1])) == 0 &&
+            (r = kpid_buf_append(&t->tail, call, sizeof(call) - 1)) == 0 &&
+            (r = append_literal(t, body[0].data, ", '", err)) == 0 &&
+            (r = kpid_buf_append(&t->tail, body[1].data, strlen(body[1].data))) == 0)
+            r = kpid_buf_append(&t->tail, "'); ", 4); /* the epochs: digits only */
     }
     kpid_buf_free(&body[0]);
     kpid_buf_free(&body[1]);
     return r;
-}
-
-/* Appends "lit" (PQescapeLiteral of s) and then after to t->tail. */
-static int append_literal(kpid__writer_txn *t, const char *s, const char *after,
-                          kpid__step_error *err)
-{
-    char *lit = PQescapeLiteral(t->conn, s, strlen(s));
-    int r;
-
-    if (!lit) {
-        snprintf(err->message, sizeof(err->message), "%s", PQerrorMessage(t->conn));
-        return -EIO;
-    }
-    r = kpid_buf_append(&t->tail, lit, strlen(lit));
-    PQfreemem(lit);
-    return r < 0 ? r : kpid_buf_append(&t->tail, after, strlen(after));
 }
 
 /*

@@ -125,25 +125,32 @@ static int load_cursor(kpid_pull_reader *r, const char *text)
     return 0;
 }
 
+/* The dedup set of t forgets the keys behind the overlap window of watermark w (text):
+ * no page reads them again once the query's next page starts at or after w. */
+static void forget_behind_window(kpid_pull_track *t, const char *w)
+{
+    char start[KPID_PULL_WM_TEXT_MAX];
+    int64_t from;
+
+    if (t->dedup && kpid_pull_overlap_start(t->q, w, start, sizeof(start), &from) == 1)
+        kpid_pull_dedup_expire(t->dedup, from);
+}
+
 /* A new cycle: every query has pages to read, from its position or its overlap window;
  * the dedup sets forget what no page of it reads again. */
 static void cycle_start(kpid_pull_reader *r)
 {
-    char start[KPID_PULL_WM_TEXT_MAX];
-
     for (size_t i = 0; i < r->n_tracks; i++) {
         kpid_pull_track *t = &r->tracks[i];
         const kpid_pull_position *pos = kpid_pull_reader_position(r, t);
-        int64_t from;
         t->pending = true;
         free(t->scan_w);
         free(t->scan_t);
         t->scan_w = t->scan_t = NULL;
         /* Without an overlap every page starts after the position. */
         t->passed = !pos || t->q->overlap == 0;
-        if (t->dedup && pos &&
-            kpid_pull_overlap_start(t->q, pos->watermark, start, sizeof(start), &from) == 1)
-            kpid_pull_dedup_expire(t->dedup, from);
+        if (pos)
+            forget_behind_window(t, pos->watermark);
     }
     r->cycle = true;
 }
@@ -376,23 +383,6 @@ out:
     return e;
 }
 
-/*
- * After a page past the query's position: the keys behind the overlap window of its
- * last row are read again by no page (the next cycle starts at that window), so the
- * dedup set forgets them now rather than at the next cycle. A backlog read in one cycle
- * thus leaves a window's keys in memory, not the whole backlog's.
- */
-static void expire_behind(kpid_pull_page *pg)
-{
-    kpid_pull_track *t = pg->t;
-    char start[KPID_PULL_WM_TEXT_MAX];
-    int64_t from;
-
-    if (t->dedup && t->passed && pg->rows > 0 && pg->w.data &&
-        kpid_pull_overlap_start(t->q, pg->w.data, start, sizeof(start), &from) == 1)
-        kpid_pull_dedup_expire(t->dedup, from);
-}
-
 int kpid_pull_page_end(kpid_pull_page *pg, int err)
 {
     const kpid_host *host = pg->r->host;
@@ -402,8 +392,11 @@ int kpid_pull_page_end(kpid_pull_page *pg, int err)
         host->counter_add(t->m_pages, 1);
         if (pg->rows > 0) /* else nothing new: the cursor stays */
             err = submit(pg);
-        if (err == 0)
-            expire_behind(pg);
+        /* Past the position, the cursor moved to the page's last row: forget now what
+         * the next cycle would, so that a backlog read in one cycle leaves a window's
+         * keys in memory, not the whole backlog's. */
+        if (err == 0 && t->passed && pg->rows > 0)
+            forget_behind_window(t, pg->w.data);
     }
     if (pg->batch)
         host->batch_abort(pg->batch);
