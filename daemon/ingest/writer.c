@@ -51,7 +51,7 @@ typedef struct writer_slot {
     size_t n;                /* batches in set */
     size_t rows;             /* their weight */
     kpid_runner sender;      /* runs the slot's send (slot_send) */
-    int sent;                /* the send's result, its error in send_error */
+    int send_result;         /* the send's, its error in send_error */
     kpid__step_error send_error;
 } writer_slot;
 
@@ -390,7 +390,7 @@ static void slot_send(void *arg)
 {
     writer_slot *s = arg;
 
-    s->sent = kpid__writer_txn_send(&s->txn, s->set, s->n, &s->send_error);
+    s->send_result = kpid__writer_txn_send(&s->txn, s->set, s->n, &s->send_error);
 }
 
 /* Waits for the send of s; returns its result, with its error in *err. */
@@ -398,7 +398,7 @@ static int sent(writer_slot *s, kpid__step_error *err)
 {
     kpid_runner_wait(&s->sender);
     *err = s->send_error;
-    return s->sent;
+    return s->send_result;
 }
 
 /*
@@ -406,16 +406,15 @@ static int sent(writer_slot *s, kpid__step_error *err)
  * COMMIT and waits for its answer. When any of that fails, p's set is written again on
  * its own (the outcome of a COMMIT whose answer never came is unknown; the rewrite is
  * idempotent). newer, the slot whose send was started after p's (or NULL), must not
- * commit before p: when p fails, newer is rolled back and written again after p, and
- * *newer_done says so. Returns 0 or what write_with_retry returns; the sources of every
- * set it ends are told.
+ * commit before p: when p fails, newer is rolled back and written again after p, which
+ * empties it. Returns 0 or what write_with_retry returns; the sources of every set it
+ * ends are told.
  */
-static int complete(kpid_writer *w, writer_slot *p, writer_slot *newer, bool *newer_done)
+static int complete(kpid_writer *w, writer_slot *p, writer_slot *newer)
 {
     kpid__step_error err;
     int r = sent(p, &err);
 
-    *newer_done = false;
     if (r == 0)
         r = kpid__writer_txn_commit(&p->txn, &err);
     if (r == 0)
@@ -435,7 +434,6 @@ static int complete(kpid_writer *w, writer_slot *p, writer_slot *newer, bool *ne
         kpid__step_error ignored;
         sent(newer, &ignored);
         kpid__writer_txn_abort(&newer->txn);
-        *newer_done = true;
     }
     r = write_with_retry(w, &p->txn, p);
     slot_done(w, p, r == 0);
@@ -475,7 +473,6 @@ static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **older)
 {
     writer_slot *p = *older;
     kpid__step_error err;
-    bool newer_done;
     int r;
 
     drop_batches(s, lease_lost_here, NULL);
@@ -491,7 +488,7 @@ static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **older)
         kpid__writer_txn_plan(&s->txn, s->set, s->n);
     if (p && (!s->txn.conn || give_up(w) ||
               !kpid__writer_txn_overlap(&p->txn, p->set, p->n, &s->txn, s->set, s->n))) {
-        r = complete(w, p, NULL, &newer_done);
+        r = complete(w, p, NULL);
         p = NULL;
         if (r < 0) {
             slot_done(w, s, false);
@@ -512,8 +509,8 @@ static int write_slot(kpid_writer *w, writer_slot *s, writer_slot **older)
     if (p) {
         w->at_once++;
         w->shared += s->txn.shared;
-        r = complete(w, p, s, &newer_done);
-        if (newer_done)
+        r = complete(w, p, s);
+        if (s->n == 0) /* p failed: s was written after it */
             return r;
     }
     *older = s;
@@ -527,7 +524,6 @@ static void *writer_main(void *arg)
     /* A set weighs at most half of max_rows, so that two under way together weigh no
      * more than one did with a single connection. */
     size_t cap = w->max_rows > 1 ? w->max_rows / 2 : 1;
-    bool newer_done;
     int r = 0;
 
     for (;;) {
@@ -537,7 +533,7 @@ static void *writer_main(void *arg)
         if (older) {
             size_t room = w->max_rows > older->rows ? w->max_rows - older->rows : 0;
             if (room == 0 || !gather(w, s, room < cap ? room : cap, 0)) {
-                r = complete(w, older, NULL, &newer_done);
+                r = complete(w, older, NULL);
                 older = NULL;
                 if (r < 0)
                     break;
@@ -552,7 +548,7 @@ static void *writer_main(void *arg)
             break;
     }
     if (older)
-        r = complete(w, older, NULL, &newer_done);
+        r = complete(w, older, NULL);
     if (r < 0) {
         size_t dropped = 0;
         kpid_queue_item *item;
