@@ -379,6 +379,19 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) < 0)
         return EX_USAGE;
 
+    /* Signals are taken synchronously by this thread only; every thread inherits the
+     * mask. They are blocked before anything else, so a SIGTERM while the configuration
+     * loads is a stop (exit 0), not death by signal. The commands keep the default
+     * actions: an interrupted one ends at once. A closed socket must not kill the daemon. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    if (!o.check_config && !o.explain && !o.command) {
+        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        signal(SIGPIPE, SIG_IGN);
+    }
+
     cfg = load_config(o.config_path);
     if (!cfg)
         return KPID_EX_CONFIG;
@@ -400,15 +413,6 @@ int main(int argc, char **argv)
         kpid_config_free(cfg);
         return status;
     }
-
-    /* Signals are taken synchronously by this thread only; every thread inherits the
-     * mask. A closed socket must not kill the daemon. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     r = prepare_warehouse(cfg, o.migrate, &sigs,
                           o.migrate || o.once ? kpid_now_us() + CONNECT_BUDGET_US : 0, &cursors);

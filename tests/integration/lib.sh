@@ -63,6 +63,24 @@ _kpid_say() { printf '%s: %s\n' "$KPID_TEST_NAME" "$*" >&2; }
 # True when pid is a live (not zombie) process.
 _kpid_alive() { _pg_alive "$1"; }
 
+# _kpid_await_signals PID: waits (at most 10 s) until the daemon takes SIGHUP, SIGINT and
+# SIGTERM itself: it blocks them first thing in main, and while its main thread waits for
+# them in sigtimedwait the kernel shows them unblocked. A signal sent before that (the
+# shell's child not yet exec'd, a sanitizer runtime still starting) would kill it by the
+# default action instead of stopping or reloading it. Returns at once if it is gone.
+_kpid_await_signals() {
+    local pid=$1 i blk wchan
+    [ -r "/proc/$pid/status" ] || return 0 # no procfs: nothing to wait on
+    for ((i = 0; i < 100; i++)); do
+        blk=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$pid/status" 2>/dev/null) || return 0
+        [ -n "$blk" ] || return 0
+        (((0x$blk & 0x4003) == 0x4003)) && return 0
+        { wchan=$(<"/proc/$pid/wchan"); } 2>/dev/null || return 0
+        [[ $wchan == *sigtimedwait* ]] && return 0
+        sleep 0.1
+    done
+}
+
 # True when pid is a child of this test's shell. Tracked pids are children; one that
 # ended and was reaped may have been reused by another test's process since (pid_max
 # is often 32768, and the suite starts many processes), which must not be signalled.
@@ -237,6 +255,7 @@ _kpid_reap() {
 kpid_stop() {
     local want=${1:-0} max_s=${2:-15} i pid=$KPID_PID
     [ -n "$pid" ] || fail "kpid_stop: no daemon was started"
+    _kpid_await_signals "$pid"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < max_s * 10; i++)); do
         _kpid_alive "$pid" || break
@@ -282,6 +301,7 @@ kpid_signal() {
     if [ -z "$KPID_PID" ] || ! _kpid_alive "$KPID_PID"; then
         fail "kpid_signal: the daemon is not running"
     fi
+    _kpid_await_signals "$KPID_PID"
     kill -"$1" "$KPID_PID"
 }
 

@@ -1,6 +1,6 @@
 # Acceptance (e) and signals: SIGHUP with an invalid configuration is logged and the
 # running one keeps ingesting; SIGHUP with a valid one replaces it (a new source starts);
-# SIGTERM stops the daemon with exit 0 within 10 s.
+# SIGTERM stops the daemon with exit 0 within 10 s. A SIGTERM during startup is a stop too.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/common.sh"
 kpid_test_init reload
@@ -45,3 +45,11 @@ kpid_stop 0 10
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 echo "stopped in ${elapsed_ms} ms" >&2
 [ "$elapsed_ms" -lt 10000 ] || fail "SIGTERM took ${elapsed_ms} ms"
+
+# A SIGTERM as soon as the daemon takes its signals (kpid_stop waits for that), while it
+# loads its configuration or prepares the warehouse, is a stop like any other: exit 0,
+# five times in a row. A SIGTERM before that, before main, is death by the signal.
+for try in 1 2 3 4 5; do
+    kpid_start "$conf"
+    kpid_stop 0 10
+done
