@@ -115,7 +115,7 @@ instance_start() {
 instance_stop() {
     local pid=$1 i
     _kpid_await_signals "$pid"
-    kill -TERM "$pid" 2>/dev/null || true
+    kpid_signal_child TERM "$pid" || true
     for ((i = 0; i < 150; i++)); do
         _kpid_alive "$pid" || break
         sleep 0.1

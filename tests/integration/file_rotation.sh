@@ -85,11 +85,11 @@ for try in 1 2 3 4 5; do
     gen z $((try + 1)) $((try + 1)) >>"$inbox/z.ndjson"
     expect z $((try + 1)) $((try + 1))
     assert_keys "z after victim $try"
-    kill -STOP "$KPID_PID"
+    kpid_signal_child STOP "$KPID_PID" || fail "the daemon is gone before SIGSTOP"
     if swap_inode "a$try.ndjson" b.ndjson b 1 25; then
         swapped=yes
     fi
-    kill -CONT "$KPID_PID"
+    kpid_signal_child CONT "$KPID_PID" || fail "the daemon is gone before SIGCONT"
     [ -n "$swapped" ] && break
 done
 [ -n "$swapped" ] || fail "the file system never reused an inode in 5 tries: inode reuse cannot be shown here"

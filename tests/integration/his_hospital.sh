@@ -161,7 +161,7 @@ sources = ( $(pg_src his_fo "page_size = $page; interval = \"200ms\";") );
 CONF
 pair_start "$fo_conf" his_fo
 wait_for "SELECT count(*) >= $((rows / 10)) FROM kpid.event WHERE source = 'his_fo'" 60
-kill -KILL "$first"
+kpid_signal_child KILL "$first" || fail "the first instance is gone before its kill"
 wait "$first" 2>/dev/null || true
 t0=$(date +%s%N)
 at_kill=$(sql "SELECT count(*) FROM kpid.event WHERE source = 'his_fo'")

@@ -60,8 +60,10 @@ _kpid_dropdb=''
 
 _kpid_say() { printf '%s: %s\n' "$KPID_TEST_NAME" "$*" >&2; }
 
-# True when pid is a live (not zombie) process.
-_kpid_alive() { _pg_alive "$1"; }
+# True while pid is a running child of this shell: not ended, and not another process
+# that took the pid of one that ended and was reaped (_kpid_our_child, below). Every pid
+# a test starts is a child of its shell.
+_kpid_alive() { _pg_alive "$1" && _kpid_our_child "$1"; }
 
 # _kpid_await_signals PID: waits (at most 10 s) until the daemon takes SIGHUP, SIGINT and
 # SIGTERM itself: it blocks them first thing in main, and while its main thread waits for
@@ -72,6 +74,7 @@ _kpid_await_signals() {
     local pid=$1 i blk wchan
     [ -r "/proc/$pid/status" ] || return 0 # no procfs: nothing to wait on
     for ((i = 0; i < 100; i++)); do
+        _kpid_alive "$pid" || return 0
         blk=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$pid/status" 2>/dev/null) || return 0
         [ -n "$blk" ] || return 0
         (((0x$blk & 0x4003) == 0x4003)) && return 0
@@ -93,19 +96,27 @@ _kpid_our_child() {
     [ "${2:-}" = "$$" ]
 }
 
+# kpid_signal_child SIGNAL PID: sends SIGNAL to PID only while it is a child of this
+# shell (alive, or ended and not yet reaped). The shell reaps a background child as soon
+# as it ends, and the kernel may give its pid to a process of another test at once: a
+# signal sent to a stale pid could stop that test (a SIGTERM inside a redirected block
+# even ends it without a word). Returns 1 when nothing was sent.
+kpid_signal_child() {
+    _kpid_our_child "$2" || return 1
+    kill -"$1" "$2" 2>/dev/null
+}
+
 # Sends SIGTERM to pid, waits at most max_s seconds, then SIGKILLs it.
 _kpid_terminate() {
     local pid=$1 max_s=${2:-10} i
     _kpid_alive "$pid" || return 0
-    _kpid_our_child "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
+    kpid_signal_child TERM "$pid" || return 0
     for ((i = 0; i < max_s * 10; i++)); do
         _kpid_alive "$pid" || return 0
         sleep 0.1
     done
-    _kpid_our_child "$pid" || return 0
     _kpid_say "pid $pid ignored SIGTERM for ${max_s}s: killing it"
-    kill -KILL "$pid" 2>/dev/null || true
+    kpid_signal_child KILL "$pid" || return 0
     for ((i = 0; i < 50; i++)); do
         _kpid_alive "$pid" || return 0
         sleep 0.1
@@ -256,13 +267,13 @@ kpid_stop() {
     local want=${1:-0} max_s=${2:-15} i pid=$KPID_PID
     [ -n "$pid" ] || fail "kpid_stop: no daemon was started"
     _kpid_await_signals "$pid"
-    kill -TERM "$pid" 2>/dev/null || true
+    kpid_signal_child TERM "$pid" || true
     for ((i = 0; i < max_s * 10; i++)); do
         _kpid_alive "$pid" || break
         sleep 0.1
     done
     if [ "$i" -ge $((max_s * 10)) ]; then # the loop ran out: still alive
-        kill -KILL "$pid" 2>/dev/null || true
+        kpid_signal_child KILL "$pid" || true
         _kpid_reap
         fail "kpid did not exit within ${max_s}s of SIGTERM"
     fi
@@ -277,7 +288,7 @@ kpid_stop() {
 kpid_kill() {
     local sig=${1:-KILL} pid=$KPID_PID i
     [ -n "$pid" ] || fail "kpid_kill: no daemon was started"
-    kill -"$sig" "$pid" 2>/dev/null || true
+    kpid_signal_child "$sig" "$pid" || true
     for ((i = 0; i < 300; i++)); do
         _kpid_alive "$pid" || break
         sleep 0.1
@@ -302,7 +313,7 @@ kpid_signal() {
         fail "kpid_signal: the daemon is not running"
     fi
     _kpid_await_signals "$KPID_PID"
-    kill -"$1" "$KPID_PID"
+    kpid_signal_child "$1" "$KPID_PID" || fail "kpid_signal: the daemon is not running"
 }
 
 # sql QUERY [PSQL ARGS...]: runs one query in the test database, prints unaligned

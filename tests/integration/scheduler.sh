@@ -122,7 +122,7 @@ ticks=$(grep -c "process=admission tick" "$second_log" || true)
 
 # 4. SIGTERM to both: exit 0 within 10 s.
 start=$(date +%s%N)
-kill -TERM "$second_pid"
+kpid_signal_child TERM "$second_pid" || fail "the second instance is gone before SIGTERM"
 kpid_stop 0 10
 for ((i = 0; i < 100; i++)); do
     _kpid_alive "$second_pid" || break

@@ -29,7 +29,7 @@ for ((i = 1; i <= chunks; i++)); do
     if [ "$i" -eq 8 ]; then
         # The reader dies: the standby takes over within warehouse.takeover.
         wait_for "SELECT count(*) > 0 FROM kpid.event WHERE source = 'shared'" 30
-        kill -KILL "$first"
+        kpid_signal_child KILL "$first" || fail "the reader is gone before its kill"
         wait "$first" 2>/dev/null || true
         t0=$(date +%s%N)
         assert_taken_over shared "$standby" "$t0" "$takeover"

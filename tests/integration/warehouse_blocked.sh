@@ -111,4 +111,4 @@ kpid_stop 0 15
 took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 _kpid_say "SIGTERM answered in ${took}s while waiting for the migration lock"
 awk -v t="$took" 'BEGIN { exit !(t <= 10) }' || fail "SIGTERM at start-up took ${took}s (more than 10 s)"
-kill "$migrator" 2>/dev/null || true
+kpid_signal_child TERM "$migrator" || true

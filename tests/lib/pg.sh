@@ -95,6 +95,24 @@ _pg_alive() {
     [ "$state" != Z ] && [ "$state" != X ]
 }
 
+# True when pid is this instance's postmaster ($_pg_data): alive, and running in that
+# data directory (the postmaster's working directory). postmaster.pid outlives a killed
+# server, and its pid may belong to any other process since: that one must be neither
+# signalled nor taken for a running server.
+_pg_is_ours() {
+    local pid=$1 cwd='' comm=''
+    _pg_alive "$pid" || return 1
+    [ -d /proc/self ] || return 0 # no procfs: kill -0 is all we know
+    if cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) && [ -n "$cwd" ]; then
+        [ "$cwd" = "$(cd "$_pg_data" 2>/dev/null && pwd -P)" ]
+        return
+    fi
+    # Another user's process (the server runs as nobody when the tests run as root and
+    # /proc hides its directory): its name at least.
+    { comm=$(<"/proc/$pid/comm"); } 2>/dev/null || return 1
+    [ "$comm" = postgres ]
+}
+
 # Waits at most $2 seconds for pid $1 to end. Returns 0 when it ended.
 _pg_wait_gone() {
     local pid=$1 max_s=$2 i
@@ -186,7 +204,7 @@ pg_start() {
             _pg_say "$dir/pg.env names $_pg_data, which is gone: remove $dir and start again"
             return 1
         fi
-        if [ -n "$_pg_pid" ] && _pg_alive "$_pg_pid"; then
+        if [ -n "$_pg_pid" ] && _pg_is_ours "$_pg_pid"; then
             _pg_say "already running in $dir (pid $_pg_pid)"
             _pg_export "$dir"
             return 0
@@ -265,7 +283,7 @@ EOF
         ! "$bindir/pg_isready" -q -h "$_pg_sock" -p "$KPID_PG_PORT" -U "$KPID_PG_SUPERUSER" -d postgres -t 1 >/dev/null 2>&1; then
         _pg_say "postgres did not accept connections within ${KPID_PG_WAIT_S}s; the end of $_pg_log:"
         tail -n 30 "$_pg_log" >&2 || true
-        if [ -n "$pid" ] && _pg_alive "$pid"; then
+        if [ -n "$pid" ] && _pg_is_ours "$pid"; then
             kill -KILL "$pid" 2>/dev/null || true
         fi
         return 1
@@ -292,7 +310,7 @@ pg_stop() {
     dir=$(_pg_abs "$1")
     [ -f "$dir/pg.env" ] || return 0
     _pg_load "$dir" || return 1
-    if [ -z "$_pg_pid" ] || ! _pg_alive "$_pg_pid"; then
+    if [ -z "$_pg_pid" ] || ! _pg_is_ours "$_pg_pid"; then
         return 0
     fi
     kill -INT "$_pg_pid" 2>/dev/null || true
@@ -328,7 +346,7 @@ pg_kill() {
     }
     dir=$(_pg_abs "$1")
     _pg_load "$dir" || return 1
-    if [ -z "$_pg_pid" ] || ! _pg_alive "$_pg_pid"; then
+    if [ -z "$_pg_pid" ] || ! _pg_is_ours "$_pg_pid"; then
         return 0
     fi
     case "$sig" in
