@@ -33,7 +33,10 @@
 #                     kpid_pg_down / kpid_pg_up stop and start it
 #
 # Everything the test starts (daemons, a private PostgreSQL, processes registered with
-# kpid_track_pid) is stopped by pid at exit, also when the test fails.
+# kpid_track_pid) is stopped by pid at exit, also when the test fails. A test signals a
+# process it started with kpid_signal_child (or kpid_stop, kpid_kill, kpid_signal), never
+# with a bare kill: tests run in parallel, and the pid of a process that ended may
+# already be another test's.
 
 set -euo pipefail
 
