@@ -54,9 +54,8 @@ void kpid_runner_wait(kpid_runner *r)
 void kpid_runner_destroy(kpid_runner *r)
 {
     if (r->started) {
+        kpid_runner_wait(r);
         pthread_mutex_lock(&r->lock);
-        while (r->busy)
-            pthread_cond_wait(&r->cond, &r->lock);
         r->quit = true;
         pthread_cond_signal(&r->cond);
         pthread_mutex_unlock(&r->lock);

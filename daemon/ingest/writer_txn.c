@@ -592,27 +592,32 @@ int kpid__writer_txn_write(kpid__writer_txn *t, struct kpid_batch **set, size_t 
     return r == 0 ? kpid__writer_txn_finish(t, err) : r;
 }
 
+/* Prepares sql as name on the connection, watched like every step. */
+static int prepare(kpid__writer_txn *t, const char *name, const char *sql, int n_params,
+                   kpid__step_error *err)
+{
+    PGresult *res = NULL;
+    int r = 0;
+
+    if (PQsendPrepare(t->conn, name, sql, n_params, NULL))
+        res = kpid_pg_await(t->conn, &t->waiter);
+    t->done(t->waiter.arg);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        error_from(t, res, err);
+        r = -EIO;
+    }
+    PQclear(res);
+    return r;
+}
+
 int kpid__writer_txn_prepare(kpid__writer_txn *t, kpid__step_error *err)
 {
-    PGresult *res;
     int r;
 
-    if ((r = exec_step(t, SQL_STAGE, err)) < 0)
+    if ((r = exec_step(t, SQL_STAGE, err)) < 0 ||
+        (r = prepare(t, KPID_SQL_STATE_NAME, SQL_STATE, 3, err)) < 0)
         return r;
-    for (int i = 0; i < 2 && r == 0; i++) {
-        if (!PQsendPrepare(t->conn, i ? KPID_SQL_CURSOR_NAME : KPID_SQL_STATE_NAME,
-                           i ? SQL_CURSOR : SQL_STATE, i ? 2 : 3, NULL))
-            res = NULL;
-        else
-            res = kpid_pg_await(t->conn, &t->waiter);
-        t->done(t->waiter.arg);
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-            error_from(t, res, err);
-            r = -EIO;
-        }
-        PQclear(res);
-    }
-    return r;
+    return prepare(t, KPID_SQL_CURSOR_NAME, SQL_CURSOR, 2, err);
 }
 
 void kpid__writer_txn_free(kpid__writer_txn *t)
