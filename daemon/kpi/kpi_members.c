@@ -196,9 +196,10 @@ void kpid__members_proportion(kpid__builder *b, const kpid_kpi *kpi, const int k
  * before its start. A case is open during [o, c): one closed at its opening never is.
  *
  * The openings of the whole lookback are many, and most of their stays closed before
- * the period: they are read from ev_open_<from> (time, with the case_id), the close of
- * each from ev_case_<to>, and whether it is its case's first opening from
- * ev_case_<from>, all index-only once the log is vacuumed. Only the stays left are
+ * the period: they are read from ev_open_<from> or ev_case_<from> (time, with the
+ * case_id), the closes of the lookback from ev_case_<to>, and whether it is its case's
+ * first opening from ev_case_<from>, all index-only once the log is vacuumed, as joins
+ * the planner picks. Only the stays left are
  * looked up again for the opening's patient and attributes (its first event at that
  * time by (source, event_key), as the tie rule says), where the filters apply; and only
  * when something reads them: the filters, the strata, or the members statement's
@@ -217,20 +218,26 @@ void kpid__members_census(kpid__builder *b, const kpid_kpi *kpi, const int keys[
     kpid__build_putf(b, "(SELECT m.case_id, %s AS subject_id, false AS inc, m.o, m.c",
                      opening ? "e.subject_id" : "NULL::text");
     kpid__build_strata_columns(b, kpi, keys);
+    /* An opening is a member unless its case closed in [opening, period start], or at
+     * the opening itself (what the first close after it would show): an anti-join with
+     * the closes of the lookback and the period, in one pass over each, instead of a
+     * probe for the close of every opening of the lookback (most closed long before the
+     * period). The close is then probed only for the openings left, and whether an opening
+     * is its case's first only for those (OFFSET 0 keeps that order). */
     kpid__build_putf(
         b,
-        " FROM (SELECT DISTINCT a.case_id, a.o, a.c FROM (SELECT x.case_id, x.time AS o,"
-        " (SELECT min(t.time) FROM kpid.event t WHERE t.case_id = x.case_id"
-        " AND t.activity = $%d AND t.time >= x.time) AS c"
-        " FROM kpid.event x WHERE x.activity = $%d AND x.case_id IS NOT NULL"
-        " AND x.time >= $1::timestamptz - $%d::interval AND x.time < $2 OFFSET 0) a",
-        to, from, lookback);
-    /* OFFSET 0 above: the filter on c must not be pushed down, which would copy c's
-     * subquery. */
+        " FROM (SELECT DISTINCT a.case_id, a.o, (SELECT min(t.time) FROM kpid.event t"
+        " WHERE t.case_id = a.case_id AND t.activity = $%d AND t.time >= a.o) AS c"
+        " FROM (SELECT x.case_id, x.time AS o FROM kpid.event x WHERE x.activity = $%d"
+        " AND x.case_id IS NOT NULL AND x.time >= $1::timestamptz - $%d::interval"
+        " AND x.time < $2 AND NOT EXISTS (SELECT 1 FROM kpid.event d WHERE d.activity = $%d"
+        " AND d.case_id IS NOT NULL AND d.time >= $1::timestamptz - $%d::interval"
+        " AND d.time < $2 AND d.case_id = x.case_id AND d.time >= x.time"
+        " AND (d.time <= $1 OR d.time = x.time)) OFFSET 0) a",
+        to, from, lookback, to, lookback);
     kpid__build_putf(b,
-                     " WHERE (a.c IS NULL OR (a.c > $1 AND a.c > a.o)) AND NOT EXISTS (SELECT 1"
-                     " FROM kpid.event p WHERE p.case_id = a.case_id AND p.activity = $%d"
-                     " AND p.time < a.o)) m",
+                     " WHERE NOT EXISTS (SELECT 1 FROM kpid.event p WHERE p.case_id = a.case_id"
+                     " AND p.activity = $%d AND p.time < a.o)) m",
                      from);
     if (opening)
         kpid__build_putf(b,
