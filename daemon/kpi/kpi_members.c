@@ -218,26 +218,26 @@ void kpid__members_census(kpid__builder *b, const kpid_kpi *kpi, const int keys[
     kpid__build_putf(b, "(SELECT m.case_id, %s AS subject_id, false AS inc, m.o, m.c",
                      opening ? "e.subject_id" : "NULL::text");
     kpid__build_strata_columns(b, kpi, keys);
-    /* An opening is a member unless its case closed in [opening, period start], or at
-     * the opening itself (what the first close after it would show): an anti-join with
-     * the closes of the lookback and the period, in one pass over each, instead of a
+    /* An opening is a member unless its case closed in [opening, period start]: an
+     * anti-join with the closes of the lookback, in one pass over each, instead of a
      * probe for the close of every opening of the lookback (most closed long before the
-     * period). The close is then probed only for the openings left, and whether an opening
-     * is its case's first only for those (OFFSET 0 keeps that order). */
+     * period). The close is then probed only for the openings left (OFFSET 0: once, not
+     * again for the filter on it), where a stay closed at its opening is left out, and
+     * whether the opening is its case's first. */
     kpid__build_putf(
         b,
-        " FROM (SELECT DISTINCT a.case_id, a.o, (SELECT min(t.time) FROM kpid.event t"
-        " WHERE t.case_id = a.case_id AND t.activity = $%d AND t.time >= a.o) AS c"
+        " FROM (SELECT DISTINCT a.case_id, a.o, a.c FROM (SELECT b.case_id, b.o,"
+        " (SELECT min(t.time) FROM kpid.event t WHERE t.case_id = b.case_id"
+        " AND t.activity = $%d AND t.time >= b.o) AS c"
         " FROM (SELECT x.case_id, x.time AS o FROM kpid.event x WHERE x.activity = $%d"
         " AND x.case_id IS NOT NULL AND x.time >= $1::timestamptz - $%d::interval"
         " AND x.time < $2 AND NOT EXISTS (SELECT 1 FROM kpid.event d WHERE d.activity = $%d"
         " AND d.case_id IS NOT NULL AND d.time >= $1::timestamptz - $%d::interval"
-        " AND d.time < $2 AND d.case_id = x.case_id AND d.time >= x.time"
-        " AND (d.time <= $1 OR d.time = x.time)) OFFSET 0) a",
+        " AND d.time <= $1 AND d.case_id = x.case_id AND d.time >= x.time)) b OFFSET 0) a",
         to, from, lookback, to, lookback);
     kpid__build_putf(b,
-                     " WHERE NOT EXISTS (SELECT 1 FROM kpid.event p WHERE p.case_id = a.case_id"
-                     " AND p.activity = $%d AND p.time < a.o)) m",
+                     " WHERE (a.c IS NULL OR a.c > a.o) AND NOT EXISTS (SELECT 1 FROM kpid.event p"
+                     " WHERE p.case_id = a.case_id AND p.activity = $%d AND p.time < a.o)) m",
                      from);
     if (opening)
         kpid__build_putf(b,
