@@ -2,10 +2,12 @@
  * diagnostics (conn.c). */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "odbc_source.h"
 #include "wide.h"
@@ -248,6 +250,36 @@ static int configure(odbc_source *s, bool *ret_access_mode)
     return 0;
 }
 
+/*
+ * One connect at a time in the process. psqlODBC's connect calls setlocale(LC_CTYPE, "")
+ * and reads the name it returns, which a setlocale in another thread frees: sources
+ * connecting together read freed memory (caught by the sanitizer build, a dozen sources
+ * reconnecting at once). ODBC does not promise that drivers connect safely in parallel.
+ * A connect holds the lock for at most its login_timeout; a source waiting for its turn
+ * still stops at once when asked to.
+ */
+static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int lock_connect(odbc_source *s)
+{
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int e = pthread_mutex_timedlock(&connect_lock, &until);
+        if (e == 0)
+            return 0;
+        if (e != ETIMEDOUT)
+            return -e;
+        if (odbc_watch_stopping(s))
+            return -ECANCELED;
+    }
+}
+
 int odbc_connect(odbc_source *s)
 {
     kpid_buf cs = {0};
@@ -266,8 +298,15 @@ int odbc_connect(odbc_source *s)
     }
     SQLULEN secs = (SQLULEN)((s->cfg->login_timeout_ms + 999) / 1000);
     (void)SQLSetConnectAttrW(s->dbc, SQL_ATTR_LOGIN_TIMEOUT, odbc_attr(secs), 0);
+    if ((r = lock_connect(s)) < 0) {
+        SQLFreeHandle(SQL_HANDLE_DBC, s->dbc);
+        s->dbc = NULL;
+        wipe(&cs);
+        return r;
+    }
     SQLRETURN rc = SQLDriverConnectW(s->dbc, NULL, (SQLWCHAR *)cs.data, SQL_NTS, NULL, 0, NULL,
                                      SQL_DRIVER_NOPROMPT);
+    pthread_mutex_unlock(&connect_lock);
     wipe(&cs);
     if (!SQL_SUCCEEDED(rc)) {
         r = odbc_failed(s, NULL, "connect", SQL_HANDLE_DBC, s->dbc);

@@ -157,8 +157,9 @@ static inline SQLPOINTER odbc_attr(SQLULEN value)
  * when one is configured, within login_timeout; learns what the DBMS is, sets autocommit
  * off and the access mode read-only (where the driver knows them), and builds every
  * query's paging statements for it. Logs a failure (one line: SQLSTATE and the driver's
- * message, never the connection string). Returns 0, -EACCES (refused: 28xxx), -EIO, or
- * -ENOMEM.
+ * message, never the connection string). The plugin's sources connect one at a time
+ * (conn.c says why). Returns 0, -EACCES (refused: 28xxx), -EIO, -ENOMEM, or -ECANCELED
+ * when the source is asked to stop while it waits for its turn.
  */
 int odbc_connect(odbc_source *s);
 
