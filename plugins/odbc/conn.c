@@ -264,13 +264,14 @@ static int lock_connect(odbc_source *s)
 {
     for (;;) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += 100 * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        int e = pthread_mutex_timedlock(&connect_lock, &until);
+        /* The monotonic clock: a step of the wall clock must not defer the stop check. */
+        int e = pthread_mutex_clocklock(&connect_lock, CLOCK_MONOTONIC, &until);
         if (e == 0)
             return 0;
         if (e != ETIMEDOUT)
