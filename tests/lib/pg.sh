@@ -104,8 +104,11 @@ _pg_is_ours() {
     _pg_alive "$pid" || return 1
     [ -d /proc/self ] || return 0 # no procfs: kill -0 is all we know
     if cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) && [ -n "$cwd" ]; then
+        # "return $?", not a bare "return": in a function that an EXIT trap calls (a
+        # script's cleanup), bash's bare return gives the status the script had before
+        # the trap, and a failed run's cleanup took its server for someone else's.
         [ "$cwd" = "$(cd "$_pg_data" 2>/dev/null && pwd -P)" ]
-        return
+        return $?
     fi
     # Another user's process (the server runs as nobody when the tests run as root and
     # /proc hides its directory): its name at least.
