@@ -9,16 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 kpid_test_init harness_cleanup
 
-# ended PID: true once pid is no longer a live process (at most 10 s).
-ended() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        _pg_alive "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # 1. pg_stop in an EXIT trap after a failed command.
 trap_pg=$KPID_WORK/trap-pg
 cat >"$KPID_WORK/trap.sh" <<'SH'
@@ -35,7 +25,7 @@ if bash "$KPID_WORK/trap.sh" "$KPID_SOURCE_DIR" "$trap_pg" "$KPID_WORK/trap.pid"
 fi
 pid=$(cat "$KPID_WORK/trap.pid")
 [ -n "$pid" ] || fail "the script did not start its server"
-if ! ended "$pid"; then
+if ! _pg_wait_gone "$pid" 10; then
     pg_destroy "$trap_pg"
     fail "the server (pid $pid) still ran after the script's EXIT trap stopped it"
 fi
@@ -65,6 +55,6 @@ env -u PGHOST -u PGDATABASE OUT="$out" KPID_TEST_NAME=harness_cleanup_inner \
 assert_eq "$rc" 1 "exit status of the failing test"
 read -r daemon server work <"$out" || fail "the failing test did not get as far as its daemon"
 [ -n "$daemon" ] && [ -n "$server" ] && [ -n "$work" ] || fail "incomplete: $(cat "$out")"
-ended "$daemon" || fail "the failing test's daemon (pid $daemon) still runs"
-ended "$server" || fail "the failing test's private PostgreSQL (pid $server) still runs"
+_pg_wait_gone "$daemon" 10 || fail "the failing test's daemon (pid $daemon) still runs"
+_pg_wait_gone "$server" 10 || fail "the failing test's private PostgreSQL (pid $server) still runs"
 [ ! -e "$work" ] || fail "the failing test's work directory $work is still there"
