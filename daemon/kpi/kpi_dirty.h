@@ -13,6 +13,9 @@
  * miss one that does. Filters are not looked at; a census case's range runs up to now
  * when no closing event is the same in every version of it.
  *
+ * New rows are found by the BRIN index on ingest_xid, whose new block ranges the tick
+ * summarizes first (kpid_changes_summarize).
+ *
  * The caller (the scheduler) owns the connection; everything here runs in autocommit.
  */
 #ifndef KPID_KPI_DIRTY_H
@@ -24,6 +27,16 @@
 
 #include "model/model.h"
 #include "time/period.h"
+
+/*
+ * Summarizes the block ranges of kpid.event that the BRIN index on ingest_xid has no
+ * summary for yet (rows written since the last vacuum), so that kpid_changes_load reads
+ * only the ranges that hold changes. Returns 0; 1 when a VACUUM, CREATE INDEX
+ * CONCURRENTLY or another summarization holds the table's lock (nothing waited for,
+ * nothing done); or -EIO with *ret_error freshly allocated (NULL when out of memory),
+ * e.g. when the session's role does not own the index. Leaves no transaction open.
+ */
+int kpid_changes_summarize(PGconn *conn, char **ret_error);
 
 /*
  * Loads into kpid_changed (created on first use, emptied first) the changes committed

@@ -179,6 +179,36 @@ typedef struct tick_changes {
 } tick_changes;
 
 /*
+ * Summarizes kpid.event's new block ranges before the changes are read
+ * (kpid_changes_summarize). Returns 0 (a failure other than the connection's is
+ * logged, at warning the first time: the changes are read all the same, only over more
+ * pages) or -ENOTCONN.
+ */
+static int changes_summarize(PGconn *conn, const kpid_process *p, kpid__tick_result *res)
+{
+    static atomic_bool warned;
+    char *error = NULL;
+    int r = kpid_changes_summarize(conn, &error);
+
+    if (r < 0 && PQstatus(conn) != CONNECTION_OK) {
+        set_error(res, NULL, error);
+        return -ENOTCONN;
+    }
+    if (r < 0)
+        kpid_log(atomic_exchange(&warned, true) ? KPID_LOG_DEBUG : KPID_LOG_WARNING,
+                 "process=%s cannot summarize the new block ranges of kpid.event"
+                 " (each tick reads every page written since the table's last vacuum;"
+                 " kpid's role should own kpid.event) error=\"%s\"",
+                 p->id, kpid_log_value(error ? error : "out of memory"));
+    else if (r == 1)
+        log_debug("process=%s kpid.event is locked by a vacuum or an index build: its new"
+                  " block ranges are read unsummarized by this tick",
+                  p->id);
+    free(error);
+    return 0;
+}
+
+/*
  * Takes the snapshot that becomes the process's watermark after the tick and loads
  * the changes since its last one. Without a watermark (the first tick of a process)
  * nothing is dirty: history is `kpid backfill`'s. Returns 0 (a failure other than the
@@ -204,6 +234,9 @@ static int changes_begin(PGconn *conn, const kpid_process *p, const kpid__tick_o
         log_info("process=%s has no watermark yet: late events are tracked from now on "
                  "(earlier history: kpid backfill)",
                  p->id);
+    } else if (changes_summarize(conn, p, res) < 0) {
+        PQclear(r);
+        return -ENOTCONN;
     } else if (kpid_changes_load(conn, PQgetvalue(r, 0, 1), ch->snapshot, &res->changes, &error) ==
                0) {
         ch->loaded = true;

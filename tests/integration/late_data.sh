@@ -189,3 +189,49 @@ assert_eq "$(v days 2025-03)" 4 "patient days, March, after the discharge moved"
 after=$(values)
 backfill
 assert_eq "$(values)" "$after" "the values after the moved discharge differ from a full backfill"
+
+# 6. The tick summarizes the block ranges that new rows filled in the BRIN index on
+#    ingest_xid, so that later ticks do not read every page written since the last
+#    vacuum; it never waits for the table's lock to do so. Autovacuum stays away from
+#    kpid.event here, so that only the tick can summarize them. NOTE is an activity no
+#    KPI reads: its events dirty no period.
+sql "ALTER TABLE kpid.event SET (autovacuum_enabled = false)" >/dev/null
+sql "VACUUM kpid.event" >/dev/null
+unsummarized() { sql "SELECT brin_summarize_new_values('kpid.event_ingest_xid_brin')"; }
+pages() { sql "SELECT pg_relation_size('kpid.event') / current_setting('block_size')::int"; }
+assert_eq "$(unsummarized)" 0 "ranges left unsummarized by VACUUM"
+p0=$(pages)
+make_events "$KPID_WORK/late.tmp" note 30000 NOTE
+mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/d.ndjson"
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_sql "SELECT count(*) FROM kpid.event WHERE activity = 'NOTE'" 30000 "NOTE events"
+p1=$(pages)
+[ $((p1 - p0)) -ge 384 ] || fail "30,000 events filled $((p1 - p0)) new pages, not 3 ranges' worth"
+assert_eq "$(unsummarized)" 0 "ranges the tick left unsummarized"
+
+# While a VACUUM or an index build holds SHARE UPDATE EXCLUSIVE on kpid.event, the tick
+# does not wait for it (kpid's lock_timeout is a minute): it reads the new ranges as
+# they are and evaluates what the late event made dirty.
+psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
+SELECT pg_backend_pid();
+BEGIN;
+LOCK TABLE kpid.event IN SHARE UPDATE EXCLUSIVE MODE;
+SELECT pg_sleep(600);
+COMMIT;
+SQL
+kpid_track_pid $!
+wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regclass
+          AND mode = 'ShareUpdateExclusiveLock' AND granted" 20
+{
+    make_events /dev/stdout note2 30000 NOTE
+    ev l5 L5 P25 LAB_ORDER 2025-03-15T10:00:00Z
+} >"$KPID_WORK/late.tmp"
+mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/e.ndjson"
+t0=$(date +%s)
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+[ $(($(date +%s) - t0)) -lt 30 ] || fail "the tick waited for the lock ($(($(date +%s) - t0)) s)"
+assert_eq "$(v labs 2025-03)" 3 "labs, March, after a late order with the table locked"
+sql "SELECT pg_terminate_backend($(head -n 1 "$KPID_WORK/locker.txt"))" >/dev/null
+wait_for "SELECT count(*) = 0 FROM pg_locks WHERE relation = 'kpid.event'::regclass
+          AND mode = 'ShareUpdateExclusiveLock'" 20
+[ "$(unsummarized)" -ge 3 ] || fail "the locked tick's new ranges were summarized after all"
