@@ -257,16 +257,7 @@ assert_sql "SELECT string_agg(right(locator, 4), ' ' ORDER BY right(locator, 4))
 
 # ---- D. A sender gone before its ACK; resends of committed control ids -------------------
 # The warehouse is held by a lock, so that the ACK is still owed when the sender is gone.
-psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
-SELECT pg_backend_pid();
-BEGIN;
-LOCK TABLE kpid.event IN ACCESS EXCLUSIVE MODE;
-SELECT pg_sleep(600);
-COMMIT;
-SQL
-kpid_track_pid $!
-wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-          AND mode = 'AccessExclusiveLock' AND granted" 20
+lock_table kpid.event 'ACCESS EXCLUSIVE'
 adt D001 >"$msgs/d001"
 stream --disconnect-before-ack "$msgs/d001"
 # And one that sends a message and half of another, then ends its side and waits: the
@@ -288,7 +279,7 @@ c1=$(cpu)
 [ $((c1 - c0)) -lt $((50 * slack)) ] ||
     fail "kpid used $((c1 - c0)) clock ticks in 2 s, waiting with a closed sender's ACK owed"
 while [ $(($(date +%s%N) - t_half)) -lt 4500000000 ]; do sleep 0.2; done # past read_timeout
-sql "SELECT pg_terminate_backend($(head -n 1 "$KPID_WORK/locker.txt"))" >/dev/null
+unlock_table
 wait_for "SELECT count(*) = 1 FROM kpid.source_state WHERE source = 'main'
           AND key = 'ctl/ADT|HOSP|D001'" 20
 wait "$half_pid" || fail "the half-closing sender: $(cat "$KPID_WORK/half.out")"

@@ -103,19 +103,10 @@ assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'adt' AND case_id = '
 #    it comes once the lock goes.
 msg "$msgs/a01b" 'MSH|^~\&|ADT|HOSP|KPID|HOSP|20250303081500||ADT^A01|M0200|P|2.5' \
     'EVN|A01|20250303081500' "$pid_secret" 'PV1|1|I|W4||||||||||||||||C0200'
-psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
-SELECT pg_backend_pid();
-BEGIN;
-LOCK TABLE kpid.event IN ACCESS EXCLUSIVE MODE;
-SELECT pg_sleep(600);
-COMMIT;
-SQL
-kpid_track_pid $!
-wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-          AND mode = 'AccessExclusiveLock' AND granted" 20
+lock_table kpid.event 'ACCESS EXCLUSIVE'
 send --ack-timeout 3 --deadline 3 "$msgs/a01b" >"$KPID_WORK/early.txt" 2>&1 &&
     fail "an ACK came while the warehouse could not commit: $(cat "$KPID_WORK/early.txt")"
-sql "SELECT pg_terminate_backend($(head -n 1 "$KPID_WORK/locker.txt"))" >/dev/null
+unlock_table
 out=$(send "$msgs/a01b") || fail "no ACK after the lock went"
 assert_eq "$out" "M0200	AA" "the ACK after the commit"
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'adt' AND case_id = 'C0200'" 1 \

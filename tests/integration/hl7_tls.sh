@@ -246,16 +246,7 @@ wait_log 'TLS handshake failed peer=127\.0\.0\.1:[0-9]+ reason="not done within 
 # ---- 6. Back-pressure and ACK after commit: kpid.event locked, 20 messages pipelined in
 #         20 records (batches of 2, a queue of 8 events: the source stops reading).
 for i in $(seq -w 1 20); do msg "$msgs/b$i" "B00$i" "C05$i"; done
-psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
-SELECT pg_backend_pid();
-BEGIN;
-LOCK TABLE kpid.event IN ACCESS EXCLUSIVE MODE;
-SELECT pg_sleep(600);
-COMMIT;
-SQL
-kpid_track_pid $!
-wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-          AND mode = 'AccessExclusiveLock' AND granted" 20
+lock_table kpid.event 'ACCESS EXCLUSIVE'
 "${good[@]}" --mode pipeline --gap 0.05 --ack-timeout 60 --deadline 90 "$msgs"/b[0-9][0-9] \
     >"$KPID_WORK/bp.out" 2>"$KPID_WORK/bp.err" &
 bp=$!
@@ -263,7 +254,7 @@ kpid_track_pid "$bp"
 wait_log 'queue full: not reading from senders' 30
 sleep 2
 [ ! -s "$KPID_WORK/bp.out" ] || fail "an ACK came while the warehouse was locked: $(cat "$KPID_WORK/bp.out")"
-sql "SELECT pg_terminate_backend($(head -n 1 "$KPID_WORK/locker.txt"))" >/dev/null
+unlock_table
 wait "$bp" || fail "the pipelined messages after the lock: $(cat "$KPID_WORK/bp.err")"
 assert_eq "$(grep -c '	AA$' "$KPID_WORK/bp.out")" 20 "ACKs after the lock"
 assert_eq "$(cut -f1 "$KPID_WORK/bp.out" | tr '\n' ' ')" \

@@ -212,16 +212,7 @@ assert_eq "$(unsummarized)" 0 "ranges the tick left unsummarized"
 # While a VACUUM or an index build holds SHARE UPDATE EXCLUSIVE on kpid.event, the tick
 # does not wait for it (kpid's lock_timeout is a minute): it reads the new ranges as
 # they are and evaluates what the late event made dirty.
-psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
-SELECT pg_backend_pid();
-BEGIN;
-LOCK TABLE kpid.event IN SHARE UPDATE EXCLUSIVE MODE;
-SELECT pg_sleep(600);
-COMMIT;
-SQL
-kpid_track_pid $!
-wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-          AND mode = 'ShareUpdateExclusiveLock' AND granted" 20
+lock_table kpid.event 'SHARE UPDATE EXCLUSIVE'
 {
     make_events /dev/stdout note2 30000 NOTE
     ev l5 L5 P25 LAB_ORDER 2025-03-15T10:00:00Z
@@ -231,7 +222,5 @@ t0=$(date +%s)
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 [ $(($(date +%s) - t0)) -lt 30 ] || fail "the tick waited for the lock ($(($(date +%s) - t0)) s)"
 assert_eq "$(v labs 2025-03)" 3 "labs, March, after a late order with the table locked"
-sql "SELECT pg_terminate_backend($(head -n 1 "$KPID_WORK/locker.txt"))" >/dev/null
-wait_for "SELECT count(*) = 0 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-          AND mode = 'ShareUpdateExclusiveLock'" 20
+unlock_table
 [ "$(unsummarized)" -ge 3 ] || fail "the locked tick's new ranges were summarized after all"

@@ -357,6 +357,40 @@ wait_for() {
     done
 }
 
+# lock_table TABLE MODE: another session takes LOCK TABLE TABLE IN MODE MODE (such as
+# "ACCESS EXCLUSIVE") and holds it, once granted, until unlock_table or the test's end
+# (its psql is stopped at exit). One held lock at a time.
+_kpid_locker=()
+lock_table() {
+    local name='' w
+    [ "${#_kpid_locker[@]}" -eq 0 ] || fail "lock_table: a lock on ${_kpid_locker[1]} is held"
+    for w in $2; do # "SHARE UPDATE EXCLUSIVE": ShareUpdateExclusive
+        w=${w,,}
+        name+=${w^}
+    done
+    psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
+SELECT pg_backend_pid();
+BEGIN;
+LOCK TABLE $1 IN $2 MODE;
+SELECT pg_sleep(600);
+COMMIT;
+SQL
+    kpid_track_pid $!
+    wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = '$1'::regclass
+              AND mode = '${name}Lock' AND granted" 20
+    _kpid_locker=("$(head -n 1 "$KPID_WORK/locker.txt")" "$1" "${name}Lock")
+    case "${_kpid_locker[0]}" in '' | *[!0-9]*) fail "lock_table: no backend pid from the locker" ;; esac
+}
+
+# unlock_table: ends the session of lock_table and waits until its lock is gone.
+unlock_table() {
+    [ "${#_kpid_locker[@]}" -eq 3 ] || fail "unlock_table: no lock is held"
+    assert_sql "SELECT pg_terminate_backend(${_kpid_locker[0]})" t "ending the locker"
+    wait_for "SELECT count(*) = 0 FROM pg_locks WHERE relation = '${_kpid_locker[1]}'::regclass
+              AND mode = '${_kpid_locker[2]}'" 20
+    _kpid_locker=()
+}
+
 # assert_eq GOT WANT MSG
 assert_eq() {
     if [ "$1" != "$2" ]; then

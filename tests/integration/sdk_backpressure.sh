@@ -35,28 +35,6 @@ sources = ( { name = "bp"; plugin = "pressure"; total = $1; per_batch = $per_bat
 CONF
 }
 
-# lock_event: another session takes LOCK TABLE kpid.event and holds it until unlock_event.
-locker_backend=''
-lock_event() {
-    psql -X -A -t -q -v ON_ERROR_STOP=1 >"$KPID_WORK/locker.txt" 2>&1 <<SQL &
-SELECT pg_backend_pid();
-BEGIN;
-LOCK TABLE kpid.event IN ACCESS EXCLUSIVE MODE;
-SELECT pg_sleep(600);
-COMMIT;
-SQL
-    kpid_track_pid $!
-    wait_for "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-              AND mode = 'AccessExclusiveLock' AND granted" 20
-    locker_backend=$(head -n 1 "$KPID_WORK/locker.txt")
-    case "$locker_backend" in '' | *[!0-9]*) fail "no backend pid from the locker" ;; esac
-}
-unlock_event() {
-    assert_sql "SELECT pg_terminate_backend($locker_backend)" t "ending the locker"
-    wait_for "SELECT count(*) = 0 FROM pg_locks WHERE relation = 'kpid.event'::regclass
-              AND mode = 'AccessExclusiveLock'" 20
-}
-
 # wait_log PATTERN [TIMEOUT_S]: waits until the daemon's log has a line matching PATTERN.
 wait_log() {
     local i
@@ -80,7 +58,7 @@ write_bp_conf "$total"
 kpid_run "$KPID_WORK/kpid.conf" --migrate || fail "kpid --migrate"
 kpid_start "$KPID_WORK/kpid.conf"
 wait_log 'source=bp starting plugin=pressure'
-lock_event
+lock_table kpid.event 'ACCESS EXCLUSIVE'
 touch "$go"
 wait_log 'source=bp queue full: pausing'
 wait_for "SELECT count(*) >= 1 FROM pg_stat_activity WHERE datname = current_database()
@@ -102,7 +80,7 @@ resumed=$(grep -c 'source=bp room again' "$KPID_LOG" || true)
 sleep 0.5
 assert_eq "$(grep -c 'source=bp room again' "$KPID_LOG" || true)" "$resumed" \
     "resumptions while the writer waits on the lock"
-unlock_event
+unlock_table
 wait_for "SELECT count(*) = $total FROM kpid.event WHERE source = 'bp'" 60
 wait_log 'source=bp all submitted'
 grep -q 'source=bp room again: resuming after again=[1-9]' "$KPID_LOG" ||
@@ -142,7 +120,7 @@ rm -f "$go"
 mv "$KPID_LOG" "$KPID_WORK/run1.log"
 kpid_start "$KPID_WORK/kpid.conf"
 wait_log 'source=bp starting plugin=pressure'
-lock_event
+lock_table kpid.event 'ACCESS EXCLUSIVE'
 touch "$go"
 wait_log 'source=bp queue full: pausing'
 t0=$(date +%s)
@@ -153,7 +131,7 @@ assert_eq "$(metric room_cancelled_total)" 1 "cancelled waits"
 assert_eq "$(metric submit_again_total)" \
     "$(($(metric room_total) + $(metric room_timeouts_total) + 1))" "waits of the stopped run"
 assert_eq "$(metric paused)" 1 "paused gauge when stopped while paused"
-unlock_event
+unlock_table
 assert_sql "SELECT count(*) FROM kpid.event WHERE source = 'bp'" "$total" "nothing of the stopped run"
 assert_sql "SELECT cursor FROM kpid.cursor WHERE source = 'bp'" "$total" "cursor of the stopped run"
 
