@@ -196,9 +196,9 @@ static int changes_summarize(PGconn *conn, const kpid_process *p, kpid__tick_res
     }
     if (r < 0)
         kpid_log(atomic_exchange(&warned, true) ? KPID_LOG_DEBUG : KPID_LOG_WARNING,
-                 "process=%s cannot summarize the new block ranges of kpid.event"
-                 " (each tick reads every page written since the table's last vacuum;"
-                 " kpid's role should own kpid.event) error=\"%s\"",
+                 "process=%s cannot summarize the new block ranges of"
+                 " kpid.event_ingest_xid_brin: ticks read every page written since the"
+                 " last vacuum of kpid.event error=\"%s\"",
                  p->id, kpid_log_value(error ? error : "out of memory"));
     else if (r == 1)
         log_debug("process=%s kpid.event is locked by a vacuum or an index build: its new"

@@ -224,3 +224,14 @@ kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 assert_eq "$(v labs 2025-03)" 3 "labs, March, after a late order with the table locked"
 unlock_table
 [ "$(unsummarized)" -ge 3 ] || fail "the locked tick's new ranges were summarized after all"
+
+# Without the index (an operator dropped it), the tick warns once and goes on: the late
+# event is found all the same.
+sql "DROP INDEX kpid.event_ingest_xid_brin" >/dev/null
+ev l6 L6 P26 LAB_ORDER 2025-03-16T10:00:00Z >"$KPID_WORK/late.tmp"
+mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/f.ndjson"
+: >"$KPID_LOG"
+kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
+assert_eq "$(grep -c 'cannot summarize the new block ranges of kpid.event_ingest_xid_brin' "$KPID_LOG")" 1 \
+    "warnings of a missing ingest_xid index"
+assert_eq "$(v labs 2025-03)" 4 "labs, March, after a late order without the index"
