@@ -12,6 +12,7 @@
 #include "time/clock.h"
 #include "kpi/kpi_dirty.h"
 #include "kpi/kpi_eval.h"
+#include "kpi/tick_retry.h"
 #include "ops/log.h"
 #include "warehouse/pgconn.h"
 
@@ -313,11 +314,73 @@ static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval
     return 0;
 }
 
+/*
+ * Keeps kpi's period iv, whose late evaluation failed, for the next ticks
+ * (tick_retry.h). Returns 0; 1 when it could not be kept (the watermark must stay, so
+ * that the next tick finds the period dirty again); or -ENOTCONN.
+ */
+static int retry_keep(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv,
+                      const kpid__tick_options *opt, kpid__tick_result *res)
+{
+    char *error = NULL;
+
+    if (kpid__retry_keep(conn, kpi, iv, &error) == 0)
+        return 0;
+    if (PQstatus(conn) != CONNECTION_OK) {
+        set_error(res, NULL, error);
+        return -ENOTCONN;
+    }
+    kpid_log(opt->fail_level, "process=%s kpi=%s cannot keep a failed late period error=\"%s\"",
+             kpi->process->id, kpi->id, kpid_log_value(error ? error : "out of memory"));
+    free(error);
+    return 1;
+}
+
+/*
+ * Evaluates again, with reason "late", kpi's periods that kpid.kpi_retry keeps (rows:
+ * the process's). One that succeeds is dropped and queues the ratios that divide kpi;
+ * one that fails again stays. Returns 0, -ENOTCONN or -ECANCELED.
+ */
+static int tick_retry(PGconn *conn, const kpid_kpi *kpi, int64_t now, const PGresult *rows,
+                      const kpid__tick_options *opt, kpid__tick_result *res)
+{
+    kpid_interval iv;
+    int r = 0;
+
+    for (int i = 0; rows && i < PQntuples(rows) && r == 0; i++) {
+        int failed = res->failed;
+        char *error = NULL;
+
+        if (!kpid__retry_row(rows, i, kpi->id, &iv))
+            continue;
+        if (stopping(opt))
+            return -ECANCELED;
+        r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, kpid__tick_reason_late, opt, res);
+        res->late++;
+        if (r < 0)
+            break;
+        if (res->failed != failed) {
+            r = retry_keep(conn, kpi, &iv, opt, res) < 0 ? -ENOTCONN : 0;
+        } else if (kpid__retry_done(conn, kpi, &iv, &error) < 0) {
+            /* The row stays: the period is evaluated once more at the next tick. */
+            if (PQstatus(conn) != CONNECTION_OK) {
+                set_error(res, NULL, error);
+                return -ENOTCONN;
+            }
+            kpid_log(opt->fail_level, "process=%s kpi=%s cannot drop a retried period error=\"%s\"",
+                     kpi->process->id, kpi->id, kpid_log_value(error ? error : "out of memory"));
+            free(error);
+        }
+    }
+    return r;
+}
+
 /* Evaluates, with reason "late", the periods of kpi the changes made dirty, except
- * those the tick evaluates anyway (done, n_done). */
+ * those the tick evaluates anyway (done, n_done; the kept ones of retries). A failed
+ * one is kept for the next ticks (retry_keep). */
 static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid_interval *done,
-                      size_t n_done, const kpid__tick_options *opt, tick_changes *ch,
-                      kpid__tick_result *res)
+                      size_t n_done, const PGresult *retries, const kpid__tick_options *opt,
+                      tick_changes *ch, kpid__tick_result *res)
 {
     kpid_interval *dirty = NULL;
     size_t n = 0;
@@ -345,7 +408,7 @@ static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid
 
         for (size_t j = 0; j < n_done; j++)
             skip = skip || dirty[i].start == done[j].start;
-        if (skip)
+        if (skip || kpid__retry_has(retries, kpi->id, dirty[i].start))
             continue;
         if (stopping(opt)) {
             r = -ECANCELED;
@@ -354,8 +417,13 @@ static int tick_dirty(PGconn *conn, const kpid_kpi *kpi, int64_t now, const kpid
         r = evaluate(conn, kpi, &dirty[i], /* partial= */ dirty[i].end > now,
                      kpid__tick_reason_late, opt, res);
         res->late++;
-        if (res->failed != failed)
-            ch->failed = true;
+        if (r == 0 && res->failed != failed) {
+            int k = retry_keep(conn, kpi, &dirty[i], opt, res);
+            if (k < 0)
+                r = k;
+            else if (k > 0)
+                ch->failed = true;
+        }
     }
     free(dirty);
     return r;
@@ -451,8 +519,9 @@ static int tick_recompute(PGconn *conn, const kpid_kpi *kpi, const PGresult *pen
  * dirty.
  */
 static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire_s,
-                    const PGresult *runs, const PGresult *pending, const char *reason,
-                    const kpid__tick_options *opt, tick_changes *ch, kpid__tick_result *res)
+                    const PGresult *runs, const PGresult *pending, const PGresult *retries,
+                    const char *reason, const kpid__tick_options *opt, tick_changes *ch,
+                    kpid__tick_result *res)
 {
     const kpid_tz *tz = kpi->process->tz;
     bool rolling = kpi->period.kind == KPID_PERIOD_ROLLING;
@@ -485,11 +554,35 @@ static int tick_kpi(PGconn *conn, const kpid_kpi *kpi, int64_t now, int64_t fire
             n_done = 2;
         }
     }
+    if (r == 0)
+        r = tick_retry(conn, kpi, now, retries, opt, res);
     if (r == 0 && ch->loaded)
-        r = tick_dirty(conn, kpi, now, done, n_done, opt, ch, res);
+        r = tick_dirty(conn, kpi, now, done, n_done, retries, opt, ch, res);
     if (r == 0)
         r = tick_recompute(conn, kpi, pending, now, done, n_done, opt, res);
     return r;
+}
+
+/*
+ * The periods of process p that kpid.kpi_retry keeps, in *ret_rows (NULL when they
+ * cannot be read: a failure other than the connection's is logged, and they are
+ * retried at the next tick). Returns 0 or -ENOTCONN.
+ */
+static int retry_rows(PGconn *conn, const kpid_process *p, const kpid__tick_options *opt,
+                      PGresult **ret_rows, kpid__tick_result *res)
+{
+    char *error = NULL;
+
+    if (kpid__retry_rows(conn, p, ret_rows, &error) == 0)
+        return 0;
+    if (PQstatus(conn) != CONNECTION_OK) {
+        set_error(res, NULL, error);
+        return -ENOTCONN;
+    }
+    kpid_log(opt->fail_level, "process=%s cannot read its failed late periods error=\"%s\"", p->id,
+             kpid_log_value(error ? error : "out of memory"));
+    free(error);
+    return 0;
 }
 
 /*
@@ -529,8 +622,12 @@ int kpid__tick_run(PGconn *conn, const kpid_process *p, const char *reason, int6
     now = kpid__tick_now_s();
     if (now < fire_s)
         now = fire_s;
-    /* Ratios read the values of other KPIs: they come last. */
-    for (int pass = 0; pass < 2 && r == 0; pass++)
+    /* Ratios read the values of other KPIs: they come last, with the periods that the
+     * first pass's retries queued for them. */
+    for (int pass = 0; pass < 2 && r == 0; pass++) {
+        PGresult *retries = NULL;
+
+        r = retry_rows(conn, p, opt, &retries, res);
         for (size_t i = 0; i < p->n_kpis && r == 0; i++) {
             const kpid_kpi *kpi = &p->kpis[i];
             if ((kpi->type == KPID_KPI_RATIO) != (pass == 1))
@@ -538,8 +635,10 @@ int kpid__tick_run(PGconn *conn, const kpid_process *p, const char *reason, int6
             if (stopping(opt))
                 r = -ECANCELED;
             else
-                r = tick_kpi(conn, kpi, now, fire_s, runs, pending, reason, opt, &ch, res);
+                r = tick_kpi(conn, kpi, now, fire_s, runs, pending, retries, reason, opt, &ch, res);
         }
+        PQclear(retries);
+    }
     PQclear(runs);
     PQclear(pending);
     if (r == 0)

@@ -2,7 +2,8 @@
  * One tick of a process, for the scheduler (scheduler.h says what a tick evaluates and
  * why): the process's advisory lock, which KPIs and periods to evaluate, the firing's
  * runs by other instances, the watermark and the periods late or corrected events made
- * dirty, and the recompute of history after a definition changed.
+ * dirty (those whose evaluation failed kept for the next ticks: tick_retry.h), and the
+ * recompute of history after a definition changed.
  *
  * A tick runs on the connection it is given, in the calling thread; it keeps no state
  * between ticks but what it stores in the warehouse.
