@@ -336,6 +336,16 @@ static int retry_keep(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
     return 1;
 }
 
+/* True when iv is one of kpi's calendar periods as the model has them now. */
+static bool calendar_period(const kpid_kpi *kpi, const kpid_interval *iv)
+{
+    kpid_interval cur;
+
+    return kpi->period.kind != KPID_PERIOD_ROLLING &&
+           kpid_period_containing(&kpi->period, kpi->process->tz, iv->start, &cur) == 0 &&
+           cur.start == iv->start && cur.end == iv->end;
+}
+
 /*
  * Evaluates again, with reason "late", kpi's periods that kpid.kpi_retry keeps (rows:
  * the process's). One that succeeds is dropped and queues the ratios that divide kpi;
@@ -355,6 +365,15 @@ static int tick_retry(PGconn *conn, const kpid_kpi *kpi, int64_t now, const PGre
             continue;
         if (stopping(opt))
             return -ECANCELED;
+        if (!calendar_period(kpi, &iv)) {
+            /* The KPI's period or its process's time zone changed since it was kept. */
+            if (kpid__retry_drop(conn, kpi, &iv, &error) < 0 && PQstatus(conn) != CONNECTION_OK) {
+                set_error(res, NULL, error);
+                return -ENOTCONN;
+            }
+            free(error);
+            continue;
+        }
         r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, kpid__tick_reason_late, opt, res);
         res->late++;
         if (r < 0)

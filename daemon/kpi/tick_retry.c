@@ -80,3 +80,11 @@ int kpid__retry_done(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv,
         " ON CONFLICT (kpi_id, period_start) DO NOTHING",
         kpi, iv, ret_error);
 }
+
+int kpid__retry_drop(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, char **ret_error)
+{
+    return period_query(conn,
+                        "DELETE FROM kpid.kpi_retry WHERE kpi_id = $1"
+                        " AND period_start = to_timestamp($2::float8) AND $3::float8 IS NOT NULL",
+                        kpi, iv, ret_error);
+}

@@ -36,4 +36,7 @@ int kpid__retry_keep(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv,
  * active ratio that divides kpi, which read kpi's value while it was missing or stale. */
 int kpid__retry_done(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, char **ret_error);
 
+/* Drops kpi's kept period iv without evaluating it (no longer a period of the KPI). */
+int kpid__retry_drop(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, char **ret_error);
+
 #endif

@@ -111,3 +111,13 @@ assert_eq "$(values)" "$after" "the values after the retries differ from a full 
 # 5. Then nothing is late any more.
 tick
 assert_eq "$(late_runs "$mark")" "" "late runs after everything succeeded"
+
+# 6. A kept period that is no period of the KPI any more (its period or its process's
+#    time zone changed since) is dropped without an evaluation.
+sql "INSERT INTO kpid.kpi_retry (kpi_id, period_start, period_end)
+     VALUES ('fragile', '2025-01-05 00:00:00+00', '2025-02-05 00:00:00+00')" >/dev/null
+tick
+assert_eq "$(late_runs "$mark")" "" "late runs of a kept period that is no period"
+assert_sql "SELECT count(*) FROM kpid.kpi_retry" 0 "kept periods after the tick"
+assert_sql "SELECT count(*) FROM kpid.kpi_value WHERE period_start = '2025-01-05 00:00:00+00'" 0 \
+    "values of a kept period that is no period"
