@@ -71,6 +71,19 @@ ev() {
         "$1" "$c" "$s" "$4" "$5" "${6:+,\"value\":$6}" "${7:+,\"attrs\":$7}"
 }
 
+# backfill_months CONF FROM TO: `kpid backfill` of every process from FROM to TO (dates),
+# or the test fails.
+backfill_months() {
+    kpid_run "$1" backfill --from "$2" --to "$3" || fail "backfill exited with $KPID_EXIT"
+}
+
+# month_value KPI MONTH: KPI's value for the whole population in MONTH (YYYY-MM, a
+# calendar month in UTC), empty when there is none.
+month_value() {
+    sql "SELECT value FROM kpid.kpi_value WHERE kpi_id = '$1'
+         AND period_start = '$2-01 00:00:00+00' AND stratum = '{}'"
+}
+
 # assert_failure_keeps_values CONF KPI ERROR: with a sentinel value (42) stored for
 # KPI's January 2025, `kpid backfill --kpi KPI` of that month fails, records exactly
 # ERROR in kpid.kpi_run and leaves the sentinel as it was.

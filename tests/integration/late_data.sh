@@ -73,19 +73,12 @@ processes = (
 );
 CONF
 
-backfill() {
-    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" backfill \
-        --from 2025-01-01 --to 2025-04-01 >>"$KPID_LOG" 2>&1 || fail "backfill failed"
-}
+backfill() { backfill_months "$KPID_WORK/kpid.conf" 2025-01-01 2025-04-01; }
 # The values of 2025, one line per KPI, period and stratum.
 values() {
     sql "SELECT kpi_id, to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM'), stratum, value,
                 numerator, denominator, n, status, partial
          FROM kpid.kpi_value WHERE period_start < '2026-01-01' ORDER BY 1, 2, 3"
-}
-v() { # KPI MONTH: the whole population's value
-    sql "SELECT value FROM kpid.kpi_value WHERE kpi_id = '$1'
-         AND period_start = '$2-01 00:00:00+00' AND stratum = '{}'"
 }
 
 # 1. The first tick sets the watermark and finds nothing late: history is backfill's.
@@ -95,12 +88,12 @@ assert_sql "SELECT count(*) FROM kpid.process_watermark WHERE process_id = 'hosp
     "the first tick stored a watermark"
 assert_sql "SELECT count(*) FROM kpid.kpi_run WHERE reason = 'late'" 0 "late runs at the first tick"
 backfill
-assert_eq "$(v d2d 2025-01)" 35 "door to doctor, January, before"
-assert_eq "$(v labs 2025-02)" 2 "labs, February, before"
-assert_eq "$(v readmit 2025-01)" 1 "readmission, January, before"
-assert_eq "$(v days 2025-02)" 4 "patient days, February, before"
-assert_eq "$(v visits_left 2025-01)" 1 "visits left, January, before: V9 is January's"
-assert_eq "$(v visits_left 2025-02)" "" "visits left, February, before: no visit"
+assert_eq "$(month_value d2d 2025-01)" 35 "door to doctor, January, before"
+assert_eq "$(month_value labs 2025-02)" 2 "labs, February, before"
+assert_eq "$(month_value readmit 2025-01)" 1 "readmission, January, before"
+assert_eq "$(month_value days 2025-02)" 4 "patient days, February, before"
+assert_eq "$(month_value visits_left 2025-01)" 1 "visits left, January, before: V9 is January's"
+assert_eq "$(month_value visits_left 2025-02)" "" "visits left, February, before: no visit"
 
 # 2. A tick with nothing new: only the open periods (the one before is settled).
 mark=$(sql "SELECT max(id) FROM kpid.kpi_run")
@@ -142,15 +135,15 @@ assert_sql "SELECT max(id) FILTER (WHERE kpi_id IN ('days', 'labs'))
     "ratios are evaluated after their parts"
 
 # The new values, by hand: median(20, 40, 50); 1 and 2 orders; not readmitted; no stay.
-assert_eq "$(v d2d 2025-01)" 40 "door to doctor, January, after"
-assert_eq "$(v d2d 2025-02)" 10 "door to doctor, February, unchanged"
-assert_eq "$(v labs 2025-02)" 1 "labs, February, after"
-assert_eq "$(v labs 2025-03)" 2 "labs, March, after"
-assert_eq "$(v readmit 2025-01)" 0 "readmission, January, after"
-assert_eq "$(v days 2025-02)" 0 "patient days, February, after"
-assert_eq "$(v days_per_lab 2025-03)" 1 "patient days per lab order, March, after"
-assert_eq "$(v visits_left 2025-01)" "" "visits left, January, after: no visit"
-assert_eq "$(v visits_left 2025-02)" 1 "visits left, February, after: V9"
+assert_eq "$(month_value d2d 2025-01)" 40 "door to doctor, January, after"
+assert_eq "$(month_value d2d 2025-02)" 10 "door to doctor, February, unchanged"
+assert_eq "$(month_value labs 2025-02)" 1 "labs, February, after"
+assert_eq "$(month_value labs 2025-03)" 2 "labs, March, after"
+assert_eq "$(month_value readmit 2025-01)" 0 "readmission, January, after"
+assert_eq "$(month_value days 2025-02)" 0 "patient days, February, after"
+assert_eq "$(month_value days_per_lab 2025-03)" 1 "patient days per lab order, March, after"
+assert_eq "$(month_value visits_left 2025-01)" "" "visits left, January, after: no visit"
+assert_eq "$(month_value visits_left 2025-02)" 1 "visits left, February, after: V9"
 
 # No other row was rewritten.
 sql "SELECT kpi_id || ' ' || period_start || ' ' || computed_at FROM kpid.kpi_value
@@ -185,7 +178,7 @@ assert_sql "SELECT string_agg(kpi_id || ' ' || to_char(period_start AT TIME ZONE
                               ', ' ORDER BY kpi_id, period_start)
             FROM kpid.kpi_run WHERE id > $mark AND reason = 'late' AND error IS NULL" \
     "days 2025-03, days_per_lab 2025-03, readmit 2025-03" "late evaluations of a moved discharge"
-assert_eq "$(v days 2025-03)" 4 "patient days, March, after the discharge moved"
+assert_eq "$(month_value days 2025-03)" 4 "patient days, March, after the discharge moved"
 after=$(values)
 backfill
 assert_eq "$(values)" "$after" "the values after the moved discharge differ from a full backfill"
@@ -221,7 +214,7 @@ mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/e.ndjson"
 t0=$(date +%s)
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 [ $(($(date +%s) - t0)) -lt 30 ] || fail "the tick waited for the lock ($(($(date +%s) - t0)) s)"
-assert_eq "$(v labs 2025-03)" 3 "labs, March, after a late order with the table locked"
+assert_eq "$(month_value labs 2025-03)" 3 "labs, March, after a late order with the table locked"
 unlock_table
 [ "$(unsummarized)" -ge 3 ] || fail "the locked tick's new ranges were summarized after all"
 
@@ -234,4 +227,4 @@ mv "$KPID_WORK/late.tmp" "$KPID_WORK/inbox/f.ndjson"
 kpid_run "$KPID_WORK/kpid.conf" --once || fail "--once exited with $KPID_EXIT"
 assert_eq "$(grep -c 'cannot summarize the new block ranges of kpid.event_ingest_xid_brin' "$KPID_LOG")" 1 \
     "warnings of a missing ingest_xid index"
-assert_eq "$(v labs 2025-03)" 4 "labs, March, after a late order without the index"
+assert_eq "$(month_value labs 2025-03)" 4 "labs, March, after a late order without the index"

@@ -39,17 +39,10 @@ processes = (
 );
 CONF
 
-backfill() {
-    KPID_PLUGIN_DIR=$KPID_PLUGIN_DIR "$KPID_BIN" -c "$KPID_WORK/kpid.conf" backfill \
-        --from 2025-01-01 --to 2025-03-01 >>"$KPID_LOG" 2>&1 || fail "backfill failed"
-}
+backfill() { backfill_months "$KPID_WORK/kpid.conf" 2025-01-01 2025-03-01; }
 values() {
     sql "SELECT kpi_id, to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM'), value
          FROM kpid.kpi_value WHERE period_start < '2026-01-01' ORDER BY 1, 2"
-}
-v() { # KPI MONTH
-    sql "SELECT value FROM kpid.kpi_value WHERE kpi_id = '$1'
-         AND period_start = '$2-01 00:00:00+00' AND stratum = '{}'"
 }
 # The runs since mark: "kpi month error?" per late run, in order.
 late_runs() {
@@ -87,8 +80,8 @@ assert_sql "SELECT kpi_id || ' ' || to_char(period_start AT TIME ZONE 'UTC', 'YY
             FROM kpid.kpi_retry" "fragile 2025-01 2025-02" "the kept period"
 assert_sql "SELECT snapshot::text <> '$watermark' FROM kpid.process_watermark
             WHERE process_id = 'lab'" t "the watermark moved on"
-assert_eq "$(v labs 2025-01)" 2 "labs, January"
-assert_eq "$(v fragile 2025-01)" 1 "fragile, January: the value before its failure"
+assert_eq "$(month_value labs 2025-01)" 2 "labs, January"
+assert_eq "$(month_value fragile 2025-01)" 1 "fragile, January: the value before its failure"
 
 # 3. Nothing new: only the kept period is evaluated again (and fails again); labs's
 #    January, which the changes made dirty, is not.
@@ -102,8 +95,8 @@ tick
 assert_eq "$(late_runs "$mark")" "fragile 2025-01, fragile_per_lab 2025-01" \
     "late runs once fragile succeeds"
 assert_sql "SELECT count(*) FROM kpid.kpi_retry" 0 "kept periods after the success"
-assert_eq "$(v fragile 2025-01)" 2 "fragile, January, after"
-assert_eq "$(v fragile_per_lab 2025-01)" 1 "the ratio, January, after"
+assert_eq "$(month_value fragile 2025-01)" 2 "fragile, January, after"
+assert_eq "$(month_value fragile_per_lab 2025-01)" 1 "the ratio, January, after"
 after=$(values)
 backfill
 assert_eq "$(values)" "$after" "the values after the retries differ from a full backfill"
