@@ -315,6 +315,24 @@ static int prev_unsettled(PGconn *conn, const kpid_kpi *kpi, const kpid_interval
 }
 
 /*
+ * After a statement of kpid.kpi_retry failed with error (owned; NULL when out of
+ * memory): -ENOTCONN, with the reason in res, when the connection is gone; otherwise
+ * logs "process=P[ kpi=K] cannot WHAT" at the tick's failure level and returns 0.
+ */
+static int retry_failed(PGconn *conn, const kpid_process *p, const kpid_kpi *kpi, const char *what,
+                        char *error, const kpid__tick_options *opt, kpid__tick_result *res)
+{
+    if (PQstatus(conn) != CONNECTION_OK) {
+        set_error(res, NULL, error);
+        return -ENOTCONN;
+    }
+    kpid_log(opt->fail_level, "process=%s%s%s cannot %s error=\"%s\"", p->id, kpi ? " kpi=" : "",
+             kpi ? kpi->id : "", what, kpid_log_value(error ? error : "out of memory"));
+    free(error);
+    return 0;
+}
+
+/*
  * Keeps kpi's period iv, whose late evaluation failed, for the next ticks
  * (tick_retry.h). Returns 0; 1 when it could not be kept (the watermark must stay, so
  * that the next tick finds the period dirty again); or -ENOTCONN.
@@ -326,13 +344,8 @@ static int retry_keep(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv
 
     if (kpid__retry_keep(conn, kpi, iv, &error) == 0)
         return 0;
-    if (PQstatus(conn) != CONNECTION_OK) {
-        set_error(res, NULL, error);
+    if (retry_failed(conn, kpi->process, kpi, "keep a failed late period", error, opt, res) < 0)
         return -ENOTCONN;
-    }
-    kpid_log(opt->fail_level, "process=%s kpi=%s cannot keep a failed late period error=\"%s\"",
-             kpi->process->id, kpi->id, kpid_log_value(error ? error : "out of memory"));
-    free(error);
     return 1;
 }
 
@@ -367,11 +380,9 @@ static int tick_retry(PGconn *conn, const kpid_kpi *kpi, int64_t now, const PGre
             return -ECANCELED;
         if (!calendar_period(kpi, &iv)) {
             /* The KPI's period or its process's time zone changed since it was kept. */
-            if (kpid__retry_drop(conn, kpi, &iv, &error) < 0 && PQstatus(conn) != CONNECTION_OK) {
-                set_error(res, NULL, error);
+            if (kpid__retry_drop(conn, kpi, &iv, &error) < 0 &&
+                retry_failed(conn, kpi->process, kpi, "drop a kept period", error, opt, res) < 0)
                 return -ENOTCONN;
-            }
-            free(error);
             continue;
         }
         r = evaluate(conn, kpi, &iv, /* partial= */ iv.end > now, kpid__tick_reason_late, opt, res);
@@ -382,13 +393,7 @@ static int tick_retry(PGconn *conn, const kpid_kpi *kpi, int64_t now, const PGre
             r = retry_keep(conn, kpi, &iv, opt, res) < 0 ? -ENOTCONN : 0;
         } else if (kpid__retry_done(conn, kpi, &iv, &error) < 0) {
             /* The row stays: the period is evaluated once more at the next tick. */
-            if (PQstatus(conn) != CONNECTION_OK) {
-                set_error(res, NULL, error);
-                return -ENOTCONN;
-            }
-            kpid_log(opt->fail_level, "process=%s kpi=%s cannot drop a retried period error=\"%s\"",
-                     kpi->process->id, kpi->id, kpid_log_value(error ? error : "out of memory"));
-            free(error);
+            r = retry_failed(conn, kpi->process, kpi, "drop a retried period", error, opt, res);
         }
     }
     return r;
@@ -594,14 +599,7 @@ static int retry_rows(PGconn *conn, const kpid_process *p, const kpid__tick_opti
 
     if (kpid__retry_rows(conn, p, ret_rows, &error) == 0)
         return 0;
-    if (PQstatus(conn) != CONNECTION_OK) {
-        set_error(res, NULL, error);
-        return -ENOTCONN;
-    }
-    kpid_log(opt->fail_level, "process=%s cannot read its failed late periods error=\"%s\"", p->id,
-             kpid_log_value(error ? error : "out of memory"));
-    free(error);
-    return 0;
+    return retry_failed(conn, p, NULL, "read its kept late periods", error, opt, res);
 }
 
 /*
