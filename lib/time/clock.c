@@ -18,10 +18,9 @@ int64_t kpid_wall_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-bool kpid_nap(pthread_mutex_t *lock, pthread_cond_t *cond, _Atomic bool *stop, int64_t us)
+struct timespec kpid_deadline_in(int64_t us)
 {
     struct timespec ts;
-    bool stopped;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += us / 1000000;
@@ -30,6 +29,14 @@ bool kpid_nap(pthread_mutex_t *lock, pthread_cond_t *cond, _Atomic bool *stop, i
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+    return ts;
+}
+
+bool kpid_nap(pthread_mutex_t *lock, pthread_cond_t *cond, _Atomic bool *stop, int64_t us)
+{
+    struct timespec ts = kpid_deadline_in(us);
+    bool stopped;
+
     pthread_mutex_lock(lock);
     while (!atomic_load(stop))
         if (pthread_cond_timedwait(cond, lock, &ts) == ETIMEDOUT)

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 /* CLOCK_MONOTONIC in microseconds. */
 int64_t kpid_now_us(void);
@@ -15,6 +16,10 @@ int64_t kpid_now_us(void);
 /* CLOCK_REALTIME in microseconds since 1970-01-01 UTC: for when something happened (a
  * message received, an ACK's MSH-7), never for how long something takes. */
 int64_t kpid_wall_now_us(void);
+
+/* The CLOCK_MONOTONIC time us microseconds (>= 0) from now, for the absolute timeouts of
+ * pthread_cond_timedwait (a monotonic condattr) and pthread_mutex_clocklock. */
+struct timespec kpid_deadline_in(int64_t us);
 
 /*
  * Sleeps us microseconds unless *stop turns true: waits on cond (made with

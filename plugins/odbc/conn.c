@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "odbc_source.h"
+#include "time/clock.h"
 #include "wide.h"
 
 int odbc_conninfo_has_password(const char *cs)
@@ -263,14 +264,8 @@ static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
 static int lock_connect(odbc_source *s)
 {
     for (;;) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 100 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
         /* The monotonic clock: a step of the wall clock must not defer the stop check. */
+        struct timespec until = kpid_deadline_in(100000); /* 100 ms */
         int e = pthread_mutex_clocklock(&connect_lock, CLOCK_MONOTONIC, &until);
         if (e == 0)
             return 0;
