@@ -43,16 +43,17 @@ bool kpid__retry_has(const PGresult *rows, const char *kpi_id, int64_t start_s)
     return false;
 }
 
-/* Runs sql with $1 the KPI's id, $2 and $3 the period's start and end (epoch seconds). */
-static int period_query(PGconn *conn, const char *sql, const kpid_kpi *kpi, const kpid_interval *iv,
-                        char **ret_error)
+/* Runs sql with $1 the KPI's id, $2 the period's start and, when n is 3, $3 its end
+ * (epoch seconds). */
+static int period_query(PGconn *conn, const char *sql, int n, const kpid_kpi *kpi,
+                        const kpid_interval *iv, char **ret_error)
 {
     char start[24], end[24];
     const char *params[] = {kpi->id, start, end};
 
     snprintf(start, sizeof(start), "%" PRId64, iv->start);
     snprintf(end, sizeof(end), "%" PRId64, iv->end);
-    return kpid_pg_query(conn, sql, 3, params, NULL, "retry", ret_error);
+    return kpid_pg_query(conn, sql, n, params, NULL, "retry", ret_error);
 }
 
 int kpid__retry_keep(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, char **ret_error)
@@ -62,7 +63,7 @@ int kpid__retry_keep(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv,
                         " VALUES ($1, to_timestamp($2::float8), to_timestamp($3::float8))"
                         " ON CONFLICT (kpi_id, period_start) DO UPDATE"
                         " SET period_end = EXCLUDED.period_end, failed_at = now()",
-                        kpi, iv, ret_error);
+                        3, kpi, iv, ret_error);
 }
 
 int kpid__retry_done(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, char **ret_error)
@@ -78,13 +79,13 @@ int kpid__retry_done(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv,
         " WHERE k.active AND k.type = 'ratio'"
         " AND $1 IN (k.definition->'params'->>0, k.definition->'params'->>1)"
         " ON CONFLICT (kpi_id, period_start) DO NOTHING",
-        kpi, iv, ret_error);
+        3, kpi, iv, ret_error);
 }
 
 int kpid__retry_drop(PGconn *conn, const kpid_kpi *kpi, const kpid_interval *iv, char **ret_error)
 {
     return period_query(conn,
                         "DELETE FROM kpid.kpi_retry WHERE kpi_id = $1"
-                        " AND period_start = to_timestamp($2::float8) AND $3::float8 IS NOT NULL",
-                        kpi, iv, ret_error);
+                        " AND period_start = to_timestamp($2::float8)",
+                        2, kpi, iv, ret_error);
 }
