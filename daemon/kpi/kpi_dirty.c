@@ -120,7 +120,8 @@ static const char SQL_ANY[] =
  * Summarized here, they are read once, and later scans skip those without a change. It
  * takes the lock of VACUUM and CREATE INDEX CONCURRENTLY: NOWAIT, so that a tick never
  * waits behind one of those (or another process's summarization); it then reads the
- * ranges as they are. One round trip; the caller rolls back what an error left open.
+ * ranges as they are. One round trip; kpid_changes_summarize rolls back what an error
+ * left open.
  */
 static const char SQL_SUMMARIZE[] =
     "BEGIN; LOCK TABLE kpid.event IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;"
